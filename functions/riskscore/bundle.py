@@ -1,0 +1,112 @@
+"""Versioned model bundles in a store: `<model>/<version>/{*.onnx, *.json, manifest.json}`
+plus the pointer `<model>/current.json`.
+
+Publishing writes every file, then the manifest (holding each file's sha256), and only then,
+if asked, the pointer (holding the manifest's sha256). A reader that follows the pointer
+therefore sees a complete version, and verifies every byte it loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from .errors import ArtifactNotFound, IntegrityError
+from .store import Store
+
+MANIFEST = "manifest.json"
+CURRENT = "current.json"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def dumps(obj) -> bytes:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified version: its manifest and the bytes of every file it lists."""
+
+    manifest: dict
+    files: dict[str, bytes]
+
+    @property
+    def version(self) -> str:
+        return self.manifest["version"]
+
+
+def publish(store: Store, model: str, version: str, files: dict[str, bytes], manifest: dict,
+            make_current: bool) -> dict:
+    """Write a version atomically; returns the manifest as written (with `files` hashes)."""
+    prefix = f"{model}/{version}"
+    if store.exists(f"{prefix}/{MANIFEST}"):
+        raise FileExistsError(f"version {version!r} of {model!r} already exists in {store.uri}")
+    manifest = dict(manifest, name=model, version=version,
+                    files={name: {"sha256": sha256(data), "bytes": len(data)}
+                           for name, data in sorted(files.items())})
+    for name, data in files.items():
+        store.write(f"{prefix}/{name}", data)
+    manifest_bytes = dumps(manifest)
+    store.write(f"{prefix}/{MANIFEST}", manifest_bytes)
+    if make_current:
+        set_current(store, model, version)
+    return manifest
+
+
+def set_current(store: Store, model: str, version: str) -> None:
+    """Point `current.json` at an existing version (promote and rollback)."""
+    manifest_bytes = store.read(f"{model}/{version}/{MANIFEST}")
+    pointer = {"version": version, "manifest_sha256": sha256(manifest_bytes)}
+    previous = read_current(store, model)
+    if previous and previous.get("version") != version:
+        pointer["previous"] = previous["version"]
+    store.write(f"{model}/{CURRENT}", dumps(pointer))
+
+
+def read_current(store: Store, model: str) -> dict | None:
+    try:
+        return json.loads(store.read(f"{model}/{CURRENT}"))
+    except ArtifactNotFound:
+        return None
+
+
+def read_manifest(store: Store, model: str, version: str) -> dict:
+    return json.loads(store.read(f"{model}/{version}/{MANIFEST}"))
+
+
+def list_versions(store: Store, model: str) -> list[str]:
+    """Versions that have a manifest (a version still being written has none yet)."""
+    return [v for v in store.list_dirs(model) if store.exists(f"{model}/{v}/{MANIFEST}")]
+
+
+def load(store: Store, model: str, version: str | None = None) -> Bundle:
+    """Fetch a version (default: the current one) and verify every sha256.
+
+    Raises ArtifactNotFound when there is no such version, IntegrityError when any byte
+    differs from what the manifest (or the pointer, for the manifest itself) promises.
+    """
+    expected_manifest_sha = None
+    if version is None:
+        pointer = read_current(store, model)
+        if pointer is None:
+            raise ArtifactNotFound(f"model {model!r} has no {CURRENT} in model store {store.uri}")
+        version = pointer["version"]
+        expected_manifest_sha = pointer.get("manifest_sha256")
+    prefix = f"{model}/{version}"
+    manifest_bytes = store.read(f"{prefix}/{MANIFEST}")
+    if expected_manifest_sha and sha256(manifest_bytes) != expected_manifest_sha:
+        raise IntegrityError(f"{prefix}/{MANIFEST}: sha256 {sha256(manifest_bytes)} differs from "
+                             f"{expected_manifest_sha} recorded in {CURRENT}")
+    manifest = json.loads(manifest_bytes)
+    files = {}
+    for name, meta in manifest["files"].items():
+        data = store.read(f"{prefix}/{name}")
+        if sha256(data) != meta["sha256"]:
+            raise IntegrityError(f"{prefix}/{name}: sha256 {sha256(data)} differs from "
+                                 f"{meta['sha256']} in the manifest; refusing to serve it")
+        files[name] = data
+    return Bundle(manifest=manifest, files=files)

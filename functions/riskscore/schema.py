@@ -1,0 +1,104 @@
+"""Feature schema and score scaling shared by training (the spec) and serving (the manifest).
+
+Training writes these models into `manifest.json`; the score function reads them back to
+validate requests and map scores to ratings, so both sides agree by construction.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeatureSpec(_Strict):
+    """One model input: a raw named column of the applicant table."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    type: Literal["numeric", "categorical"]
+    description: str = ""
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    monotone: Literal["increasing", "decreasing"] | None = None
+    # Categorical only: the allowed values. Learned from the training data when omitted,
+    # and always written to the manifest so serving knows them.
+    categories: list[str] | None = None
+    # What serving does with a category never seen in training: reject the request, or
+    # score it like a missing value (all one-hot columns zero).
+    unknown: Literal["error", "as_missing"] = "error"
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> "FeatureSpec":
+        if self.type == "categorical":
+            if self.min is not None or self.max is not None:
+                raise ValueError(f"feature {self.name!r}: min/max apply to numeric features only")
+            if self.monotone is not None:
+                raise ValueError(f"feature {self.name!r}: monotone applies to numeric features only")
+        elif self.categories is not None:
+            raise ValueError(f"feature {self.name!r}: categories apply to categorical features only")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"feature {self.name!r}: min {self.min} is above max {self.max}")
+        return self
+
+
+class RatingBand(_Strict):
+    """Scores at or above `min_score` (and below the next band) get this rating; the
+    lowest band has no lower bound (`min_score` null)."""
+
+    name: str
+    min_score: float | None = None
+
+
+DEFAULT_BANDS = [
+    RatingBand(name="Poor"),
+    RatingBand(name="Average", min_score=500),
+    RatingBand(name="Good", min_score=650),
+    RatingBand(name="Excellent", min_score=750),
+]
+
+
+class ScalingSpec(_Strict):
+    """How a PD becomes a score.
+
+    linear: score = base + (1 - PD) * span (default 300 + (1 - PD) * 600).
+    pdo: points to double the odds (Siddiqi): factor = pdo / ln 2,
+         offset = base_score - factor * ln(base_odds), score = offset + factor * ln((1-PD)/PD).
+    """
+
+    method: Literal["linear", "pdo"] = "linear"
+    linear_base: float = 300.0
+    linear_span: float = 600.0
+    base_score: float = 600.0
+    base_odds: float = Field(50.0, gt=0)
+    pdo: float = Field(20.0, gt=0)
+    bands: list[RatingBand] = Field(default_factory=lambda: list(DEFAULT_BANDS))
+
+    @model_validator(mode="after")
+    def _check_bands(self) -> "ScalingSpec":
+        edges = [b.min_score for b in self.bands[1:]]
+        if not self.bands or self.bands[0].min_score is not None:
+            raise ValueError("scaling.bands: the first (lowest) band must have no min_score")
+        if None in edges or edges != sorted(edges) or len(set(edges)) != len(edges):
+            raise ValueError("scaling.bands: min_score must strictly increase after the first band")
+        return self
+
+    @property
+    def factor(self) -> float:
+        return self.pdo / math.log(2.0)
+
+    @property
+    def offset(self) -> float:
+        return self.base_score - self.factor * math.log(self.base_odds)
+
+    def rating(self, score: float) -> str:
+        name = self.bands[0].name
+        for band in self.bands[1:]:
+            if score >= band.min_score:
+                name = band.name
+        return name

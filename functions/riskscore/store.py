@@ -1,0 +1,122 @@
+"""Model store: a local folder or a `gs://bucket/prefix`, with the same layout.
+
+Paths are relative, '/'-separated keys under the store root. Writes of a single object are
+atomic on both backends (rename locally, single-request upload on GCS), which the bundle
+publisher relies on: it writes every file of a version first and the `current.json` pointer last.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from .errors import ArtifactNotFound, StoreUnavailable
+
+
+class Store(Protocol):
+    uri: str
+
+    def read(self, key: str) -> bytes:
+        """Bytes of `key`; ArtifactNotFound if absent, StoreUnavailable if unreachable."""
+
+    def write(self, key: str, data: bytes) -> None:
+        """Replace `key` with `data` atomically."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        """Names of the immediate sub-folders of `prefix`, sorted."""
+
+
+class LocalStore:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.uri = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"store key must be relative without '..', got {key!r}")
+        return self.root / key
+
+    def read(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise ArtifactNotFound(f"{key!r} not found in model store {self.uri}") from None
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read {key!r} from model store {self.uri}: {exc}") from exc
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        base = self._path(prefix) if prefix else self.root
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+class GcsStore:
+    """`gs://bucket/prefix`. Honours STORAGE_EMULATOR_HOST like the official client does."""
+
+    def __init__(self, uri: str, client=None):
+        from google.cloud import storage  # imported only when a gs:// store is used
+
+        rest = uri[len("gs://"):]
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            raise ValueError(f"GCS store URI needs a bucket: {uri!r}")
+        self.uri = uri.rstrip("/")
+        self.prefix = prefix.strip("/")
+        self._client = client or storage.Client()
+        self._bucket = self._client.bucket(bucket)
+
+    def _name(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def read(self, key: str) -> bytes:
+        from google.api_core import exceptions as gexc
+
+        try:
+            return self._bucket.blob(self._name(key)).download_as_bytes()
+        except gexc.NotFound:
+            raise ArtifactNotFound(f"{key!r} not found in model store {self.uri}") from None
+        except Exception as exc:  # transport errors, auth, 5xx: all mean "try again later"
+            raise StoreUnavailable(f"cannot read {key!r} from model store {self.uri}: {exc}") from exc
+
+    def write(self, key: str, data: bytes) -> None:
+        self._bucket.blob(self._name(key)).upload_from_string(data)
+
+    def exists(self, key: str) -> bool:
+        return self._bucket.blob(self._name(key)).exists()
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        full = self._name(prefix).rstrip("/") + "/" if (prefix or self.prefix) else ""
+        it = self._client.list_blobs(self._bucket, prefix=full, delimiter="/")
+        list(it)  # prefixes are filled in only once the pages are consumed
+        return sorted(p[len(full):].rstrip("/") for p in it.prefixes)
+
+
+def open_store(uri: str) -> Store:
+    """A store for `uri`: `gs://bucket/prefix` or a local folder path."""
+    if uri.startswith("gs://"):
+        return GcsStore(uri)
+    if "://" in uri:
+        raise ValueError(f"unsupported model store URI {uri!r}: use a local folder or gs://bucket/prefix")
+    return LocalStore(uri)

@@ -1,0 +1,1 @@
+"""Training jobs: `python -m training generate|train|promote|rollback|list`."""
