@@ -1,0 +1,50 @@
+"""Transport helpers shared by the HTTP functions: body parsing and the one error mapping."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from .errors import InvalidRequest, PayloadTooLarge, RiskScoreError, UnsupportedMediaType
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def read_json(request, max_bytes: int) -> Any:
+    """The request's JSON body, or a RiskScoreError (413, 415 or 400) saying what was wrong."""
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise PayloadTooLarge(f"body is {length} bytes; the limit is {max_bytes}")
+    mimetype = (request.mimetype or "").lower()
+    if mimetype != "application/json":
+        raise UnsupportedMediaType(f"expected Content-Type application/json, got {mimetype or 'none'!r}")
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"body is over the limit of {max_bytes} bytes")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"body is not valid JSON: {exc}",
+                             details=[{"field": "body", "problem": "not valid JSON"}]) from None
+
+
+def respond(body: dict, status: int = 200, headers: dict | None = None):
+    return json.dumps(body, allow_nan=False), status, {**JSON_HEADERS, **(headers or {})}
+
+
+def error_response(exc: Exception, retry_after_s: float | None = None):
+    """Map any exception to a JSON error; unexpected ones become a logged 500 without internals."""
+    if not isinstance(exc, RiskScoreError):
+        log("ERROR", "unhandled error", error=repr(exc))
+        exc = RiskScoreError("internal error")
+    headers = {}
+    if exc.status == 503 and retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, int(round(retry_after_s))))
+    return respond(exc.to_dict(), exc.status, headers)
+
+
+def log(severity: str, message: str, **fields) -> None:
+    """One structured line in Cloud Logging's JSON format."""
+    print(json.dumps({"severity": severity, "message": message, **fields}, default=str),
+          file=sys.stdout, flush=True)

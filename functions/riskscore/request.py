@@ -1,0 +1,57 @@
+"""Request models built from a version's feature schema (pydantic), and their error format."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from .errors import InvalidRequest
+from .schema import FeatureSpec
+
+
+def _feature_type(f: FeatureSpec) -> Any:
+    if f.type == "numeric":
+        # strict: "42" or true is a wrong type, not a number to guess at.
+        kind = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=f.min, le=f.max,
+                                      description=f.description)]
+    elif f.unknown == "error" and f.categories:
+        kind = Annotated[Literal[tuple(f.categories)], Field(description=f.description)]
+    else:
+        kind = Annotated[str, Field(strict=True, max_length=200, description=f.description)]
+    return (kind | None, None) if f.nullable else (kind, ...)
+
+
+def features_model(features: list[FeatureSpec]) -> type[BaseModel]:
+    return create_model("Features", __config__=ConfigDict(extra="forbid"),
+                        **{f.name: _feature_type(f) for f in features})
+
+
+def request_model(features: list[FeatureSpec]) -> type[BaseModel]:
+    """POST body of `score`: applicant id, optional exposure and the features."""
+    return create_model(
+        "ScoreRequest", __config__=ConfigDict(extra="forbid"),
+        applicant_id=(Annotated[str, Field(strict=True, min_length=1, max_length=128)] | None, None),
+        exposure=(Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] | None, None),
+        features=(features_model(features), ...))
+
+
+def validate(model: type[BaseModel], body: Any) -> BaseModel:
+    """Validate or raise InvalidRequest listing every offending field."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        details = [{"field": ".".join(str(p) for p in e["loc"]) or "body",
+                    "problem": _problem(e)} for e in exc.errors(include_url=False)]
+        fields = ", ".join(d["field"] for d in details)
+        raise InvalidRequest(f"invalid request: {fields}", details=details) from None
+
+
+def _problem(e: dict) -> str:
+    if e["type"] == "missing":
+        return "required field is missing"
+    if e["type"] == "extra_forbidden":
+        return "unknown field"
+    given = e.get("input")
+    shown = repr(given) if isinstance(given, (str, int, float, bool, type(None))) else type(given).__name__
+    return f"{e['msg']}; got {shown[:80]}"

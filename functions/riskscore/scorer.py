@@ -1,0 +1,107 @@
+"""The model side of serving: load a verified bundle into ONNX sessions once, then score.
+
+No transport here: `score_rows` takes validated feature dicts and returns plain dicts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+from . import bundle
+from .errors import RiskScoreError, StoreUnavailable
+from .schema import FeatureSpec, ScalingSpec
+from .settings import ScoreSettings
+from .store import open_store
+
+
+class Model:
+    """A loaded version: manifest, feature schema and one shared ONNX session per model.
+
+    onnxruntime's `InferenceSession.run` is thread-safe, so one instance serves all threads.
+    """
+
+    def __init__(self, manifest: dict, files: dict[str, bytes], settings: ScoreSettings):
+        self.manifest = manifest
+        self.version: str = manifest["version"]
+        self.features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
+        self.scaling = ScalingSpec.model_validate(manifest["scaling"])
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = settings.ort_intra_op_threads
+        opts.inter_op_num_threads = settings.ort_inter_op_threads
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.sessions = {name: ort.InferenceSession(files[meta["file"]], sess_options=opts,
+                                                    providers=["CPUExecutionProvider"])
+                         for name, meta in manifest["models"].items()}
+        self._known = {f.name: set(f.categories or []) for f in self.features if f.type == "categorical"}
+
+    def feeds(self, rows: list[dict]) -> dict[str, np.ndarray]:
+        """Validated feature dicts -> graph inputs; None is NaN (numeric) or '' (categorical)."""
+        out = {}
+        for f in self.features:
+            values = [r.get(f.name) for r in rows]
+            if f.type == "numeric":
+                out[f.name] = np.array([np.nan if v is None else v for v in values],
+                                       dtype=np.float32).reshape(-1, 1)
+            else:
+                known = self._known[f.name]
+                # Unknown categories reach here only under the spec's `as_missing` policy.
+                out[f.name] = np.array([v if v in known else "" for v in values], dtype=object).reshape(-1, 1)
+        return out
+
+    def score_rows(self, rows: list[dict]) -> list[dict]:
+        pd_out = self.sessions["pd"].run(["pd", "score"], self.feeds(rows))
+        results = []
+        for i in range(len(rows)):
+            score = float(pd_out[1][i])
+            results.append({"pd": float(pd_out[0][i]), "score": round(score, 1),
+                            "rating": self.scaling.rating(score)})
+        return results
+
+
+class Scorer:
+    """load() once per instance; score() from any thread.
+
+    If the store cannot be reached at cold start, `ensure_loaded` re-raises the failure
+    (a 503) and tries again after `load_retry_s`, so the instance recovers without restarting.
+    """
+
+    def __init__(self, settings: ScoreSettings):
+        self.settings = settings
+        self.model: Model | None = None
+        self._lock = threading.Lock()
+        self._last_error: RiskScoreError | None = None
+        self._last_attempt = -float("inf")
+
+    def load(self) -> Model:
+        s = self.settings
+        loaded = bundle.load(open_store(s.model_store), s.model_name, s.model_version)
+        self.model = Model(loaded.manifest, loaded.files, s)
+        return self.model
+
+    def ensure_loaded(self) -> Model:
+        if self.model is not None:
+            return self.model
+        with self._lock:
+            if self.model is not None:
+                return self.model
+            if self._last_error and time.monotonic() - self._last_attempt < self.settings.load_retry_s:
+                raise self._last_error
+            self._last_attempt = time.monotonic()
+            try:
+                return self.load()
+            except RiskScoreError as exc:
+                self._last_error = exc if exc.status >= 500 else StoreUnavailable(exc.message)
+                raise self._last_error from exc
+            except Exception as exc:  # a broken client or file system: retry later, never crash
+                self._last_error = StoreUnavailable(
+                    f"could not load model {self.settings.model_name!r} from {self.settings.model_store}: {exc}")
+                raise self._last_error from exc
+
+    def score(self, features: dict) -> dict:
+        model = self.ensure_loaded()
+        return dict(model.score_rows([features])[0], model_version=model.version)
+

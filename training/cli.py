@@ -1,0 +1,144 @@
+"""Command line: `python -m training generate|train|promote|rollback|list`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from riskscore import bundle
+from riskscore.errors import RiskScoreError
+from riskscore.store import open_store
+
+from .spec import SpecError, load_spec
+
+DEFAULT_SPEC = "training/specs/credit_default.yaml"
+
+
+def _table(rows: list[list], header: list[str]) -> str:
+    cells = [header] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_generate(args) -> int:
+    from .data import write_table
+    from .synthetic import generate
+
+    df = generate(rows=args.rows, seed=args.seed)
+    write_table(df, args.out)
+    print(f"wrote {len(df):,} rows to {args.out} (default rate {df['default'].mean():.2%})")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .data import read_table
+    from .train import train
+
+    spec = load_spec(args.spec)
+    store = open_store(args.store)
+    print(f"reading {args.data}")
+    raw = read_table(args.data)
+    result = train(spec, raw, store, force=args.force)
+    m = result.manifest
+    test = m["metrics"]["test"]
+    print()
+    print(_table([[k, f"{test[k]:.4f}"] for k in ("auc", "gini", "ks", "brier", "pr_auc", "default_rate", "mean_pd")]
+                 + [[f"parity {name}", f"{p['pd_max_abs_diff']:.2e}"] for name, p in m["parity"].items()]
+                 + [[f"time {k}", f"{v:.1f}s"] for k, v in result.timings_s.items()],
+                 ["test metric", "value"]))
+    print()
+    print(_table([[b["name"], b["min_score"], b["test_count"],
+                   None if b["observed_default_rate"] is None else f"{b['observed_default_rate']:.2%}"]
+                  for b in m["rating_bands"]], ["rating", "min score", "test rows", "default rate"]))
+    print()
+    print(f"version {m['version']} published to {store.uri}/{spec.name}: "
+          f"{'PROMOTED' if result.promoted else 'NOT promoted'} ({result.promotion_reason})")
+    return 0
+
+
+def cmd_promote(args) -> int:
+    store = open_store(args.store)
+    bundle.load(store, args.model, args.version)  # refuse to point at a corrupt or absent version
+    bundle.set_current(store, args.model, args.version)
+    print(f"{args.model}: current version is now {args.version}")
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    store = open_store(args.store)
+    current = bundle.read_current(store, args.model)
+    target = args.to or (current or {}).get("previous")
+    if not target:
+        print(f"{args.model}: no previous version recorded; pass --to VERSION", file=sys.stderr)
+        return 2
+    bundle.load(store, args.model, target)
+    bundle.set_current(store, args.model, target)
+    print(f"{args.model}: rolled back from {(current or {}).get('version')} to {target}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    store = open_store(args.store)
+    models = [args.model] if args.model else store.list_dirs("")
+    for model in models:
+        current = (bundle.read_current(store, model) or {}).get("version")
+        rows = []
+        for v in bundle.list_versions(store, model):
+            m = bundle.read_manifest(store, model, v)
+            t = m["metrics"]["test"]
+            rows.append(["*" if v == current else "", v, m["created_at"], f"{t['auc']:.4f}", f"{t['gini']:.4f}",
+                         f"{t['ks']:.4f}", f"{t['brier']:.4f}", m["data"]["rows"]])
+        print(f"model {model} (current: {current})")
+        print(_table(rows, ["", "version", "created_at", "auc", "gini", "ks", "brier", "rows"]))
+        print()
+    if args.json:
+        print(json.dumps({m: bundle.list_versions(store, m) for m in models}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="write a synthetic credit-bureau applicant table")
+    p.add_argument("--rows", type=int, default=200_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", required=True, help="output path, .parquet or .csv")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("train", help="train, export, verify and publish a version")
+    p.add_argument("--spec", default=DEFAULT_SPEC)
+    p.add_argument("--data", required=True, help="local file, gs://bucket/path, bq://project.dataset.table or SQL")
+    p.add_argument("--store", default="models", help="local folder or gs://bucket/prefix")
+    p.add_argument("--force", action="store_true", help="make the version current even if the gate fails")
+    p.set_defaults(func=cmd_train)
+
+    for name, func, help_ in (("promote", cmd_promote, "make a version current"),
+                              ("rollback", cmd_rollback, "make the previous (or a given) version current")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--store", default="models")
+        p.add_argument("--model", default="credit_default")
+        if name == "promote":
+            p.add_argument("--version", required=True)
+        else:
+            p.add_argument("--to", help="version to roll back to (default: the one before current)")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("list", help="versions and their test metrics")
+    p.add_argument("--store", default="models")
+    p.add_argument("--model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (SpecError, RiskScoreError, ValueError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
