@@ -72,10 +72,19 @@ class LocalStore:
         return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-class GcsStore:
-    """`gs://bucket/prefix`. Honours STORAGE_EMULATOR_HOST like the official client does."""
+_LIBRARY_DEFAULT = object()  # "use google-cloud-storage's default", distinct from None
 
-    def __init__(self, uri: str, client=None):
+
+class GcsStore:
+    """`gs://bucket/prefix`. Honours STORAGE_EMULATOR_HOST like the official client does.
+
+    `read_timeout` (seconds per HTTP attempt) and `read_retry` (a `google.api_core.retry.Retry`,
+    or None for a single attempt) bound how long `read` keeps trying before it raises
+    StoreUnavailable; by default the library's own (60 s per attempt, retried up to 120 s).
+    """
+
+    def __init__(self, uri: str, client=None, *, read_timeout: float | None = None,
+                 read_retry=_LIBRARY_DEFAULT):
         from google.cloud import storage  # imported only when a gs:// store is used
 
         rest = uri[len("gs://"):]
@@ -86,6 +95,11 @@ class GcsStore:
         self.prefix = prefix.strip("/")
         self._client = client or storage.Client()
         self._bucket = self._client.bucket(bucket)
+        self._read_kwargs = {}
+        if read_timeout is not None:
+            self._read_kwargs["timeout"] = read_timeout
+        if read_retry is not _LIBRARY_DEFAULT:
+            self._read_kwargs["retry"] = read_retry
 
     def _name(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -94,7 +108,7 @@ class GcsStore:
         from google.api_core import exceptions as gexc
 
         try:
-            return self._bucket.blob(self._name(key)).download_as_bytes()
+            return self._bucket.blob(self._name(key)).download_as_bytes(**self._read_kwargs)
         except gexc.NotFound:
             raise ArtifactNotFound(f"{key!r} not found in model store {self.uri}") from None
         except Exception as exc:  # transport errors, auth, 5xx: all mean "try again later"
