@@ -84,3 +84,47 @@ def gcs_emulator():
 @pytest.fixture
 def gcs_bucket(gcs_emulator) -> str:
     return gcs_emulator.new_bucket()
+
+
+# --- trained model fixtures ---
+#
+#   small_data    (session): generate(rows=6000, seed=1), the synthetic applicant table.
+#   small_spec    (session): the default spec with a short PD boosting run (fast to train).
+#   trained_store (session): SimpleNamespace(path, store, result): a local model store holding
+#                            one version trained on small_data with small_spec (made current).
+#   Tests that modify a store copy `trained_store.path` first (shutil.copytree).
+
+DEFAULT_SPEC_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                 "training", "specs", "credit_default.yaml")
+SMALL_N_ESTIMATORS = 60
+
+
+def quiet(*_args, **_kwargs) -> None:
+    """A `log` for training.train.train that prints nothing."""
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    from training.synthetic import generate
+
+    return generate(rows=6000, seed=1)
+
+
+@pytest.fixture(scope="session")
+def small_spec():
+    from training.spec import load_spec
+
+    spec = load_spec(DEFAULT_SPEC_PATH)
+    return spec.model_copy(update={"pd_model": spec.pd_model.model_copy(
+        update={"n_estimators": SMALL_N_ESTIMATORS})})
+
+
+@pytest.fixture(scope="session")
+def trained_store(tmp_path_factory, small_spec, small_data):
+    from riskscore.store import LocalStore
+    from training.train import train
+
+    path = tmp_path_factory.mktemp("trained_store") / "models"
+    store = LocalStore(path)
+    result = train(small_spec, small_data, store, log=quiet)
+    yield SimpleNamespace(path=path, store=store, result=result)

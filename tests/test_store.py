@@ -134,7 +134,8 @@ def test_tampered_manifest_raises_integrity_error_via_pointer(store):
     manifest = json.loads(store.read(f"{MODEL}/v1/manifest.json"))
     manifest["metrics"]["auc"] = 0.99  # files untouched, only the manifest
     store.write(f"{MODEL}/v1/manifest.json", bundle.dumps(manifest))
-    with pytest.raises(IntegrityError, match=r"pd/v1/manifest\.json: sha256 .* recorded in current\.json"):
+    with pytest.raises(IntegrityError,
+                       match=r"pd/v1/manifest\.json: sha256 .* recorded in current\.json"):
         bundle.load(store, MODEL)
 
 
@@ -187,7 +188,8 @@ def test_unreachable_gcs_raises_store_unavailable(monkeypatch):
     store = GcsStore("gs://bucket/models", read_timeout=2.0,
                      read_retry=DEFAULT_RETRY.with_timeout(1.0).with_delay(initial=0.1, maximum=0.2))
     started = time.monotonic()
-    with pytest.raises(StoreUnavailable, match=r"cannot read 'pd/current\.json' from model store gs://bucket/models"):
+    with pytest.raises(StoreUnavailable,
+                       match=r"cannot read 'pd/current\.json' from model store gs://bucket/models"):
         store.read("pd/current.json")
     assert time.monotonic() - started < 5
     # bundle.load surfaces it unchanged (not as "no current version")

@@ -28,10 +28,11 @@ ADDITIVITY_TOLERANCE = 1e-4
 class PDModel(ClassifierMixin, BaseEstimator):
     """fit(X, y, X_valid, y_valid) on raw columns; predict_proba via native XGBoost."""
 
-    def __init__(self, features=(), params=None, seed: int = 0):
+    def __init__(self, features=(), params=None, seed: int = 0, log=None):
         self.features = features
         self.params = params
         self.seed = seed
+        self.log = log
 
     def fit(self, X: pd.DataFrame, y, X_valid: pd.DataFrame, y_valid):
         p = dict(self.params or {})
@@ -44,7 +45,7 @@ class PDModel(ClassifierMixin, BaseEstimator):
         self.booster_model_ = xgb.XGBClassifier(
             objective="binary:logistic", tree_method="hist", eval_metric="logloss",
             early_stopping_rounds=early, monotone_constraints=constraints, n_jobs=2,
-            random_state=self.seed, **p)
+            random_state=self.seed, callbacks=[_Progress(self.log)] if self.log else None, **p)
         self.booster_model_.fit(self.preprocessor_.transform(X), np.asarray(y),
                                 eval_set=[(self.preprocessor_.transform(X_valid), np.asarray(y_valid))],
                                 verbose=False)
@@ -90,6 +91,19 @@ class PDModel(ClassifierMixin, BaseEstimator):
                           helper.make_tensor_value_info("contributions", TensorProto.FLOAT,
                                                         [None, len(self.features)])]
         return make_model(self.features, parts, "probability of default"), float(bias)
+
+
+class _Progress(xgb.callback.TrainingCallback):
+    """Reports boosting progress every 100 rounds on long fits."""
+
+    def __init__(self, log, every: int = 100):
+        self.log, self.every = log, every
+
+    def after_iteration(self, model, epoch, evals_log) -> bool:
+        if (epoch + 1) % self.every == 0:
+            loss = next(iter(next(iter(evals_log.values())).values()))[-1]
+            self.log(f"    round {epoch + 1}: validation logloss {loss:.5f}")
+        return False
 
 
 def scoring_parts(scaling: ScalingSpec) -> GraphParts:

@@ -1,4 +1,4 @@
-"""The `train` job: read, check, split, fit, export, verify, evaluate and publish a version."""
+"""The `train` job: read, check, split, fit every model, export, verify, evaluate, publish."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .pd_model import PDModel, run_onnx, verify_export
 from .spec import ModelSpec, check_data
 from .split import split_frame
 
-LIBRARIES = ["xgboost", "scikit-learn", "onnx", "onnxruntime", "numpy", "pandas"]
+LIBRARIES = ["xgboost", "scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy", "pandas", "statsmodels"]
 
 
 @dataclass
@@ -28,6 +28,7 @@ class TrainResult:
     promoted: bool
     promotion_reason: str
     timings_s: dict = field(default_factory=dict)
+    evaluation: dict = field(default_factory=dict)
 
 
 def data_fingerprint(df: pd.DataFrame) -> str:
@@ -64,13 +65,30 @@ def promotion_decision(store: Store, spec: ModelSpec, test_auc: float, force: bo
         return True, "no current version: this one becomes current"
     current_auc = bundle.read_manifest(store, spec.name, current["version"])["metrics"]["test"]["auc"]
     floor = current_auc - spec.promotion.auc_tolerance
-    if force:
-        return True, f"--force: promoted regardless of the gate (current {current['version']} AUC {current_auc:.4f})"
     if test_auc >= floor:
         return True, (f"test AUC {test_auc:.4f} >= current {current['version']} AUC {current_auc:.4f} "
                       f"- tolerance {spec.promotion.auc_tolerance}")
+    if force:
+        return True, (f"--force: promoted although test AUC {test_auc:.4f} < current {current['version']} "
+                      f"AUC {current_auc:.4f} - tolerance {spec.promotion.auc_tolerance}")
     return False, (f"test AUC {test_auc:.4f} < current {current['version']} AUC {current_auc:.4f} - tolerance "
                    f"{spec.promotion.auc_tolerance}: published but not promoted (use --force to override)")
+
+
+class _Stages:
+    """Times each stage and reports progress."""
+
+    def __init__(self, log):
+        self.log = log
+        self.timings: dict[str, float] = {}
+
+    def run(self, name: str, func, *args, **kwargs):
+        self.log(f"[{len(self.timings) + 1}] {name} ...")
+        start = time.perf_counter()
+        out = func(*args, **kwargs)
+        self.timings[name] = round(time.perf_counter() - start, 3)
+        self.log(f"    {name} done in {self.timings[name]:.1f}s")
+        return out
 
 
 def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = False,
@@ -79,42 +97,107 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
 
     Raises SpecError before any training if the data does not fit the spec, and
     ExportVerificationError (nothing published) if an ONNX export disagrees with its native model.
+    The version becomes current only if it passes the promotion gate (or `force`).
     """
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        timings[stage] = round(time.perf_counter() - clock, 3)
-        clock = time.perf_counter()
-        log(f"  {stage}: {timings[stage]:.1f}s")
+    from .anomaly import AnomalyModel
+    from .drift_baseline import drift_baseline
+    from .embedding import EmbeddingModel
+    from .forecast import default_rate_forecast
+    from .lgd_model import LGDModel
+    from .model_card import render_model_card
+    from .segments import SegmentModel
 
     now = now or datetime.now(timezone.utc)
+    st = _Stages(log)
     log(f"checking {len(raw):,} rows against spec {spec.name!r}")
-    df = check_data(spec, raw)
+    df = st.run("check_and_split", check_data, spec, raw)
     parts = split_frame(df, spec.target, spec.split.valid_fraction, spec.split.test_fraction,
                         date=spec.date, seed=spec.split.seed)
-    lap("check_and_split")
+    train_df, valid_df, test_df = parts["train"], parts["valid"], parts["test"]
+    y = {k: v[spec.target].to_numpy() for k, v in parts.items()}
+    files: dict[str, bytes] = {}
+    models: dict[str, dict] = {}
+    parity: dict[str, dict] = {}
+    metrics: dict = {}
 
-    log("training PD model (XGBoost, early stopping on the validation split)")
+    # PD: the model everything else is judged by.
     params = spec.pd_model.model_dump()
-    pd_model = PDModel(spec.features, params, seed=spec.split.seed).fit(
-        parts["train"], parts["train"][spec.target], parts["valid"], parts["valid"][spec.target])
-    lap("pd_fit")
+    pd_model = st.run("pd_fit", PDModel(spec.features, params, seed=spec.split.seed, log=log).fit,
+                      train_df, y["train"], valid_df, y["valid"])
+    onnx_pd, bias = pd_model.to_onnx(spec.scaling)
+    parity["pd"] = st.run("pd_export_and_verify", verify_export, pd_model, onnx_pd, bias, test_df)
+    files["pd.onnx"] = onnx_pd.SerializeToString()
+    test_out = run_onnx(onnx_pd, spec.features, test_df)
+    metrics["test"] = pd_metrics(y["test"], test_out["pd"].astype(np.float64))
+    metrics["valid"] = pd_metrics(y["valid"], pd_model.predict_native(valid_df)["pd"])
+    pre = pd_model.preprocessor_
+    models["pd"] = {
+        "file": "pd.onnx", "outputs": ["pd", "logit", "score", "contributions"],
+        "contribution_bias": bias,
+        "contributions": "per-feature path attributions (Saabas) of the exported trees in log-odds, "
+                         "exact for the exported model: contribution_bias + sum = logit and "
+                         "pd = sigmoid(logit); no calibration step follows the trees, so a positive "
+                         "contribution always raises the PD",
+        "matrix_columns": [label for _, label in pre.columns_],
+        "best_iteration": pd_model.best_iteration_, "params": params}
 
-    onnx_model, bias = pd_model.to_onnx(spec.scaling)
-    parity = {"pd": verify_export(pd_model, onnx_model, bias, parts["test"])}
-    lap("pd_export_and_verify")
+    full_out = run_onnx(onnx_pd, spec.features, df)
+    lgd_all = None
+    if spec.lgd:
+        defaulted = {k: v[v[spec.target] == 1] for k, v in parts.items()}
+        lgd_model = st.run("lgd_fit", LGDModel(pre, seed=spec.split.seed).fit,
+                           defaulted["train"], defaulted["train"][spec.lgd],
+                           defaulted["valid"], defaulted["valid"][spec.lgd])
+        onnx_lgd = lgd_model.to_onnx()
+        parity["lgd"] = st.run("lgd_export_and_verify", lgd_model.verify, onnx_lgd, test_df)
+        files["lgd.onnx"] = onnx_lgd.SerializeToString()
+        models["lgd"] = lgd_model.manifest_entry()
+        metrics["lgd"] = lgd_model.metrics(defaulted["test"], defaulted["test"][spec.lgd])
+        lgd_all = run_onnx(onnx_lgd, spec.features, df)["lgd"]
+        if spec.exposure:
+            el = full_out["pd"] * lgd_all * df[spec.exposure].to_numpy()
+            metrics["expected_loss"] = {"total": float(np.nansum(el)), "mean": float(np.nanmean(el)),
+                                        "definition": "PD x LGD x exposure"}
 
-    test = parts["test"]
-    y_test = test[spec.target].to_numpy()
-    native = pd_model.predict_native(test)
-    metrics = {"test": pd_metrics(y_test, native["pd"]),
-               "valid": pd_metrics(parts["valid"][spec.target].to_numpy(), pd_model.predict_native(parts["valid"])["pd"])}
-    score = run_onnx(onnx_model, spec.features, test)["score"]
-    lap("evaluate")
+    seg_model = st.run("segments_fit", SegmentModel(pre, k=spec.segments, seed=spec.split.seed).fit,
+                       train_df, y["train"])
+    onnx_seg = seg_model.to_onnx()
+    parity["segment"] = st.run("segments_export_and_verify", seg_model.verify, onnx_seg, test_df)
+    files["segment.onnx"] = onnx_seg.SerializeToString()
+    segment_all = run_onnx(onnx_seg, spec.features, df)["segment"]
+    models["segment"] = dict(seg_model.manifest_entry(), profiles=seg_model.profiles(
+        segment_all, df[spec.target].to_numpy(), full_out["pd"],
+        lgd_all if lgd_all is not None else np.full(len(df), np.nan)))
 
-    features = [f.model_copy(update={"categories": pd_model.preprocessor_.categories_[f.name]})
+    anomaly = st.run("anomaly_fit", AnomalyModel(pre, contamination=spec.contamination,
+                                                 seed=spec.split.seed).fit, train_df)
+    onnx_anom = anomaly.to_onnx()
+    parity["anomaly"] = st.run("anomaly_export_and_verify", anomaly.verify, onnx_anom, test_df)
+    files["anomaly.onnx"] = onnx_anom.SerializeToString()
+    models["anomaly"] = anomaly.manifest_entry()
+    anomaly_test = run_onnx(onnx_anom, spec.features, test_df)
+    metrics["anomaly"] = {"test_flag_rate": float(np.mean(anomaly_test["anomaly_flag"])),
+                          "contamination": spec.contamination}
+
+    embedding = st.run("embedding_fit", EmbeddingModel(pre, seed=spec.split.seed).fit, train_df)
+    onnx_emb = embedding.to_onnx()
+    parity["embedding"] = st.run("embedding_export_and_verify", embedding.verify, onnx_emb, test_df)
+    files["embedding.onnx"] = onnx_emb.SerializeToString()
+    models["embedding"] = embedding.manifest_entry()
+
+    artifacts = {}
+    forecast = None
+    if spec.date:
+        forecast = st.run("forecast", default_rate_forecast, df[spec.date], df[spec.target])
+        files["forecast.json"] = bundle.dumps(forecast)
+        artifacts["forecast"] = "forecast.json"
+    train_out = run_onnx(onnx_pd, spec.features, train_df)
+    baseline = st.run("drift_baseline", drift_baseline, train_df, spec.features,
+                      extra_numeric={"pd": train_out["pd"], "score": train_out["score"]})
+    files["drift_baseline.json"] = bundle.dumps(baseline)
+    artifacts["drift_baseline"] = "drift_baseline.json"
+
+    features = [f.model_copy(update={"categories": pre.categories_[f.name]})
                 if f.type == "categorical" else f for f in spec.features]
     manifest = {
         "created_at": now.isoformat(timespec="seconds"),
@@ -123,18 +206,12 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
         "features": [f.model_dump(mode="json") for f in features],
         "columns": {"target": spec.target, "id": spec.id, "exposure": spec.exposure,
                     "lgd": spec.lgd, "date": spec.date},
-        "models": {"pd": {
-            "file": "pd.onnx", "inputs": [f.name for f in spec.features],
-            "outputs": ["pd", "logit", "score", "contributions"],
-            "contribution_bias": bias,
-            "contributions": "per-feature path attributions (Saabas) of the exported trees in log-odds; "
-                             "contribution_bias + sum = logit, and pd = sigmoid(logit) (no calibration after the trees)",
-            "matrix_columns": [label for _, label in pd_model.preprocessor_.columns_],
-            "best_iteration": pd_model.best_iteration_, "params": params}},
+        "models": models,
+        "artifacts": artifacts,
         "metrics": metrics,
         "parity": parity,
         "scaling": spec.scaling.model_dump(mode="json"),
-        "rating_bands": rating_table(spec, score, y_test),
+        "rating_bands": rating_table(spec, test_out["score"], y["test"]),
         "data": {"fingerprint_sha256": data_fingerprint(df), "rows": int(len(df)),
                  "split_rows": {k: int(len(v)) for k, v in parts.items()},
                  "split": "out-of-time by " + spec.date if spec.date else "stratified random",
@@ -142,13 +219,25 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
                                   for k, v in parts.items()} if spec.date else None),
                  "default_rate": float(df[spec.target].mean())},
         "libraries": {lib: importlib.metadata.version(lib) for lib in LIBRARIES},
-        "timings_s": timings,
     }
-    files = {"pd.onnx": onnx_model.SerializeToString()}
+    evaluation = {
+        "y_test": y["test"], "pd_test": test_out["pd"], "score_test": test_out["score"],
+        "importance": dict(zip([f.name for f in spec.features],
+                               np.abs(test_out["contributions"]).mean(axis=0).tolist())),
+        "lgd_actual": (parts["test"].loc[parts["test"][spec.target] == 1, spec.lgd].to_numpy()
+                       if spec.lgd else None),
+        "lgd_pred": (run_onnx(onnx_lgd, spec.features, parts["test"][parts["test"][spec.target] == 1])["lgd"]
+                     if spec.lgd else None),
+        "anomaly_score_test": anomaly_test["anomaly_score"],
+        "forecast": forecast,
+    }
+    files["model_card.html"] = st.run("model_card", render_model_card, manifest, evaluation).encode()
+    artifacts["model_card"] = "model_card.html"
 
     promoted, reason = promotion_decision(store, spec, metrics["test"]["auc"], force)
     version = new_version(store, spec.name, now)
-    manifest = bundle.publish(store, spec.name, version, files, manifest, make_current=promoted)
-    lap("publish")
-    return TrainResult(manifest=manifest, promoted=promoted, promotion_reason=reason, timings_s=timings)
-
+    manifest["timings_s"] = st.timings
+    manifest["promotion"] = {"promoted": promoted, "reason": reason}
+    manifest = st.run("publish", bundle.publish, store, spec.name, version, files, manifest, make_current=promoted)
+    return TrainResult(manifest=manifest, promoted=promoted, promotion_reason=reason,
+                       timings_s=st.timings, evaluation=evaluation)

@@ -1,0 +1,322 @@
+"""training.data.read_table / write_table: local files, gs:// (emulator), BigQuery (local fake)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pandas as pd
+import pytest
+
+from training.data import TableNotFoundError, read_table, write_table
+
+FRAME = pd.DataFrame({
+    "loan_id": [1, 2, 3],
+    "amount": [1000.0, 2500.5, None],
+    "purpose": ["car", "home", None],
+    "opened": ["2024-01-31", "2023-12-01", "2024-02-29"],  # date-like strings stay strings
+    "defaulted": [0, 1, 0],
+})
+
+
+# --- local files ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["t.parquet", "t.pq", "t.csv", "t.csv.gz"])
+def test_local_round_trip(tmp_path, name):
+    path = tmp_path / "nested" / "dir" / name  # parents are created
+    assert write_table(FRAME, path) == path
+    back = read_table(str(path))
+    pd.testing.assert_frame_equal(back, FRAME)
+    assert isinstance(back["opened"].iloc[0], str)
+
+
+def test_local_csv_dates_are_not_parsed(tmp_path):
+    path = tmp_path / "dates.csv"
+    path.write_text("id,day,stamp\n1,2024-01-31,2024-01-31 10:00:00\n2,2024-02-01,2024-02-01 11:30:00\n")
+    df = read_table(str(path))
+    assert df["day"].tolist() == ["2024-01-31", "2024-02-01"]
+    assert df["stamp"].tolist() == ["2024-01-31 10:00:00", "2024-02-01 11:30:00"]
+
+
+@pytest.mark.parametrize("uri", ["data/table.xlsx", "data/table", "data/table.json"])
+def test_unknown_extension(tmp_path, uri):
+    with pytest.raises(ValueError, match=rf"{re.escape(uri)}: unknown table format"):
+        read_table(uri)
+    with pytest.raises(ValueError, match=r"unknown table format"):
+        write_table(FRAME, tmp_path / "out.xlsx")
+
+
+@pytest.mark.parametrize("name", ["missing.parquet", "missing.csv"])
+def test_missing_file(tmp_path, name):
+    path = str(tmp_path / name)
+    with pytest.raises(ValueError, match=rf"{re.escape(path)}: no such file"):
+        read_table(path)
+    with pytest.raises(FileNotFoundError):
+        read_table(path)
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("s3://bucket/t.parquet", "unsupported URI scheme"),
+    ("gs://bucket-only", "expected gs://bucket/path"),
+    ("bq://dataset.table", "expected bq://project.dataset.table"),
+    ("bq://", "expected bq://project.dataset.table"),
+])
+def test_bad_uris(uri, message):
+    with pytest.raises(ValueError, match=rf"{re.escape(uri)}: {message}"):
+        read_table(uri)
+
+
+def test_write_table_rejects_remote():
+    with pytest.raises(ValueError, match=r"gs://b/t\.parquet: write_table writes local files only"):
+        write_table(FRAME, "gs://b/t.parquet")
+
+
+# --- gs:// through the real client and the emulator ------------------------------------------
+
+def _encoded(fmt: str) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "parquet":
+        FRAME.to_parquet(buf, index=False)
+    else:
+        FRAME.to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_gcs_read(gcs_emulator, gcs_bucket, fmt):
+    client = gcs_emulator.client()
+    client.bucket(gcs_bucket).blob(f"training/loans.{fmt}").upload_from_string(_encoded(fmt))
+    uri = f"gs://{gcs_bucket}/training/loans.{fmt}"
+    pd.testing.assert_frame_equal(read_table(uri, gcs_client=client), FRAME)
+    # default client: picks the emulator up from STORAGE_EMULATOR_HOST
+    pd.testing.assert_frame_equal(read_table(uri), FRAME)
+
+
+def test_gcs_missing_object(gcs_emulator, gcs_bucket):
+    uri = f"gs://{gcs_bucket}/nope.parquet"
+    with pytest.raises(TableNotFoundError, match=rf"{re.escape(uri)}: no such object"):
+        read_table(uri, gcs_client=gcs_emulator.client())
+
+
+# --- BigQuery through the real client and a local fake of its REST API ------------------------
+
+SCHEMA = {"fields": [
+    {"name": "loan_id", "type": "INTEGER", "mode": "NULLABLE"},
+    {"name": "purpose", "type": "STRING", "mode": "NULLABLE"},
+    {"name": "amount", "type": "FLOAT", "mode": "NULLABLE"},
+    {"name": "opened", "type": "DATE", "mode": "NULLABLE"},
+    {"name": "defaulted", "type": "BOOLEAN", "mode": "NULLABLE"},
+]}
+# tabledata.list encodes every cell as a string (or null): {"f": [{"v": ...}, ...]}
+ROWS = [
+    ["1", "car", "1000.0", "2024-01-31", "false"],
+    ["2", None, "2500.5", "2023-12-01", "true"],
+    ["3", "home", None, None, "false"],
+]
+EXPECTED = pd.DataFrame({
+    "loan_id": [1, 2, 3],
+    "purpose": ["car", None, "home"],
+    "amount": [1000.0, 2500.5, None],
+    "opened": [dt.date(2024, 1, 31), dt.date(2023, 12, 1), None],
+    "defaulted": [False, True, False],
+})
+
+
+class FakeBigQuery(ThreadingHTTPServer):
+    """Just enough of BigQuery REST v2 for `list_rows` and `query(...).result()`.
+
+    Table reads: tables.get, then tabledata.list (paged, `page_rows` rows per page).
+    Queries: jobs.insert answers "DONE" at once; jobs.getQueryResults is first called with
+    maxResults=0 (status only, like the real service), then for the rows.
+    Every request is kept in `.requests` as (method, path, query dict, JSON body or None).
+    """
+
+    daemon_threads = True
+    page_rows = 2
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _FakeBigQueryHandler)
+        self.requests: list[tuple[str, str, dict, dict | None]] = []
+        self.tables = {"proj.ds.loans": (SCHEMA, ROWS)}
+        self.query_result = (SCHEMA, ROWS)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def page(self, rows, token):
+        start = int(token or 0)
+        body = {"totalRows": str(len(rows)),
+                "rows": [{"f": [{"v": v} for v in row]} for row in rows[start:start + self.page_rows]]}
+        if start + self.page_rows < len(rows):
+            body["pageToken"] = str(start + self.page_rows)
+        return body
+
+
+class _FakeBigQueryHandler(BaseHTTPRequestHandler):
+    server: FakeBigQuery
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _not_found(self, what: str) -> None:
+        message = f"Not found: {what}"
+        self._reply(404, {"error": {"code": 404, "message": message, "status": "NOT_FOUND",
+                                    "errors": [{"reason": "notFound", "message": message}]}})
+
+    def _handle(self) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        self.server.requests.append((self.command, url.path, query, body))
+        method, path = self.command, url.path
+        api = "/bigquery/v2/projects/([^/]+)"
+
+        if m := re.fullmatch(rf"{api}/datasets/([^/]+)/tables/([^/]+)(/data)?", path):
+            project, dataset, table = m.group(1, 2, 3)
+            if method != "GET" or f"{project}.{dataset}.{table}" not in self.server.tables:
+                return self._not_found(f"Table {project}:{dataset}.{table}")
+            schema, rows = self.server.tables[f"{project}.{dataset}.{table}"]
+            if m.group(4):  # tabledata.list
+                return self._reply(200, {"kind": "bigquery#tableDataList",
+                                         **self.server.page(rows, query.get("pageToken"))})
+            return self._reply(200, {
+                "kind": "bigquery#table", "id": f"{project}:{dataset}.{table}", "type": "TABLE",
+                "tableReference": {"projectId": project, "datasetId": dataset, "tableId": table},
+                "schema": schema, "numRows": str(len(rows)),
+            })
+
+        if method == "POST" and re.fullmatch(rf"{api}/jobs", path):
+            ref = dict(body["jobReference"], location="US")
+            config = dict(body["configuration"]["query"], destinationTable={
+                "projectId": ref["projectId"], "datasetId": "_anon", "tableId": "anon_result"})
+            return self._reply(200, {
+                "kind": "bigquery#job", "id": f"{ref['projectId']}:US.{ref['jobId']}",
+                "jobReference": ref, "configuration": {"query": config, "jobType": "QUERY"},
+                "status": {"state": "DONE"}, "statistics": {"query": {"statementType": "SELECT"}},
+            })
+
+        if method == "GET" and (m := re.fullmatch(rf"{api}/queries/([^/]+)", path)):
+            schema, rows = self.server.query_result
+            reply = {"kind": "bigquery#getQueryResultsResponse", "jobComplete": True, "schema": schema,
+                     "jobReference": {"projectId": m.group(1), "jobId": m.group(2), "location": "US"}}
+            if query.get("maxResults") == "0":
+                return self._reply(200, dict(reply, totalRows=str(len(rows))))
+            return self._reply(200, dict(reply, **self.server.page(rows, query.get("pageToken"))))
+
+        self._not_found(f"{method} {path}")
+
+    do_GET = do_POST = _handle
+
+
+@pytest.fixture
+def fake_bq():
+    server = FakeBigQuery()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def bq_client(fake_bq):
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    return bigquery.Client(project="billing-proj", credentials=AnonymousCredentials(),
+                           client_options={"api_endpoint": fake_bq.endpoint})
+
+
+def _calls(fake_bq):
+    return [(method, path) for method, path, _, _ in fake_bq.requests]
+
+
+def test_bq_table(fake_bq, bq_client):
+    df = read_table("bq://proj.ds.loans", bq_client=bq_client)
+    pd.testing.assert_frame_equal(df, EXPECTED)
+    base = "/bigquery/v2/projects/proj/datasets/ds/tables/loans"
+    assert _calls(fake_bq) == [("GET", base), ("GET", f"{base}/data"), ("GET", f"{base}/data")]
+    assert "pageToken" not in fake_bq.requests[1][2]
+    assert fake_bq.requests[2][2]["pageToken"] == "2"  # second page followed
+
+
+@pytest.mark.parametrize("uri, sql", [
+    ("bq://SELECT * FROM `proj.ds.loans` WHERE opened >= '2023-01-01'",
+     "SELECT * FROM `proj.ds.loans` WHERE opened >= '2023-01-01'"),
+    ("WITH x AS (SELECT * FROM `proj.ds.loans`)\nSELECT * FROM x",
+     "WITH x AS (SELECT * FROM `proj.ds.loans`)\nSELECT * FROM x"),
+    ("  select loan_id from proj.ds.loans", "  select loan_id from proj.ds.loans"),
+])
+def test_bq_query(fake_bq, bq_client, uri, sql):
+    df = read_table(uri, bq_client=bq_client)
+    pd.testing.assert_frame_equal(df, EXPECTED)
+    method, path, _, body = fake_bq.requests[0]
+    assert (method, path) == ("POST", "/bigquery/v2/projects/billing-proj/jobs")
+    assert body["configuration"]["query"] == {"query": sql, "useLegacySql": False}
+    job_id = body["jobReference"]["jobId"]
+    results = f"/bigquery/v2/projects/billing-proj/queries/{job_id}"
+    assert _calls(fake_bq)[1:] == [("GET", results)] * 3  # status, then two pages of rows
+    assert fake_bq.requests[1][2]["maxResults"] == "0"
+
+
+def test_bq_missing_table_propagates_with_uri(fake_bq, bq_client):
+    from google.api_core.exceptions import NotFound
+
+    with pytest.raises(NotFound, match=r"Table proj:ds\.absent") as info:
+        read_table("bq://proj.ds.absent", bq_client=bq_client)
+    assert "while reading bq://proj.ds.absent" in info.value.__notes__
+
+
+# --- real BigQuery (opt-in: needs Application Default Credentials) ----------------------------
+
+def _google_credentials_or_skip(monkeypatch):
+    import google.auth
+    from google.auth.compute_engine import _metadata
+
+    # Off Google machines, keep google.auth from probing the metadata server (169.254.169.254):
+    # tests make no network call beyond loopback unless credentials are configured.
+    if not getattr(_metadata, "detect_gce_residency_linux", lambda: False)():
+        monkeypatch.setattr(_metadata, "_NO_GCE_CHECK", True, raising=False)
+    try:
+        credentials, project = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/bigquery.readonly",
+                    "https://www.googleapis.com/auth/cloud-platform"])
+    except Exception as exc:  # DefaultCredentialsError, malformed files, ...
+        pytest.skip(f"no Google application-default credentials: {exc}")
+    if not project:
+        pytest.skip("application-default credentials have no project to run the query job in")
+    return credentials, project
+
+
+@pytest.mark.gcp
+def test_bq_public_table(monkeypatch):
+    from google.cloud import bigquery
+
+    credentials, project = _google_credentials_or_skip(monkeypatch)
+    client = bigquery.Client(project=project, credentials=credentials)
+    df = read_table("bq://SELECT word, word_count, corpus "
+                    "FROM `bigquery-public-data.samples.shakespeare` "
+                    "WHERE corpus = 'hamlet' ORDER BY word_count DESC, word LIMIT 5",
+                    bq_client=client)
+    assert list(df.columns) == ["word", "word_count", "corpus"]
+    assert len(df) == 5
+    assert (df["corpus"] == "hamlet").all()
+    assert df["word_count"].is_monotonic_decreasing
