@@ -6,22 +6,28 @@ xgboost, scikit-learn or pandas (cold start and memory).
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import functions_framework
 
 from riskscore.errors import MethodNotAllowed, RiskScoreError
 from riskscore.http import error_response, log, read_json, respond
+from riskscore.prediction_log import PredictionLog
 from riskscore.request import request_model, validate
 from riskscore.scorer import Scorer
 from riskscore.settings import ScoreSettings
 
 SETTINGS = ScoreSettings()
 SCORER = Scorer(SETTINGS)
+PREDICTIONS = PredictionLog(SETTINGS)
 _request_models: dict[str, type] = {}
 
 try:  # cold start: load and verify the current version once per instance
     SCORER.ensure_loaded()
 except RiskScoreError as exc:
-    log("ERROR", "model not loaded at cold start; will retry on requests", error=exc.message)
+    log("ERROR", "model not loaded at cold start; requests get 503 until a retry succeeds",
+        error=exc.code, reason=exc.message, model_store=SETTINGS.model_store, model_name=SETTINGS.model_name)
 
 
 def _request_model(model):
@@ -30,16 +36,35 @@ def _request_model(model):
     return _request_models[model.version]
 
 
+def model_info(model) -> dict:
+    m = model.manifest
+    return {"status": "ok", "name": m["name"], "version": m["version"], "created_at": m["created_at"],
+            "features": m["features"], "metrics": m["metrics"], "rating_bands": m["rating_bands"],
+            "scaling": m["scaling"], "models": sorted(m["models"])}
+
+
 @functions_framework.http
 def score(request):
-    """POST {"applicant_id", "features": {...}} -> PD, score, rating and model version."""
+    """POST a JSON applicant -> the credit decision; GET -> health and model information."""
+    started = time.perf_counter()
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
     try:
+        if request.method == "GET":
+            return respond(model_info(SCORER.ensure_loaded()))
         if request.method != "POST":
-            raise MethodNotAllowed(f"use POST with a JSON body; got {request.method}")
+            raise MethodNotAllowed(f"use POST with a JSON body (or GET for model information); got {request.method}")
         body = read_json(request, SETTINGS.max_body_bytes)
         model = SCORER.ensure_loaded()
         req = validate(_request_model(model), body)
-        result = SCORER.score(req.features.model_dump())
-        return respond({"applicant_id": req.applicant_id, **result})
+        features = req.features.model_dump()
+        include = {p.strip() for p in request.args.get("include", "").split(",")}
+        result = SCORER.score(features, req.exposure, include_embedding="embedding" in include)
+        response = {"request_id": request_id, "applicant_id": req.applicant_id, **result}
+        PREDICTIONS.write(request_id=request_id, model_version=result["model_version"],
+                          applicant_id=req.applicant_id, features=features,
+                          outputs={k: v for k, v in result.items() if k not in ("explanation", "model_version")},
+                          latency_ms=(time.perf_counter() - started) * 1000)
+        return respond(response, headers={"X-Request-Id": request_id})
     except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500
-        return error_response(exc, retry_after_s=SETTINGS.load_retry_s)
+        return error_response(exc, retry_after_s=SETTINGS.load_retry_s, request_id=request_id,
+                              allow="GET, POST")

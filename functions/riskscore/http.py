@@ -33,15 +33,24 @@ def respond(body: dict, status: int = 200, headers: dict | None = None):
     return json.dumps(body, allow_nan=False), status, {**JSON_HEADERS, **(headers or {})}
 
 
-def error_response(exc: Exception, retry_after_s: float | None = None):
+def error_response(exc: Exception, retry_after_s: float | None = None, request_id: str | None = None,
+                   allow: str | None = None):
     """Map any exception to a JSON error; unexpected ones become a logged 500 without internals."""
     if not isinstance(exc, RiskScoreError):
-        log("ERROR", "unhandled error", error=repr(exc))
+        log("ERROR", "unhandled error", error=repr(exc), request_id=request_id)
         exc = RiskScoreError("internal error")
     headers = {}
-    if exc.status == 503 and retry_after_s is not None:
-        headers["Retry-After"] = str(max(1, int(round(retry_after_s))))
-    return respond(exc.to_dict(), exc.status, headers)
+    if exc.status == 503:
+        log("ERROR", "service unavailable", error=exc.code, reason=exc.message, request_id=request_id)
+        if retry_after_s is not None:
+            headers["Retry-After"] = str(max(1, int(round(retry_after_s))))
+    if exc.status == 405 and allow:
+        headers["Allow"] = allow
+    body = exc.to_dict()
+    if request_id:
+        body["request_id"] = request_id
+        headers["X-Request-Id"] = request_id
+    return respond(body, exc.status, headers)
 
 
 def log(severity: str, message: str, **fields) -> None:

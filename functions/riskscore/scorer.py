@@ -13,6 +13,7 @@ import onnxruntime as ort
 
 from . import bundle
 from .errors import RiskScoreError, StoreUnavailable
+from .reasons import adverse_reasons, explanation
 from .schema import FeatureSpec, ScalingSpec
 from .settings import ScoreSettings
 from .store import open_store
@@ -36,6 +37,8 @@ class Model:
         self.sessions = {name: ort.InferenceSession(files[meta["file"]], sess_options=opts,
                                                     providers=["CPUExecutionProvider"])
                          for name, meta in manifest["models"].items()}
+        profiles = manifest["models"].get("segment", {}).get("profiles", [])
+        self._segment_names = {p["id"]: p["name"] for p in profiles}
         self._known = {f.name: set(f.categories or []) for f in self.features if f.type == "categorical"}
 
     def feeds(self, rows: list[dict]) -> dict[str, np.ndarray]:
@@ -52,13 +55,46 @@ class Model:
                 out[f.name] = np.array([v if v in known else "" for v in values], dtype=object).reshape(-1, 1)
         return out
 
-    def score_rows(self, rows: list[dict]) -> list[dict]:
-        pd_out = self.sessions["pd"].run(["pd", "score"], self.feeds(rows))
+    def run(self, rows: list[dict]) -> dict[str, np.ndarray]:
+        """Every output of every model for validated feature dicts."""
+        feeds = self.feeds(rows)
+        out: dict[str, np.ndarray] = {}
+        for session in self.sessions.values():
+            out.update(zip(self._outputs(session), session.run(None, feeds)))
+        return out
+
+    @staticmethod
+    def _outputs(session) -> list[str]:
+        return [o.name for o in session.get_outputs()]
+
+    def score_rows(self, rows: list[dict], exposures: list[float | None] | None = None,
+                   include_embedding: bool = False) -> list[dict]:
+        """The credit decision for each row: PD, score, rating, LGD, expected loss, segment,
+        anomaly, adverse reasons and an explanation (plus the embedding if asked)."""
+        out = self.run(rows)
+        exposures = exposures or [None] * len(rows)
         results = []
-        for i in range(len(rows)):
-            score = float(pd_out[1][i])
-            results.append({"pd": float(pd_out[0][i]), "score": round(score, 1),
-                            "rating": self.scaling.rating(score)})
+        for i, row in enumerate(rows):
+            pd_, score = float(out["pd"][i]), float(out["score"][i])
+            rating = self.scaling.rating(score)
+            reasons = adverse_reasons(self.features, row, out["contributions"][i])
+            result = {"pd": pd_, "score": round(score, 1), "rating": rating}
+            if "lgd" in out:
+                lgd = float(out["lgd"][i])
+                exposure = exposures[i]
+                result.update(lgd=lgd, exposure=exposure,
+                              expected_loss=None if exposure is None else round(pd_ * lgd * exposure, 2))
+            if "segment" in out:
+                seg = int(out["segment"][i])
+                result["segment"] = {"id": seg, "name": self._segment_names.get(seg, str(seg))}
+            if "anomaly_score" in out:
+                result["anomaly"] = {"score": float(out["anomaly_score"][i]),
+                                     "flag": bool(out["anomaly_flag"][i])}
+            result["reasons"] = reasons
+            result["explanation"] = explanation(rating, pd_, reasons, self.features)
+            if include_embedding and "embedding" in out:
+                result["embedding"] = [round(float(v), 6) for v in out["embedding"][i]]
+            results.append(result)
         return results
 
 
@@ -101,7 +137,8 @@ class Scorer:
                     f"could not load model {self.settings.model_name!r} from {self.settings.model_store}: {exc}")
                 raise self._last_error from exc
 
-    def score(self, features: dict) -> dict:
+    def score(self, features: dict, exposure: float | None = None, include_embedding: bool = False) -> dict:
         model = self.ensure_loaded()
-        return dict(model.score_rows([features])[0], model_version=model.version)
+        result = model.score_rows([features], [exposure], include_embedding)[0]
+        return dict(result, model_version=model.version)
 

@@ -1,0 +1,40 @@
+"""The prediction log: one Cloud Logging JSON line per scored request (routed to BigQuery by
+a log sink) and, locally, the same record appended to a JSONL file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sys
+import threading
+
+from .settings import ScoreSettings
+
+
+class PredictionLog:
+    def __init__(self, settings: ScoreSettings, stream=None):
+        self._salt = (settings.applicant_id_salt or secrets.token_hex(16)).encode()
+        self._path = settings.prediction_log
+        self._stream = stream or sys.stdout
+        # One write per record under a lock: concurrent threads never interleave lines.
+        self._lock = threading.Lock()
+
+    def hash_id(self, applicant_id: str | None) -> str | None:
+        if applicant_id is None:
+            return None
+        return hashlib.sha256(self._salt + applicant_id.encode()).hexdigest()
+
+    def write(self, *, request_id: str, model_version: str, applicant_id: str | None, features: dict,
+              outputs: dict, latency_ms: float) -> None:
+        record = {"severity": "INFO", "message": "prediction", "log_type": "prediction",
+                  "request_id": request_id, "model_version": model_version,
+                  "applicant_id_hash": self.hash_id(applicant_id), "features": features,
+                  "outputs": outputs, "latency_ms": round(latency_ms, 3)}
+        line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
+        with self._lock:
+            self._stream.write(line)
+            self._stream.flush()
+            if self._path:
+                with open(self._path, "a", encoding="utf-8") as fh:
+                    fh.write(line)
