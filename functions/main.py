@@ -6,6 +6,7 @@ xgboost, scikit-learn or pandas (cold start and memory).
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -22,6 +23,7 @@ SETTINGS = ScoreSettings()
 SCORER = Scorer(SETTINGS)
 PREDICTIONS = PredictionLog(SETTINGS)
 _request_models: dict[str, type] = {}
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's id is echoed only if it is safe to log
 
 try:  # cold start: load and verify the current version once per instance
     SCORER.ensure_loaded()
@@ -47,7 +49,8 @@ def model_info(model) -> dict:
 def score(request):
     """POST a JSON applicant -> the credit decision; GET -> health and model information."""
     started = time.perf_counter()
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     try:
         if request.method == "GET":
             return respond(model_info(SCORER.ensure_loaded()))
