@@ -46,7 +46,7 @@ def cmd_train(args) -> int:
     test = m["metrics"]["test"]
     print()
     print(_table([[k, f"{test[k]:.4f}"] for k in ("auc", "gini", "ks", "brier", "pr_auc", "default_rate", "mean_pd")]
-                 + [[f"parity {name}", f"{p['pd_max_abs_diff']:.2e}"] for name, p in m["parity"].items()]
+                 + [[f"parity {name}", ", ".join(f"{k} {v:.3g}" for k, v in p.items() if k.endswith(("_diff", "mismatches")))] for name, p in m["parity"].items()]
                  + [[f"time {k}", f"{v:.1f}s"] for k, v in result.timings_s.items()],
                  ["test metric", "value"]))
     print()
@@ -99,6 +99,20 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_openapi(args) -> int:
+    from riskscore.openapi import openapi_document
+
+    doc = openapi_document(load_spec(args.spec).features)
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.out, "w") as fh:
+            fh.write(text)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("openapi", help="write the score function's OpenAPI document for a spec")
+    p.add_argument("--spec", default=DEFAULT_SPEC)
+    p.add_argument("--out", default="functions/openapi.json")
+    p.set_defaults(func=cmd_openapi)
     return parser
 
 
