@@ -223,3 +223,13 @@ def apply_scaler(matrix: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.nd
     """Native twin of `scaler_parts`, in float32 as onnxruntime computes it."""
     scale = np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 1.0).astype(np.float32)
     return (matrix - mean.astype(np.float32)) * scale
+
+
+def expose_outputs(model: onnx.ModelProto, names: dict[str, int]) -> onnx.ModelProto:
+    """A copy of `model` that also returns the named intermediate tensors ({name: elem type}),
+    so a parity check can compare them with their native twins; the original is untouched."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for name, elem_type in names.items():
+        copy.graph.output.append(helper.make_tensor_value_info(name, elem_type, None))
+    return copy
