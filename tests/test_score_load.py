@@ -1,0 +1,94 @@
+"""Load on a real local `functions-framework` server (gunicorn threads, one shared model):
+20,000 requests at concurrency 16, no errors, and exactly one prediction record each."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+REQUESTS = 20_000
+CONCURRENCY = 16
+FEATURES = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89": 0, "late_90_plus": 0,
+            "debt_ratio": 0.25, "monthly_income": 5500, "open_credit_lines": 6, "real_estate_loans": 1,
+            "dependents": 2}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(trained_store, tmp_path):
+    port = _free_port()
+    log_path = tmp_path / "predictions.jsonl"
+    stdout_path = tmp_path / "stdout.log"
+    env = dict(os.environ, MODEL_STORE=str(trained_store.path), PREDICTION_LOG=str(log_path),
+               THREADS=str(CONCURRENCY), APPLICANT_ID_SALT="test-salt")
+    with open(stdout_path, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "functions_framework", "--target", "score",
+                                 "--source", str(REPO / "functions" / "main.py"), "--host", "127.0.0.1",
+                                 "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, stdout_path.read_text()
+            try:
+                if requests.get(url, timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        yield url, log_path, stdout_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.slow
+def test_twenty_thousand_concurrent_requests_all_scored_and_logged(server):
+    url, log_path, stdout_path = server
+    per_worker = REQUESTS // CONCURRENCY
+
+    def worker(w: int) -> list[tuple[str, int, float | None]]:
+        out = []
+        with requests.Session() as session:
+            for i in range(per_worker):
+                rid = f"load-{w}-{i}"
+                r = session.post(url, json={"applicant_id": f"A{w}-{i}", "features": FEATURES},
+                                 headers={"X-Request-Id": rid}, timeout=30)
+                out.append((rid, r.status_code, r.json().get("pd") if r.status_code == 200 else None))
+        return out
+
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        results = [row for rows in pool.map(worker, range(CONCURRENCY)) for row in rows]
+
+    assert len(results) == REQUESTS
+    assert {status for _, status, _ in results} == {200}
+    assert len({pd for _, _, pd in results}) == 1  # the shared sessions give every thread the same answer
+    sent = {rid for rid, _, _ in results}
+
+    records = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert len(records) == REQUESTS
+    assert {r["request_id"] for r in records} == sent
+    assert all(r["model_version"] and r["outputs"]["pd"] == results[0][2] for r in records)
+    # the applicant id is never logged in clear
+    assert not any("A0-0" in line for line in log_path.read_text().splitlines()[:100])
+    stdout_records = [line for line in stdout_path.read_text().splitlines() if '"log_type":"prediction"' in line]
+    assert len(stdout_records) == REQUESTS
