@@ -34,29 +34,54 @@ def cmd_generate(args) -> int:
 
 
 def cmd_train(args) -> int:
+    import uuid
+    from datetime import datetime, timezone
+
     from .data import read_table
+    from .runs_log import append_run, run_record
     from .train import train
 
     spec = load_spec(args.spec)
     store = open_store(args.store)
-    print(f"reading {args.data}")
-    raw = read_table(args.data)
-    result = train(spec, raw, store, force=args.force)
+    started, run_id = datetime.now(timezone.utc), uuid.uuid4().hex
+    result, error = None, None
+    try:
+        print(f"reading {args.data}")
+        result = train(spec, read_table(args.data), store, force=args.force)
+    except Exception as exc:
+        error = exc
+        raise
+    finally:
+        append_run(store, run_record(run_id=run_id, started_at=started, model=spec.name, data_uri=args.data,
+                                     params={"spec": spec.model_dump(mode="json"), "force": args.force},
+                                     result=result, error=error), bq_table=args.runs_table)
+    print()
+    print(summary(result))
+    return 0
+
+
+def summary(result) -> str:
+    """The end-of-run tables: metrics, parity, timings, rating bands, version and promotion."""
     m = result.manifest
     test = m["metrics"]["test"]
-    print()
-    print(_table([[k, f"{test[k]:.4f}"] for k in ("auc", "gini", "ks", "brier", "pr_auc", "default_rate", "mean_pd")]
-                 + [[f"parity {name}", ", ".join(f"{k} {v:.3g}" for k, v in p.items() if k.endswith(("_diff", "mismatches")))] for name, p in m["parity"].items()]
-                 + [[f"time {k}", f"{v:.1f}s"] for k, v in result.timings_s.items()],
-                 ["test metric", "value"]))
-    print()
-    print(_table([[b["name"], b["min_score"], b["test_count"],
-                   None if b["observed_default_rate"] is None else f"{b['observed_default_rate']:.2%}"]
-                  for b in m["rating_bands"]], ["rating", "min score", "test rows", "default rate"]))
-    print()
-    print(f"version {m['version']} published to {store.uri}/{spec.name}: "
-          f"{'PROMOTED' if result.promoted else 'NOT promoted'} ({result.promotion_reason})")
-    return 0
+    rows = [[f"PD {k}", f"{test[k]:.4f}"] for k in ("auc", "gini", "ks", "brier", "pr_auc", "default_rate", "mean_pd")]
+    if "lgd" in m["metrics"]:
+        lgd = m["metrics"]["lgd"]
+        rows += [["LGD mae (baseline)", f"{lgd['mae']:.4f} ({lgd['baseline_mae']:.4f})"],
+                 ["LGD rmse (baseline)", f"{lgd['rmse']:.4f} ({lgd['baseline_rmse']:.4f})"]]
+    if "anomaly" in m["metrics"]:
+        rows.append(["anomaly test flag rate", f"{m['metrics']['anomaly']['test_flag_rate']:.2%}"])
+    rows += [[f"parity {name}", ", ".join(f"{k} {v:.3g}" for k, v in p.items()
+                                          if k.endswith(("_diff", "mismatches")) and isinstance(v, (int, float)))]
+             for name, p in m["parity"].items()]
+    rows += [[f"time {k}", f"{v:.1f}s"] for k, v in result.timings_s.items()]
+    rows.append(["time total", f"{sum(result.timings_s.values()):.1f}s"])
+    bands = _table([[b["name"], b["min_score"], b["test_count"],
+                     None if b["observed_default_rate"] is None else f"{b['observed_default_rate']:.2%}"]
+                    for b in m["rating_bands"]], ["rating", "min score", "test rows", "default rate"])
+    verdict = (f"version {m['version']} of {m['name']}: {'PROMOTED' if result.promoted else 'NOT promoted'} "
+               f"({result.promotion_reason})")
+    return "\n\n".join([_table(rows, ["result", "value"]), bands, verdict])
 
 
 def cmd_promote(args) -> int:
@@ -128,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="local file, gs://bucket/path, bq://project.dataset.table or SQL")
     p.add_argument("--store", default="models", help="local folder or gs://bucket/prefix")
     p.add_argument("--force", action="store_true", help="make the version current even if the gate fails")
+    p.add_argument("--runs-table", help="also record the run in this BigQuery table (project.dataset.table)")
     p.set_defaults(func=cmd_train)
 
     for name, func, help_ in (("promote", cmd_promote, "make a version current"),

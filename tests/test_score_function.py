@@ -1,0 +1,459 @@
+"""The `score` HTTP function, through functions-framework's own app (and once through a real
+`functions-framework` server): decisions, request validation, transport errors and the
+refusal to serve a model whose bytes are not the ones published."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import functions_framework
+import numpy as np
+import onnxruntime as ort
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE = str(REPO / "functions" / "main.py")
+MODEL = "credit_default"
+
+GOOD = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89": 0, "late_90_plus": 0,
+        "debt_ratio": 0.25, "monthly_income": 5500, "open_credit_lines": 6, "real_estate_loans": 1,
+        "dependents": 2}
+BAD = {"revolving_utilization": 0.98, "age": 22, "late_30_59": 3, "late_60_89": 2, "late_90_plus": 4,
+       "debt_ratio": 1.00, "monthly_income": 1500, "open_credit_lines": 12, "real_estate_loans": 0,
+       "dependents": 3}
+
+# Every setting main.py reads, cleared so that the developer's shell cannot leak into a test.
+SETTINGS_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "ORT_INTRA_OP_THREADS", "ORT_INTER_OP_THREADS",
+                "MAX_BODY_BYTES", "LOAD_RETRY_S", "PREDICTION_LOG", "APPLICANT_ID_SALT",
+                "FUNCTION_TARGET", "FUNCTION_SOURCE", "FUNCTION_SIGNATURE_TYPE", "ENTRY_POINT"]
+
+
+class Reply:
+    def __init__(self, status: int, headers, body: dict):
+        self.status, self.headers, self.body = status, headers, body
+
+    def __repr__(self) -> str:
+        return f"Reply({self.status}, {self.body!r})"
+
+
+class Client:
+    """functions-framework's test client; every reply must be JSON and never a 500."""
+
+    def __init__(self, app):
+        self.flask = app.test_client()
+
+    def request(self, method: str, *, json_body=None, data: bytes | str | None = None,
+                content_type: str | None = "application/json", headers=None) -> Reply:
+        if json_body is not None:
+            data = json.dumps(json_body)
+        kwargs = {"data": data, "headers": headers or {}}
+        if content_type is not None:
+            kwargs["content_type"] = content_type
+        response = self.flask.open("/", method=method, **kwargs)
+        assert response.status_code != 500, response.get_data(as_text=True)
+        assert response.mimetype == "application/json", response.get_data(as_text=True)
+        return Reply(response.status_code, response.headers, json.loads(response.get_data()))
+
+    def score(self, features: dict, **extra) -> Reply:
+        return self.request("POST", json_body={"applicant_id": "A-1", "features": features, **extra})
+
+
+@pytest.fixture
+def make_client(monkeypatch):
+    """make_client(store_path, **env) -> a Client of a freshly imported functions/main.py.
+
+    main.py reads its settings and loads the model at import; functions-framework executes
+    the source file into a new module object on every create_app (and replaces
+    sys.modules['main']), so each client below has its own settings and model.
+    """
+    saved_path, saved_main = list(sys.path), sys.modules.get("main")
+
+    def make(store_path, **env) -> Client:
+        for var in SETTINGS_ENV:
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("MODEL_STORE", str(store_path))
+        for key, value in env.items():
+            monkeypatch.setenv(key, str(value))
+        sys.modules.pop("main", None)
+        app = functions_framework.create_app(target="score", source=SOURCE)
+        return Client(app)
+
+    yield make
+    sys.path[:] = saved_path
+    if saved_main is None:
+        sys.modules.pop("main", None)
+    else:
+        sys.modules["main"] = saved_main
+
+
+@pytest.fixture
+def client(make_client, trained_store) -> Client:
+    return make_client(trained_store.path)
+
+
+@pytest.fixture
+def store_copy(tmp_path, trained_store) -> Path:
+    path = tmp_path / "models"
+    shutil.copytree(trained_store.path, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def graph(trained_store):
+    m = trained_store.result.manifest
+    data = trained_store.store.read(f"{MODEL}/{m['version']}/pd.onnx")
+    return ort.InferenceSession(data, providers=["CPUExecutionProvider"]), m
+
+
+def direct_pd(graph, features: dict) -> float:
+    """The bundle's pd.onnx run on one applicant, with no serving code in between."""
+    session, manifest = graph
+    feeds = {}
+    for f in manifest["features"]:
+        v = features.get(f["name"])
+        if f["type"] == "numeric":
+            feeds[f["name"]] = np.array([[np.nan if v is None else v]], dtype=np.float32)
+        else:
+            feeds[f["name"]] = np.array([["" if v is None else v]], dtype=object)
+    return float(session.run(["pd"], feeds)[0][0])
+
+
+def band_of(score: float, scaling: dict) -> str:
+    bands = scaling["bands"]
+    name = bands[0]["name"]
+    for band in bands[1:]:
+        if score >= band["min_score"]:
+            name = band["name"]
+    return name
+
+
+# --- decisions --------------------------------------------------------------------------
+
+def test_good_applicant_gets_a_lower_pd_and_a_better_rating(client, trained_store):
+    good, bad = client.score(GOOD), client.score(BAD)
+    assert (good.status, bad.status) == (200, 200), (good, bad)
+    assert good.body["pd"] < 0.5 * bad.body["pd"]
+    assert bad.body["pd"] - good.body["pd"] > 0.1
+    assert good.body["score"] > bad.body["score"]
+    ranks = [b["name"] for b in trained_store.result.manifest["scaling"]["bands"]]
+    assert ranks.index(good.body["rating"]) > ranks.index(bad.body["rating"])
+
+
+@pytest.mark.parametrize("features", [GOOD, BAD], ids=["good", "bad"])
+def test_response_is_consistent_with_the_bundle(client, trained_store, graph, features):
+    reply = client.score(features)
+    assert reply.status == 200, reply
+    body, m = reply.body, trained_store.result.manifest
+    assert 0 < body["pd"] < 1
+    assert body["score"] == pytest.approx(300 + (1 - body["pd"]) * 600, abs=0.1)
+    assert body["rating"] == band_of(300 + (1 - body["pd"]) * 600, m["scaling"])
+    assert body["model_version"] == m["version"]
+    assert body["applicant_id"] == "A-1"
+    assert body["pd"] == pytest.approx(direct_pd(graph, features), abs=1e-7)
+
+
+def test_get_reports_the_loaded_model(client, trained_store):
+    reply = client.request("GET", content_type=None)
+    assert reply.status == 200, reply
+    assert reply.body["version"] == trained_store.result.manifest["version"]
+    assert [f["name"] for f in reply.body["features"]] == [f["name"] for f in trained_store.result.manifest["features"]]
+
+
+NULLABLE = {
+    "monthly_income omitted": ({k: v for k, v in GOOD.items() if k != "monthly_income"}, None),
+    "monthly_income null": ({**GOOD, "monthly_income": None}, None),
+    "dependents null": ({**GOOD, "dependents": None}, None),
+    "categoricals given": ({**GOOD, "housing": "own", "employment_type": "salaried",
+                            "loan_purpose": "car"}, None),
+    "categorical null": ({**GOOD, "housing": None}, None),
+    "unknown category scored as missing": ({**GOOD, "housing": "houseboat"}, {**GOOD, "housing": None}),
+}
+
+
+@pytest.mark.parametrize("features, same_as", NULLABLE.values(), ids=NULLABLE.keys())
+def test_nullable_features_may_be_omitted_or_null(client, graph, features, same_as):
+    reply = client.score(features)
+    assert reply.status == 200, reply
+    assert reply.body["pd"] == pytest.approx(direct_pd(graph, same_as or features), abs=1e-7)
+
+
+def test_missing_values_change_the_score(client):
+    """Omitting a nullable feature is not the same as sending its median: the graph knows."""
+    given, missing = client.score(GOOD), client.score({**GOOD, "monthly_income": None})
+    assert given.status == missing.status == 200
+    assert given.body["pd"] != missing.body["pd"]
+
+
+# --- invalid requests -------------------------------------------------------------------
+
+def _without(key):
+    return {k: v for k, v in GOOD.items() if k != key}
+
+
+def _body(features, **extra):
+    return json.dumps({"features": features, **extra})
+
+
+INVALID = {
+    "missing feature": (_body(_without("age")), {"features.age"}),
+    "unknown feature": (_body({**GOOD, "credit_score": 700}), {"features.credit_score"}),
+    "string for numeric": (_body({**GOOD, "age": "42"}), {"features.age"}),
+    "bool for numeric": (_body({**GOOD, "late_90_plus": True}), {"features.late_90_plus"}),
+    "null for a non-nullable numeric": (_body({**GOOD, "debt_ratio": None}), {"features.debt_ratio"}),
+    "below min (age 5)": (_body({**GOOD, "age": 5}), {"features.age"}),
+    "above max": (_body({**GOOD, "revolving_utilization": 51}), {"features.revolving_utilization"}),
+    "NaN literal": (_body(_without("monthly_income"))[:-2] + ', "monthly_income": NaN}}', {"features.monthly_income"}),
+    "Infinity literal": (_body(_without("debt_ratio"))[:-2] + ', "debt_ratio": Infinity}}', {"features.debt_ratio"}),
+    "-Infinity literal": (_body(_without("age"))[:-2] + ', "age": -Infinity}}', {"features.age"}),
+    "categorical not a string": (_body({**GOOD, "housing": 3}), {"features.housing"}),
+    "categorical a list": (_body({**GOOD, "loan_purpose": ["car"]}), {"features.loan_purpose"}),
+    "features not an object": (_body(list(GOOD.values())), {"features"}),
+    "features a string": (_body("age=42"), {"features"}),
+    "features missing": (json.dumps({"applicant_id": "A-1"}), {"features"}),
+    "unknown top-level field": (_body(GOOD, score=900), {"score"}),
+    "applicant_id not a string": (_body(GOOD, applicant_id=12345), {"applicant_id"}),
+    "negative exposure": (_body(GOOD, exposure=-1), {"exposure"}),
+    "body not JSON": ("{features: {age: 42}}", {"body"}),
+    "body not UTF-8": (b'{"features": {"housing": "\xff"}}', {"body"}),
+    "empty body": ("", {"body"}),
+    "JSON array body": (json.dumps([{"features": GOOD}]), {"body"}),
+    "JSON string body": (json.dumps("features"), {"body"}),
+    "JSON null body": ("null", {"body"}),
+}
+
+
+@pytest.mark.parametrize("data, fields", INVALID.values(), ids=INVALID.keys())
+def test_invalid_requests_get_400_naming_the_field(client, data, fields):
+    reply = client.request("POST", data=data)
+    assert reply.status == 400, reply
+    assert reply.body["error"] == "invalid_request"
+    assert {d["field"] for d in reply.body["details"]} == fields
+    for field in fields:
+        assert field in reply.body["message"]
+    assert "pd" not in reply.body and "score" not in reply.body
+
+
+def test_every_bad_field_is_named_at_once(client):
+    features = {**_without("age"), "debt_ratio": "high", "late_30_59": -1, "housing": 7, "shoe_size": 44}
+    reply = client.request("POST", data=_body(features))
+    assert reply.status == 400, reply
+    named = {d["field"]: d["problem"] for d in reply.body["details"]}
+    assert set(named) == {"features.age", "features.debt_ratio", "features.late_30_59", "features.housing",
+                          "features.shoe_size"}
+    assert named["features.age"] == "required field is missing"
+    assert named["features.shoe_size"] == "unknown field"
+    assert "'high'" in named["features.debt_ratio"]
+    for field in named:
+        assert field in reply.body["message"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None,
+                                          "application/jsonp"])
+def test_wrong_content_type_is_415(client, content_type):
+    reply = client.request("POST", data=_body(GOOD), content_type=content_type)
+    assert reply.status == 415, reply
+    assert reply.body["error"] == "unsupported_media_type"
+
+
+def test_json_content_type_with_charset_is_accepted(client):
+    reply = client.request("POST", data=_body(GOOD), content_type="application/json; charset=utf-8")
+    assert reply.status == 200, reply
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_other_methods_are_405(client, method):
+    reply = client.request(method, data=_body(GOOD))
+    assert reply.status == 405, reply
+    assert reply.body["error"] == "method_not_allowed"
+    assert "POST" in reply.headers["Allow"]
+
+
+@pytest.mark.parametrize("pad, status", [(0, 200), (600, 413), (10_000, 413)])
+def test_body_size_limit(make_client, trained_store, pad, status):
+    client = make_client(trained_store.path, MAX_BODY_BYTES=512)
+    body = _body(GOOD, applicant_id="A" * pad) if pad else _body(GOOD)
+    assert (len(body) > 512) == (status == 413)
+    reply = client.request("POST", data=body)
+    assert reply.status == status, reply
+    if status == 413:
+        assert reply.body["error"] == "payload_too_large"
+        assert "512" in reply.body["message"]
+
+
+# --- integrity: never serve bytes that differ from what was published --------------------
+
+def _flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _version_dir(store: Path) -> Path:
+    pointer = json.loads((store / MODEL / "current.json").read_text())
+    return store / MODEL / pointer["version"]
+
+
+def _tamper_pd_onnx(store):
+    _flip_byte(_version_dir(store) / "pd.onnx")
+
+
+def _tamper_manifest(store):
+    path = _version_dir(store) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["metrics"]["test"]["auc"] = 0.99
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def _truncate_pd_onnx(store):
+    path = _version_dir(store) / "pd.onnx"
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def _delete_pd_onnx(store):
+    (_version_dir(store) / "pd.onnx").unlink()
+
+
+def _remove_current(store):
+    (store / MODEL / "current.json").unlink()
+
+
+def _point_to_missing_version(store):
+    (store / MODEL / "current.json").write_text(json.dumps({"version": "v20990101-000000"}))
+
+
+def _no_store(store):
+    shutil.rmtree(store)
+
+
+BROKEN_STORES = {
+    "pd.onnx byte flipped": (_tamper_pd_onnx, "artifact_integrity_failed"),
+    "pd.onnx truncated": (_truncate_pd_onnx, "artifact_integrity_failed"),
+    "manifest edited": (_tamper_manifest, "artifact_integrity_failed"),
+    "pd.onnx deleted": (_delete_pd_onnx, "model_store_unavailable"),
+    "no current.json": (_remove_current, "model_store_unavailable"),
+    "current.json names a missing version": (_point_to_missing_version, "model_store_unavailable"),
+    "store folder missing": (_no_store, "model_store_unavailable"),
+}
+
+
+@pytest.mark.parametrize("breakage, code", BROKEN_STORES.values(), ids=BROKEN_STORES.keys())
+def test_broken_store_answers_503_and_never_a_score(make_client, store_copy, breakage, code):
+    breakage(store_copy)
+    client = make_client(store_copy, LOAD_RETRY_S=30)
+    for features in (GOOD, BAD):  # the cold-start failure is remembered, not retried per request
+        reply = client.score(features)
+        assert reply.status == 503, reply
+        assert reply.body["error"] == code
+        assert reply.body["message"]
+        assert int(reply.headers["Retry-After"]) == 30
+        assert not {"pd", "score", "rating", "model_version"} & set(reply.body)
+    assert client.request("GET", content_type=None).status == 503
+
+
+def test_instance_recovers_once_the_store_is_fixed(make_client, tmp_path, trained_store):
+    store = tmp_path / "later"
+    client = make_client(store, LOAD_RETRY_S=0)
+    first = client.score(GOOD)
+    assert first.status == 503 and first.headers["Retry-After"] == "1"
+    shutil.copytree(trained_store.path, store)
+    second = client.score(GOOD)
+    assert second.status == 200, second
+    assert second.body["model_version"] == trained_store.result.manifest["version"]
+
+
+def test_pinned_version_that_does_not_exist_is_503(make_client, trained_store):
+    client = make_client(trained_store.path, MODEL_VERSION="v19990101-000000")
+    reply = client.score(GOOD)
+    assert reply.status == 503, reply
+    assert "v19990101-000000" in reply.body["message"]
+
+
+# --- a real functions-framework server --------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(trained_store, tmp_path_factory):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
+    env.update(MODEL_STORE=str(trained_store.path), MAX_BODY_BYTES="4096", PYTHONUNBUFFERED="1")
+    log_path = tmp_path_factory.mktemp("server") / "functions-framework.log"
+    executable = Path(sys.executable).parent / "functions-framework"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [str(executable), "--target", "score", "--source", SOURCE, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    session = requests.Session()
+    session.trust_env = False  # loopback only: never through a proxy from the environment
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"functions-framework exited with {proc.returncode}:\n{log_path.read_text()}")
+            try:
+                if session.get(url, timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"functions-framework not ready within 30 s:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield session, url
+    finally:
+        session.close()
+        # The server runs in its own process group (start_new_session): stop exactly that group.
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)  # gunicorn: quick shutdown of the server and its workers
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group, e.g. a stuck worker
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+def test_real_server_scores_the_examples(server, trained_store, graph):
+    session, url = server
+    replies = {}
+    for name, features in (("good", GOOD), ("bad", BAD)):
+        r = session.post(url, json={"applicant_id": name, "features": features}, timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.headers["Content-Type"].startswith("application/json")
+        replies[name] = r.json()
+        assert replies[name]["model_version"] == trained_store.result.manifest["version"]
+        assert replies[name]["pd"] == pytest.approx(direct_pd(graph, features), abs=1e-7)
+    assert replies["good"]["pd"] < 0.5 * replies["bad"]["pd"]
+    assert replies["good"]["score"] > replies["bad"]["score"]
+
+
+def test_real_server_rejects_bad_input_and_large_chunked_bodies(server):
+    session, url = server
+    r = session.post(url, json={"features": {**GOOD, "age": 5}}, timeout=10)
+    assert r.status_code == 400 and r.json()["details"][0]["field"] == "features.age"
+
+    def chunks():  # no Content-Length: the limit must hold while reading the stream
+        yield b'{"features": {"pad": "'
+        for _ in range(10):
+            yield b"x" * 1000
+        yield b'"}}'
+
+    r = session.post(url, data=chunks(), headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == "payload_too_large"
