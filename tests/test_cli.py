@@ -126,7 +126,7 @@ def test_train_twice_publishes_two_versions(two_versions):
     assert len(versions) == 2 and versions[0] < versions[1]
     for version, out in zip(versions, outputs):
         assert f"version {version} published to {store}/{MODEL}: PROMOTED" in out
-        assert "test metric" in out and "auc" in out
+        assert "PD auc" in out and "parity pd" in out and "time total" in out
     assert current_version(store) == versions[1]
     for v in versions:
         assert LocalStore(store).exists(f"{MODEL}/{v}/pd.onnx")

@@ -56,11 +56,11 @@ def cmd_train(args) -> int:
                                      params={"spec": spec.model_dump(mode="json"), "force": args.force},
                                      result=result, error=error), bq_table=args.runs_table)
     print()
-    print(summary(result))
+    print(summary(result, store.uri))
     return 0
 
 
-def summary(result) -> str:
+def summary(result, store_uri: str) -> str:
     """The end-of-run tables: metrics, parity, timings, rating bands, version and promotion."""
     m = result.manifest
     test = m["metrics"]["test"]
@@ -79,7 +79,8 @@ def summary(result) -> str:
     bands = _table([[b["name"], b["min_score"], b["test_count"],
                      None if b["observed_default_rate"] is None else f"{b['observed_default_rate']:.2%}"]
                     for b in m["rating_bands"]], ["rating", "min score", "test rows", "default rate"])
-    verdict = (f"version {m['version']} of {m['name']}: {'PROMOTED' if result.promoted else 'NOT promoted'} "
+    verdict = (f"version {m['version']} published to {store_uri}/{m['name']}: "
+               f"{'PROMOTED' if result.promoted else 'NOT promoted'} "
                f"({result.promotion_reason})")
     return "\n\n".join([_table(rows, ["result", "value"]), bands, verdict])
 

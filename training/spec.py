@@ -151,8 +151,9 @@ def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
                 problems.append(f"feature {f.name!r} is categorical but holds numbers (dtype {col.dtype}); "
                                 "declare it numeric or store it as strings")
                 continue
-            strs = col.astype(object).where(col.notna(), None)
-            strs = strs.map(lambda v: v if v is None else str(v))
+            # The empty string is how serving encodes "missing": it cannot also be a category.
+            strs = pd.Series([None if (v is None or v != v or v == "") else str(v) for v in col],
+                             index=col.index, dtype=object)
             _check_missing_and_bounds(f, strs, problems)
             if f.categories is not None:
                 unknown = sorted(set(strs.dropna()) - set(f.categories))
@@ -167,6 +168,9 @@ def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
                 problems.append(f"exposure column {col!r} has negative values")
             if role == "lgd" and ((num < 0) | (num > 1)).any():
                 problems.append(f"LGD column {col!r} has values outside [0, 1]")
+            if role == "lgd" and (num.isna() & (target == 1)).any():
+                problems.append(f"LGD column {col!r} is missing on {int((num.isna() & (target == 1)).sum())} "
+                                f"defaulted rows ({spec.target!r} = 1); every default needs a realized LGD")
             out[col] = num
     if spec.date:
         dates = pd.to_datetime(df[spec.date], errors="coerce")

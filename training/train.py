@@ -50,7 +50,7 @@ def new_version(store: Store, model: str, now: datetime) -> str:
 
 
 def rating_table(spec: ModelSpec, score: np.ndarray, y: np.ndarray) -> list[dict]:
-    names = np.array([spec.scaling.rating(s) for s in score])
+    names = np.array([spec.scaling.rating(s) for s in np.round(score.astype(np.float64), 1)])
     rows = []
     for band in spec.scaling.bands:
         mask = names == band.name

@@ -75,10 +75,11 @@ class Model:
         exposures = exposures or [None] * len(rows)
         results = []
         for i, row in enumerate(rows):
-            pd_, score = float(out["pd"][i]), float(out["score"][i])
+            # Rate the score as returned, so a 649.96 shown as 650.0 is never rated below 650.
+            pd_, score = float(out["pd"][i]), round(float(out["score"][i]), 1)
             rating = self.scaling.rating(score)
             reasons = adverse_reasons(self.features, row, out["contributions"][i])
-            result = {"pd": pd_, "score": round(score, 1), "rating": rating}
+            result = {"pd": pd_, "score": score, "rating": rating}
             if "lgd" in out:
                 lgd = float(out["lgd"][i])
                 exposure = exposures[i]
