@@ -115,7 +115,9 @@ class Scorer:
 
     def load(self) -> Model:
         s = self.settings
-        loaded = bundle.load(open_store(s.model_store), s.model_name, s.model_version)
+        store = open_store(s.model_store, read_timeout_s=s.store_read_timeout_s,
+                           read_deadline_s=s.store_read_deadline_s)
+        loaded = bundle.load(store, s.model_name, s.model_version)
         self.model = Model(loaded.manifest, loaded.files, s)
         return self.model
 

@@ -20,6 +20,8 @@ class ScoreSettings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, gt=0)
     # After a failed load at cold start, wait at least this long before trying the store again.
     load_retry_s: float = Field(5.0, ge=0)
+    store_read_timeout_s: float = Field(10.0, gt=0)
+    store_read_deadline_s: float = Field(20.0, gt=0)
     # Local runs: also append every prediction record to this JSONL file.
     prediction_log: str | None = None
     # Salt for hashing applicant ids in the prediction log (from Secret Manager in the cloud).

@@ -127,10 +127,18 @@ class GcsStore:
         return sorted(p[len(full):].rstrip("/") for p in it.prefixes)
 
 
-def open_store(uri: str) -> Store:
-    """A store for `uri`: `gs://bucket/prefix` or a local folder path."""
+def open_store(uri: str, *, read_timeout_s: float | None = None, read_deadline_s: float | None = None) -> Store:
+    """A store for `uri`: `gs://bucket/prefix` or a local folder path.
+
+    For GCS, `read_timeout_s` bounds each HTTP attempt and `read_deadline_s` all retries of one
+    read (serving keeps both short: a cold start must answer 503 soon, not hang for minutes).
+    """
     if uri.startswith("gs://"):
-        return GcsStore(uri)
+        if read_deadline_s is None:
+            return GcsStore(uri, read_timeout=read_timeout_s)
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        return GcsStore(uri, read_timeout=read_timeout_s, read_retry=DEFAULT_RETRY.with_timeout(read_deadline_s))
     if "://" in uri:
         raise ValueError(f"unsupported model store URI {uri!r}: use a local folder or gs://bucket/prefix")
     return LocalStore(uri)
