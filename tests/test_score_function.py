@@ -33,7 +33,7 @@ BAD = {"revolving_utilization": 0.98, "age": 22, "late_30_59": 3, "late_60_89": 
 
 # Every setting main.py reads, cleared so that the developer's shell cannot leak into a test.
 SETTINGS_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "ORT_INTRA_OP_THREADS", "ORT_INTER_OP_THREADS",
-                "MAX_BODY_BYTES", "LOAD_RETRY_S", "PREDICTION_LOG", "APPLICANT_ID_SALT",
+                "MAX_BODY_BYTES", "LOAD_RETRY_S", "STORE_READ_TIMEOUT_S", "STORE_READ_DEADLINE_S", "PREDICTION_LOG", "APPLICANT_ID_SALT",
                 "FUNCTION_TARGET", "FUNCTION_SOURCE", "FUNCTION_SIGNATURE_TYPE", "ENTRY_POINT"]
 
 
@@ -375,6 +375,33 @@ def test_pinned_version_that_does_not_exist_is_503(make_client, trained_store):
     reply = client.score(GOOD)
     assert reply.status == 503, reply
     assert "v19990101-000000" in reply.body["message"]
+
+
+def test_scores_from_a_gcs_model_store(make_client, trained_store, gcs_emulator, gcs_bucket):
+    """The cloud layout: the same version, copied into a bucket, served from gs://."""
+    from riskscore.store import open_store
+
+    gcs = open_store(f"gs://{gcs_bucket}/models")
+    for path in sorted(trained_store.path.rglob("*")):
+        if path.is_file() and not path.name.endswith(".jsonl"):
+            gcs.write(path.relative_to(trained_store.path).as_posix(), path.read_bytes())
+    reply = make_client(f"gs://{gcs_bucket}/models").score(GOOD)
+    assert reply.status == 200, reply
+    assert reply.body["model_version"] == trained_store.result.manifest["version"]
+
+
+def test_unreachable_gcs_store_answers_503_within_the_read_deadline(make_client, monkeypatch):
+    with socket.socket() as s:  # a loopback port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{closed}")
+    started = time.monotonic()
+    client = make_client("gs://models-bucket/models", STORE_READ_TIMEOUT_S=1, STORE_READ_DEADLINE_S=2)
+    reply = client.score(GOOD)
+    assert reply.status == 503, reply
+    assert reply.body["error"] == "model_store_unavailable"
+    assert "Retry-After" in reply.headers
+    assert time.monotonic() - started < 15
 
 
 # --- a real functions-framework server --------------------------------------------------
