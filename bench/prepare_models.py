@@ -49,7 +49,7 @@ def prepare(out_dir: Path, rows: int, seed: int, log=print) -> dict:
     prepared = {
         "rows": len(raw), "seed": seed, "spec": str(SPEC.relative_to(ROOT)),
         "ours": {"store": str(out_dir / "store"), "model_name": spec.name, "version": m["version"],
-                 "trees": best + 1, "test_auc": m["metrics"]["test"]["auc"],
+                 "trees": best + 1, "test_auc": m["metrics"]["test"]["auc"], "onnx_models": sorted(m["models"]),
                  "bundle_bytes": sum(f["bytes"] for f in m["files"].values())},
         "alternative": {"path": alt["path"], "trees": alt["n_estimators"], "test_auc": alt["test_auc"],
                         "bytes": alt["bytes"]},

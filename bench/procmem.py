@@ -100,3 +100,49 @@ def tree_memory(pid: int) -> dict:
         "unique_kib": len(pages) * PAGE // 1024 if unique_ok else None,
         "per_process": procs,
     }
+
+
+def _short(path: str) -> str:
+    if not path:
+        return "[anonymous: Python heap, malloc arenas]"
+    if path.startswith("["):
+        return "[anonymous: Python heap, malloc arenas]" if path == "[heap]" else path
+    for marker in ("/site-packages/", "/lib/python3"):
+        if marker in path:
+            rest = path.split(marker, 1)[1]
+            return rest.split("/")[0] + " (" + rest.rsplit("/", 1)[-1] + ")" if "/" in rest else rest
+    return path.rsplit("/", 1)[-1]
+
+
+def rss_by_mapping(pid: int) -> list[dict]:
+    """Resident KiB of `pid` grouped by what is mapped: a package's shared libraries (named
+    after the package directory under site-packages) or anonymous memory."""
+    totals: dict[str, int] = {}
+    with open(f"/proc/{pid}/smaps") as fh:
+        name = None
+        for line in fh:
+            first = line.split(maxsplit=1)[0]
+            if "-" in first and not first.endswith(":"):
+                fields = line.split(maxsplit=5)
+                name = _short(fields[5].strip() if len(fields) > 5 else "")
+            elif first == "Rss:" and name is not None:
+                totals[name] = totals.get(name, 0) + int(line.split()[1])
+    return [{"mapping": k, "rss_kib": v} for k, v in sorted(totals.items(), key=lambda kv: -kv[1]) if v]
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU time (user + system) used so far by every live thread of `pid` and its descendants,
+    from /proc/PID/task/TID/schedstat (nanoseconds on the CPU)."""
+    total = 0
+    for p in tree(pid):
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except FileNotFoundError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{p}/task/{tid}/schedstat") as fh:
+                    total += int(fh.read().split()[0])
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                pass
+    return total / 1e9

@@ -1,0 +1,542 @@
+"""Serving benchmark: the `score` Cloud Function next to the conventional alternative.
+
+    .venv/bin/python bench/serving.py [--rows 50000] [--requests 500] [--rounds 5]
+    .venv/bin/python bench/serving.py --prepared DIR   # reuse data and models from bench/prepare_models.py
+
+1. bench/prepare_models.py (in a subprocess): synthetic data into a temp dir, our ONNX bundle
+   (training.train.train) into a temp model store and the conventional scikit-learn + XGBoost
+   joblib pipeline (bench/alternative/train_alternative.py), same rows, spec and split.
+2. Starts each service once, unmeasured (page cache), then `--rounds` times, alternating the
+   order each round, as a subprocess on a free loopback port:
+     - score function:  functions-framework --target score   (gunicorn, 1 worker, gthread)
+     - alternative:     uvicorn app:app --app-dir bench/alternative   (1 process)
+   and measures
+     - cold start: Popen to the first 200 (a small valid request every ~10 ms);
+     - memory after warm-up of the process tree (gunicorn master + worker): RSS summed, as
+       well as distinct resident pages and PSS (see bench/procmem.py);
+     - sequential warm latency (one keep-alive session) p50/p99 over `--requests` requests;
+     - throughput at concurrency `--concurrency` (one thread and requests.Session each) over
+       `--load-requests` requests in all, and its p50/p99.
+   Every figure is the median over the rounds.
+3. After each server of each round, runs the same start step by step in a fresh interpreter
+   (interpreter, server imports, app imports, model load) for the time and RSS each step adds;
+   what the steps leave of the cold start is the server's own start and the first request.
+   Once, starts each server under -X importtime and sums import time by package.
+4. Prints a markdown report and writes it, with every raw figure, to bench/out/serving.json
+   (and the markdown alone to bench/out/serving.md).
+
+The two do not do the same work per request: the score function runs every model of the
+bundle (PD, LGD, segment, anomaly, embedding: five ONNX sessions), builds the adverse reasons
+and the explanation and writes a prediction-log line; the alternative computes the PD only.
+
+The client runs on the same machine as the servers: on a small machine its own CPU use
+(especially at concurrency 8) is part of every latency figure, equally for both services.
+This process imports only the standard library and requests, so that the memory figures do
+not depend on pages shared with the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from importtime import by_package, parse as parse_importtime, table as importtime_table  # noqa: E402
+from procmem import rss_by_mapping, tree_cpu_s, tree_memory  # noqa: E402
+
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+OUT = BENCH / "out"
+
+# Targets of the product issue (ours / alternative).
+TARGET_COLD_S = 0.6
+TARGET_COLD_RATIO = 1 / 3
+TARGET_MEM_RATIO = 1 / 2
+
+GOOD = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89": 0, "late_90_plus": 0,
+        "debt_ratio": 0.25, "monthly_income": 5500, "open_credit_lines": 6, "real_estate_loans": 1,
+        "dependents": 2}
+BAD = {"revolving_utilization": 0.98, "age": 22, "late_30_59": 3, "late_60_89": 2, "late_90_plus": 4,
+       "debt_ratio": 1.00, "monthly_income": 1500, "open_credit_lines": 12, "real_estate_loans": 0,
+       "dependents": 3, "housing": None, "employment_type": None, "loan_purpose": None}
+BODIES = [json.dumps({"applicant_id": "good", "features": GOOD}).encode(),
+          json.dumps({"applicant_id": "bad", "features": BAD}).encode()]
+HEADERS = {"Content-Type": "application/json"}
+
+
+# --------------------------------------------------------------------------- services
+
+class Service:
+    def __init__(self, key: str, label: str, cwd: Path, env: dict, argv: list[str]):
+        self.key, self.label, self.cwd, self.env, self.argv = key, label, cwd, env, argv
+
+    def command(self, port: int, importtime: bool = False) -> list[str]:
+        flags = ["-X", "importtime"] if importtime else []
+        return [PYTHON, *flags, *[a.replace("{port}", str(port)) for a in self.argv]]
+
+
+def services(prepared: dict) -> list[Service]:
+    base = dict(os.environ)
+    ours = Service(
+        "ours", "score function (functions-framework, ONNX)", ROOT / "functions",
+        dict(base, MODEL_STORE=prepared["ours"]["store"], MODEL_NAME=prepared["ours"]["model_name"]),
+        [str(ROOT / ".venv" / "bin" / "functions-framework"), "--target", "score",
+         "--host", "127.0.0.1", "--port", "{port}"])
+    alternative = Service(
+        "alternative", "FastAPI + pandas + joblib sklearn/XGBoost (uvicorn)", ROOT,
+        dict(base, ALT_MODEL_PATH=prepared["alternative"]["path"]),
+        ["-m", "uvicorn", "app:app", "--app-dir", str(BENCH / "alternative"),
+         "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"])
+    return [ours, alternative]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Running:
+    """A server subprocess in its own process group; `stop` ends that group only."""
+
+    def __init__(self, service: Service, log_path: Path, importtime: bool = False):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(service.command(self.port, importtime), cwd=service.cwd, env=service.env,
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout_s: float = 120.0, poll_s: float = 0.01) -> dict:
+        """Poll with a valid request until the first 200; cold start = Popen to that response."""
+        deadline = self.started + timeout_s
+        polls, last = 0, None
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
+            polls += 1
+            sent = time.perf_counter()
+            try:
+                r = requests.post(self.url, data=BODIES[0], headers=HEADERS, timeout=(1.0, 30.0))
+            except requests.ConnectionError:
+                time.sleep(poll_s)
+                continue
+            done = time.perf_counter()
+            if r.status_code == 200:
+                return {"cold_start_s": done - self.started, "cold_start_cpu_s": tree_cpu_s(self.proc.pid),
+                        "first_request_ms": (done - sent) * 1000, "polls": polls, "response": r.json()}
+            last = f"{r.status_code} {r.text[:300]}"
+            time.sleep(poll_s)
+        raise RuntimeError(f"no 200 within {timeout_s}s (last: {last}):\n{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
+        self._log.close()
+
+
+# --------------------------------------------------------------------------- measurements
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (q in [0, 100])."""
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def sequential(url: str, n: int) -> dict:
+    lat, errors = [], 0
+    with requests.Session() as s:
+        for i in range(n):
+            t = time.perf_counter()
+            r = s.post(url, data=BODIES[i % 2], headers=HEADERS, timeout=30)
+            lat.append((time.perf_counter() - t) * 1000)
+            errors += r.status_code != 200
+    return {"requests": n, "errors": errors, "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
+            "mean_ms": statistics.fmean(lat)}
+
+
+def load(url: str, concurrency: int, total: int) -> dict:
+    """`total` requests from `concurrency` threads, each with its own keep-alive session."""
+    counter = itertools.count()
+    barrier = threading.Barrier(concurrency + 1)
+    lat: list[list[float]] = [[] for _ in range(concurrency)]
+    errors = [0] * concurrency
+
+    def worker(i: int) -> None:
+        with requests.Session() as s:
+            try:
+                s.post(url, data=BODIES[i % 2], headers=HEADERS, timeout=30)  # open the connection
+            finally:
+                barrier.wait()
+            while next(counter) < total:
+                t = time.perf_counter()
+                try:
+                    ok = s.post(url, data=BODIES[i % 2], headers=HEADERS, timeout=30).status_code == 200
+                except requests.RequestException:
+                    ok = False
+                lat[i].append((time.perf_counter() - t) * 1000)
+                errors[i] += not ok
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start, cpu = time.perf_counter(), time.process_time()
+    for t in threads:
+        t.join()
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    flat = [x for part in lat for x in part]
+    return {"concurrency": concurrency, "requests": len(flat), "errors": sum(errors), "wall_s": wall,
+            "rps": len(flat) / wall, "client_cpu_share": cpu / wall, "p50_ms": percentile(flat, 50), "p99_ms": percentile(flat, 99)}
+
+
+def mib(kib: int | None) -> float | None:
+    return None if kib is None else kib / 1024
+
+
+def measure(service: Service, args, log_dir: Path, label: str) -> dict:
+    loadavg = os.getloadavg()
+    server = Running(service, log_dir / f"{service.key}-{label}.log")
+    try:
+        ready = server.wait_ready()
+        warm = sequential(server.url, args.warmup)
+        mem = tree_memory(server.proc.pid)
+        for proc in mem["per_process"]:
+            proc["top_mappings"] = rss_by_mapping(proc["pid"])[:8]
+        seq = sequential(server.url, args.requests)
+        conc = load(server.url, args.concurrency, args.load_requests)
+        mem_after = tree_memory(server.proc.pid)
+    finally:
+        server.stop()
+    return {
+        "loadavg_before": loadavg,
+        "cold_start_s": ready["cold_start_s"], "cold_start_cpu_s": ready["cold_start_cpu_s"],
+        "first_request_ms": ready["first_request_ms"],
+        "polls": ready["polls"], "first_response": ready["response"],
+        "processes": mem["processes"], "rss_mib": mib(mem["rss_kib"]), "unique_mib": mib(mem["unique_kib"]),
+        "pss_mib": mib(mem["pss_kib"]), "per_process": mem["per_process"],
+        "rss_after_load_mib": mib(mem_after["rss_kib"]), "unique_after_load_mib": mib(mem_after["unique_kib"]),
+        "seq_p50_ms": seq["p50_ms"], "seq_p99_ms": seq["p99_ms"], "seq_mean_ms": seq["mean_ms"],
+        "load_rps": conc["rps"], "load_client_cpu_share": conc["client_cpu_share"], "load_p50_ms": conc["p50_ms"], "load_p99_ms": conc["p99_ms"],
+        "errors": warm["errors"] + seq["errors"] + conc["errors"],
+    }
+
+
+# Each cold start step by step, in a fresh interpreter: the time and the RSS each step adds.
+# Steps run in the order the server meets them; a package shows up in the first step that
+# imports it. What the steps leave of the measured cold start is the server's own start
+# (gunicorn arbiter and worker fork, or uvicorn's event loop and socket) and the first request.
+STEPS = {
+    "ours": [
+        ("functions-framework, Flask, gunicorn",
+         "import functions_framework._cli, functions_framework._http.gunicorn, gunicorn.workers.gthread"),
+        ("numpy", "import numpy"),
+        ("onnxruntime", "import onnxruntime"),
+        ("pydantic, pydantic-settings", "import pydantic, pydantic_settings"),
+        ("riskscore modules", "import riskscore.scorer, riskscore.request, riskscore.http, riskscore.settings"),
+        ("main.py: rest of its imports, model load (read, sha256, ONNX sessions)", "import main"),
+    ],
+    "alternative": [
+        ("uvicorn, FastAPI (with pydantic)", "import uvicorn.main, fastapi"),
+        ("pandas (with numpy)", "import pandas"),
+        ("scikit-learn (with scipy)",
+         "import sklearn.pipeline, sklearn.compose, sklearn.impute, sklearn.preprocessing"),
+        ("xgboost", "import xgboost"),
+        ("app.py (with joblib)", f"import sys; sys.path.insert(0, {str(BENCH / 'alternative')!r}); import app"),
+        ("model load: joblib.load", "import joblib, os; joblib.load(os.environ['ALT_MODEL_PATH'])"),
+    ],
+}
+
+STEP_RUNNER = """
+import json, sys, time
+def rss_kib():
+    with open('/proc/self/status') as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith('VmRSS:'))
+out, scope = [{"step": "interpreter", "rss_kib": rss_kib()}], {}
+for name, code in json.loads(sys.argv[1]):
+    before, t = rss_kib(), time.perf_counter()
+    exec(code, scope)
+    out.append({"step": name, "s": time.perf_counter() - t, "rss_kib": rss_kib() - before})
+print(json.dumps(out))
+"""
+
+
+def cold_start_steps(service: Service) -> list[dict]:
+    """One fresh interpreter through the steps: time and RSS each adds. The first row is the
+    bare interpreter: the wall time of `python -c pass` and the RSS before any import."""
+    t = time.perf_counter()
+    subprocess.run([PYTHON, "-c", "pass"], check=True)
+    interpreter_s = time.perf_counter() - t
+    out = subprocess.run([PYTHON, "-c", STEP_RUNNER, json.dumps(STEPS[service.key])], cwd=service.cwd,
+                         env=service.env, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"cold-start steps of {service.key} failed:\n{out.stderr[-3000:]}")
+    steps = json.loads(out.stdout.strip().splitlines()[-1])
+    steps[0]["s"] = interpreter_s
+    return [{"step": st["step"], "s": st["s"], "rss_mib": st["rss_kib"] / 1024} for st in steps]
+
+
+def median_steps(runs: list[list[dict]]) -> list[dict]:
+    return [{"step": first["step"], "s": statistics.median(r[i]["s"] for r in runs),
+             "rss_mib": statistics.median(r[i]["rss_mib"] for r in runs)} for i, first in enumerate(runs[0])]
+
+
+def import_breakdown(service: Service, log_dir: Path) -> list[dict]:
+    """Start the real server under -X importtime, wait for the first 200, group by package."""
+    server = Running(service, log_dir / f"{service.key}-importtime.log", importtime=True)
+    try:
+        server.wait_ready()
+    finally:
+        server.stop()
+    return by_package(parse_importtime(server.log_path.read_text(errors="replace")))
+
+
+# --------------------------------------------------------------------------- report
+
+METRICS = [  # key, label, format, lower is better
+    ("cold_start_s", "cold start: Popen to first 200 (s)", "{:.2f}", True),
+    ("cold_start_cpu_s", "  CPU time of the tree until then (s)", "{:.2f}", True),
+    ("first_request_ms", "  of which the round trip of the first 200 (ms; includes any wait in the listen backlog)",
+     "{:.1f}", True),
+    ("rss_mib", "RSS after warm-up, process tree summed (MiB)", "{:.0f}", True),
+    ("unique_mib", "  distinct resident pages of the tree (MiB)", "{:.0f}", True),
+    ("pss_mib", "  PSS of the tree (MiB)", "{:.0f}", True),
+    ("rss_after_load_mib", "RSS after the load test, summed (MiB)", "{:.0f}", True),
+    ("seq_p50_ms", "sequential latency p50 (ms)", "{:.2f}", True),
+    ("seq_p99_ms", "sequential latency p99 (ms)", "{:.2f}", True),
+    ("load_rps", "throughput at concurrency {c} (req/s)", "{:.0f}", False),
+    ("load_client_cpu_share", "  client CPU during the load test (cores)", "{:.2f}", None),
+    ("load_p50_ms", "latency p50 at concurrency {c} (ms)", "{:.1f}", True),
+    ("load_p99_ms", "latency p99 at concurrency {c} (ms)", "{:.1f}", True),
+]
+
+
+def summarise(runs: list[dict]) -> dict:
+    out = {}
+    for key, *_ in METRICS:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        if values:
+            out[key] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+    out["processes"] = runs[0]["processes"]
+    out["errors"] = sum(r["errors"] for r in runs)
+    return out
+
+
+def paired_ratios(ours: list[dict], alt: list[dict]) -> dict:
+    """Median over the rounds of ours / alternative within each round: the two ran back to
+    back, so a ratio taken in one round cancels most of the machine's drifting load."""
+    out = {}
+    for key, _, _, lower_is_better in METRICS:
+        if lower_is_better is None:
+            continue
+        pairs = [o[key] / a[key] for o, a in zip(ours, alt) if o.get(key) is not None and a.get(key)]
+        if pairs:
+            out[key] = {"median": statistics.median(pairs), "min": min(pairs), "max": max(pairs)}
+    return out
+
+
+def verdicts(ours: dict, ratios: dict) -> list[dict]:
+    cold = ours["cold_start_s"]["median"]
+    cold_ratio, rss_ratio = ratios["cold_start_s"]["median"], ratios["rss_mib"]["median"]
+    rows = [
+        {"target": f"cold start <= {TARGET_COLD_S} s", "value": f"{cold:.2f} s", "pass": cold <= TARGET_COLD_S},
+        {"target": "cold start <= 1/3 of the alternative's", "value": f"{cold_ratio:.2f}",
+         "pass": cold_ratio <= TARGET_COLD_RATIO},
+        {"target": "memory <= 1/2 of the alternative's (RSS summed over the process tree)",
+         "value": f"{rss_ratio:.2f}", "pass": rss_ratio <= TARGET_MEM_RATIO},
+    ]
+    if "unique_mib" in ratios:
+        ratio = ratios["unique_mib"]["median"]
+        rows.append({"target": "(for reference) memory <= 1/2, distinct resident pages of the tree",
+                     "value": f"{ratio:.2f}", "pass": ratio <= TARGET_MEM_RATIO})
+    return rows
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 platform.processor())
+    mem_kib = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    return {"cores": os.cpu_count(), "cpu": model, "memory_gib": round(mem_kib / 2**20, 1),
+            "kernel": platform.release(), "python": platform.python_version(),
+            "loadavg_at_start": os.getloadavg()}
+
+
+def markdown(result: dict) -> str:
+    s, a = result["summary"]["ours"], result["summary"]["alternative"]
+    c = result["settings"]["concurrency"]
+    lines = [
+        f"Date: {result['date']} · command: `{result['command']}` · machine: {result['machine']['cores']} cores "
+        f"({result['machine']['cpu']}), {result['machine']['memory_gib']} GiB, Python {result['machine']['python']}",
+        "",
+        f"Median of {result['settings']['rounds']} rounds (order alternating); "
+        f"range in brackets; the ratio is the median of the per-round ratios (each round runs both "
+        f"back to back). Sequential: {result['settings']['requests']} requests after "
+        f"{result['settings']['warmup']} warm-up; load: {result['settings']['load_requests']} requests from {c} threads.",
+        "",
+        f"| metric | {result['labels']['ours']} | {result['labels']['alternative']} | ours / alternative |",
+        "|---|---:|---:|---:|",
+    ]
+    for key, label, fmt, _ in METRICS:
+        if key not in s or key not in a:
+            continue
+        cell = lambda m: (fmt.format(m[key]["median"]) + f" [{fmt.format(m[key]['min'])}–{fmt.format(m[key]['max'])}]"
+                          if key in ("cold_start_s", "rss_mib", "load_rps") else fmt.format(m[key]["median"]))
+        ratio = result["ratios"].get(key)
+        ratio_text = "" if ratio is None else f"{ratio['median']:.2f}"
+        lines.append(f"| {label.format(c=c)} | {cell(s)} | {cell(a)} | {ratio_text} |")
+    lines.append(f"| processes in the tree | {s['processes']} | {a['processes']} | |")
+    lines.append(f"| failed requests | {s['errors']} | {a['errors']} | |")
+    per = lambda key: ", ".join(f"{x['rss_kib'] / 1024:.0f} MiB (private {x['uss_kib'] / 1024:.0f})"
+                                for x in result["runs"][key][0]["per_process"])
+    lines += ["", f"Per process, first round (RSS, of which private to the process): score function "
+              f"{per('ours')} (gunicorn master, worker); alternative {per('alternative')}."]
+    lines += ["", "Per round (the machine is shared: the 1-minute load average shows how busy it was):", "",
+              "| round | load avg | cold start ours / alt (s) | ratio | RSS summed ours / alt (MiB) | "
+              "p50 ours / alt (ms) | req/s ours / alt |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    for i, (o, x) in enumerate(zip(result["runs"]["ours"], result["runs"]["alternative"]), 1):
+        lines.append(f"| {i} | {o['loadavg_before'][0]:.1f} | {o['cold_start_s']:.2f} / {x['cold_start_s']:.2f} | "
+                     f"{o['cold_start_s'] / x['cold_start_s']:.2f} | {o['rss_mib']:.0f} / {x['rss_mib']:.0f} | "
+                     f"{o['seq_p50_ms']:.2f} / {x['seq_p50_ms']:.2f} | {o['load_rps']:.0f} / {x['load_rps']:.0f} |")
+    lines += ["", "| target | ours | result |", "|---|---:|---|"]
+    lines += [f"| {v['target']} | {v['value']} | {'PASS' if v['pass'] else 'FAIL'} |" for v in result["verdicts"]]
+
+    lines += ["", f"Cold start and memory step by step, each step timed in a fresh interpreter "
+              "right after each round's server (median over the rounds); a package counts in the first step that imports it. "
+              "The rest of the cold start is the server's own start (gunicorn arbiter and worker fork, or "
+              "uvicorn's loop and socket), the first request and the polling interval.", ""]
+    for key in ("ours", "alternative"):
+        steps = result["steps"][key]
+        total = sum(st["s"] for st in steps)
+        cold = result["summary"][key]["cold_start_s"]["median"]
+        lines += [f"{result['labels'][key]}:", "", "| step | time (s) | RSS added (MiB) |", "|---|---:|---:|"]
+        lines += [f"| {st['step']} | {st['s']:.3f} | {st['rss_mib']:.1f} |" for st in steps]
+        lines += [f"| rest: server start, first request, polling | {cold - total:.3f} | |",
+                  f"| **cold start (measured) / RSS of one process** | **{cold:.3f}** | "
+                  f"**{sum(st['rss_mib'] for st in steps):.1f}** |", ""]
+    for key in ("ours", "alternative"):
+        lines += [f"Imports of the {result['labels'][key]} by package, from a server start under "
+                  "`-X importtime` (which inflates every figure; read the shares):", "",
+                  importtime_table(result["imports"][key], top=12), ""]
+    m = result["models"]
+    lines += [f"Models: {m['rows']:,} synthetic rows (seed {m['seed']}), spec `{m['spec']}`; "
+              f"ours {m['ours']['trees']} PD trees, test AUC {m['ours']['test_auc']:.4f}, bundle {m['ours']['bundle_bytes']:,} B "
+              f"({len(m['ours'].get('onnx_models', []))} ONNX models, all run per request: "
+              f"{', '.join(m['ours'].get('onnx_models', []))}); "
+              f"alternative {m['alternative']['trees']} trees, test AUC {m['alternative']['test_auc']:.4f}, "
+              f"joblib {m['alternative']['bytes']:,} B."]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- main
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--requests", type=int, default=500, help="sequential requests per round")
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--load-requests", type=int, default=1200, help="requests per round at --concurrency")
+    parser.add_argument("--out", type=Path, default=OUT / "serving.json")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (data, models, server logs)")
+    parser.add_argument("--prepared", type=Path, default=None,
+                        help="reuse a directory written by bench/prepare_models.py instead of training")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    command = ".venv/bin/python bench/serving.py" + "".join(f" {a}" for a in map(shlex.quote, sys.argv[1:]))
+    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    result = {"date": datetime.now(timezone.utc).date().isoformat(), "command": command, "machine": machine(),
+              "settings": {k: v for k, v in vars(args).items() if k not in ("out", "keep")}}
+    try:
+        if args.prepared:
+            prepared = json.loads((args.prepared / "prepared.json").read_text())
+        else:
+            print(f"preparing data and models in {work}", flush=True)
+            subprocess.run([PYTHON, str(BENCH / "prepare_models.py"), "--dir", str(work), "--rows", str(args.rows),
+                            "--seed", str(args.seed)], check=True, stdout=subprocess.DEVNULL)
+            prepared = json.loads((work / "prepared.json").read_text())
+        result["models"] = prepared
+        svc = services(prepared)
+        result["labels"] = {s.key: s.label for s in svc}
+
+        for s in svc:  # unmeasured first start: page cache, lazy file-system state
+            server = Running(s, work / f"{s.key}-prime.log")
+            try:
+                result.setdefault("priming_cold_start_s", {})[s.key] = server.wait_ready()["cold_start_s"]
+            finally:
+                server.stop()
+
+        runs: dict[str, list[dict]] = {s.key: [] for s in svc}
+        for i in range(args.rounds):
+            for s in (svc if i % 2 == 0 else svc[::-1]):
+                r = measure(s, args, work, f"round{i + 1}")
+                # Right after the server, under the same load on the machine: the same start step by step.
+                r["steps"] = cold_start_steps(s)
+                runs[s.key].append(r)
+                print(f"round {i + 1} {s.key:12s} cold {r['cold_start_s']:.2f}s  rss {r['rss_mib']:.0f} MiB  "
+                      f"unique {r['unique_mib'] or float('nan'):.0f} MiB  p50 {r['seq_p50_ms']:.2f} ms  "
+                      f"{r['load_rps']:.0f} req/s  errors {r['errors']}", flush=True)
+        result["runs"] = runs
+        result["summary"] = {k: summarise(v) for k, v in runs.items()}
+        result["ratios"] = paired_ratios(runs["ours"], runs["alternative"])
+        result["verdicts"] = verdicts(result["summary"]["ours"], result["ratios"])
+
+        result["steps"] = {k: median_steps([r["steps"] for r in v]) for k, v in runs.items()}
+        print("import breakdown (-X importtime)", flush=True)
+        result["imports"] = {s.key: import_breakdown(s, work) for s in svc}
+        result["runtime_s"] = round(time.perf_counter() - started, 1)
+        result["markdown"] = markdown(result)
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            import shutil
+            shutil.rmtree(work, ignore_errors=True)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str))
+    args.out.with_suffix(".md").write_text(result["markdown"] + "\n")
+    print()
+    print(result["markdown"])
+    print(f"\nwrote {args.out} ({result['runtime_s']} s)")
+    return 0 if all(r["errors"] == 0 for rs in runs.values() for r in rs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
