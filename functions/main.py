@@ -19,7 +19,7 @@ from riskscore.request import request_model, validate
 from riskscore.scorer import Scorer
 from riskscore.settings import ScoreSettings
 
-SETTINGS = ScoreSettings()
+SETTINGS = ScoreSettings.from_env()
 SCORER = Scorer(SETTINGS)
 PREDICTIONS = PredictionLog(SETTINGS)
 _request_models: dict[str, type] = {}

@@ -165,7 +165,7 @@ def test_served_reasons_are_the_largest_contributions_of_the_pd_graph(trained_st
     from riskscore.bundle import load
 
     b = load(trained_store.store, small_spec.name)
-    model = Model(b.manifest, b.files, ScoreSettings())
+    model = Model(b.manifest, b.files, ScoreSettings.from_env({}))
     rows = small_data[[f.name for f in small_spec.features]].head(50)
     dicts = [{k: (None if v is None or v != v else v) for k, v in r.items()} for r in rows.to_dict("records")]
     contributions = model.run(dicts)["contributions"]
