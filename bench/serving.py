@@ -434,7 +434,7 @@ def markdown(result: dict) -> str:
     lines += ["", "| target | ours | result |", "|---|---:|---|"]
     lines += [f"| {v['target']} | {v['value']} | {'PASS' if v['pass'] else 'FAIL'} |" for v in result["verdicts"]]
 
-    lines += ["", f"Cold start and memory step by step, each step timed in a fresh interpreter "
+    lines += ["", "Cold start and memory step by step, each step timed in a fresh interpreter "
               "right after each round's server (median over the rounds); a package counts in the first step that imports it. "
               "The rest of the cold start is the server's own start (gunicorn arbiter and worker fork, or "
               "uvicorn's loop and socket), the first request and the polling interval.", ""]

@@ -5,46 +5,28 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import onnx
 import pandas as pd
 import pytest
-from onnx import TensorProto, numpy_helper
+from onnx import TensorProto
 
+from onnx_helpers import EXTREME, TYPICAL, applicants, holdout, tampered
 from riskscore.errors import ExportVerificationError
 from training.anomaly import PARITY_TOLERANCE, AnomalyModel
 from training.onnx_graph import expose_outputs
 from training.pd_model import run_onnx
 from training.preprocess import RawPreprocessor
 from training.spec import load_spec
-from training.synthetic import generate
 
 SEED = 7
 FEATURES = load_spec("training/specs/credit_default.yaml").features
 
-TYPICAL = {"revolving_utilization": 0.3, "age": 45.0, "late_30_59": 0.0, "late_60_89": 0.0,
-           "late_90_plus": 0.0, "debt_ratio": 0.3, "monthly_income": 5500.0, "open_credit_lines": 8.0,
-           "real_estate_loans": 1.0, "dependents": 1.0, "housing": "mortgage",
-           "employment_type": "salaried", "loan_purpose": "debt_consolidation"}
-EXTREME = dict(TYPICAL, revolving_utilization=40.0, late_30_59=60.0, late_60_89=60.0, late_90_plus=60.0,
-               debt_ratio=90.0, monthly_income=9_000_000.0, open_credit_lines=150.0)
 
 
-def applicants(*rows: dict) -> pd.DataFrame:
-    return pd.DataFrame(list(rows))
-
-
-def tampered(model: onnx.ModelProto, name: str, change) -> onnx.ModelProto:
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    (init,) = [i for i in copy.graph.initializer if i.name == name]
-    init.CopyFrom(numpy_helper.from_array(change(numpy_helper.to_array(init).copy()), name))
-    return copy
 
 
 @pytest.fixture(scope="module")
 def data():
-    df = generate(8000, SEED)
-    return df.iloc[:6000].reset_index(drop=True), df.iloc[6000:].reset_index(drop=True)
+    return holdout(SEED)
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import joblib
-import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -28,7 +27,7 @@ from sklearn.preprocessing import OneHotEncoder
 from xgboost import XGBClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from columns import CATEGORICAL, FEATURES, NUMERIC, model_frame  # noqa: E402
+from columns import CATEGORICAL, NUMERIC, model_frame  # noqa: E402
 
 from training.spec import ModelSpec, check_data, load_spec  # noqa: E402
 from training.split import split_frame  # noqa: E402
