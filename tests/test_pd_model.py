@@ -458,7 +458,8 @@ def test_large_sample_auc_close_to_oracle_and_parity(tmp_path):
     m = result.manifest
 
     test = split_of(spec, df)["test"]
-    assert len(test) == m["data"]["split_rows"]["test"] == round(len(df) * spec.split.test_fraction)
+    assert len(test) == m["data"]["split_rows"]["test"]
+    assert abs(len(test) - len(df) * spec.split.test_fraction) <= df[spec.date].value_counts().max()
     assert test.index.isin(df.index).all()
     oracle_auc = roc_auc_score(df.loc[test.index, spec.target], df.loc[test.index, "true_pd"])
     model_auc = m["metrics"]["test"]["auc"]
