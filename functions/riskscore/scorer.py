@@ -37,6 +37,7 @@ class Model:
         self.sessions = {name: ort.InferenceSession(files[meta["file"]], sess_options=opts,
                                                     providers=["CPUExecutionProvider"])
                          for name, meta in manifest["models"].items()}
+        self._output_names = {name: [o.name for o in sess.get_outputs()] for name, sess in self.sessions.items()}
         profiles = manifest["models"].get("segment", {}).get("profiles", [])
         self._segment_names = {p["id"]: p["name"] for p in profiles}
         self._known = {f.name: set(f.categories or []) for f in self.features if f.type == "categorical"}
@@ -55,23 +56,20 @@ class Model:
                 out[f.name] = np.array([v if v in known else "" for v in values], dtype=object).reshape(-1, 1)
         return out
 
-    def run(self, rows: list[dict]) -> dict[str, np.ndarray]:
-        """Every output of every model for validated feature dicts."""
+    def run(self, rows: list[dict], skip: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+        """Every output of every model (but those in `skip`) for validated feature dicts."""
         feeds = self.feeds(rows)
         out: dict[str, np.ndarray] = {}
-        for session in self.sessions.values():
-            out.update(zip(self._outputs(session), session.run(None, feeds)))
+        for name, session in self.sessions.items():
+            if name not in skip:
+                out.update(zip(self._output_names[name], session.run(None, feeds)))
         return out
-
-    @staticmethod
-    def _outputs(session) -> list[str]:
-        return [o.name for o in session.get_outputs()]
 
     def score_rows(self, rows: list[dict], exposures: list[float | None] | None = None,
                    include_embedding: bool = False) -> list[dict]:
         """The credit decision for each row: PD, score, rating, LGD, expected loss, segment,
         anomaly, adverse reasons and an explanation (plus the embedding if asked)."""
-        out = self.run(rows)
+        out = self.run(rows, skip=frozenset() if include_embedding else frozenset({"embedding"}))
         exposures = exposures or [None] * len(rows)
         results = []
         for i, row in enumerate(rows):
