@@ -6,14 +6,15 @@ xgboost, scikit-learn or pandas (cold start and memory).
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
 
 import functions_framework
 
-from riskscore.errors import MethodNotAllowed, RiskScoreError
-from riskscore.http import error_response, log, read_json, respond
+from riskscore.errors import MethodNotAllowed
+from riskscore.http import error_response, read_json, respond
 from riskscore.prediction_log import PredictionLog
 from riskscore.request import request_model, validate
 from riskscore.scorer import Scorer
@@ -25,11 +26,11 @@ PREDICTIONS = PredictionLog(SETTINGS)
 _request_models: dict[str, type] = {}
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's id is echoed only if it is safe to log
 
-try:  # cold start: load and verify the current version once per instance
-    SCORER.ensure_loaded()
-except RiskScoreError as exc:
-    log("ERROR", "model not loaded at cold start; requests get 503 until a retry succeeds",
-        error=exc.code, reason=exc.message, model_store=SETTINGS.model_store, model_name=SETTINGS.model_name)
+# Cold start: functions-framework imports this file in gunicorn's master and forks the worker
+# that serves. The model (and onnxruntime, which is not fork-safe) is loaded once, in the
+# worker, right after the fork and in the background; a first request waits for it. Without a
+# fork (the test client, `--debug`), the first request loads it.
+os.register_at_fork(after_in_child=SCORER.load_in_background)
 
 
 def _request_model(model):

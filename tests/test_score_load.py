@@ -52,7 +52,7 @@ def server(trained_store, tmp_path):
                 pass
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.05)
-        yield url, log_path, stdout_path
+        yield url, log_path, stdout_path, proc
     finally:
         proc.terminate()
         try:
@@ -63,7 +63,7 @@ def server(trained_store, tmp_path):
 
 @pytest.mark.slow
 def test_twenty_thousand_concurrent_requests_all_scored_and_logged(server):
-    url, log_path, stdout_path = server
+    url, log_path, stdout_path, _ = server
     per_worker = REQUESTS // CONCURRENCY
 
     def worker(w: int) -> list[tuple[str, int, float | None]]:
@@ -92,3 +92,14 @@ def test_twenty_thousand_concurrent_requests_all_scored_and_logged(server):
     assert not any("A0-0" in line for line in log_path.read_text().splitlines()[:100])
     stdout_records = [line for line in stdout_path.read_text().splitlines() if '"log_type":"prediction"' in line]
     assert len(stdout_records) == REQUESTS
+
+
+def test_server_shuts_down_cleanly_after_serving(server):
+    """onnxruntime is loaded in the forked worker, never in gunicorn's master: a fork after it
+    is imported makes the worker abort (std::system_error) or hang at exit."""
+    url, _, stdout_path, proc = server
+    assert requests.post(url, json={"features": FEATURES}, timeout=10).status_code == 200
+    proc.terminate()
+    assert proc.wait(timeout=15) == 0
+    output = stdout_path.read_text()
+    assert "terminate called" not in output and "Traceback" not in output

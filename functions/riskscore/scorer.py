@@ -9,10 +9,10 @@ import threading
 import time
 
 import numpy as np
-import onnxruntime as ort
 
 from . import bundle
 from .errors import RiskScoreError, StoreUnavailable
+from .http import log
 from .reasons import adverse_reasons, explanation
 from .schema import FeatureSpec, ScalingSpec
 from .settings import ScoreSettings
@@ -26,6 +26,11 @@ class Model:
     """
 
     def __init__(self, manifest: dict, files: dict[str, bytes], settings: ScoreSettings):
+        # Imported here, in the serving process: onnxruntime is not fork-safe (a process forked
+        # after importing it aborts or hangs at exit), and gunicorn forks its worker from the
+        # master that imported main.py.
+        import onnxruntime as ort
+
         self.manifest = manifest
         self.version: str = manifest["version"]
         self.features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
@@ -137,6 +142,21 @@ class Scorer:
                 self._last_error = StoreUnavailable(
                     f"could not load model {self.settings.model_name!r} from {self.settings.model_store}: {exc}")
                 raise self._last_error from exc
+
+    def load_in_background(self) -> threading.Thread:
+        """Start loading now without blocking (requests wait on the same lock); a failure is
+        kept for `ensure_loaded` to report as 503 and retry."""
+        def load() -> None:
+            try:
+                self.ensure_loaded()
+            except RiskScoreError as exc:
+                log("ERROR", "model not loaded at cold start; requests get 503 until a retry succeeds",
+                    error=exc.code, reason=exc.message, model_store=self.settings.model_store,
+                    model_name=self.settings.model_name)
+
+        thread = threading.Thread(target=load, name="model-load", daemon=True)
+        thread.start()
+        return thread
 
     def score(self, features: dict, exposure: float | None = None, include_embedding: bool = False) -> dict:
         model = self.ensure_loaded()
