@@ -77,10 +77,14 @@ def main() -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = dict(os.environ, MODEL_STORE=str(ROOT / args.store), MODEL_NAME="credit_default")
-    print(f"\nstarting the score function on {url}", flush=True)
-    proc = subprocess.Popen([sys.executable, "-m", "functions_framework", "--target", "score",
-                             "--source", str(ROOT / "functions" / "main.py"), "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=ROOT / "functions", env=env)
+    server_log = ROOT / "data" / "score-function.log"
+    print(f"\nstarting the score function on {url} (its output, the prediction log, goes to {server_log})",
+          flush=True)
+    with open(server_log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "functions_framework", "--target", "score",
+                                 "--source", str(ROOT / "functions" / "main.py"), "--host", "127.0.0.1",
+                                 "--port", str(port)], cwd=ROOT / "functions", env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_ready(url, proc)
         results = {}
@@ -101,7 +105,8 @@ def main() -> int:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        print("score function stopped")
+        records = sum(1 for line in server_log.read_text().splitlines() if '"log_type":"prediction"' in line)
+        print(f"score function stopped (exit code {proc.returncode}); {records} prediction records in {server_log}")
     return 0
 
 
