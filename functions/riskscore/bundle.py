@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 
 from .errors import ArtifactNotFound, IntegrityError
@@ -24,7 +25,20 @@ def sha256(data: bytes) -> str:
 
 
 def dumps(obj) -> bytes:
-    return json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
+    """Strict JSON (NaN and infinities become null), so every reader can parse it."""
+    return json.dumps(_json_safe(obj), indent=2, sort_keys=True, default=str, allow_nan=False).encode()
+
+
+def _json_safe(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:  # numpy scalars
+        return _json_safe(obj.item())
+    return obj
 
 
 @dataclass(frozen=True)
