@@ -9,19 +9,14 @@ import pandas as pd
 import pytest
 from onnx import TensorProto
 
-from onnx_helpers import EXTREME, TYPICAL, applicants, holdout, tampered
+from onnx_helpers import EXTREME, FEATURES, TYPICAL, applicants, holdout, tampered
 from riskscore.errors import ExportVerificationError
 from training.anomaly import PARITY_TOLERANCE, AnomalyModel
 from training.onnx_graph import expose_outputs
 from training.pd_model import run_onnx
 from training.preprocess import RawPreprocessor
-from training.spec import load_spec
 
 SEED = 7
-FEATURES = load_spec("training/specs/credit_default.yaml").features
-
-
-
 
 
 @pytest.fixture(scope="module")

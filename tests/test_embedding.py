@@ -9,18 +9,14 @@ import pandas as pd
 import pytest
 from onnx import TensorProto
 
-from onnx_helpers import EXTREME, TYPICAL, holdout, tampered
+from onnx_helpers import EXTREME, FEATURES, TYPICAL, holdout, tampered
 from riskscore.errors import ExportVerificationError
 from training.embedding import PARITY_TOLERANCE, EmbeddingModel
 from training.onnx_graph import expose_outputs
 from training.pd_model import run_onnx
 from training.preprocess import RawPreprocessor
-from training.spec import load_spec
 
 SEED = 11
-FEATURES = load_spec("training/specs/credit_default.yaml").features
-
-
 
 
 @pytest.fixture(scope="module")
