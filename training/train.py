@@ -127,7 +127,9 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     onnx_pd, bias = pd_model.to_onnx(spec.scaling)
     parity["pd"] = st.run("pd_export_and_verify", verify_export, pd_model, onnx_pd, bias, test_df)
     files["pd.onnx"] = onnx_pd.SerializeToString()
-    test_out = run_onnx(onnx_pd, spec.features, test_df)
+    # The exported graph scores every row once; the splits' outputs are slices of it.
+    full_out = run_onnx(onnx_pd, spec.features, df)
+    test_out = _rows(full_out, df, test_df)
     metrics["test"] = pd_metrics(y["test"], test_out["pd"].astype(np.float64))
     metrics["valid"] = pd_metrics(y["valid"], pd_model.predict_native(valid_df)["pd"])
     pre = pd_model.preprocessor_
@@ -141,7 +143,6 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
         "matrix_columns": [label for _, label in pre.columns_],
         "best_iteration": pd_model.best_iteration_, "params": params}
 
-    full_out = run_onnx(onnx_pd, spec.features, df)
     lgd_all = None
     if spec.lgd:
         defaulted = {k: v[v[spec.target] == 1] for k, v in parts.items()}
@@ -191,7 +192,7 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
         forecast = st.run("forecast", default_rate_forecast, df[spec.date], df[spec.target])
         files["forecast.json"] = bundle.dumps(forecast)
         artifacts["forecast"] = "forecast.json"
-    train_out = run_onnx(onnx_pd, spec.features, train_df)
+    train_out = _rows(full_out, df, train_df)
     baseline = st.run("drift_baseline", drift_baseline, train_df, spec.features,
                       extra_numeric={"pd": train_out["pd"], "score": train_out["score"]})
     files["drift_baseline.json"] = bundle.dumps(baseline)
@@ -220,13 +221,13 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
                  "default_rate": float(df[spec.target].mean())},
         "libraries": {lib: importlib.metadata.version(lib) for lib in LIBRARIES},
     }
+    test_defaults = test_df[test_df[spec.target] == 1]
     evaluation = {
         "y_test": y["test"], "pd_test": test_out["pd"], "score_test": test_out["score"],
         "importance": dict(zip([f.name for f in spec.features],
                                np.abs(test_out["contributions"]).mean(axis=0).tolist())),
-        "lgd_actual": (parts["test"].loc[parts["test"][spec.target] == 1, spec.lgd].to_numpy()
-                       if spec.lgd else None),
-        "lgd_pred": (run_onnx(onnx_lgd, spec.features, parts["test"][parts["test"][spec.target] == 1])["lgd"]
+        "lgd_actual": test_defaults[spec.lgd].to_numpy() if spec.lgd else None,
+        "lgd_pred": (pd.Series(lgd_all, index=df.index).loc[test_defaults.index].to_numpy()
                      if spec.lgd else None),
         "anomaly_score_test": anomaly_test["anomaly_score"],
         "forecast": forecast,
@@ -241,3 +242,9 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     manifest = st.run("publish", bundle.publish, store, spec.name, version, files, manifest, make_current=promoted)
     return TrainResult(manifest=manifest, promoted=promoted, promotion_reason=reason,
                        timings_s=st.timings, evaluation=evaluation)
+
+
+def _rows(outputs: dict[str, np.ndarray], df: pd.DataFrame, part: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The rows of `part` (a subset of `df`) in graph outputs computed on all of `df`."""
+    positions = df.index.get_indexer(part.index)
+    return {name: values[positions] for name, values in outputs.items()}
