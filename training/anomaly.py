@@ -27,7 +27,7 @@ import numpy as np
 import onnx
 import pandas as pd
 from onnx import TensorProto, helper
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.ensemble._iforest import _average_path_length
 
@@ -35,17 +35,11 @@ from riskscore.errors import ExportVerificationError
 
 from .onnx_graph import MATRIX, GraphParts, const, expose_outputs, make_model
 from .pd_model import run_onnx
+from .preprocess import fitted_preprocessor
 
 PARITY_TOLERANCE = 1e-5
 FILE = "anomaly.onnx"
 OUTPUTS = ["anomaly_score", "anomaly_flag"]
-
-
-def _fitted_preprocessor(preprocessor, X: pd.DataFrame):
-    """The preprocessor itself when already fitted, else a fitted clone (never mutate params)."""
-    if hasattr(preprocessor, "medians_"):
-        return preprocessor
-    return clone(preprocessor).fit(X)
 
 
 def _floor_float32(values: np.ndarray) -> np.ndarray:
@@ -78,7 +72,7 @@ class AnomalyModel(BaseEstimator):
     # --- fitting --------------------------------------------------------------------------
 
     def fit(self, X: pd.DataFrame, y=None):
-        self.preprocessor_ = _fitted_preprocessor(self.preprocessor, X)
+        self.preprocessor_ = fitted_preprocessor(self.preprocessor, X)
         matrix = self.preprocessor_.transform(X)
         self.forest_ = IsolationForest(
             n_estimators=self.n_estimators, max_samples=min(self.max_samples, len(matrix)),

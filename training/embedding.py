@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 import pandas as pd
 from onnx import TensorProto, helper
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 from threadpoolctl import threadpool_limits
@@ -32,6 +32,7 @@ from riskscore.errors import ExportVerificationError
 
 from .onnx_graph import GraphParts, apply_scaler, const, expose_outputs, fit_scaler, make_model, scaler_parts
 from .pd_model import run_onnx
+from .preprocess import fitted_preprocessor
 
 FIT_ROWS = 50_000  # enough for 31 inputs and ~2.5k weights; keeps the fit to a few seconds
 PARITY_TOLERANCE = 1e-5  # absolute for embeddings (in (-1, 1)); relative above 1 for the rest
@@ -63,8 +64,7 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
     # --- fitting --------------------------------------------------------------------------
 
     def fit(self, X: pd.DataFrame, y=None):
-        self.preprocessor_ = self.preprocessor if hasattr(self.preprocessor, "medians_") \
-            else clone(self.preprocessor).fit(X)
+        self.preprocessor_ = fitted_preprocessor(self.preprocessor, X)
         matrix = self.preprocessor_.transform(X)
         self.mean_, self.std_ = fit_scaler(matrix)
         scaled = apply_scaler(matrix, self.mean_, self.std_)

@@ -6,7 +6,7 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 from onnx import TensorProto, helper
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 
 from .onnx_graph import MATRIX, make_model, matrix_columns, preprocessing_parts
 
@@ -60,3 +60,11 @@ class RawPreprocessor(TransformerMixin, BaseEstimator):
         state = dict(self.__dict__)
         state.pop("_session", None)
         return state
+
+
+def fitted_preprocessor(preprocessor: RawPreprocessor, X: pd.DataFrame) -> RawPreprocessor:
+    """The preprocessor itself when already fitted (shared by every model of a version), else a
+    fitted clone: an estimator never mutates its constructor parameters."""
+    if hasattr(preprocessor, "medians_"):
+        return preprocessor
+    return clone(preprocessor).fit(X)
