@@ -27,6 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskscore.errors import ArtifactNotFound
+from riskscore.store import GcsStore
+
 _EXTENSIONS = (".parquet", ".pq", ".csv.gz", ".csv")  # ".csv.gz" before ".csv"
 _SQL = re.compile(r"\s*(select|with)\s", re.IGNORECASE)
 
@@ -108,13 +111,9 @@ def _read_gcs(uri: str, client) -> pd.DataFrame:
     if not bucket or not name:
         raise ValueError(f"{uri}: expected gs://bucket/path/to/file.<ext>")
     fmt = _format(uri)
-    from google.api_core import exceptions as gexc
-    from google.cloud import storage
-
-    client = client or storage.Client()
-    try:
-        data = client.bucket(bucket).blob(name).download_as_bytes()
-    except gexc.NotFound:
+    try:  # the model store's GCS reader: one download path, one error mapping
+        data = GcsStore(f"gs://{bucket}", client=client).read(name)
+    except ArtifactNotFound:
         raise TableNotFoundError(f"{uri}: no such object (or bucket)") from None
     return _parse(io.BytesIO(data), fmt)
 
