@@ -16,14 +16,13 @@ import functions_framework
 from riskscore.errors import MethodNotAllowed
 from riskscore.http import error_response, read_json, respond
 from riskscore.prediction_log import PredictionLog
-from riskscore.request import request_model, validate
+from riskscore.request import validate
 from riskscore.scorer import Scorer
 from riskscore.settings import ScoreSettings
 
 SETTINGS = ScoreSettings.from_env()
 SCORER = Scorer(SETTINGS)
 PREDICTIONS = PredictionLog(SETTINGS)
-_request_models: dict[str, type] = {}
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's id is echoed only if it is safe to log
 
 # Cold start: functions-framework imports this file in gunicorn's master and forks the worker
@@ -31,12 +30,6 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's id is echoed o
 # worker, right after the fork and in the background; a first request waits for it. Without a
 # fork (the test client, `--debug`), the first request loads it.
 os.register_at_fork(after_in_child=SCORER.load_in_background)
-
-
-def _request_model(model):
-    if model.version not in _request_models:
-        _request_models[model.version] = request_model(model.features)
-    return _request_models[model.version]
 
 
 def model_info(model) -> dict:
@@ -59,7 +52,7 @@ def score(request):
             raise MethodNotAllowed(f"use POST with a JSON body (or GET for model information); got {request.method}")
         body = read_json(request, SETTINGS.max_body_bytes)
         model = SCORER.ensure_loaded()
-        req = validate(_request_model(model), body)
+        req = validate(model.request_model, body)
         features = req.features.model_dump()
         include = {p.strip() for p in request.args.get("include", "").split(",")}
         result = SCORER.score(features, req.exposure, include_embedding="embedding" in include)

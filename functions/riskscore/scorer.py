@@ -14,6 +14,7 @@ from . import bundle
 from .errors import RiskScoreError, StoreUnavailable
 from .http import log
 from .reasons import adverse_reasons, explanation
+from .request import request_model
 from .schema import FeatureSpec, ScalingSpec
 from .settings import ScoreSettings
 from .store import open_store
@@ -45,6 +46,8 @@ class Model:
         self._output_names = {name: [o.name for o in sess.get_outputs()] for name, sess in self.sessions.items()}
         profiles = manifest["models"].get("segment", {}).get("profiles", [])
         self._segment_names = {p["id"]: p["name"] for p in profiles}
+        # Built once per version, off the request path: the pydantic model of a valid request.
+        self.request_model = request_model(self.features)
         self._known = {f.name: set(f.categories or []) for f in self.features if f.type == "categorical"}
 
     def feeds(self, rows: list[dict]) -> dict[str, np.ndarray]:
