@@ -73,8 +73,7 @@ class PDModel(ClassifierMixin, BaseEstimator):
         grouped = np.zeros((len(X), len(self.features)))
         for col, group in enumerate(self.preprocessor_.column_groups_):
             grouped[:, group] += contribs[:, col]
-        return {"pd": 1 / (1 + np.exp(-logit.astype(np.float64))), "logit": logit,
-                "contributions": grouped, "bias": contribs[:, -1]}
+        return {"pd": 1 / (1 + np.exp(-logit.astype(np.float64))), "logit": logit, "contributions": grouped}
 
     def to_onnx(self, scaling: ScalingSpec) -> tuple[onnx.ModelProto, float]:
         """The whole model as one ONNX graph, and the contribution bias (base value)."""

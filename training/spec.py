@@ -11,26 +11,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from riskscore.schema import FeatureSpec, ScalingSpec
+from riskscore.schema import FeatureSpec, ScalingSpec, StrictModel
 
 
 class SpecError(ValueError):
     """The spec is malformed, or the data does not fit it."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SplitSpec(_Strict):
+class SplitSpec(StrictModel):
     valid_fraction: float = Field(0.15, gt=0, lt=0.5)
     test_fraction: float = Field(0.2, gt=0, lt=0.5)
     seed: int = 42
 
 
-class PDSpec(_Strict):
+class PDSpec(StrictModel):
     n_estimators: int = Field(600, gt=0)
     learning_rate: float = Field(0.05, gt=0)
     max_depth: int = Field(4, gt=0)
@@ -45,11 +41,11 @@ class PDSpec(_Strict):
     scale_pos_weight: float = 1.0
 
 
-class PromotionSpec(_Strict):
+class PromotionSpec(StrictModel):
     auc_tolerance: float = Field(0.005, ge=0)
 
 
-class ModelSpec(_Strict):
+class ModelSpec(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     description: str = ""
     target: str

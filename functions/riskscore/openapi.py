@@ -5,34 +5,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from .request import request_model
-from .schema import FeatureSpec
+from .schema import FeatureSpec, StrictModel
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Reason(_Out):
+class Reason(StrictModel):
     feature: str
     value: float | str | None
     contribution: float = Field(description="log-odds added to the PD by this feature (> 0)")
     text: str
 
 
-class Segment(_Out):
+class Segment(StrictModel):
     id: int
     name: str
 
 
-class Anomaly(_Out):
+class Anomaly(StrictModel):
     score: float
     flag: bool
 
 
-class ScoreResponse(_Out):
+class ScoreResponse(StrictModel):
     request_id: str
     applicant_id: str | None
     model_version: str
@@ -49,12 +45,12 @@ class ScoreResponse(_Out):
     embedding: list[float] | None = Field(None, description="only with ?include=embedding")
 
 
-class ErrorDetail(_Out):
+class ErrorDetail(StrictModel):
     field: str
     problem: str
 
 
-class ErrorResponse(_Out):
+class ErrorResponse(StrictModel):
     error: str
     message: str
     details: list[ErrorDetail] | None = None

@@ -12,11 +12,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo in a spec or a manifest must not pass silently."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class FeatureSpec(_Strict):
+class FeatureSpec(StrictModel):
     """One model input: a raw named column of the applicant table."""
 
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -47,7 +49,7 @@ class FeatureSpec(_Strict):
         return self
 
 
-class RatingBand(_Strict):
+class RatingBand(StrictModel):
     """Scores at or above `min_score` (and below the next band) get this rating; the
     lowest band has no lower bound (`min_score` null)."""
 
@@ -63,7 +65,7 @@ DEFAULT_BANDS = [
 ]
 
 
-class ScalingSpec(_Strict):
+class ScalingSpec(StrictModel):
     """How a PD becomes a score.
 
     linear: score = base + (1 - PD) * span (default 300 + (1 - PD) * 600).
