@@ -54,3 +54,20 @@ def test_concurrent_writers_never_interleave_lines(tmp_path):
     lines = (tmp_path / "p.jsonl").read_text().splitlines()
     assert len(lines) == 1600 and len({json.loads(line)["request_id"] for line in lines}) == 1600
     assert stream.getvalue().splitlines() == lines
+
+
+def test_error_logs_and_predictions_share_stdout_without_interleaving(tmp_path, capsys):
+    import sys
+
+    from riskscore.http import log as error_log
+
+    predictions = PredictionLog(ScoreSettings(), stream=sys.stdout)
+    workers = [threading.Thread(target=lambda: [_write(predictions) for _ in range(300)]),
+               threading.Thread(target=lambda: [error_log("ERROR", "boom", detail="x" * 500) for _ in range(300)])]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 600
+    assert sorted({json.loads(line)["message"] for line in lines}) == ["boom", "prediction"]

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
-from .errors import InvalidRequest, PayloadTooLarge, RiskScoreError, UnsupportedMediaType
+from .errors import (
+    InvalidRequest,
+    PayloadTooLarge,
+    RiskScoreError,
+    UnsupportedMediaType,
+)
+from .logline import emit
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -55,5 +60,4 @@ def error_response(exc: Exception, retry_after_s: float | None = None, request_i
 
 def log(severity: str, message: str, **fields) -> None:
     """One structured line in Cloud Logging's JSON format."""
-    print(json.dumps({"severity": severity, "message": message, **fields}, default=str),
-          file=sys.stdout, flush=True)
+    emit(severity, message, **fields)

@@ -4,11 +4,10 @@ a log sink) and, locally, the same record appended to a JSONL file."""
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import sys
-import threading
 
+from . import logline
 from .settings import ScoreSettings
 
 
@@ -17,8 +16,6 @@ class PredictionLog:
         self._salt = (settings.applicant_id_salt or secrets.token_hex(16)).encode()
         self._path = settings.prediction_log
         self._stream = stream or sys.stdout
-        # One write per record under a lock: concurrent threads never interleave lines.
-        self._lock = threading.Lock()
 
     def hash_id(self, applicant_id: str | None) -> str | None:
         if applicant_id is None:
@@ -31,8 +28,8 @@ class PredictionLog:
                   "request_id": request_id, "model_version": model_version,
                   "applicant_id_hash": self.hash_id(applicant_id), "features": features,
                   "outputs": outputs, "latency_ms": round(latency_ms, 3)}
-        line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
-        with self._lock:
+        line = logline.dumps(record)
+        with logline.LOCK:  # the same lock as every other stdout line: no interleaving
             self._stream.write(line)
             self._stream.flush()
             if self._path:
