@@ -15,7 +15,7 @@ def test_pages_extend_base_with_inline_stylesheet_and_csp():
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<title>T &amp; C</title>" in html
     assert "--ink:" in html  # style.css inlined, not linked
-    assert "default-src 'none'" in html
+    assert 'http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;' in html
 
 
 def test_missing_variable_is_an_error():
