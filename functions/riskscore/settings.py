@@ -27,8 +27,8 @@ class ScoreSettings(BaseModel):
     load_retry_s: float = Field(5.0, ge=0)
     store_read_timeout_s: float = Field(10.0, gt=0)
     store_read_deadline_s: float = Field(20.0, gt=0)
-    # Local runs: also append every prediction record to this JSONL file.
-    prediction_log: str | None = None
+    # Local runs: also append every prediction record to this JSONL file (never set in the cloud).
+    prediction_log: str | None = Field(None, json_schema_extra={"local_only": True})
     # Salt for hashing applicant ids in the prediction log (from Secret Manager in the cloud).
     # Unset: a random salt per instance, so ids in the log cannot be linked at all.
     applicant_id_salt: str | None = None
