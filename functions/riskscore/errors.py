@@ -69,3 +69,17 @@ class ExportVerificationError(RiskScoreError):
     """An exported ONNX model disagrees with its native model."""
 
     code = "export_verification_failed"
+
+
+class SourceNotFound(RiskScoreError):
+    """A data source (prediction log, batch output, table) named by the caller does not exist."""
+
+    status = 404
+    code = "source_not_found"
+
+
+class SourceUnreadable(RiskScoreError):
+    """A data source exists but cannot be read as the expected format."""
+
+    status = 422
+    code = "source_unreadable"
