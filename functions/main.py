@@ -18,9 +18,10 @@ from riskscore.http import error_response, read_json, respond
 from riskscore.prediction_log import PredictionLog
 from riskscore.request import validate
 from riskscore.scorer import Scorer
-from riskscore.settings import ScoreSettings
+from riskscore.settings import DriftSettings, ScoreSettings
 
 SETTINGS = ScoreSettings.from_env()
+DRIFT_SETTINGS = DriftSettings.from_env()
 SCORER = Scorer(SETTINGS)
 PREDICTIONS = PredictionLog(SETTINGS)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's id is echoed only if it is safe to log
@@ -65,3 +66,30 @@ def score(request):
     except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500
         return error_response(exc, retry_after_s=SETTINGS.load_retry_s, request_id=request_id,
                               allow="GET, POST")
+
+
+@functions_framework.http
+def drift_check(request):
+    """POST {"source", "start", "end"} -> run a drift check, answer its JSON report.
+    GET -> the latest report (`?window=W` one window; `?index=1` the list of reports;
+    `?format=html` the page instead of JSON)."""
+    from riskscore import drift_report  # pyarrow and the report layer: only this function pays
+
+    try:
+        if request.method == "GET":
+            html = request.args.get("format") == "html"
+            if request.args.get("index"):
+                if html:
+                    return drift_report.index_html(DRIFT_SETTINGS), 200, {"Content-Type": "text/html; charset=utf-8"}
+                return respond({"reports": drift_report.Reports(DRIFT_SETTINGS).read_json("index.json", [])})
+            report, index = drift_report.latest(DRIFT_SETTINGS, request.args.get("window"))
+            if html:
+                return (drift_report.render_page(report, index), 200,
+                        {"Content-Type": "text/html; charset=utf-8"})
+            return respond(report)
+        if request.method != "POST":
+            raise MethodNotAllowed(f"use POST to run a check (or GET for reports); got {request.method}")
+        body = read_json(request, DRIFT_SETTINGS.max_body_bytes) if request.content_length else {}
+        return respond(drift_report.run(DRIFT_SETTINGS, body))
+    except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500
+        return error_response(exc, allow="GET, POST")
