@@ -197,9 +197,9 @@ class _Numeric:
             out["psi"] = psi(e["proportions"], actual)
             out["ks"] = ks_binned(e["proportions"], actual)
             out["ks_p"] = ks_pvalue(out["ks"], int(e.get("count") or 0), n)
-            std = e.get("std")
-            if std:
-                out["z"] = (out["mean"] - e["mean"]) / (std / math.sqrt(n))
+            std, n_base = e.get("std"), int(e.get("count") or 0)
+            if std and n_base:  # two-sample z of the means, the training std for both samples
+                out["z"] = (out["mean"] - e["mean"]) / (std * math.sqrt(1 / n + 1 / n_base))
         out["status"] = _status(out, spec, enough, n, e.get("count"))
         return out
 
