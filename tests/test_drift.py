@@ -336,6 +336,14 @@ def test_bigquery_sink_source_and_drift_reports_table(bq_emulator, bq_dataset, s
     pq.write_table(table, buf)
     buf.seek(0)
     sink = f"{bq_emulator.project}.{bq_dataset}.predictions"
+    F = bigquery.SchemaField
+    client.create_table(bigquery.Table(sink, schema=[
+        F("timestamp", "TIMESTAMP"), F("severity", "STRING"),
+        F("jsonPayload", "RECORD", fields=[
+            F("log_type", "STRING"), F("model_version", "STRING"), F("applicant_id_hash", "STRING"),
+            F("features", "RECORD", fields=[F(n, "FLOAT" if t == "numeric" else "STRING")
+                                            for n, t in feature_types.items()]),
+            F("outputs", "RECORD", fields=[F("pd", "FLOAT"), F("score", "FLOAT"), F("rating", "STRING")])])]))
     client.load_table_from_file(buf, sink, job_config=bigquery.LoadJobConfig(
         source_format=bigquery.SourceFormat.PARQUET)).result()
     settings = DriftSettings(model_store=str(store_path), reports_dir=str(tmp_path / "reports"),
