@@ -96,6 +96,8 @@ def gcs_bucket(gcs_emulator) -> str:
 #                           .new_dataset(prefix="test") -> id (short, no project) of a fresh
 #                           empty dataset in .project: tables are f"{project}.{id}.name".
 #   bq_dataset   (function): id of a new empty dataset (as new_dataset()).
+#   gcp_bigquery (function): a bigquery.Client on REAL BigQuery from Application Default
+#                            Credentials, for tests marked `gcp`; skips when there are none.
 #
 # Results: call to_arrow()/to_dataframe() with create_bqstorage_client=False, or pass
 # bqstorage_client=bq_emulator.read_client(); otherwise the client dials Google's real Storage
@@ -234,6 +236,26 @@ def bq_emulator(tmp_path_factory):
 @pytest.fixture
 def bq_dataset(bq_emulator) -> str:
     return bq_emulator.new_dataset()
+
+
+@pytest.fixture
+def gcp_bigquery(monkeypatch):
+    import google.auth
+    from google.auth.compute_engine import _metadata
+    from google.cloud import bigquery
+
+    # Off Google machines, keep google.auth from probing the metadata server (169.254.169.254):
+    # tests make no network call beyond loopback unless credentials are configured.
+    if not getattr(_metadata, "detect_gce_residency_linux", lambda: False)():
+        monkeypatch.setattr(_metadata, "_NO_GCE_CHECK", True, raising=False)
+    try:
+        credentials, project = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    except Exception as exc:  # DefaultCredentialsError, malformed files, ...
+        pytest.skip(f"no Google application-default credentials: {exc}")
+    if not project:
+        pytest.skip("application-default credentials have no project to run jobs in")
+    return bigquery.Client(project=project, credentials=credentials)
 
 
 # --- trained model fixtures ---
