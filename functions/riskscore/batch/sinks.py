@@ -125,7 +125,10 @@ class LocalSink:
             except Exception:  # noqa: BLE001 - cleaning up after a failure: keep going
                 pass
         for tmp in self.temp:
-            tmp.unlink(missing_ok=True)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:  # e.g. its folder could not be created: nothing to remove
+                pass
 
 
 class GcsSink:
