@@ -224,10 +224,10 @@ class BigQuerySink:
     def write(self, scores: pa.RecordBatch, rejects: pa.RecordBatch) -> None:
         for k, batch in enumerate((scores, rejects)):
             if batch.num_rows:
-                n = batch.num_rows
-                batch = batch.append_column("run_date", pa.array([self.run_date] * n, pa.date32())) \
-                    if "run_date" not in batch.schema.names else batch
-                self._buffers[k].append(batch.select(self.arrow[k].names))
+                run_date = pa.array([self.run_date] * batch.num_rows, pa.date32())
+                arrays = [batch.column(name) if name in batch.schema.names else run_date
+                          for name in self.arrow[k].names]
+                self._buffers[k].append(pa.RecordBatch.from_arrays(arrays, schema=self.arrow[k]))
                 if sum(b.num_rows for b in self._buffers[k]) >= BQ_LOAD_ROWS:
                     self._load(k)
 
@@ -247,17 +247,18 @@ class BigQuerySink:
         self._load(0)
         self._load(1)
         cols = [", ".join(f"`{f['name']}`" for f in s) for s in self.schemas]
+        # A literal, not a query parameter: the emulator does not pass parameters into the
+        # statements of a script (and a `date`'s isoformat cannot inject anything).
+        day = f"DATE '{self.run_date.isoformat()}'"
         sql = (
             "BEGIN TRANSACTION;\n"
-            f"DELETE FROM `{self.table_id}` WHERE run_date = @run_date;\n"
+            f"DELETE FROM `{self.table_id}` WHERE run_date = {day};\n"
             f"INSERT INTO `{self.table_id}` ({cols[0]}) SELECT {cols[0]} FROM `{self.staging[0]}`;\n"
-            f"DELETE FROM `{self.rejects_id}` WHERE run_date = @run_date;\n"
+            f"DELETE FROM `{self.rejects_id}` WHERE run_date = {day};\n"
             f"INSERT INTO `{self.rejects_id}` ({cols[1]}) SELECT {cols[1]} FROM `{self.staging[1]}`;\n"
             "COMMIT TRANSACTION;")
-        config = self._bigquery.QueryJobConfig(
-            query_parameters=[self._bigquery.ScalarQueryParameter("run_date", "DATE", self.run_date)])
         try:
-            self.client.query(sql, job_config=config).result()
+            self.client.query(sql).result()
         except gexc.GoogleAPIError as exc:
             raise OutputNotWritable(f"output bq://{self.table_id}: {getattr(exc, 'message', exc)}",
                                     details=[{"field": "output", "problem": "not writable"}]) from None

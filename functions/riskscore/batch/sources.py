@@ -265,7 +265,21 @@ def _bigquery_reader(source: Source, columns: InputColumns, chunk_rows: int, pro
     except gexc.BadRequest as exc:
         raise InvalidInput(f"input {where}: {exc.message}", details=[{"field": "input", "problem": "query failed"}]) from None
 
+    stream = iter(rows.to_arrow_iterable(bqstorage_client=bq.bigquery_read_client()))
+    try:  # the first batch now: a source that cannot be read fails before any output exists
+        first = next(stream, None)
+    except gexc.NotFound:
+        if source.kind != "bq_query":
+            raise InputNotFound(f"input {where}: table disappeared while opening it",
+                                details=[{"field": "input", "problem": "not found"}]) from None
+        # The emulator keeps no result table for the Storage Read API to read; BigQuery
+        # does. Page the result through the REST API instead (correct, only slower).
+        stream = iter(client.query(source.location).result().to_arrow_iterable())
+        first = next(stream, None)
+
     def batches() -> Iterator[pa.RecordBatch]:
-        yield from rows.to_arrow_iterable(bqstorage_client=bq.bigquery_read_client())
+        if first is not None:
+            yield first
+            yield from stream
 
     return Reader(source, columns, chunk_rows, [], table=batches)
