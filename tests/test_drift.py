@@ -191,11 +191,9 @@ def test_batch_output_in_gcs(settings, gcs_emulator, gcs_bucket, tmp_path, fresh
     folder = dd.write_batch_output(tmp_path / "batch", fresh.head(900))
     bucket = gcs_emulator.client().bucket(gcs_bucket)
     bucket.blob("out/run_date=2026-11-20/scores.parquet").upload_from_filename(str(folder / "scores.parquet"))
-    report = run(settings, {"source": f"gs://{gcs_bucket}/out/", "start": "2026-11-20"},
-                 source_kwargs={"gcs_client": gcs_emulator.client()})
+    report = run(settings, {"source": f"gs://{gcs_bucket}/out/", "start": "2026-11-20"})
     assert report["rows"] == 900 and report["backtest"]["rows"] == 900
-    nothing = run(settings, {"source": f"gs://{gcs_bucket}/out/", "start": "2026-11-21"},
-                  source_kwargs={"gcs_client": gcs_emulator.client()})
+    nothing = run(settings, {"source": f"gs://{gcs_bucket}/out/", "start": "2026-11-21"})
     assert nothing["rows"] == 0 and nothing["status"] == "insufficient_data"
 
 
@@ -307,7 +305,8 @@ def test_command_line(store_path, tmp_path, fresh):
 # --------------------------------------------------------------------------- BigQuery
 
 
-def test_bigquery_sink_source_and_drift_reports_table(bq_emulator, bq_dataset, store_path, tmp_path, fresh):
+def test_bigquery_sink_source_and_drift_reports_table(bq_for_batch, bq_dataset, store_path, tmp_path, fresh,
+                                                      monkeypatch):
     """The prediction log's sink table (Cloud Logging's export: timestamp + jsonPayload) as the
     source; the run's row lands in drift_reports. Both through the official client."""
     import io
@@ -315,6 +314,12 @@ def test_bigquery_sink_source_and_drift_reports_table(bq_emulator, bq_dataset, s
     import pyarrow as pa
     from google.cloud import bigquery
 
+    import riskscore.bq
+
+    # The emulator cannot Storage-Read a query's (anonymous) result table: results page over REST.
+    monkeypatch.setattr(riskscore.bq, "bigquery_read_client", lambda: None)
+
+    bq_emulator = bq_for_batch  # riskscore.bq's client factories point at the emulator
     client = bq_emulator.client()
     df = _shift(fresh.head(1500), "age")
     recs = list(dd.records(df))
@@ -348,21 +353,19 @@ def test_bigquery_sink_source_and_drift_reports_table(bq_emulator, bq_dataset, s
         source_format=bigquery.SourceFormat.PARQUET)).result()
     settings = DriftSettings(model_store=str(store_path), reports_dir=str(tmp_path / "reports"),
                              drift_reports_table=f"bq://{bq_emulator.project}.{bq_dataset}.drift_reports")
-    report = run(settings, {"source": f"bq://{sink}", "start": "2026-11-20"},
-                 source_kwargs={"bq_client": client}, bq_client=client)
+    report = run(settings, {"source": f"bq://{sink}", "start": "2026-11-20"})
     assert report["rows"] == 1500 and report["drifted_features"] == ["age"]
     ages = by_name(report)["age"]
     assert ages["mean"] == pytest.approx(df["age"].mean())
-    run(settings, {"source": f"bq://{sink}", "start": "2026-11-20"},
-        source_kwargs={"bq_client": client}, bq_client=client)  # a rerun replaces its row
+    run(settings, {"source": f"bq://{sink}", "start": "2026-11-20"})  # a rerun replaces its row
     rows = list(client.query(f"SELECT status, `rows`, drifted_features, window_start FROM "
                              f"`{bq_emulator.project}.{bq_dataset}.drift_reports`").result())
     assert [(r["status"], r["rows"], r["drifted_features"], r["window_start"]) for r in rows] == [
         ("alert", 1500, "age", date(2026, 11, 20))]
     missing = f"bq://{bq_emulator.project}.{bq_dataset}.nope"
-    from riskscore.errors import SourceNotFound
-    with pytest.raises(SourceNotFound, match="nope"):
-        run(settings, {"source": missing, "start": "2026-11-20"}, source_kwargs={"bq_client": client})
+    from riskscore.errors import InputNotFound
+    with pytest.raises(InputNotFound, match="nope"):
+        run(settings, {"source": missing, "start": "2026-11-20"})
 
 
 # --------------------------------------------------------------------------- the page in a browser

@@ -231,3 +231,23 @@ def test_runs_are_recorded_in_bigquery_when_configured(tmp_path, bq_emulator, bq
     assert r7["version"] is None and r7["error"] == "ValueError: bad"
     assert json.loads(r7["params_json"]) == {"k": 2}
     assert len((tmp_path / "training_runs.jsonl").read_text().splitlines()) == 3  # the local log keeps every call
+
+
+@pytest.mark.gcp
+def test_runs_merge_is_valid_on_real_bigquery(tmp_path, gcp_bigquery):
+    """The emulator translates SQL through DuckDB; only BigQuery itself can show the MERGE is valid."""
+    import uuid
+    from datetime import datetime, timezone
+
+    from riskscore.store import LocalStore
+
+    dataset = gcp_bigquery.create_dataset(f"riskscore_test_{uuid.uuid4().hex[:12]}")
+    try:
+        table = f"{dataset.project}.{dataset.dataset_id}.training_runs"
+        rec = run_record(run_id="live", started_at=datetime.now(timezone.utc), model="m", data_uri="x",
+                         params={}, error=ValueError("bad"))
+        for _ in range(2):  # a retry must not duplicate the run
+            append_run(LocalStore(tmp_path), rec, bq_table=table, bq_client=gcp_bigquery)
+        assert [r["run_id"] for r in gcp_bigquery.list_rows(table)] == ["live"]
+    finally:
+        gcp_bigquery.delete_dataset(dataset, delete_contents=True, not_found_ok=True)

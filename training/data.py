@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskscore.bq import bigquery_client
+from riskscore import bq
 from riskscore.errors import ArtifactNotFound
 from riskscore.store import GcsStore
 
@@ -122,7 +122,8 @@ def _read_gcs(uri: str, client) -> pd.DataFrame:
 
 
 def _bq_client(client):
-    return client if client is not None else bigquery_client()
+    # bq.bigquery_client looked up at call time: the one factory (tests may monkeypatch it)
+    return client if client is not None else bq.bigquery_client()
 
 
 def _to_pandas(rows, uri: str) -> pd.DataFrame:

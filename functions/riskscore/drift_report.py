@@ -61,7 +61,7 @@ class Reports:
         self.store.write(self.key(name), data.encode() if isinstance(data, str) else data)
 
 
-def run(settings, body: dict | None, *, source_kwargs: dict | None = None, bq_client=None) -> dict:
+def run(settings, body: dict | None) -> dict:
     """Parse a request body, check, write every output; returns the report with report_url."""
     body = body or {}
     if not isinstance(body, dict):
@@ -75,7 +75,7 @@ def run(settings, body: dict | None, *, source_kwargs: dict | None = None, bq_cl
         raise InvalidRequest("source is required (or set DRIFT_SOURCE)",
                              details=[{"field": "source", "problem": "missing"}])
     start, end = parse_window(source, body.get("start"), body.get("end"))
-    kwargs = {"project": settings.google_cloud_project, **(source_kwargs or {})}
+    kwargs = {"project": settings.google_cloud_project}
     store = open_store(settings.model_store, read_timeout_s=settings.store_read_timeout_s,
                        read_deadline_s=settings.store_read_deadline_s)
     report = check(source, start, end, Versions(store, settings.model_name), **kwargs)
@@ -87,7 +87,7 @@ def run(settings, body: dict | None, *, source_kwargs: dict | None = None, bq_cl
     reports.write(f"{name}/report.json", json.dumps(report, indent=1, allow_nan=False))
     reports.write(f"{name}/report.html", render_page(report, index))
     reports.write("index.html", render_index(index, settings.model_name))
-    write_warehouse_row(settings, reports, report, bq_client=bq_client)
+    write_warehouse_row(settings, reports, report)
     log_run(report)
     return report
 
@@ -165,7 +165,7 @@ def arrow_schema():
                       for f in DRIFT_REPORTS_SCHEMA])
 
 
-def write_warehouse_row(settings, reports: Reports, report: dict, *, bq_client=None) -> None:
+def write_warehouse_row(settings, reports: Reports, report: dict) -> None:
     """One row per run: BigQuery `drift_reports` when DRIFT_REPORTS_TABLE is set, else the
     Parquet file beside the reports. A rerun of the same model, window and source replaces
     its row."""
@@ -175,7 +175,7 @@ def write_warehouse_row(settings, reports: Reports, report: dict, *, bq_client=N
     row = warehouse_row(report)
     table = pa.Table.from_pylist([row], schema=arrow_schema())
     if settings.drift_reports_table:
-        _write_bigquery(settings, table, row, bq_client)
+        _write_bigquery(settings, table, row)
         return
     try:
         old = pq.read_table(io.BytesIO(reports.store.read(reports.key(WAREHOUSE_FILE))))
@@ -189,18 +189,18 @@ def write_warehouse_row(settings, reports: Reports, report: dict, *, bq_client=N
     reports.write(WAREHOUSE_FILE, buf.getvalue())
 
 
-def _write_bigquery(settings, table, row: dict, client) -> None:
+def _write_bigquery(settings, table, row: dict) -> None:
     import pyarrow.parquet as pq
     from google.api_core import exceptions as gexc
     from google.cloud import bigquery
 
-    from .bq import bigquery_client
+    from . import bq
 
     uri = settings.drift_reports_table
     if not uri.startswith("bq://") or uri[5:].count(".") != 2:
         raise InvalidRequest(f"DRIFT_REPORTS_TABLE must be bq://project.dataset.table, got {uri!r}")
     table_id = uri[5:]
-    client = client or bigquery_client(settings.google_cloud_project)
+    client = bq.bigquery_client(settings.google_cloud_project)
     schema = [bigquery.SchemaField(f["name"], f["type"], mode=f["mode"]) for f in DRIFT_REPORTS_SCHEMA]
     try:
         client.get_table(table_id)

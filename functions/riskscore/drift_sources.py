@@ -16,22 +16,22 @@ when present, the target): `time` (timestamp, UTC), `model_version`, `applicant_
 batches (batch outputs carry no features unless they pass them through). Rows are filtered to
 the window `[start, end + 1 day)` by time (batch outputs: by `run_date`).
 
-Interface note: batch scoring (branch issue8) builds the project's streaming readers; until
-they land here this module holds the drift check's own behind `open_source(...).batches(...)`,
-the only call the drift check makes, so switching readers changes this file only.
+Readers: batch outputs are listed and opened with batch scoring's readers
+(`riskscore.batch.sources`), BigQuery results stream through the same Storage Read client
+(`riskscore.bq`); what is drift's own is the prediction-log format (JSON lines, the sink's
+`jsonPayload` columns), the window and the mapping to the common columns.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from .errors import SourceNotFound, SourceUnreadable
+from .errors import InputNotFound, InvalidInput
 
 COMMON = ("time", "model_version", "applicant_id_hash", "pd", "score", "rating")
 _PARTITION = re.compile(r"run_date=(\d{4}-\d{2}-\d{2})")
@@ -62,22 +62,21 @@ def partition_date(uri: str) -> date | None:
     return date.fromisoformat(found[-1]) if found else None
 
 
-def open_source(uri: str, *, project: str | None = None, bq_client=None, bq_read_client=None,
-                gcs_client=None):
-    """The source for `uri` (see the module docstring); SourceNotFound if a local path is absent."""
+def open_source(uri: str, *, project: str | None = None):
+    """The source for `uri` (see the module docstring); InputNotFound if a local path is absent."""
     if not uri or not isinstance(uri, str):
-        raise SourceNotFound("no source given: pass \"source\" or set DRIFT_SOURCE")
+        raise InputNotFound("no source given: pass \"source\" or set DRIFT_SOURCE")
     if uri.startswith("bq://"):
-        return BigQuerySource(uri, project=project, client=bq_client, read_client=bq_read_client)
+        return BigQuerySource(uri, project=project)
     if uri.startswith("gs://"):
-        return GcsBatchSource(uri, client=gcs_client)
+        return BatchOutputSource(uri)
     if "://" in uri:
-        raise SourceUnreadable(f"source {uri!r}: unsupported scheme; use a local path, gs:// or bq://")
+        raise InvalidInput(f"source {uri!r}: unsupported scheme; use a local path, gs:// or bq://")
     path = Path(uri)
     if not path.exists():
-        raise SourceNotFound(f"source {uri!r} does not exist")
+        raise InputNotFound(f"source {uri!r} does not exist")
     if path.is_dir() or path.suffix == ".parquet":
-        return LocalBatchSource(uri)
+        return BatchOutputSource(uri)
     return JsonlLogSource(uri)
 
 
@@ -149,11 +148,11 @@ def _parquet_batches(handle, uri: str, columns: Columns, day: date | None):
     try:
         pf = pq.ParquetFile(handle)
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not a Parquet file"
-        raise SourceUnreadable(f"source {uri!r} is not a readable Parquet file: {exc}") from None
+        raise InvalidInput(f"source {uri!r} is not a readable Parquet file: {exc}") from None
     wanted = set(COMMON) | set(columns.features) | {"scored_at", "run_date", columns.target, columns.id}
     present = [n for n in pf.schema_arrow.names if n in wanted]
     if "pd" not in present:
-        raise SourceUnreadable(f"source {uri!r} has no 'pd' column: not a batch-scoring output")
+        raise InvalidInput(f"source {uri!r} has no 'pd' column: not a batch-scoring output")
     for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=present):
         yield _normalize_batch_output(batch, columns, day)
 
@@ -197,73 +196,38 @@ class JsonlLogSource:
                     names.append(columns.target)
                 yield _finish(pa.RecordBatch.from_arrays(arrays, names=names), columns, lo, hi)
         except (pa.ArrowInvalid, ValueError) as exc:
-            raise SourceUnreadable(f"source {self.uri!r} is not a readable prediction log (JSON lines): "
+            raise InvalidInput(f"source {self.uri!r} is not a readable prediction log (JSON lines): "
                                    f"{exc}") from None
         except OSError as exc:
-            raise SourceNotFound(f"source {self.uri!r} cannot be opened: {exc}") from None
+            raise InputNotFound(f"source {self.uri!r} cannot be opened: {exc}") from None
 
 
-class LocalBatchSource:
-    """A local batch output folder (`run_date=YYYY-MM-DD/scores.parquet` partitions), one
-    partition folder, or one Parquet file."""
+class BatchOutputSource:
+    """A batch output: a local folder or `gs://bucket/prefix` holding
+    `run_date=YYYY-MM-DD/scores.parquet` partitions, one partition, or one Parquet file.
+
+    Files are listed and opened by batch scoring's readers (`riskscore.batch.sources`: local
+    files, and GCS objects read in ranged 8 MiB requests), so both read storage one way; only
+    the partitions inside the window are opened."""
 
     def __init__(self, uri: str):
         self.uri = uri
 
     def batches(self, columns: Columns, start: date, end: date) -> Iterator:
-        path = Path(self.uri)
+        from .batch import sources as shared
+
         lo, hi = window_bounds(start, end)
-        if path.is_file():
-            files = [(path, partition_date(str(path)))]
-        else:
-            own = partition_date(str(path))
-            if own is not None:
-                files = [(p, own) for p in sorted(path.glob("scores*.parquet"))]
-            else:
-                files = [(p, partition_date(str(p))) for p in sorted(path.glob("run_date=*/scores*.parquet"))]
-            if not files:
-                raise SourceUnreadable(f"source {self.uri!r} holds no run_date=YYYY-MM-DD/scores.parquet")
-        for file, day in files:
+        listed = shared._gcs_files(self.uri) if self.uri.startswith("gs://") else shared._local_files(self.uri)
+        files = [(name, opener) for name, opener in listed if re.search(r"(^|/)scores[^/]*\.parquet$", name)]
+        if not files:
+            raise InputNotFound(f"source {self.uri!r} holds no run_date=YYYY-MM-DD/scores.parquet")
+        for name, opener in files:
+            day = partition_date(name)
             if day is not None and not (start <= day <= end):
                 continue
-            for batch in _parquet_batches(str(file), str(file), columns, day):
-                yield _finish(batch, columns, lo, hi)
-
-
-class GcsBatchSource:
-    """A batch output under `gs://bucket/prefix` (or one `run_date=…/` partition)."""
-
-    def __init__(self, uri: str, client=None):
-        self.uri = uri
-        bucket, _, prefix = uri[len("gs://"):].partition("/")
-        if not bucket:
-            raise SourceUnreadable(f"source {uri!r}: a gs:// source needs a bucket")
-        self.bucket, self.prefix = bucket, prefix
-        self._client = client
-
-    def batches(self, columns: Columns, start: date, end: date) -> Iterator:
-        from google.api_core import exceptions as gexc
-        from google.cloud import storage
-
-        client = self._client or storage.Client()
-        lo, hi = window_bounds(start, end)
-        try:
-            blobs = [b for b in client.list_blobs(self.bucket, prefix=self.prefix)
-                     if re.search(r"(^|/)scores[^/]*\.parquet$", b.name)]
-        except gexc.NotFound:
-            raise SourceNotFound(f"source {self.uri!r}: bucket {self.bucket!r} does not exist") from None
-        except gexc.GoogleAPIError as exc:
-            raise SourceUnreadable(f"source {self.uri!r} cannot be listed: {exc}") from None
-        if not blobs:
-            raise SourceNotFound(f"source {self.uri!r} holds no run_date=YYYY-MM-DD/scores.parquet")
-        for blob in sorted(blobs, key=lambda b: b.name):
-            day = partition_date(blob.name)
-            if day is not None and not (start <= day <= end):
-                continue
-            # One partition's file at a time, in memory: batch outputs are written per day.
-            data = io.BytesIO(blob.download_as_bytes())
-            for batch in _parquet_batches(data, f"gs://{self.bucket}/{blob.name}", columns, day):
-                yield _finish(batch, columns, lo, hi)
+            with opener() as fh:
+                for batch in _parquet_batches(fh, name, columns, day):
+                    yield _finish(batch, columns, lo, hi)
 
 
 class BigQuerySource:
@@ -271,28 +235,26 @@ class BigQuerySource:
     batch scores table (`run_date`). The window is pushed into the query; results stream as
     Arrow batches (through the Storage Read API when a read client is available)."""
 
-    def __init__(self, uri: str, *, project=None, client=None, read_client=None):
+    def __init__(self, uri: str, *, project=None):
         self.uri = uri
         self.table = uri[len("bq://"):]
         if self.table.count(".") != 2:
-            raise SourceUnreadable(f"source {uri!r}: use bq://project.dataset.table")
+            raise InvalidInput(f"source {uri!r}: use bq://project.dataset.table")
         self.project = project
-        self._client = client
-        self._read_client = read_client
 
     def batches(self, columns: Columns, start: date, end: date) -> Iterator:
         from google.api_core import exceptions as gexc
         from google.cloud import bigquery
 
-        from .bq import bigquery_client
+        from . import bq
 
-        client = self._client or bigquery_client(self.project)
+        client = bq.bigquery_client(self.project)
         try:
             table = client.get_table(self.table)
         except gexc.NotFound:
-            raise SourceNotFound(f"source {self.uri!r}: table not found") from None
+            raise InputNotFound(f"source {self.uri!r}: table not found") from None
         except gexc.GoogleAPIError as exc:
-            raise SourceUnreadable(f"source {self.uri!r} cannot be read: {exc}") from None
+            raise InvalidInput(f"source {self.uri!r} cannot be read: {exc}") from None
         schema = {f.name: f for f in table.schema}
         lo, hi = window_bounds(start, end)
         if "jsonPayload" in schema:
@@ -300,18 +262,19 @@ class BigQuerySource:
         elif "pd" in schema:
             sql, params = self._batch_query(schema, columns, start, end)
         else:
-            raise SourceUnreadable(f"source {self.uri!r} is neither a prediction-log sink table "
+            raise InvalidInput(f"source {self.uri!r} is neither a prediction-log sink table "
                                    "(jsonPayload) nor a batch scores table (pd)")
         try:
             rows = client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params)).result()
-            stream = rows.to_arrow_iterable(bqstorage_client=self._read_client)
+            # Streamed through the Storage Read API, as batch scoring reads its tables.
+            stream = rows.to_arrow_iterable(bqstorage_client=bq.bigquery_read_client())
             for batch in stream:
                 if "jsonPayload" in schema:
                     yield batch
                 else:
                     yield _normalize_batch_output(batch, columns, None)
         except gexc.GoogleAPIError as exc:
-            raise SourceUnreadable(f"source {self.uri!r} cannot be read: {exc}") from None
+            raise InvalidInput(f"source {self.uri!r} cannot be read: {exc}") from None
 
     def _sink_query(self, schema, columns: Columns, lo, hi):
         from google.cloud import bigquery

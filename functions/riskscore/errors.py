@@ -71,15 +71,22 @@ class ExportVerificationError(RiskScoreError):
     code = "export_verification_failed"
 
 
-class SourceNotFound(RiskScoreError):
-    """A data source (prediction log, batch output, table) named by the caller does not exist."""
+class InputNotFound(RiskScoreError):
+    """A batch input (file, folder, object, prefix or table) does not exist or holds no rows' files."""
 
     status = 404
-    code = "source_not_found"
+    code = "input_not_found"
 
 
-class SourceUnreadable(RiskScoreError):
-    """A data source exists but cannot be read as the expected format."""
+class InvalidInput(RiskScoreError):
+    """A batch input cannot be read as the model's table: unreadable, or a required column is missing."""
 
     status = 422
-    code = "source_unreadable"
+    code = "invalid_input"
+
+
+class OutputNotWritable(RiskScoreError):
+    """A batch output cannot be written (bad destination, no permission, wrong existing table)."""
+
+    status = 422
+    code = "output_not_writable"

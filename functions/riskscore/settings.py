@@ -1,7 +1,8 @@
-"""Settings of the score function, read once from the environment Terraform sets.
+"""Settings of the functions, read once from the environment Terraform sets.
 
 A plain pydantic model filled from `os.environ` (each field's name in upper case): it
 validates exactly like pydantic-settings, without its ~45 ms and ~5 MiB of cold start.
+Fields shared by every function that loads a model live in `ModelSettings`.
 """
 
 from __future__ import annotations
@@ -11,15 +12,8 @@ import os
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class ModelSettings(BaseModel):
-    """Fields every function shares (the model store it reads) and `from_env`."""
-
+class EnvSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-    model_store: str = Field("models", description="local folder or gs://bucket/prefix")
-    model_name: str = "credit_default"
-    store_read_timeout_s: float = Field(10.0, gt=0)
-    store_read_deadline_s: float = Field(20.0, gt=0)
 
     @classmethod
     def from_env(cls, environ=None):
@@ -29,14 +23,28 @@ class ModelSettings(BaseModel):
                                    if env.get(name.upper(), "") != ""})
 
 
-class ScoreSettings(ModelSettings):
-    """Environment variables of the `score` function (names exactly as in Terraform)."""
+class StoreSettings(EnvSettings):
+    """Where the model comes from (every function reads the model store)."""
+
+    model_store: str = Field("models", description="local folder or gs://bucket/prefix")
+    model_name: str = "credit_default"
+    store_read_timeout_s: float = Field(10.0, gt=0)
+    store_read_deadline_s: float = Field(20.0, gt=0)
+
+
+class ModelSettings(StoreSettings):
+    """Which version serves and how its ONNX sessions run (score and batch_score)."""
 
     model_version: str | None = Field(None, description="pin a version instead of following current.json")
     # onnxruntime sizes its thread pools from the host's cores, not the container's CPU limit.
     ort_intra_op_threads: int = Field(1, ge=1)
     ort_inter_op_threads: int = Field(1, ge=1)
     max_body_bytes: int = Field(64 * 1024, gt=0)
+
+
+class ScoreSettings(ModelSettings):
+    """Environment variables of the `score` function (names exactly as in Terraform)."""
+
     # After a failed load at cold start, wait at least this long before trying the store again.
     load_retry_s: float = Field(5.0, ge=0)
     # Local runs: also append every prediction record to this JSONL file.
@@ -46,8 +54,25 @@ class ScoreSettings(ModelSettings):
     applicant_id_salt: str | None = None
 
 
-class DriftSettings(ModelSettings):
-    """Environment variables of the `drift_check` function (names exactly as in Terraform)."""
+class BatchSettings(ModelSettings):
+    """Environment variables of `batch_score` and `batch_score_gcs` (names as in Terraform)."""
+
+    # A batch request body holds a job description or up to max_inline_records records.
+    max_body_bytes: int = Field(16 * 1024 * 1024, gt=0)
+    # BigQuery jobs run (and are billed) in this project; unset: the environment's default.
+    google_cloud_project: str | None = None
+    # Rows per Arrow record batch: memory per in-flight chunk, not a limit on the input.
+    batch_chunk_rows: int = Field(65_536, ge=1, le=1_000_000)
+    max_inline_records: int = Field(10_000, ge=1)
+    # Chunks scored at once (one onnxruntime call per graph each); more than the vCPUs only
+    # adds memory.
+    batch_workers: int = Field(2, ge=1, le=16)
+
+
+class DriftSettings(StoreSettings):
+    """Environment variables of the `drift_check` function (names exactly as in Terraform).
+
+    Every version's drift baseline is read from the store, so there is no version pin."""
 
     # BigQuery jobs (reading the prediction log or batch scores, writing drift_reports) run here.
     google_cloud_project: str | None = None
