@@ -14,7 +14,8 @@ Every source yields batches with the same columns (`COMMON` plus the model's fea
 when present, the target): `time` (timestamp, UTC), `model_version`, `applicant_id_hash`,
 `pd`, `score`, `rating`. A feature or target the source lacks is simply absent from the
 batches (batch outputs carry no features unless they pass them through). Rows are filtered to
-the window `[start, end + 1 day)` by time (batch outputs: by `run_date`).
+the window `[start, end + 1 day)` by time; a batch output's time is its run date (the
+`run_date` column or partition folder; `scored_at` only when neither exists).
 
 Readers: batch outputs are listed and opened with batch scoring's readers
 (`riskscore.batch.sources`), BigQuery results stream through the same Storage Read client
@@ -118,13 +119,15 @@ def _normalize_batch_output(batch, columns: Columns, day: date | None):
         arrays.append(array)
         fields.append(name)
 
-    if "scored_at" in names:
-        add("time", pc.cast(batch.column("scored_at"), pa.timestamp("us", tz="UTC")))
-    elif "run_date" in names:
+    # A batch output belongs to its run date (the partition), not to the moment it was scored:
+    # a rerun days later still reports on the same day.
+    if "run_date" in names:
         add("time", pc.cast(pc.cast(batch.column("run_date"), pa.date32()), pa.timestamp("us", tz="UTC")))
     elif day is not None:
         lo, _ = window_bounds(day, day)
         add("time", pa.array([lo] * n, pa.timestamp("us", tz="UTC")))
+    elif "scored_at" in names:
+        add("time", pc.cast(batch.column("scored_at"), pa.timestamp("us", tz="UTC")))
     else:
         add("time", pa.nulls(n, pa.timestamp("us", tz="UTC")))
     add("model_version", pc.cast(batch.column("model_version"), pa.string()) if "model_version" in names
