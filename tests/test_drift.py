@@ -187,12 +187,17 @@ def test_a_partition_folder_sets_its_own_window(settings, tmp_path, fresh):
     assert report["window"] == {"start": "2026-11-20", "end": "2026-11-20"} and report["rows"] == 700
 
 
-def test_batch_output_in_gcs(settings, gcs_emulator, gcs_bucket, tmp_path, fresh):
+def test_batch_output_in_gcs_and_reports_in_gcs(settings, gcs_emulator, gcs_bucket, tmp_path, fresh):
     folder = dd.write_batch_output(tmp_path / "batch", fresh.head(900))
     bucket = gcs_emulator.client().bucket(gcs_bucket)
     bucket.blob("out/run_date=2026-11-20/scores.parquet").upload_from_filename(str(folder / "scores.parquet"))
-    report = run(settings, {"source": f"gs://{gcs_bucket}/out/", "start": "2026-11-20"})
+    in_gcs = settings.model_copy(update={"reports_dir": f"gs://{gcs_bucket}/reports"})
+    report = run(in_gcs, {"source": f"gs://{gcs_bucket}/out/", "start": "2026-11-20"})
     assert report["rows"] == 900 and report["backtest"]["rows"] == 900
+    assert report["report_url"] == f"gs://{gcs_bucket}/reports/2026-11-20/report.html"
+    written = {b.name for b in gcs_emulator.client().list_blobs(gcs_bucket, prefix="reports/")}
+    assert written == {"reports/2026-11-20/report.json", "reports/2026-11-20/report.html", "reports/index.json",
+                       "reports/index.html", "reports/drift_reports.parquet"}
     nothing = run(settings, {"source": f"gs://{gcs_bucket}/out/", "start": "2026-11-21"})
     assert nothing["rows"] == 0 and nothing["status"] == "insufficient_data"
 
@@ -395,3 +400,25 @@ def test_monitoring_page_in_headless_chromium(settings, tmp_path, fresh):
     assert dom.count('<svg class="chart"') >= 6  # PSI, overlay, pd, score, rating mix, by day, trend
     assert "Overall drift over recent reports" in dom  # the trend of the two reports
     assert "Recent predictions" in dom and "hA000" in dom
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize("var, value, field, expected", [
+    ("MODEL_STORE", "gs://b/models", "model_store", "gs://b/models"),
+    ("DRIFT_SOURCE", "bq://p.d.predictions", "drift_source", "bq://p.d.predictions"),
+    ("REPORTS_DIR", "gs://b/reports", "reports_dir", "gs://b/reports"),
+    ("DRIFT_REPORTS_TABLE", "bq://p.d.drift_reports", "drift_reports_table", "bq://p.d.drift_reports"),
+    ("GOOGLE_CLOUD_PROJECT", "p", "google_cloud_project", "p"),
+    ("STORE_READ_TIMEOUT_S", "3", "store_read_timeout_s", 3.0),
+    ("MAX_BODY_BYTES", "2048", "max_body_bytes", 2048),
+])
+def test_drift_settings_from_the_environment(var, value, field, expected):
+    assert getattr(DriftSettings.from_env({var: value}), field) == expected
+
+
+def test_drift_settings_are_exactly_the_contracts_variables():
+    assert {n.upper() for n in DriftSettings.model_fields} == {
+        "MODEL_STORE", "MODEL_NAME", "STORE_READ_TIMEOUT_S", "STORE_READ_DEADLINE_S", "GOOGLE_CLOUD_PROJECT",
+        "MAX_BODY_BYTES", "DRIFT_SOURCE", "REPORTS_DIR", "DRIFT_REPORTS_TABLE"}
