@@ -305,7 +305,10 @@ class VersionCheck:
             if name in names:
                 self.present.add(name)
                 col = batch.column(name)
-                acc.add(_floats(col)) if isinstance(acc, _Numeric) else acc.add(col)
+                if isinstance(acc, _Numeric):
+                    acc.add(_floats(col))
+                else:
+                    acc.add(col)
         pd_ = _floats(batch.column("pd"))
         score = _floats(batch.column("score"))
         for name, values in (("pd", pd_), ("score", score)):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -47,7 +47,6 @@ class Columns:
     features: dict[str, str]
     target: str | None = None
     id: str | None = None
-    extra: tuple[str, ...] = field(default=())
 
 
 def window_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -90,11 +89,11 @@ def _pa():
     return pa
 
 
-def _finish(batch, columns: Columns, lo: datetime, hi: datetime, time_filter: bool = True):
-    """Filter a normalized batch to the window and keep only the wanted columns."""
+def _finish(batch, lo: datetime, hi: datetime):
+    """The rows of a normalized batch whose time is in [lo, hi) (rows without a time are dropped)."""
     import pyarrow.compute as pc
 
-    if time_filter and batch.num_rows:
+    if batch.num_rows:
         t = batch.column("time")
         mask = pc.and_(pc.greater_equal(t, _pa().scalar(lo, t.type)), pc.less(t, _pa().scalar(hi, t.type)))
         batch = batch.filter(pc.fill_null(mask, False))
@@ -197,7 +196,7 @@ class JsonlLogSource:
                 if columns.target:
                     arrays.append(batch.column(columns.target))
                     names.append(columns.target)
-                yield _finish(pa.RecordBatch.from_arrays(arrays, names=names), columns, lo, hi)
+                yield _finish(pa.RecordBatch.from_arrays(arrays, names=names), lo, hi)
         except (pa.ArrowInvalid, ValueError) as exc:
             raise InvalidInput(f"source {self.uri!r} is not a readable prediction log (JSON lines): "
                                    f"{exc}") from None
@@ -230,7 +229,7 @@ class BatchOutputSource:
                 continue
             with opener() as fh:
                 for batch in _parquet_batches(fh, name, columns, day):
-                    yield _finish(batch, columns, lo, hi)
+                    yield _finish(batch, lo, hi)
 
 
 class BigQuerySource:
