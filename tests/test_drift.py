@@ -146,6 +146,9 @@ def test_a_window_mixing_versions_is_reported_per_version(settings, store_path, 
     assert versions["v20261115-000000"]["drifted_features"] == ["age"]
     assert report["status"] == "alert" and report["model_version"] == dd.VERSION  # most rows first
     assert report["rows"] == 5000
+    page = (Path(settings.reports_dir) / "2026-11-20" / "report.html").read_text()
+    assert "mixes 2 model versions" in page
+    assert f'id="v-{dd.VERSION}"' in page and 'id="v-v20261115-000000"' in page
 
 
 def test_unknown_version_in_the_source_is_named(settings, tmp_path, fresh):
