@@ -269,3 +269,20 @@ def test_columns_are_read_by_the_spec_types(trained_store, small_data, tmp_path,
     got = batches[0].column(column).to_pylist()[:3]
     assert got == expected
     assert str(batches[0].schema.field(column).type) == ("double" if column == "age" else "string")
+
+
+def test_the_command_line_runs_the_same_job_and_prints_the_summary(trained_store, table, tmp_path, capsys,
+                                                                    monkeypatch):
+    from riskscore.batch.__main__ import main
+
+    monkeypatch.delenv("MODEL_STORE", raising=False)
+    out = tmp_path / "cli"
+    assert main(["--input", str(table), "--output", str(out), "--run-date", RUN_DATE,
+                 "--model-store", str(trained_store.path)]) == 0
+    captured = capsys.readouterr()
+    assert "rows/s" in captured.err  # the progress bar
+    assert "rows_scored      3,000" in captured.out and "rows_rejected    0" in captured.out
+    assert len(scores(out)) == 3000
+    assert main(["--input", str(tmp_path / "missing.csv"), "--output", str(out), "--run-date", RUN_DATE,
+                 "--model-store", str(trained_store.path), "--quiet"]) == 2
+    assert "missing.csv: no such file or folder" in capsys.readouterr().err

@@ -28,9 +28,14 @@ class DecisionCore:
         k = max(names, default=-1) + 1
         self._segment_names = np.array([names.get(i, str(i)) for i in range(k)], dtype=object)
 
-    def ratings(self, score: np.ndarray) -> np.ndarray:
-        """ScalingSpec.rating over a column: the band whose min_score is the largest <= score."""
-        return self._band_names[np.searchsorted(self._band_edges, score, side="right")]
+    @property
+    def band_names(self) -> np.ndarray:
+        return self._band_names
+
+    def rating_index(self, score: np.ndarray) -> np.ndarray:
+        """ScalingSpec.rating over a column, as positions in `band_names`: the band whose
+        min_score is the largest <= score."""
+        return np.searchsorted(self._band_edges, score, side="right")
 
     def segment_names(self, segment: np.ndarray) -> np.ndarray:
         """The profile name of each segment id (the id as text for an id without a profile)."""
@@ -44,7 +49,8 @@ class DecisionCore:
     def decide(self, out: dict[str, np.ndarray], exposure: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Graph outputs for N rows (and their exposure, NaN where unknown) -> decision columns.
 
-        Always: pd, score (rounded to 0.1, as shown), rating (of the rounded score),
+        Always: pd, score (rounded to 0.1, as shown), rating (of the rounded score; and
+        rating_index, its position in `band_names`),
         reason_index [N, 4] (feature position, -1 for none), reason_contribution [N, 4]
         (rounded to 4 places, NaN for none). With an LGD graph: lgd, exposure,
         expected_loss = round(pd x lgd x exposure, 2) (NaN without exposure). With a segment
@@ -56,7 +62,8 @@ class DecisionCore:
         # Rate the score as shown, so a 649.96 shown as 650.0 is never rated below 650.
         score = np.round(out["score"].astype(np.float64), 1)
         index, value = top_reasons(out["contributions"])
-        result = {"pd": pd_, "score": score, "rating": self.ratings(score),
+        rating = self.rating_index(score)
+        result = {"pd": pd_, "score": score, "rating": self._band_names[rating], "rating_index": rating,
                   "reason_index": index, "reason_contribution": np.round(value, 4)}
         if "lgd" in out:
             lgd = out["lgd"].astype(np.float64)

@@ -62,7 +62,12 @@ class BatchScorer:
         self.schema = arrow_schema(schema_for(SCORES_SCHEMA, self.columns.id), for_files=False)
         self._known = {f.name: pa.array(f.categories or [], pa.string())
                        for f in self.core.features if f.type == "categorical"}
-        self._reason_names = np.array([f.name for f in self.core.features] + [None], dtype=object)
+        # Text columns are built from small dictionaries and integer codes: Arrow copies the
+        # bytes in C, with no Python string per row.
+        self._reason_names = pa.array([f.name for f in self.core.features], pa.string())
+        self._band_names = pa.array(list(self.core.band_names), pa.string())
+        self._segment_names = pa.array(list(self.core._segment_names), pa.string())
+        self._version = pa.array([model.version], pa.string())
 
     def decide(self, rows: pa.RecordBatch) -> dict[str, np.ndarray]:
         exposure = rows.column(self.columns.exposure).to_numpy(zero_copy_only=False) \
@@ -79,21 +84,30 @@ class BatchScorer:
             cols[self.columns.id] = rows.column(self.columns.id)
         cols["pd"] = pa.array(d["pd"])
         cols["score"] = pa.array(d["score"])
-        cols["rating"] = pa.array(d["rating"], pa.string())
+        cols["rating"] = _text(d["rating_index"], self._band_names)
         for name in ("lgd", "exposure", "expected_loss", "anomaly_score"):
             cols[name] = pa.array(d.get(name, nan), pa.float64(), from_pandas=True)  # NaN -> null
         cols["segment"] = pa.array(d["segment"], pa.int64()) if "segment" in d else pa.nulls(n, pa.int64())
-        cols["segment_name"] = pa.array(d["segment_name"], pa.string()) if "segment" in d else pa.nulls(n, pa.string())
+        if "segment" in d and len(self._segment_names) and d["segment"].max(initial=0) < len(self._segment_names):
+            cols["segment_name"] = _text(d["segment"], self._segment_names)
+        else:
+            cols["segment_name"] = pa.array(d["segment_name"], pa.string()) if "segment" in d else pa.nulls(n, pa.string())
         cols["anomaly_flag"] = pa.array(d["anomaly_flag"]) if "anomaly_flag" in d else pa.nulls(n, pa.bool_())
         for k in range(MAX_REASONS):
-            cols[f"reason_{k + 1}"] = pa.array(self._reason_names[d["reason_index"][:, k]], pa.string())
+            cols[f"reason_{k + 1}"] = _text(d["reason_index"][:, k], self._reason_names)
         for k in range(MAX_REASONS):
             cols[f"reason_{k + 1}_contribution"] = pa.array(d["reason_contribution"][:, k], from_pandas=True)
-        cols["model_version"] = pa.array(np.full(n, self.model.version, dtype=object), pa.string())
+        cols["model_version"] = _text(np.zeros(n, dtype=np.int32), self._version)
         cols["run_date"] = pa.array(np.full(n, np.datetime64(self.run_date, "D")), pa.date32())
         cols["scored_at"] = pa.array(np.full(n, np.datetime64(self.scored_at.replace(tzinfo=None), "us")),
                                      pa.timestamp("us", tz="UTC"))
         return pa.RecordBatch.from_arrays([cols[name] for name in self.schema.names], schema=self.schema)
+
+
+def _text(codes: np.ndarray, names: pa.Array) -> pa.Array:
+    """names[codes] as a plain string column; a negative code is null."""
+    indices = pa.array(codes.astype(np.int32), mask=codes < 0)
+    return pa.DictionaryArray.from_arrays(indices, names).cast(pa.string())
 
 
 def _in_order(chunks: Iterator[Chunk], work, workers: int) -> Iterator[tuple[Chunk, pa.RecordBatch]]:

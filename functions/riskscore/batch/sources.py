@@ -89,8 +89,10 @@ class Reader:
 
     def chunks(self) -> Iterator[Chunk]:
         row = 1
-        for raw in self._raw_batches():
-            if raw.num_rows:
+        for whole in self._raw_batches():
+            # CSV blocks and BigQuery pages come in their own sizes: at most chunk_rows each.
+            for start in range(0, whole.num_rows, self.chunk_rows):
+                raw = whole.slice(start, self.chunk_rows)
                 yield self.columns.cast(raw, row)
                 row += raw.num_rows
 
