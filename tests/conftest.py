@@ -300,3 +300,49 @@ def trained_store(tmp_path_factory, small_spec, small_data):
     store = LocalStore(path)
     result = train(small_spec, small_data, store, log=quiet)
     yield SimpleNamespace(path=path, store=store, result=result)
+
+
+# --- batch functions (functions/main.py: batch_score, batch_score_gcs) ---
+#
+#   batch_app  (function): batch_app(store_path, target="batch_score", **env) -> the Flask test
+#              client of a freshly imported functions/main.py with MODEL_STORE=store_path.
+#   bq_for_batch (function): points riskscore.bq's client factories at the BigQuery emulator.
+
+BATCH_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "ORT_INTRA_OP_THREADS", "ORT_INTER_OP_THREADS",
+             "MAX_BODY_BYTES", "STORE_READ_TIMEOUT_S", "STORE_READ_DEADLINE_S", "GOOGLE_CLOUD_PROJECT",
+             "BATCH_CHUNK_ROWS", "MAX_INLINE_RECORDS", "BATCH_WORKERS", "FUNCTION_TARGET"]
+
+
+@pytest.fixture
+def batch_app(monkeypatch):
+    import sys
+
+    import functions_framework
+
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "functions", "main.py")
+    saved_path, saved_main = list(sys.path), sys.modules.get("main")
+
+    def make(store_path, target: str = "batch_score", **env):
+        for var in BATCH_ENV:
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("MODEL_STORE", str(store_path))
+        for key, value in env.items():
+            monkeypatch.setenv(key, str(value))
+        sys.modules.pop("main", None)
+        return functions_framework.create_app(target=target, source=source).test_client()
+
+    yield make
+    sys.path[:] = saved_path
+    if saved_main is None:
+        sys.modules.pop("main", None)
+    else:
+        sys.modules["main"] = saved_main
+
+
+@pytest.fixture
+def bq_for_batch(bq_emulator, monkeypatch):
+    import riskscore.bq
+
+    monkeypatch.setattr(riskscore.bq, "bigquery_client", lambda project=None: bq_emulator.client())
+    monkeypatch.setattr(riskscore.bq, "bigquery_read_client", bq_emulator.read_client)
+    return bq_emulator

@@ -26,3 +26,11 @@ def bigquery_client(project: str | None = None) -> "bigquery.Client":
     from google.cloud import bigquery
 
     return bigquery.Client(project=project)
+
+
+def bigquery_read_client():
+    """A BigQuery Storage Read client (streams table rows as Arrow record batches), with the
+    environment's credentials; tests monkeypatch this factory to reach the emulator."""
+    from google.cloud.bigquery_storage_v1 import BigQueryReadClient
+
+    return BigQueryReadClient()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sys
+from datetime import datetime, timezone
 
 from . import logline
 from .settings import ScoreSettings
@@ -24,7 +25,10 @@ class PredictionLog:
 
     def write(self, *, request_id: str, model_version: str, applicant_id: str | None, features: dict,
               outputs: dict, latency_ms: float) -> None:
+        # `time` (ISO 8601 UTC): when the prediction was made, for drift windows over a local
+        # log; Cloud Logging takes it as the entry's timestamp.
         record = {"severity": "INFO", "message": "prediction", "log_type": "prediction",
+                  "time": datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z"),
                   "request_id": request_id, "model_version": model_version,
                   "applicant_id_hash": self.hash_id(applicant_id), "features": features,
                   "outputs": outputs, "latency_ms": round(latency_ms, 3)}
