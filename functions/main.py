@@ -13,6 +13,7 @@ import uuid
 
 import functions_framework
 
+from riskscore import logline, trace
 from riskscore.errors import MethodNotAllowed
 from riskscore.http import error_response, read_json, respond
 from riskscore.prediction_log import PredictionLog
@@ -41,7 +42,14 @@ def model_info(model) -> dict:
 
 @functions_framework.http
 def score(request):
-    """POST a JSON applicant -> the credit decision; GET -> health and model information."""
+    """POST a JSON applicant -> the credit decision; GET -> health and model information.
+
+    Every log line of the request (the prediction, any error) carries its Cloud Trace ids."""
+    with logline.context(trace.log_fields(request.headers, SETTINGS.google_cloud_project)):
+        return _score(request)
+
+
+def _score(request):
     started = time.perf_counter()
     given = request.headers.get("X-Request-Id", "")
     request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex

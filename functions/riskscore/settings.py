@@ -32,6 +32,9 @@ class ScoreSettings(BaseModel):
     # Salt for hashing applicant ids in the prediction log (from Secret Manager in the cloud).
     # Unset: a random salt per instance, so ids in the log cannot be linked at all.
     applicant_id_salt: str | None = None
+    # Names traces in log lines (`projects/ID/traces/TRACE`) so Cloud Logging groups a request's
+    # lines under it; Terraform sets it (gen2 Python runtimes do not). Unset: no trace fields.
+    google_cloud_project: str | None = None
 
     @classmethod
     def from_env(cls, environ=None) -> "ScoreSettings":
