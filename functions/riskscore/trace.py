@@ -17,7 +17,7 @@ SAMPLED = "logging.googleapis.com/trace_sampled"
 
 # W3C Trace Context: lowercase hex; version ff is invalid; later versions may append fields.
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-[^\s]*)?")
-_CLOUD = re.compile(r"([0-9a-fA-F]{32})(?:/([0-9]{1,20}))?(?:;o=([0-9]+))?")
+_CLOUD = re.compile(r"([0-9a-fA-F]{32})(?:/([0-9]{1,20}))?(?:;o=([0-9]{1,3}))?")
 _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 
 
