@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -20,6 +21,11 @@ from .settings import ScoreSettings
 from .store import open_store
 
 
+# Threads building ONNX sessions at load: two, as sessions build in parallel on a second core
+# (a 1-vCPU instance loses nothing: they just queue).
+LOAD_THREADS = 2
+
+
 class Model:
     """A loaded version: manifest, feature schema and one shared ONNX session per model.
 
@@ -27,27 +33,35 @@ class Model:
     """
 
     def __init__(self, manifest: dict, files: dict[str, bytes], settings: ScoreSettings):
-        # Imported here, in the serving process: onnxruntime is not fork-safe (a process forked
-        # after importing it aborts or hangs at exit), and gunicorn forks its worker from the
-        # master that imported main.py.
+        # Imported here, in the serving process: onnxruntime is not fork-safe (it starts a thread
+        # at import; a process forked after that aborts or hangs at exit), and gunicorn forks
+        # its worker from the master that imported main.py.
         import onnxruntime as ort
 
         self.manifest = manifest
         self.version: str = manifest["version"]
-        self.features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
-        self.scaling = ScalingSpec.model_validate(manifest["scaling"])
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = settings.ort_intra_op_threads
-        opts.inter_op_num_threads = settings.ort_inter_op_threads
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.sessions = {name: ort.InferenceSession(files[meta["file"]], sess_options=opts,
-                                                    providers=["CPUExecutionProvider"])
-                         for name, meta in manifest["models"].items()}
+
+        def session(name: str):
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = settings.ort_intra_op_threads
+            opts.inter_op_num_threads = settings.ort_inter_op_threads
+            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            return ort.InferenceSession(files[manifest["models"][name]["file"]], sess_options=opts,
+                                        providers=["CPUExecutionProvider"])
+
+        # Cold start: building a session is C++ that releases the GIL, so the graphs are built
+        # on LOAD_THREADS threads (largest first) while this thread builds the pydantic models.
+        largest_first = sorted(manifest["models"], key=lambda n: -len(files[manifest["models"][n]["file"]]))
+        with ThreadPoolExecutor(LOAD_THREADS, thread_name_prefix="session-load") as pool:
+            building = {name: pool.submit(session, name) for name in largest_first}
+            self.features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
+            self.scaling = ScalingSpec.model_validate(manifest["scaling"])
+            # Built once per version, off the request path: the pydantic model of a valid request.
+            self.request_model = request_model(self.features)
+            self.sessions = {name: building[name].result() for name in manifest["models"]}
         self._output_names = {name: [o.name for o in sess.get_outputs()] for name, sess in self.sessions.items()}
         profiles = manifest["models"].get("segment", {}).get("profiles", [])
         self._segment_names = {p["id"]: p["name"] for p in profiles}
-        # Built once per version, off the request path: the pydantic model of a valid request.
-        self.request_model = request_model(self.features)
         self._known = {f.name: set(f.categories or []) for f in self.features if f.type == "categorical"}
 
     def feeds(self, rows: list[dict]) -> dict[str, np.ndarray]:
