@@ -26,6 +26,20 @@ from .store import open_store
 LOAD_THREADS = 2
 
 
+def build_session(graph: bytes, settings: ScoreSettings):
+    """One ONNX session on the CPU with the configured thread pools (thread-safe to call)."""
+    # Imported here, in the serving process: onnxruntime is not fork-safe (it starts a thread
+    # at import; a process forked after that aborts or hangs at exit), and gunicorn forks
+    # its worker from the master that imported main.py.
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = settings.ort_intra_op_threads
+    opts.inter_op_num_threads = settings.ort_inter_op_threads
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
 class Model:
     """A loaded version: manifest, feature schema and one shared ONNX session per model.
 
@@ -33,27 +47,15 @@ class Model:
     """
 
     def __init__(self, manifest: dict, files: dict[str, bytes], settings: ScoreSettings):
-        # Imported here, in the serving process: onnxruntime is not fork-safe (it starts a thread
-        # at import; a process forked after that aborts or hangs at exit), and gunicorn forks
-        # its worker from the master that imported main.py.
-        import onnxruntime as ort
-
         self.manifest = manifest
         self.version: str = manifest["version"]
-
-        def session(name: str):
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = settings.ort_intra_op_threads
-            opts.inter_op_num_threads = settings.ort_inter_op_threads
-            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            return ort.InferenceSession(files[manifest["models"][name]["file"]], sess_options=opts,
-                                        providers=["CPUExecutionProvider"])
 
         # Cold start: building a session is C++ that releases the GIL, so the graphs are built
         # on LOAD_THREADS threads (largest first) while this thread builds the pydantic models.
         largest_first = sorted(manifest["models"], key=lambda n: -len(files[manifest["models"][n]["file"]]))
         with ThreadPoolExecutor(LOAD_THREADS, thread_name_prefix="session-load") as pool:
-            building = {name: pool.submit(session, name) for name in largest_first}
+            building = {name: pool.submit(build_session, files[manifest["models"][name]["file"]], settings)
+                        for name in largest_first}
             self.features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
             self.scaling = ScalingSpec.model_validate(manifest["scaling"])
             # Built once per version, off the request path: the pydantic model of a valid request.
