@@ -58,7 +58,7 @@ def loads(raw: bytes) -> Any:
         text = _text(raw)
         _check_depth(text)
         value = _DECODER.decode(text)
-        _check_value(value, lambda: "the body")
+        _check_value(value, "the body")
         return value
     except _Rejected as exc:
         problem = str(exc)
@@ -108,35 +108,39 @@ def _number(parse):
     return hook
 
 
-def _check_string(s: str, where) -> None:
-    """`where()` names the string in the message; called only on a failure (this is per string)."""
+def _string_problem(s: str, where: str) -> _Rejected:
     if len(s) > MAX_STRING_CHARS:
-        raise _Rejected(f"{where()} is a string of {len(s)} characters; at most {MAX_STRING_CHARS} are accepted")
-    bad = _FORBIDDEN.search(s)
-    if bad:
-        kind = "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
-        raise _Rejected(f"{where()} contains {kind} (U+{ord(bad.group()):04X})")
+        return _Rejected(f"{where} is a string of {len(s)} characters; at most {MAX_STRING_CHARS} are accepted")
+    bad = _FORBIDDEN.search(s).group()
+    kind = "a lone surrogate" if "\ud800" <= bad <= "\udfff" else "a control character"
+    return _Rejected(f"{where} contains {kind} (U+{ord(bad):04X})")
 
 
-def _check_value(value: Any, where) -> None:
+def _check_value(value: Any, where: str) -> None:
     """Strings directly in `value` (or in its arrays); objects were checked by _object."""
     if isinstance(value, str):
-        _check_string(value, where)
+        if len(value) > MAX_STRING_CHARS or _FORBIDDEN.search(value):
+            raise _string_problem(value, where)
     elif isinstance(value, list):
         for item in value:
             _check_value(item, where)
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict:
+    # Runs for every object of every body: the common case is kept to a few cheap checks.
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
         duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))
         raise _Rejected(f"duplicate key {duplicate[:_SHOWN]!r} in an object")
     for key, value in pairs:
-        _check_string(key, lambda: f"key {key[:_SHOWN]!r}")
-        if isinstance(value, (str, list)):
-            _check_value(value, lambda: f"the value of {key[:_SHOWN]!r}")
+        if len(key) > MAX_STRING_CHARS or _FORBIDDEN.search(key):
+            raise _string_problem(key, f"key {key[:_SHOWN]!r}")
+        if value.__class__ is str:
+            if len(value) > MAX_STRING_CHARS or _FORBIDDEN.search(value):
+                raise _string_problem(value, f"the value of {key[:_SHOWN]!r}")
+        elif value.__class__ is list:
+            _check_value(value, f"the value of {key[:_SHOWN]!r}")
     return obj
 
 
