@@ -226,6 +226,21 @@ def load(url: str, concurrency: int, total: int) -> dict:
             "rps": len(flat) / wall, "client_cpu_share": cpu / wall, "p50_ms": percentile(flat, 50), "p99_ms": percentile(flat, 99)}
 
 
+def measure_before(service: Service, args, log_dir: Path, label: str) -> dict:
+    """Cold start and memory after warm-up only: the earlier code next to ours, same round."""
+    loadavg = os.getloadavg()
+    server = Running(service, log_dir / f"{service.key}-{label}.log")
+    try:
+        ready = server.wait_ready()
+        warm = sequential(server.url, args.warmup)
+        mem = tree_memory(server.proc.pid)
+    finally:
+        server.stop()
+    return {"loadavg_before": loadavg, "cold_start_s": ready["cold_start_s"],
+            "cold_start_cpu_s": ready["cold_start_cpu_s"], "rss_mib": mib(mem["rss_kib"]),
+            "unique_mib": mib(mem["unique_kib"]), "errors": warm["errors"]}
+
+
 def mib(kib: int | None) -> float | None:
     return None if kib is None else kib / 1024
 
@@ -489,6 +504,17 @@ def markdown(result: dict) -> str:
         lines += [f"| rest: server start, first request, polling | {cold - total:.3f} | |",
                   f"| **cold start (measured) / RSS of one process** | **{cold:.3f}** | "
                   f"**{sum(st['rss_mib'] for st in steps):.1f}** |", ""]
+    if result.get("before"):
+        b, o = result["before"], result["summary"]["ours"]
+        unique = lambda v: "n/a" if v is None else f"{v:.0f}"
+        lines += [f"Earlier code, measured in every round right after ours ({b['label']}):", "",
+                  "| | ours | earlier | ours / earlier (median of rounds) |", "|---|---:|---:|---:|",
+                  f"| cold start (s) | {o['cold_start_s']['median']:.3f} | {b['cold_start_s']:.3f} | {b['cold_ratio']:.2f} |",
+                  f"| CPU time of the tree until the first 200 (s) | {o['cold_start_cpu_s']['median']:.3f} | "
+                  f"{b['cold_start_cpu_s']:.3f} | {b['cpu_ratio']:.2f} |",
+                  f"| distinct resident pages after warm-up (MiB) | {unique(o.get('unique_mib', {}).get('median'))} | "
+                  f"{unique(b['unique_mib'])} | |",
+                  f"| RSS summed after warm-up (MiB) | {o['rss_mib']['median']:.0f} | {b['rss_mib']:.0f} | |", ""]
     detail = result["load_detail"]
     lines += ["Model load of the score function taken apart (fresh interpreter with onnxruntime imported; "
               "each session built alone, one after the other; median over the rounds):", "",
@@ -524,6 +550,9 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (data, models, server logs)")
     parser.add_argument("--prepared", type=Path, default=None,
                         help="reuse a directory written by bench/prepare_models.py instead of training")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="a `functions/` folder of an earlier version of the code: its cold start and memory "
+                             "are measured in every round too, right after ours (e.g. from `git archive`)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -541,6 +570,11 @@ def main(argv=None) -> int:
             prepared = json.loads((work / "prepared.json").read_text())
         result["models"] = prepared
         svc = services(prepared)
+        before = None
+        if args.before:
+            ours = svc[0]
+            before = Service("before", f"score function, earlier code ({args.before})", args.before.resolve(),
+                             ours.env, ours.argv)
         result["labels"] = {s.key: s.label for s in svc}
 
         for s in svc:  # unmeasured first start: page cache, lazy file-system state
@@ -558,6 +592,11 @@ def main(argv=None) -> int:
                 r["steps"] = cold_start_steps(s)
                 if s.key == "ours":
                     r["load_detail"] = load_detail(s)
+                    if before:
+                        b = measure_before(before, args, work, f"round{i + 1}")
+                        result.setdefault("before_runs", []).append(b)
+                        print(f"round {i + 1} before       cold {b['cold_start_s']:.2f}s  "
+                              f"unique {b['unique_mib'] or float('nan'):.0f} MiB", flush=True)
                 runs[s.key].append(r)
                 print(f"round {i + 1} {s.key:12s} cold {r['cold_start_s']:.2f}s  rss {r['rss_mib']:.0f} MiB  "
                       f"unique {r['unique_mib'] or float('nan'):.0f} MiB  p50 {r['seq_p50_ms']:.2f} ms  "
@@ -569,6 +608,20 @@ def main(argv=None) -> int:
 
         result["steps"] = {k: median_steps([r["steps"] for r in v]) for k, v in runs.items()}
         result["load_detail"] = median_steps([r["load_detail"] for r in runs["ours"]])
+        if before:
+            b_runs = result["before_runs"]
+            result["before"] = {
+                "label": before.label,
+                "cold_start_s": statistics.median(r["cold_start_s"] for r in b_runs),
+                "cold_start_cpu_s": statistics.median(r["cold_start_cpu_s"] for r in b_runs),
+                "unique_mib": statistics.median(r["unique_mib"] for r in b_runs if r["unique_mib"] is not None)
+                if any(r["unique_mib"] is not None for r in b_runs) else None,
+                "rss_mib": statistics.median(r["rss_mib"] for r in b_runs),
+                "cold_ratio": statistics.median(o["cold_start_s"] / r["cold_start_s"]
+                                                for o, r in zip(runs["ours"], b_runs)),
+                "cpu_ratio": statistics.median(o["cold_start_cpu_s"] / r["cold_start_cpu_s"]
+                                               for o, r in zip(runs["ours"], b_runs)),
+                "errors": sum(r["errors"] for r in b_runs)}
         print("import breakdown (-X importtime)", flush=True)
         result["imports"] = {s.key: import_breakdown(s, work) for s in svc}
         result["runtime_s"] = round(time.perf_counter() - started, 1)
