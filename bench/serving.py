@@ -288,7 +288,7 @@ STEPS = {
         ("master: riskscore modules and main.py (settings; no model)", "import main"),
         # the worker, in its background thread right after the fork
         ("worker: onnxruntime", "import onnxruntime"),
-        ("worker: model load as served (read, sha256, 5 sessions on 2 threads, request model)",
+        ("worker: model load as served (read, sha256, 5 sessions, request model)",
          "import main; main.SCORER.load()"),
     ],
     "alternative": [
@@ -303,7 +303,7 @@ STEPS = {
 }
 
 # The model load of ours taken apart, in a fresh interpreter with onnxruntime imported: each
-# graph's session built alone, one after the other (the served load builds them on 2 threads).
+# graph's session built alone, one after the other, as the served load builds them.
 LOAD_DETAIL = """
 import json, time
 import onnxruntime
