@@ -254,7 +254,8 @@ def test_every_bad_field_is_named_at_once(client):
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None,
-                                          "application/jsonp"])
+                                          "application/jsonp", "application/json; charset=utf-16",
+                                          "application/json; charset=latin-1"])
 def test_wrong_content_type_is_415(client, content_type):
     reply = client.request("POST", data=_body(GOOD), content_type=content_type)
     assert reply.status == 415, reply
