@@ -13,12 +13,17 @@ import uuid
 
 import functions_framework
 
-from riskscore.errors import MethodNotAllowed, RiskScoreError
-from riskscore.http import error_response, log, read_json, respond
-from riskscore.prediction_log import PredictionLog
-from riskscore.request import validate
-from riskscore.scorer import Scorer
-from riskscore.settings import BatchSettings, DriftSettings, ScoreSettings
+# Cold start: pydantic scans every installed distribution's entry points for plugins when the
+# first model class is built (2 ms here, more with more packages); the functions use none.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+from riskscore import logline, trace  # noqa: E402 - after the line above, before any model class
+from riskscore.errors import MethodNotAllowed, RiskScoreError  # noqa: E402
+from riskscore.http import error_response, log, read_json, respond  # noqa: E402
+from riskscore.prediction_log import PredictionLog  # noqa: E402
+from riskscore.request import validate  # noqa: E402
+from riskscore.scorer import Scorer  # noqa: E402
+from riskscore.settings import BatchSettings, DriftSettings, ScoreSettings  # noqa: E402
 
 SETTINGS = ScoreSettings.from_env()
 SCORER = Scorer(SETTINGS)
@@ -29,7 +34,10 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's id is echoed o
 # that serves. The model (and onnxruntime, which is not fork-safe) is loaded once, in the
 # worker, right after the fork and in the background; a first request waits for it. Without a
 # fork (the test client, `--debug`), the first request loads it.
-os.register_at_fork(after_in_child=SCORER.load_in_background)
+# Only where this instance serves `score` (FUNCTION_TARGET is set by the runtime and by
+# functions-framework): a batch or drift instance never loads the score model.
+if os.environ.get("FUNCTION_TARGET", "score") == "score":
+    os.register_at_fork(after_in_child=SCORER.load_in_background)
 
 # Batch functions: pyarrow, the Google clients and the batch modules load on their first call,
 # never on `score`'s path.
@@ -56,7 +64,14 @@ def model_info(model) -> dict:
 
 @functions_framework.http
 def score(request):
-    """POST a JSON applicant -> the credit decision; GET -> health and model information."""
+    """POST a JSON applicant -> the credit decision; GET -> health and model information.
+
+    Every log line of the request (the prediction, any error) carries its Cloud Trace ids."""
+    with logline.context(trace.log_fields(request.headers, SETTINGS.google_cloud_project)):
+        return _score(request)
+
+
+def _score(request):
     started = time.perf_counter()
     given = request.headers.get("X-Request-Id", "")
     request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex

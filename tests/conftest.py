@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -346,3 +347,71 @@ def bq_for_batch(bq_emulator, monkeypatch):
     monkeypatch.setattr(riskscore.bq, "bigquery_client", lambda project=None: bq_emulator.client())
     monkeypatch.setattr(riskscore.bq, "bigquery_read_client", bq_emulator.read_client)
     return bq_emulator
+
+
+# --- a real functions-framework server ---
+#
+#   functions_framework_server(target, env, log_path) (context manager, not a fixture):
+#       starts `functions-framework --target TARGET` on a free loopback port in its own process
+#       group, with stdout+stderr to log_path, waits for GET / to answer 200, and yields
+#       SimpleNamespace(url, session, proc, log_path); stops exactly that process group after.
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FUNCTIONS_SOURCE = os.path.join(REPO_ROOT, "functions", "main.py")
+
+
+@contextlib.contextmanager
+def functions_framework_server(target: str, env: dict, log_path, timeout_s: float = 30.0):
+    import signal
+    import subprocess
+    import sys
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+    executable = os.path.join(os.path.dirname(sys.executable), "functions-framework")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([executable, "--target", target, "--source", FUNCTIONS_SOURCE,
+                                 "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    session = requests.Session()
+    session.trust_env = False  # loopback only: never through a proxy from the environment
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"functions-framework exited with {proc.returncode}:\n"
+                                   f"{open(log_path, errors='replace').read()}")
+            try:
+                if session.get(url, timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"functions-framework not ready within {timeout_s} s:\n"
+                                   f"{open(log_path, errors='replace').read()}")
+            time.sleep(0.05)
+        yield SimpleNamespace(url=url, session=session, proc=proc, log_path=log_path)
+    finally:
+        session.close()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)  # gunicorn: quick shutdown of the server and its workers
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group, e.g. a stuck worker
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def serve_function():
+    """The `functions_framework_server` context manager, for module-scoped server fixtures."""
+    return functions_framework_server

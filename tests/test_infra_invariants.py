@@ -19,7 +19,6 @@ CONTRACT = {
     "drift_check": ("http", "DriftSettings"),
 }
 # Environment variables the contract adds to a settings class on another branch, not merged yet.
-PENDING_FIELDS = {"ScoreSettings": {"GOOGLE_CLOUD_PROJECT": "issue7 adds ScoreSettings.google_cloud_project"}}
 # The service account each function runs as.
 RUNS_AS = {"score": "score", "batch_score": "batch", "batch_score_gcs": "batch", "drift_check": "drift"}
 
@@ -57,8 +56,7 @@ def test_every_entry_point_in_main_py_is_deployed_with_its_trigger():
 @pytest.mark.parametrize("entry", sorted(CONTRACT))
 def test_every_deployed_function_exists_in_main_py(entry):
     assert entry in deployed(), f"{entry} (CONTRACTS.md) is not deployed"
-    if entry not in entry_points():
-        pytest.skip(f"functions/main.py has no `{entry}` yet (batch: issue8, drift: issue9); deployed from the contract")
+    assert entry in entry_points(), f"functions/main.py has no `{entry}`"
 
 
 def test_all_functions_build_from_one_source_archive_named_by_content_hash():
@@ -98,9 +96,7 @@ def test_score_min_instances_configurable_and_zero_at_rest():
 def test_environment_is_exactly_the_settings_fields(entry):
     import riskscore.settings as settings
 
-    cls = getattr(settings, CONTRACT[entry][1], None)
-    if cls is None:
-        pytest.skip(f"riskscore.settings.{CONTRACT[entry][1]} is not on this branch yet (issue8/issue9)")
+    cls = getattr(settings, CONTRACT[entry][1])
     body = deployed()[entry]
     env = {k: unquote(v) for k, v in body["environment_variables"].items() if not k.startswith("__")}
     secrets = {k for k in body.get("secret_environment_variables", {}) if not k.startswith("__")}
@@ -111,13 +107,10 @@ def test_environment_is_exactly_the_settings_fields(entry):
     assert not given & local_only, f"{entry}: local-only settings set in the cloud: {given & local_only}"
     assert fields <= given, f"{entry}: settings not set by Terraform: {sorted(fields - given)}"
     extra = given - fields
-    pending = PENDING_FIELDS.get(cls.__name__, {})
-    assert extra <= set(pending), f"{entry}: variables no setting reads: {sorted(extra - set(pending))}"
+    assert not extra, f"{entry}: variables no setting reads: {sorted(extra)}"
     # Literal values must pass the settings' own validation.
     literal = {k.lower(): v for k, v in env.items() if "${" not in v and k in fields}
     cls.model_validate(literal)
-    if extra:
-        pytest.skip("; ".join(pending[v] for v in sorted(extra)))
 
 
 def test_the_salt_is_a_secret_env_var_of_score_only():
@@ -304,12 +297,7 @@ def test_every_table_declares_its_schema_file_and_a_day_partition_on_a_real_colu
 
 @pytest.mark.parametrize("table", sorted(sync.TABLES))
 def test_table_schema_matches_the_code_that_writes_it(table):
-    try:
-        written = sync.code_schema(table)
-    except (ImportError, AttributeError) as exc:
-        pytest.skip(f"{'.'.join(sync.TABLES[table])} is not on this branch yet ({exc}); "
-                    "after merging run scripts/sync_bq_schemas.py")
-    assert sync.declared_schema(table) == written
+    assert sync.declared_schema(table) == sync.code_schema(table)
 
 
 def test_schema_normalization_uses_the_api_names():

@@ -30,6 +30,10 @@ class StoreSettings(EnvSettings):
     model_name: str = "credit_default"
     store_read_timeout_s: float = Field(10.0, gt=0)
     store_read_deadline_s: float = Field(20.0, gt=0)
+    # The project of the deployment (Terraform sets it; gen2 Python runtimes do not): it names
+    # traces in log lines (`projects/ID/traces/TRACE`) and runs BigQuery jobs. Unset: no trace
+    # fields, and BigQuery uses the environment's default project.
+    google_cloud_project: str | None = None
 
 
 class ModelSettings(StoreSettings):
@@ -59,8 +63,6 @@ class BatchSettings(ModelSettings):
 
     # A batch request body holds a job description or up to max_inline_records records.
     max_body_bytes: int = Field(16 * 1024 * 1024, gt=0)
-    # BigQuery jobs run (and are billed) in this project; unset: the environment's default.
-    google_cloud_project: str | None = None
     # Rows per Arrow record batch: memory per in-flight chunk (onnxruntime's buffers grow with
     # it: ~0.5 GB peak at 16k rows and 2 workers, ~1.1 GB at 64k), not a limit on the input.
     batch_chunk_rows: int = Field(16_384, ge=1, le=1_000_000)
@@ -75,8 +77,6 @@ class DriftSettings(StoreSettings):
 
     Every version's drift baseline is read from the store, so there is no version pin."""
 
-    # BigQuery jobs (reading the prediction log or batch scores, writing drift_reports) run here.
-    google_cloud_project: str | None = None
     max_body_bytes: int = Field(16 * 1024, gt=0)
     # The source a POST without "source" checks, e.g. bq://PROJECT.DATASET.predictions.
     drift_source: str | None = None
