@@ -68,7 +68,7 @@ def big_inputs(tmp_path_factory, small_data):
         path = folder / f"rows{rows}.parquet"
         with pq.ParquetWriter(path, block.schema) as writer:
             for k in range(rows // 100_000):
-                ids = pa.array([f"R{k:02d}{i:06d}" for i in range(block.num_rows)])
+                ids = pa.array([f"R{k:02d}{i:06d}" for i in range(block.num_rows)], block.schema.field("applicant_id").type)
                 writer.write_table(block.set_column(block.schema.get_field_index("applicant_id"), "applicant_id", ids))
         paths[rows] = path
     return paths
