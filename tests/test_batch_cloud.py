@@ -156,7 +156,7 @@ def test_bigquery_table_in_bigquery_table_out_partitioned_and_idempotent(batch_a
     table = bq_for_batch.client().get_table(out)
     assert table.time_partitioning.field == "run_date"
     from riskscore.batch import SCORES_SCHEMA
-    assert [f.name for f in table.schema] == ["applicant_id" if f["name"] == "id" else f["name"] for f in SCORES_SCHEMA]
+    assert [f.name for f in table.schema] == [f["name"] for f in SCORES_SCHEMA]
     leftovers = [t.table_id for t in bq_for_batch.client().list_tables(bq_dataset) if "staging" in t.table_id]
     assert leftovers == []
 
