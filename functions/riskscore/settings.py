@@ -42,7 +42,7 @@ class ScoreSettings(ModelSettings):
 
     # After a failed load at cold start, wait at least this long before trying the store again.
     load_retry_s: float = Field(5.0, ge=0)
-    # Local runs: also append every prediction record to this JSONL file.
+    # Local runs: also append every prediction record to this JSONL file (never set in the cloud).
     prediction_log: str | None = Field(None, json_schema_extra={"local_only": True})
     # Salt for hashing applicant ids in the prediction log (from Secret Manager in the cloud).
     # Unset: a random salt per instance, so ids in the log cannot be linked at all.
