@@ -156,7 +156,7 @@ def test_bigquery_table_in_bigquery_table_out_partitioned_and_idempotent(batch_a
     table = bq_for_batch.client().get_table(out)
     assert table.time_partitioning.field == "run_date"
     from riskscore.batch import SCORES_SCHEMA
-    assert [f.name for f in table.schema] == ["applicant_id" if f["name"] == "id" else f["name"] for f in SCORES_SCHEMA]
+    assert [f.name for f in table.schema] == [f["name"] for f in SCORES_SCHEMA]
     leftovers = [t.table_id for t in bq_for_batch.client().list_tables(bq_dataset) if "staging" in t.table_id]
     assert leftovers == []
 
@@ -176,3 +176,39 @@ def test_a_missing_bigquery_table_is_a_404(batch_app, trained_store, bq_for_batc
                                                         "output": f"bq://{out}", "run_date": RUN_DATE})
     assert (status, body["error"]) == (404, "input_not_found") and "nope" in body["message"]
     assert [t.table_id for t in bq_for_batch.client().list_tables(bq_dataset)] == []
+
+
+# --- live BigQuery: what the emulator cannot show ----------------------------------------------
+
+@pytest.mark.gcp
+def test_a_query_streams_through_the_storage_read_api_into_a_real_table(trained_store, small_data, gcp_bigquery,
+                                                                       monkeypatch):
+    """On BigQuery itself, a query's result is read through the Storage Read API (the emulator
+    keeps no result table for it), and the rerun transaction is real BigQuery SQL."""
+    import uuid
+    from datetime import date
+
+    from google.cloud import bigquery
+
+    import riskscore.bq
+    from riskscore.batch.model import PinnedModels
+    from riskscore.batch.run import run
+    from riskscore.settings import BatchSettings
+
+    monkeypatch.setattr(riskscore.bq, "bigquery_client", lambda project=None: gcp_bigquery)
+    dataset = gcp_bigquery.create_dataset(f"riskscore_test_{uuid.uuid4().hex[:12]}")
+    try:
+        table = f"{dataset.project}.{dataset.dataset_id}.applicants"
+        df = small_data.head(1000).drop(columns=["application_date"])
+        gcp_bigquery.load_table_from_file(io.BytesIO(parquet_bytes(df)), table,
+                                          job_config=bigquery.LoadJobConfig(source_format="PARQUET")).result()
+        out = f"{dataset.project}.{dataset.dataset_id}.batch_scores"
+        settings = BatchSettings(model_store=str(trained_store.path))
+        model = PinnedModels(settings).pin()
+        for _ in range(2):
+            summary = run({"query": f"SELECT * FROM `{table}`"}, f"bq://{out}", date(2026, 11, 20), model, settings)
+            assert summary["rows_scored"] == 1000
+        n = list(gcp_bigquery.query(f"SELECT COUNT(*) AS n FROM `{out}`").result())[0]["n"]
+        assert n == 1000
+    finally:
+        gcp_bigquery.delete_dataset(dataset, delete_contents=True, not_found_ok=True)

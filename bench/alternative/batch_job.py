@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from columns import CATEGORICAL, FEATURES, NUMERIC, model_frame  # noqa: E402
+from columns import FEATURES, NUMERIC, model_frame  # noqa: E402
 
 SPEC = Path(__file__).resolve().parents[2] / "training" / "specs" / "credit_default.yaml"
 BANDS = [(-np.inf, "Poor"), (500, "Average"), (650, "Good"), (750, "Excellent")]

@@ -95,6 +95,7 @@ module "batch_score" {
     MAX_BODY_BYTES        = "33554432" # 32 MiB: Cloud Run's request limit
     BATCH_CHUNK_ROWS      = "50000"
     MAX_INLINE_RECORDS    = "10000"
+    BATCH_WORKERS         = "2" # chunks scored at once: one per vCPU
   }
   invoker_members = local.jobs_invokers
 }
@@ -131,6 +132,7 @@ module "batch_score_gcs" {
     MAX_BODY_BYTES        = "33554432"
     BATCH_CHUNK_ROWS      = "50000"
     MAX_INLINE_RECORDS    = "10000"
+    BATCH_WORKERS         = "2" # chunks scored at once: one per vCPU
   }
   # The bucket's every finalized object arrives (Eventarc cannot filter storage events by
   # prefix); the function scores those under incoming/ and acknowledges the rest.

@@ -14,8 +14,7 @@ and integral floats, as pandas stores nullable integer codes, alike), booleans; 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -45,7 +44,6 @@ class InputColumns:
     features: list[FeatureSpec]
     id: str | None = None
     exposure: str | None = None
-    _known: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_manifest(cls, manifest: dict) -> "InputColumns":

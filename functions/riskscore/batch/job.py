@@ -73,5 +73,3 @@ def score_records(records: list, model) -> dict:
             "output": None, "rejects": None, "model_version": model.version, "run_date": today().isoformat(),
             "seconds": round(seconds, 3), "rows_per_second": round(len(records) / seconds, 1) if seconds else None,
             "results": results}
-
-

@@ -10,7 +10,9 @@ add it from the path; a file holding it too makes pandas refuse the folder.
 from __future__ import annotations
 
 REASONS = 4
-ID_COLUMN = "id"  # placeholder in the schemas below: the spec's id column under its own name
+# The id column, named as in the default spec (training/specs/credit_default.yaml), which is
+# what Terraform declares; `schema_for` renames it to another spec's id column.
+ID_COLUMN = "applicant_id"
 
 
 def _f(name: str, type_: str, mode: str = "NULLABLE", description: str = "") -> dict:
@@ -54,7 +56,7 @@ FILE_EXCLUDED = ("run_date",)  # carried by the Hive-style folder in Parquet out
 
 
 def schema_for(schema: list[dict], id_column: str | None) -> list[dict]:
-    """`schema` with the id placeholder renamed to the spec's id column (dropped without one)."""
+    """`schema` with the id column renamed to the spec's id column (dropped without one)."""
     out = []
     for field in schema:
         if field["name"] == ID_COLUMN:

@@ -212,8 +212,15 @@ class BigQuerySink:
         self.location = f"bq://{table_id}"
 
     def _ensure(self, table_id: str, schema: list[dict], partitioned: bool) -> None:
+        from google.api_core import exceptions as gexc
         from google.cloud import bigquery
 
+        if partitioned:  # look first: writing rows needs no right to create tables (Terraform may)
+            try:
+                self.client.get_table(table_id)
+                return
+            except gexc.NotFound:
+                pass
         table = bigquery.Table(table_id, schema=[bigquery.SchemaField.from_api_repr(f) for f in schema])
         if partitioned:
             table.time_partitioning = bigquery.TimePartitioning(field="run_date")

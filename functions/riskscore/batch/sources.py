@@ -16,7 +16,6 @@ form for other readers of tables (drift): valid rows only, rejects to a callback
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
