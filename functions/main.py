@@ -13,6 +13,7 @@ import uuid
 
 import functions_framework
 
+from riskscore import console
 from riskscore.errors import MethodNotAllowed
 from riskscore.http import error_response, read_json, respond
 from riskscore.prediction_log import PredictionLog
@@ -41,13 +42,15 @@ def model_info(model) -> dict:
 
 @functions_framework.http
 def score(request):
-    """POST a JSON applicant -> the credit decision; GET -> health and model information."""
+    """POST a JSON applicant -> the credit decision; GET -> health and model information
+    (JSON), or the scoring console for a browser (`Accept: text/html`, riskscore/console.py)."""
     started = time.perf_counter()
     given = request.headers.get("X-Request-Id", "")
     request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     try:
-        if request.method == "GET":
-            return respond(model_info(SCORER.ensure_loaded()))
+        if request.method == "GET":  # a browser gets the console page, other clients JSON
+            model = SCORER.ensure_loaded()
+            return console.html_response(request, model) or respond(model_info(model), headers={"Vary": "Accept"})
         if request.method != "POST":
             raise MethodNotAllowed(f"use POST with a JSON body (or GET for model information); got {request.method}")
         body = read_json(request, SETTINGS.max_body_bytes)

@@ -36,6 +36,9 @@ class Model:
         self.version: str = manifest["version"]
         self.features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
         self.scaling = ScalingSpec.model_validate(manifest["scaling"])
+        # The verified non-ONNX files (model card, drift baseline, forecast) for pages served
+        # from this version; the ONNX bytes are not kept once their sessions exist.
+        self.documents = {name: data for name, data in files.items() if not name.endswith(".onnx")}
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = settings.ort_intra_op_threads
         opts.inter_op_num_threads = settings.ort_inter_op_threads

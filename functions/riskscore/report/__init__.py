@@ -17,6 +17,9 @@ from importlib import resources
 CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
                            "script-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; "
                            "base-uri 'none'; frame-ancestors 'none'")
+# The policy a page carries in its <meta> tag: browsers ignore frame-ancestors there (and log
+# an error saying so), so only the HTTP header of a served page forbids framing.
+META_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("; frame-ancestors 'none'", "")
 
 
 @lru_cache(maxsize=1)
@@ -30,7 +33,7 @@ def environment():
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["stylesheet"] = stylesheet()
-    env.globals["csp"] = CONTENT_SECURITY_POLICY
+    env.globals["csp"] = META_CONTENT_SECURITY_POLICY
     return env
 
 
