@@ -50,7 +50,8 @@ def score(request):
     try:
         if request.method == "GET":  # a browser gets the console page, other clients JSON
             model = SCORER.ensure_loaded()
-            return console.html_response(request, model) or respond(model_info(model), headers={"Vary": "Accept"})
+            page = console.html_response(request, model)
+            return page or respond(model_info(model), headers={"Vary": "Accept"})
         if request.method != "POST":
             raise MethodNotAllowed(f"use POST with a JSON body (or GET for model information); got {request.method}")
         body = read_json(request, SETTINGS.max_body_bytes)

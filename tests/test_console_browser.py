@@ -187,6 +187,9 @@ def test_out_of_bounds_value_shows_the_servers_message_next_to_its_field(open_co
     c = open_console(1280)
     age = next(f for f in c.config["features"] if f["name"] == "age")
     c.page.click("#fill-bad")
+    c.page.fill("#in-age", "")
+    c.page.type("#in-age", "4e")  # a number input reports this as bad input with an empty value
+    assert c.page.text_content("#err-age") == "must be a number"
     c.page.fill("#in-age", str(int(age["max"]) + 80))
     # The page's own check, as the value is typed ...
     assert c.page.text_content("#err-age") == f"must be at most {int(age['max'])}"
@@ -266,6 +269,23 @@ def test_csv_file_is_scored_row_by_row_with_a_download(open_console, server):
     assert got[2]["pd"] == "" and "features.age" in got[2]["error"]
     assert len(c.errors) == 1 and EXPECTED_400 in c.errors[0]  # the rejected row's 400, nothing else
     assert c.foreign == []
+
+
+def test_downloaded_template_scores_both_examples(open_console, tmp_path):
+    c = open_console(375)
+    with c.page.expect_download() as download:
+        c.page.click("#csv-template")
+    template = Path(download.value.path()).read_bytes()
+    rows = list(csv.DictReader(io.StringIO(template.decode())))
+    assert [r[c.config["id_column"]] for r in rows] == ["GOOD-1", "BAD-1"]
+    c.page.set_input_files("#csv-file", files=[{"name": "t.csv", "mimeType": "text/csv", "buffer": template}])
+    c.page.click("#csv-score")
+    c.page.wait_for_selector("#csv-download:not([hidden])")
+    assert c.page.text_content("#csv-summary") == "Scored 2 of 2 rows, 0 rejected."
+    c.page.locator("#csv-table").scroll_into_view_if_needed()
+    assert not c.overflows()  # the wide table scrolls inside its box, not the page
+    c.shot(tmp_path / "console-375-csv.png")
+    assert c.errors == [] and c.foreign == []
 
 
 def test_csv_over_the_inline_limit_is_refused_before_any_request(open_console):
