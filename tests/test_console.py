@@ -20,12 +20,11 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/av
 
 
 class Elements(HTMLParser):
-    """Every start tag of a page as (tag, attributes), plus the text of <option>s."""
+    """Every start tag of a page as (tag, attributes)."""
 
     def __init__(self, html: str):
         super().__init__()
         self.tags: list[tuple[str, dict]] = []
-        self._in_option = False
         self.feed(html)
 
     def handle_starttag(self, tag, attrs):
