@@ -235,3 +235,20 @@ def test_gauge_covers_scores_and_every_band(scaling, lo, hi):
     gauge = console.gauge_scale(spec, console._bands(manifest))
     assert (gauge["lo"], gauge["hi"]) == (lo, hi)
     assert sum(s["width_pct"] for s in gauge["segments"]) == pytest.approx(100, abs=0.01)
+
+
+def test_console_of_a_minimal_version_leaves_the_optional_parts_out(trained_store):
+    """No LGD model, no id or exposure column, no bounds, no drift baseline or model card."""
+    manifest = copy.deepcopy(trained_store.result.manifest)
+    del manifest["models"]["lgd"]
+    manifest["columns"] = {"target": "y", "id": None, "exposure": None, "lgd": None, "date": None}
+    for f in manifest["features"]:
+        if f["type"] == "numeric":
+            f.update(min=None, max=None)
+    html = report.render("console.html", **console.context(manifest, {}))
+    page = Elements(html)
+    assert "Expected loss" not in html and "?view=model-card" not in html
+    assert "min" not in page.by_id("in-age")[1] and "max" not in page.by_id("in-age")[1]
+    config = json.loads(re.search(r'id="console-config">(.*?)</script>', html).group(1))
+    assert (config["has_lgd"], config["id_column"], config["exposure_column"]) == (False, "applicant_id", "exposure")
+    assert config["examples"]["good"]["age"] == 0.0  # no baseline, no bounds: 0
