@@ -17,7 +17,7 @@ import functions_framework
 # first model class is built (2 ms here, more with more packages); the functions use none.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from riskscore import logline, trace  # noqa: E402 - after the line above, before any model class
+from riskscore import console, logline, trace  # noqa: E402 - after the line above, before any model class
 from riskscore.errors import MethodNotAllowed, RiskScoreError  # noqa: E402
 from riskscore.http import error_response, log, read_json, respond  # noqa: E402
 from riskscore.prediction_log import PredictionLog  # noqa: E402
@@ -64,7 +64,8 @@ def model_info(model) -> dict:
 
 @functions_framework.http
 def score(request):
-    """POST a JSON applicant -> the credit decision; GET -> health and model information.
+    """POST a JSON applicant -> the credit decision; GET -> health and model information
+    (JSON), or the scoring console for a browser (`Accept: text/html`, riskscore/console.py).
 
     Every log line of the request (the prediction, any error) carries its Cloud Trace ids."""
     with logline.context(trace.log_fields(request.headers, SETTINGS.google_cloud_project)):
@@ -76,8 +77,10 @@ def _score(request):
     given = request.headers.get("X-Request-Id", "")
     request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     try:
-        if request.method == "GET":
-            return respond(model_info(SCORER.ensure_loaded()))
+        if request.method == "GET":  # a browser gets the console page, other clients JSON
+            model = SCORER.ensure_loaded()
+            page = console.html_response(request, model)
+            return page or respond(model_info(model), headers={"Vary": "Accept"})
         if request.method != "POST":
             raise MethodNotAllowed(f"use POST with a JSON body (or GET for model information); got {request.method}")
         body = read_json(request, SETTINGS.max_body_bytes)

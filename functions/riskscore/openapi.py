@@ -87,8 +87,18 @@ def openapi_document(features: list[FeatureSpec], title: str = "credit-risk scor
                                       "content": {"application/json": {"schema": _ref("ScoreResponse")}}},
                               **errors}},
             "get": {"operationId": "modelInfo",
-                    "responses": {"200": {"description": "health and model information",
-                                          "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "description": "JSON model information; a browser (Accept: text/html) gets the scoring "
+                                   "console page instead (riskscore/console.py)",
+                    "parameters": [{"name": "view", "in": "query", "required": False,
+                                    "description": "console: the console page whatever the Accept header; "
+                                                   "model-card: the served version's model card",
+                                    "schema": {"type": "string", "enum": ["console", "model-card"]}}],
+                    "responses": {"200": {"description": "health and model information, or a page",
+                                          "content": {"application/json": {"schema": {"type": "object"}},
+                                                      "text/html": {"schema": {"type": "string"}}}},
+                                  "400": {**errors["400"], "description": "unknown view"},
+                                  "404": {"description": "the served version has no model card",
+                                          "content": {"application/json": {"schema": _ref("ErrorResponse")}}},
                                   "503": errors["503"]}}}},
         "components": {"schemas": schemas},
     }

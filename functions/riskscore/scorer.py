@@ -48,6 +48,9 @@ class Model:
         self.version: str = manifest["version"]
         self.features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
         self.scaling = ScalingSpec.model_validate(manifest["scaling"])
+        # The verified non-ONNX files (model card, drift baseline, forecast) for pages served
+        # from this version; the ONNX bytes are not kept once their sessions exist.
+        self.documents = {name: data for name, data in files.items() if not name.endswith(".onnx")}
         # One after the other, in this thread: building them on two threads was at best 7 ms
         # faster and cost 3.6 MiB more (a second malloc arena); see docs/benchmarks.md.
         self.sessions = {name: build_session(files[meta["file"]], settings)

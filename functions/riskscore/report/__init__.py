@@ -13,12 +13,14 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-# A page may load nothing from elsewhere: images are data URIs or inline SVG. No
-# `frame-ancestors`: browsers ignore it in a <meta> policy and say so on the console (a page
-# served over HTTP can send it as a header).
+# A page may load nothing from elsewhere: images are data URIs or inline SVG. This is the
+# policy a served page sends as its HTTP header.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
                            "script-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; "
-                           "base-uri 'none'")
+                           "base-uri 'none'; frame-ancestors 'none'")
+# The policy a page carries in its <meta> tag: browsers ignore frame-ancestors there (and log
+# an error saying so), so only the HTTP header of a served page forbids framing.
+META_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("; frame-ancestors 'none'", "")
 
 
 @lru_cache(maxsize=1)
@@ -32,7 +34,7 @@ def environment():
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["stylesheet"] = stylesheet()
-    env.globals["csp"] = CONTENT_SECURITY_POLICY
+    env.globals["csp"] = META_CONTENT_SECURITY_POLICY
     return env
 
 
