@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from riskscore.schema import FeatureSpec, ScalingSpec, StrictModel
+from riskscore.schema import FeatureSpec, ScalingSpec, StrictModel, category_code
 
 
 class SpecError(ValueError):
@@ -101,7 +101,8 @@ def load_spec(path: str | Path) -> ModelSpec:
 def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
     """Check `df` against the spec and return a copy with canonical dtypes.
 
-    Numeric features become float64, categorical features strings with None for missing,
+    Numeric features become float64, categorical features strings with None for missing
+    (numbers read as their codes: 2 and 2.0 become "2", see `category_code`),
     the date column datetime64. Raises SpecError naming every offending column.
     """
     problems: list[str] = []
@@ -143,13 +144,17 @@ def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
             _check_missing_and_bounds(f, num, problems)
             out[f.name] = num
         else:
-            if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-                problems.append(f"feature {f.name!r} is categorical but holds numbers (dtype {col.dtype}); "
-                                "declare it numeric or store it as strings")
-                continue
+            # Read by the declared type, not the stored one: integer codes 1, 2.0 and "3" are the
+            # categories "1", "2", "3" (a CSV cannot say that education 1, 2, 3 is categorical).
             # The empty string is how serving encodes "missing": it cannot also be a category.
-            strs = pd.Series([None if (v is None or v != v or v == "") else str(v) for v in col],
-                             index=col.index, dtype=object)
+            if pd.api.types.is_float_dtype(col):
+                fractional = col.notna() & np.isfinite(col) & (col % 1 != 0)
+                if fractional.any():
+                    problems.append(f"feature {f.name!r} is categorical but holds non-integer numbers "
+                                    f"(e.g. {float(col[fractional].iloc[0])!r}); codes stored as numbers must be "
+                                    "integers, or declare the feature numeric")
+                    continue
+            strs = pd.Series([category_code(v) for v in col], index=col.index, dtype=object)
             _check_missing_and_bounds(f, strs, problems)
             if f.categories is not None:
                 unknown = sorted(set(strs.dropna()) - set(f.categories))
