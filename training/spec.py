@@ -7,6 +7,7 @@ features. Every check here runs before any training and names the column at faul
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -26,19 +27,46 @@ class SplitSpec(StrictModel):
     seed: int = 42
 
 
+class ScorecardSpec(StrictModel):
+    """The scorecard family: optimal monotone binning, weight of evidence, logistic regression."""
+
+    # Features whose information value is below this carry no usable signal and get no points.
+    min_iv: float = Field(0.02, ge=0)
+    max_n_prebins: int = Field(20, ge=2, le=100)
+    # Smallest bin as a share of the rows: small bins make noisy WoE.
+    min_bin_size: float = Field(0.05, gt=0, le=0.5)
+    # Inverse L2 strength of the logistic regression; mild shrinkage suits small tables.
+    C: float = Field(0.3, gt=0)
+    # Binning runs on at most this many (seeded, random) rows; the regression uses all rows.
+    binning_sample: int = Field(50_000, ge=1_000)
+
+
 class PDSpec(StrictModel):
-    n_estimators: int = Field(600, gt=0)
-    learning_rate: float = Field(0.05, gt=0)
-    max_depth: int = Field(4, gt=0)
-    min_child_weight: float = 5.0
-    subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
-    reg_lambda: float = 1.0
-    max_bin: int = 256
-    early_stopping_rounds: int = 50
+    """The PD model. Boosting fields left unset take the defaults of the training regime
+    (`regime_params` in training/pd_family.py): large tables early-stop on the validation
+    slice; tables with fewer than `small_data_rows` train+validation rows choose the number
+    of rounds by cross-validation, refit on train + validation, and get shallower, more
+    regularised trees. `n_estimators` is the most rounds either regime may use."""
+
+    # auto: train both families and keep the better cross-validated AUC; the scorecard wins
+    # when it is within `tie_tolerance` of the boosted model (the simpler model on a tie).
+    family: Literal["auto", "xgboost", "scorecard"] = "auto"
+    tie_tolerance: float = Field(0.002, ge=0)
+    cv_folds: int = Field(5, ge=2, le=20)
+    small_data_rows: int = Field(20_000, ge=0)
+    n_estimators: int | None = Field(None, gt=0)
+    learning_rate: float | None = Field(None, gt=0)
+    max_depth: int | None = Field(None, gt=0)
+    min_child_weight: float | None = Field(None, ge=0)
+    subsample: float | None = Field(None, gt=0, le=1)
+    colsample_bytree: float | None = Field(None, gt=0, le=1)
+    reg_lambda: float | None = Field(None, ge=0)
+    max_bin: int | None = Field(None, ge=2)
+    early_stopping_rounds: int | None = Field(None, gt=0)
     # Off by default: reweighting classes shifts the predicted probabilities away from the
     # observed default rate, and a PD must stay calibrated.
     scale_pos_weight: float = 1.0
+    scorecard: ScorecardSpec = Field(default_factory=ScorecardSpec)
 
 
 class PromotionSpec(StrictModel):
