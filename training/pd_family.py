@@ -62,6 +62,27 @@ class PDFit:
     regime: dict                  # name, reason, rows, folds
     candidates: list[dict]        # every candidate's figures, the chosen one flagged
     selection: str                # why the champion won
+    tuning: dict | None = None    # `--tune`: sampler, trials, best (None when not tuned)
+
+
+# `--tune`: Optuna search spaces, per family (log-uniform where the scale matters, not the step).
+def _xgboost_space(trial) -> dict:
+    return {"learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+            "max_depth": trial.suggest_int("max_depth", 2, 6),
+            "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 50.0, log=True),
+            "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+            "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
+            "reg_lambda": trial.suggest_float("reg_lambda", 0.1, 50.0, log=True)}
+
+
+def _scorecard_space(trial) -> dict:
+    return {"C": trial.suggest_float("C", 0.01, 10.0, log=True),
+            "min_bin_size": trial.suggest_float("min_bin_size", 0.02, 0.15),
+            "min_iv": trial.suggest_float("min_iv", 0.0, 0.05),
+            "max_n_prebins": trial.suggest_int("max_n_prebins", 5, 30)}
+
+
+SEARCH_SPACES = {"xgboost": _xgboost_space, "scorecard": _scorecard_space}
 
 
 def choose_regime(spec, n_fit_rows: int) -> dict:
@@ -155,10 +176,12 @@ CANDIDATES = {"xgboost": xgboost_candidate, "scorecard": scorecard_candidate}
 
 
 def fit_pd(spec, train: pd.DataFrame, y_train, valid: pd.DataFrame, y_valid, log=print,
-           overrides: dict | None = None) -> PDFit:
+           overrides: dict | None = None, tune_trials: int = 0) -> PDFit:
     """Fit the spec's PD family (or both, for `auto`) under the regime the row count calls
     for, and return the champion with every candidate's figures. `overrides` ({family:
-    params}) replace spec values, e.g. the best trial of `--tune`."""
+    params}) replace spec values. With `tune_trials` > 0, that many seeded Optuna trials then
+    search the champion family's parameters on the same selection metric (same folds or
+    validation slice); the best trial replaces the champion if it beats it."""
     pool = pd.concat([train, valid])
     y_pool = np.concatenate([np.asarray(y_train), np.asarray(y_valid)])
     regime = choose_regime(spec, len(pool))
@@ -174,13 +197,50 @@ def fit_pd(spec, train: pd.DataFrame, y_train, valid: pd.DataFrame, y_valid, log
         champion = families[0]
         selection = f"family {champion} fixed by the spec"
     else:
-        xgb_auc, sc_auc = fitted["xgboost"][0].selection_auc, fitted["scorecard"][0].selection_auc
-        tol = spec.pd_model.tie_tolerance
-        champion = "xgboost" if xgb_auc > sc_auc + tol else "scorecard"
-        selection = (f"xgboost {xgb_auc:.4f} > scorecard {sc_auc:.4f} + tie tolerance {tol}"
-                     if champion == "xgboost" else
-                     f"scorecard {sc_auc:.4f} >= xgboost {xgb_auc:.4f} - tie tolerance {tol} "
-                     "(the simpler model wins ties)")
+        champion, selection = choose_champion(fitted["xgboost"][0].selection_auc,
+                                              fitted["scorecard"][0].selection_auc, spec.pd_model.tie_tolerance)
     log(f"    PD champion: {champion} ({selection})")
-    return PDFit(model=fitted[champion][1], regime=regime,
-                 candidates=[c.record(fam == champion) for fam, (c, _) in fitted.items()], selection=selection)
+    records = {fam: c.record(fam == champion) for fam, (c, _) in fitted.items()}
+    model, tuning = fitted[champion][1], None
+    if tune_trials > 0:
+        run = (spec, pool, y_pool, train, y_train, valid, y_valid, regime["name"])
+        best, tuning = tune(champion, run, fitted[champion][0], tune_trials, spec.split.seed,
+                            (overrides or {}).get(champion), log)
+        if best is not None:
+            cand, model = best
+            records[champion] = dict(cand.record(True), tuned=True)
+    return PDFit(model=model, regime=regime, candidates=list(records.values()), selection=selection, tuning=tuning)
+
+
+def choose_champion(xgb_auc: float, scorecard_auc: float, tolerance: float) -> tuple[str, str]:
+    """(family, why): XGBoost only if it beats the scorecard by more than `tolerance`."""
+    if xgb_auc > scorecard_auc + tolerance:
+        return "xgboost", f"xgboost {xgb_auc:.4f} > scorecard {scorecard_auc:.4f} + tie tolerance {tolerance}"
+    if scorecard_auc >= xgb_auc:
+        return "scorecard", f"scorecard {scorecard_auc:.4f} >= xgboost {xgb_auc:.4f}"
+    return "scorecard", (f"scorecard {scorecard_auc:.4f} within tie tolerance {tolerance} of xgboost "
+                         f"{xgb_auc:.4f}: the simpler model wins ties")
+
+
+def tune(family: str, run: tuple, untuned: Candidate, n_trials: int, seed: int, base: dict | None, log):
+    """Seeded TPE search over `family`'s parameters, each trial scored like the candidates.
+    Returns ((candidate, model) of the best trial, or None if none beat `untuned`; the record)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    best: dict = {"auc": untuned.selection_auc, "fit": None}
+
+    def objective(trial) -> float:
+        cand, model = CANDIDATES[family](*run, {**(base or {}), **SEARCH_SPACES[family](trial)})
+        if cand.selection_auc > best["auc"]:
+            best.update(auc=cand.selection_auc, fit=(cand, model))
+        log(f"    tune {family} trial {trial.number}: {cand.metric} {cand.selection_auc:.4f}")
+        return cand.selection_auc
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, n_trials=n_trials)
+    record = {"family": family, "sampler": f"TPESampler(seed={seed})", "n_trials": n_trials,
+              "metric": untuned.metric, "untuned_auc": untuned.selection_auc,
+              "best_auc": best["auc"], "improved": best["fit"] is not None,
+              "trials": [{"number": t.number, "params": t.params, "auc": t.value} for t in study.trials]}
+    return best["fit"], record

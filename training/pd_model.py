@@ -26,7 +26,14 @@ ADDITIVITY_TOLERANCE = 1e-4
 
 
 class PDModel(ClassifierMixin, BaseEstimator):
-    """fit(X, y, X_valid, y_valid) on raw columns; predict_proba via native XGBoost."""
+    """fit(X, y, X_valid, y_valid) on raw columns; predict_proba via native XGBoost.
+
+    With X_valid None no rounds are held back: all `n_estimators` rounds are kept (the
+    small-data regime chooses that number by cross-validation, then refits).
+    """
+
+    family = "xgboost"
+    native_name = "XGBoost"  # how export errors name the native model
 
     def __init__(self, features=(), params=None, seed: int = 0, log=None):
         self.features = features

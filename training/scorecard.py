@@ -46,6 +46,14 @@ def _float32_ceiling(split: float) -> np.float32:
     return f
 
 
+def _binning_table(optb) -> pd.DataFrame:
+    """optbinning's binning table (bins, counts, events, WoE, IV; a last `Totals` row)."""
+    with warnings.catch_warnings():
+        # optbinning 1.0 writes the Totals row in a way pandas 3 deprecates; harmless here
+        warnings.simplefilter("ignore")
+        return optb.binning_table.build()
+
+
 def _numeric_input(col: pd.Series) -> np.ndarray:
     """A numeric column as the graph sees it: float32 values (NaN for missing), held in float64."""
     return col.to_numpy(dtype=np.float32, na_value=np.nan).astype(np.float64)
@@ -96,7 +104,7 @@ class ScorecardModel:
                 warnings.simplefilter("ignore")
                 optb.fit(x[sample], y[sample])
             self.binnings_[f.name] = optb
-            self.iv_[f.name] = float(optb.binning_table.build()["IV"].iloc[-1])
+            self.iv_[f.name] = float(_binning_table(optb)["IV"].iloc[-1])
         self.n_binning_rows_ = int(len(sample))
         self.excluded_ = {f.name: f"IV {self.iv_[f.name]:.4f} below {p['min_iv']}"
                           for f in self.features if self.iv_[f.name] < p["min_iv"]}
@@ -230,7 +238,7 @@ class ScorecardModel:
         for i, f in enumerate(self.features):
             if self.coef_[i] == 0:
                 continue
-            table = self.binnings_[f.name].binning_table.build()
+            table = _binning_table(self.binnings_[f.name])
             table = table[table.index != "Totals"]
             for _, r in table.iterrows():
                 label = r["Bin"]

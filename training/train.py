@@ -33,6 +33,7 @@ class TrainResult:
     promotion_reason: str
     timings_s: dict = field(default_factory=dict)
     evaluation: dict = field(default_factory=dict)
+    tuning: dict | None = None  # `--tune`: every trial, for the training-runs log
 
 
 def data_fingerprint(df: pd.DataFrame) -> str:
@@ -112,13 +113,15 @@ def pd_manifest_entry(model, spec: ModelSpec) -> dict:
 
 
 def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = False,
-          log=print, now: datetime | None = None, pd_overrides: dict | None = None) -> TrainResult:
+          log=print, now: datetime | None = None, pd_overrides: dict | None = None,
+          tune_trials: int = 0) -> TrainResult:
     """Train every model of `spec` on `raw`, verify each export and publish a version to `store`.
 
     Raises SpecError before any training if the data does not fit the spec, and
     ExportVerificationError (nothing published) if an ONNX export disagrees with its native model.
     The version becomes current only if it passes the promotion gate (or `force`).
-    `pd_overrides` ({family: params}) replace the spec's PD parameters (the best `--tune` trial).
+    `pd_overrides` ({family: params}) replace the spec's PD parameters; `tune_trials` runs that
+    many Optuna trials on the champion family (recorded in the manifest and `TrainResult.tuning`).
     """
     from .anomaly import AnomalyModel
     from .drift_baseline import drift_baseline
@@ -144,7 +147,7 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     # PD: the model everything else is judged by. The family (or the champion of both) and
     # the training regime are chosen in pd_family; the test split stays out of it.
     fit = st.run("pd_fit", fit_pd, spec, train_df, y["train"], valid_df, y["valid"], log=log,
-                 overrides=pd_overrides)
+                 overrides=pd_overrides, tune_trials=tune_trials)
     pd_model = fit.model
     onnx_pd, bias = pd_model.to_onnx(spec.scaling)
     parity["pd"] = st.run("pd_export_and_verify", verify_export, pd_model, onnx_pd, bias, test_df)
@@ -168,6 +171,7 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
         "file": "pd.onnx", "outputs": ["pd", "logit", "score", "contributions"],
         "family": pd_model.family, "regime": fit.regime, "candidates": fit.candidates,
         "selection": fit.selection, "contribution_bias": bias,
+        "tuning": ({k: v for k, v in fit.tuning.items() if k != "trials"} if fit.tuning else None),
         **pd_manifest_entry(pd_model, spec)}
 
     lgd_all = None
@@ -268,7 +272,7 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     manifest["promotion"] = {"promoted": promoted, "reason": reason}
     manifest = st.run("publish", bundle.publish, store, spec.name, version, files, manifest, make_current=promoted)
     return TrainResult(manifest=manifest, promoted=promoted, promotion_reason=reason,
-                       timings_s=st.timings, evaluation=evaluation)
+                       timings_s=st.timings, evaluation=evaluation, tuning=fit.tuning)
 
 
 def _with_categories(f, categories: list[str]):
