@@ -13,12 +13,17 @@ import uuid
 
 import functions_framework
 
-from riskscore.errors import MethodNotAllowed
-from riskscore.http import error_response, read_json, respond
-from riskscore.prediction_log import PredictionLog
-from riskscore.request import validate
-from riskscore.scorer import Scorer
-from riskscore.settings import ScoreSettings
+# Cold start: pydantic scans every installed distribution's entry points for plugins when the
+# first model class is built (2 ms here, more with more packages); the functions use none.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+from riskscore import logline, trace  # noqa: E402 - after the line above, before any model class
+from riskscore.errors import MethodNotAllowed, RiskScoreError  # noqa: E402
+from riskscore.http import error_response, log, read_json, respond  # noqa: E402
+from riskscore.prediction_log import PredictionLog  # noqa: E402
+from riskscore.request import validate  # noqa: E402
+from riskscore.scorer import Scorer  # noqa: E402
+from riskscore.settings import BatchSettings, DriftSettings, ScoreSettings  # noqa: E402
 
 SETTINGS = ScoreSettings.from_env()
 SCORER = Scorer(SETTINGS)
@@ -29,7 +34,25 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's id is echoed o
 # that serves. The model (and onnxruntime, which is not fork-safe) is loaded once, in the
 # worker, right after the fork and in the background; a first request waits for it. Without a
 # fork (the test client, `--debug`), the first request loads it.
-os.register_at_fork(after_in_child=SCORER.load_in_background)
+# Only where this instance serves `score` (FUNCTION_TARGET is set by the runtime and by
+# functions-framework): a batch or drift instance never loads the score model.
+if os.environ.get("FUNCTION_TARGET", "score") == "score":
+    os.register_at_fork(after_in_child=SCORER.load_in_background)
+
+# Batch functions: pyarrow, the Google clients and the batch modules load on their first call,
+# never on `score`'s path.
+BATCH_SETTINGS = BatchSettings.from_env()
+DRIFT_SETTINGS = DriftSettings.from_env()
+_BATCH_MODELS = None
+
+
+def _batch_models():
+    global _BATCH_MODELS
+    if _BATCH_MODELS is None:
+        from riskscore.batch.model import PinnedModels
+
+        _BATCH_MODELS = PinnedModels(BATCH_SETTINGS)
+    return _BATCH_MODELS
 
 
 def model_info(model) -> dict:
@@ -41,7 +64,14 @@ def model_info(model) -> dict:
 
 @functions_framework.http
 def score(request):
-    """POST a JSON applicant -> the credit decision; GET -> health and model information."""
+    """POST a JSON applicant -> the credit decision; GET -> health and model information.
+
+    Every log line of the request (the prediction, any error) carries its Cloud Trace ids."""
+    with logline.context(trace.log_fields(request.headers, SETTINGS.google_cloud_project)):
+        return _score(request)
+
+
+def _score(request):
     started = time.perf_counter()
     given = request.headers.get("X-Request-Id", "")
     request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
@@ -65,3 +95,80 @@ def score(request):
     except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500
         return error_response(exc, retry_after_s=SETTINGS.load_retry_s, request_id=request_id,
                               allow="GET, POST")
+
+
+@functions_framework.http
+def batch_score(request):
+    """POST {"input", "output", "run_date"} -> the run's summary; or {"records": [...]} -> one
+    result per record. Errors: 400 (bad body), 404 (no input), 422 (unusable input or output)."""
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    try:
+        if request.method != "POST":
+            raise MethodNotAllowed(f"use POST with a JSON body; got {request.method}")
+        from riskscore.batch import job, run
+
+        body = read_json(request, BATCH_SETTINGS.max_body_bytes)
+        parsed = job.parse(body, BATCH_SETTINGS)
+        model = _batch_models().pin()  # the whole run uses this version
+        if isinstance(parsed, list):
+            result = job.score_records(parsed, model)
+            summary = {k: v for k, v in result.items() if k != "results"}
+        else:
+            source = parsed.input.model_dump() if isinstance(parsed.input, job.Query) else parsed.input
+            result = summary = run.run(source, parsed.output, parsed.run_date or job.today(), model, BATCH_SETTINGS)
+        log("INFO", "batch run", log_type="batch_run", request_id=request_id, **summary)
+        return respond(result, headers={"X-Request-Id": request_id})
+    except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500
+        return error_response(exc, retry_after_s=BATCH_SETTINGS.store_read_deadline_s, request_id=request_id,
+                              allow="POST")
+
+
+@functions_framework.cloud_event
+def batch_score_gcs(event):
+    """A Parquet/CSV object finalized under `incoming/` -> `scored/<name>/run_date=…/` in the
+    same bucket. Any other object (the function's own outputs included) is acknowledged and
+    ignored, so the function never triggers itself; a redelivered event rewrites the same output."""
+    from riskscore.batch import gcs_event, run
+
+    target = gcs_event.target(event.data or {})
+    if target is None:
+        log("INFO", "batch event ignored", log_type="batch_event", object=gcs_event.describe(event.data or {}))
+        return
+    try:
+        summary = run.run(target.source, target.output, target.run_date, _batch_models().pin(), BATCH_SETTINGS)
+    except RiskScoreError as exc:
+        if exc.status >= 500:
+            raise  # worth a redelivery
+        # A bad file stays bad: say so once, and acknowledge the event.
+        log("ERROR", "batch event failed", log_type="batch_event", object=target.source, error=exc.code,
+            reason=exc.message, details=exc.details)
+        return
+    log("INFO", "batch run", log_type="batch_run", event_id=event["id"], **summary)
+
+
+@functions_framework.http
+def drift_check(request):
+    """POST {"source", "start", "end"} -> run a drift check, answer its JSON report.
+    GET -> the latest report (`?window=W` one window; `?index=1` the list of reports;
+    `?format=html` the page instead of JSON)."""
+    from riskscore import drift_report  # pyarrow and the report layer: only this function pays
+
+    try:
+        if request.method == "GET":
+            html = request.args.get("format") == "html"
+            if request.args.get("index"):
+                if html:
+                    return drift_report.index_html(DRIFT_SETTINGS), 200, {"Content-Type": "text/html; charset=utf-8"}
+                return respond({"reports": drift_report.Reports(DRIFT_SETTINGS).read_json("index.json", [])})
+            report, index = drift_report.latest(DRIFT_SETTINGS, request.args.get("window"))
+            if html:
+                return (drift_report.render_page(report, index), 200,
+                        {"Content-Type": "text/html; charset=utf-8"})
+            return respond(report)
+        if request.method != "POST":
+            raise MethodNotAllowed(f"use POST to run a check (or GET for reports); got {request.method}")
+        body = read_json(request, DRIFT_SETTINGS.max_body_bytes) if request.content_length else {}
+        return respond(drift_report.run(DRIFT_SETTINGS, body))
+    except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500
+        return error_response(exc, allow="GET, POST")

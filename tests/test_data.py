@@ -1,4 +1,5 @@
-"""training.data.read_table / write_table: local files, gs:// (emulator), BigQuery (local fake)."""
+"""training.data.read_table / write_table: local files, gs:// and BigQuery (both through the
+official clients against emulators)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import re
 import pandas as pd
 import pytest
 
-from fake_bigquery import client_for, running_fake_bigquery
 from training.data import TableNotFoundError, read_table, write_table
 
 FRAME = pd.DataFrame({
@@ -100,19 +100,13 @@ def test_gcs_missing_object(gcs_emulator, gcs_bucket):
         read_table(uri, gcs_client=gcs_emulator.client())
 
 
-# --- BigQuery through the real client and a local fake of its REST API ------------------------
-SCHEMA = {"fields": [
+# --- BigQuery through the official client and the emulator ------------------------------------
+SCHEMA = [
     {"name": "loan_id", "type": "INTEGER", "mode": "NULLABLE"},
     {"name": "purpose", "type": "STRING", "mode": "NULLABLE"},
     {"name": "amount", "type": "FLOAT", "mode": "NULLABLE"},
     {"name": "opened", "type": "DATE", "mode": "NULLABLE"},
     {"name": "defaulted", "type": "BOOLEAN", "mode": "NULLABLE"},
-]}
-# tabledata.list encodes every cell as a string (or null): {"f": [{"v": ...}, ...]}
-ROWS = [
-    ["1", "car", "1000.0", "2024-01-31", "false"],
-    ["2", None, "2500.5", "2023-12-01", "true"],
-    ["3", "home", None, None, "false"],
 ]
 EXPECTED = pd.DataFrame({
     "loan_id": [1, 2, 3],
@@ -121,92 +115,112 @@ EXPECTED = pd.DataFrame({
     "opened": [dt.date(2024, 1, 31), dt.date(2023, 12, 1), None],
     "defaulted": [False, True, False],
 })
+MANY_ROWS = 25_001  # the emulator pages results by 10,000 rows: three pages to follow
 
 
-@pytest.fixture
-def fake_bq():
-    with running_fake_bigquery() as server:
-        server.tables["proj.ds.loans"] = (SCHEMA, ROWS)
-        server.query_result = (SCHEMA, ROWS)
-        yield server
+def _load(client, table_id: str, arrow_table, schema) -> None:
+    """Rows into a new table by a Parquet load job (the emulator has no multipart uploads)."""
+    import pyarrow.parquet as pq
+    from google.cloud import bigquery
+
+    buf = io.BytesIO()
+    pq.write_table(arrow_table, buf)
+    buf.seek(0)
+    config = bigquery.LoadJobConfig(
+        source_format=bigquery.SourceFormat.PARQUET,
+        schema=[bigquery.SchemaField.from_api_repr(f) for f in schema])
+    client.load_table_from_file(buf, table_id, job_config=config).result()
 
 
-@pytest.fixture
-def bq_client(fake_bq):
-    return client_for(fake_bq)
+@pytest.fixture(scope="module")
+def bq_tables(bq_emulator):
+    """Dataset id holding `loans` (EXPECTED, shuffled) and `many` (MANY_ROWS ids)."""
+    import pyarrow as pa
+
+    dataset = bq_emulator.new_dataset("data")
+    client = bq_emulator.client()
+    shuffled = EXPECTED.iloc[[2, 0, 1]]
+    _load(client, f"{bq_emulator.project}.{dataset}.loans",
+          pa.Table.from_pandas(shuffled, preserve_index=False), SCHEMA)
+    _load(client, f"{bq_emulator.project}.{dataset}.many",
+          pa.table({"id": pa.array(range(MANY_ROWS), pa.int64())}),
+          [{"name": "id", "type": "INTEGER", "mode": "REQUIRED"}])
+    return dataset
 
 
-def _calls(fake_bq):
-    return [(method, path) for method, path, _, _ in fake_bq.requests]
+def _by_id(df: pd.DataFrame) -> pd.DataFrame:
+    # BigQuery guarantees no row order without ORDER BY
+    return df.sort_values("loan_id", ignore_index=True)
 
 
-def test_bq_table(fake_bq, bq_client):
-    df = read_table("bq://proj.ds.loans", bq_client=bq_client)
-    pd.testing.assert_frame_equal(df, EXPECTED)
-    base = "/bigquery/v2/projects/proj/datasets/ds/tables/loans"
-    assert _calls(fake_bq) == [("GET", base), ("GET", f"{base}/data"), ("GET", f"{base}/data")]
-    assert "pageToken" not in fake_bq.requests[1][2]
-    assert fake_bq.requests[2][2]["pageToken"] == "2"  # second page followed
+def test_bq_table(bq_emulator, bq_tables):
+    df = read_table(f"bq://{bq_emulator.project}.{bq_tables}.loans", bq_client=bq_emulator.client())
+    pd.testing.assert_frame_equal(_by_id(df), EXPECTED)
 
 
-@pytest.mark.parametrize("uri, sql", [
-    ("bq://SELECT * FROM `proj.ds.loans` WHERE opened >= '2023-01-01'",
-     "SELECT * FROM `proj.ds.loans` WHERE opened >= '2023-01-01'"),
-    ("WITH x AS (SELECT * FROM `proj.ds.loans`)\nSELECT * FROM x",
-     "WITH x AS (SELECT * FROM `proj.ds.loans`)\nSELECT * FROM x"),
-    ("  select loan_id from proj.ds.loans", "  select loan_id from proj.ds.loans"),
+@pytest.mark.parametrize("uri, columns", [
+    ("bq://SELECT * FROM `{project}.{dataset}.loans` WHERE opened >= '2023-01-01' OR opened IS NULL",
+     list(EXPECTED.columns)),
+    ("WITH x AS (SELECT * FROM `{project}.{dataset}.loans`)\nSELECT * FROM x", list(EXPECTED.columns)),
+    ("  select loan_id, amount from {dataset}.loans", ["loan_id", "amount"]),  # default project
 ])
-def test_bq_query(fake_bq, bq_client, uri, sql):
-    df = read_table(uri, bq_client=bq_client)
-    pd.testing.assert_frame_equal(df, EXPECTED)
-    method, path, _, body = fake_bq.requests[0]
-    assert (method, path) == ("POST", "/bigquery/v2/projects/billing-proj/jobs")
-    assert body["configuration"]["query"] == {"query": sql, "useLegacySql": False}
-    job_id = body["jobReference"]["jobId"]
-    results = f"/bigquery/v2/projects/billing-proj/queries/{job_id}"
-    assert _calls(fake_bq)[1:] == [("GET", results)] * 3  # status, then two pages of rows
-    assert fake_bq.requests[1][2]["maxResults"] == "0"
+def test_bq_query(bq_emulator, bq_tables, uri, columns):
+    df = read_table(uri.format(project=bq_emulator.project, dataset=bq_tables),
+                    bq_client=bq_emulator.client())
+    pd.testing.assert_frame_equal(_by_id(df), EXPECTED[columns])
 
 
-def test_bq_missing_table_propagates_with_uri(fake_bq, bq_client):
-    from google.api_core.exceptions import NotFound
+def test_bq_query_filters_in_bigquery(bq_emulator, bq_tables):
+    df = read_table(f"SELECT loan_id FROM `{bq_emulator.project}.{bq_tables}.loans` "
+                    f"WHERE defaulted", bq_client=bq_emulator.client())
+    assert df["loan_id"].tolist() == [2]
 
-    with pytest.raises(NotFound, match=r"Table proj:ds\.absent") as info:
-        read_table("bq://proj.ds.absent", bq_client=bq_client)
-    assert "while reading bq://proj.ds.absent" in info.value.__notes__
+
+@pytest.mark.parametrize("uri", ["bq://{project}.{dataset}.many",
+                                 "SELECT id FROM `{project}.{dataset}.many`"])
+def test_bq_reads_follow_every_page(bq_emulator, bq_tables, uri):
+    df = read_table(uri.format(project=bq_emulator.project, dataset=bq_tables),
+                    bq_client=bq_emulator.client())
+    assert len(df) == MANY_ROWS
+    assert sorted(df["id"]) == list(range(MANY_ROWS))
+
+
+def test_bq_default_client_comes_from_the_factory(bq_emulator, bq_tables, monkeypatch):
+    import riskscore.bq
+
+    projects = []
+
+    def emulator_client(project=None):
+        projects.append(project)
+        return bq_emulator.client()
+
+    monkeypatch.setattr(riskscore.bq, "bigquery_client", emulator_client)
+    df = read_table(f"bq://{bq_emulator.project}.{bq_tables}.loans")
+    pd.testing.assert_frame_equal(_by_id(df), EXPECTED)
+    assert projects == [None]  # the environment's default project
+
+
+@pytest.mark.parametrize("uri, exc_name, message", [
+    ("bq://{project}.{dataset}.absent", "NotFound", "absent"),
+    ("SELECT nope FROM `{project}.{dataset}.loans`", "BadRequest", "nope"),
+])
+def test_bq_errors_propagate_with_uri(bq_emulator, bq_tables, uri, exc_name, message):
+    from google.api_core import exceptions
+
+    uri = uri.format(project=bq_emulator.project, dataset=bq_tables)
+    with pytest.raises(getattr(exceptions, exc_name), match=message) as info:
+        read_table(uri, bq_client=bq_emulator.client())
+    assert any(uri[:200] in note for note in info.value.__notes__)
 
 
 # --- real BigQuery (opt-in: needs Application Default Credentials) ----------------------------
 
-def _google_credentials_or_skip(monkeypatch):
-    import google.auth
-    from google.auth.compute_engine import _metadata
-
-    # Off Google machines, keep google.auth from probing the metadata server (169.254.169.254):
-    # tests make no network call beyond loopback unless credentials are configured.
-    if not getattr(_metadata, "detect_gce_residency_linux", lambda: False)():
-        monkeypatch.setattr(_metadata, "_NO_GCE_CHECK", True, raising=False)
-    try:
-        credentials, project = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/bigquery.readonly",
-                    "https://www.googleapis.com/auth/cloud-platform"])
-    except Exception as exc:  # DefaultCredentialsError, malformed files, ...
-        pytest.skip(f"no Google application-default credentials: {exc}")
-    if not project:
-        pytest.skip("application-default credentials have no project to run the query job in")
-    return credentials, project
-
-
 @pytest.mark.gcp
-def test_bq_public_table(monkeypatch):
-    from google.cloud import bigquery
-
-    credentials, project = _google_credentials_or_skip(monkeypatch)
-    client = bigquery.Client(project=project, credentials=credentials)
+def test_bq_public_table(gcp_bigquery):
     df = read_table("bq://SELECT word, word_count, corpus "
                     "FROM `bigquery-public-data.samples.shakespeare` "
                     "WHERE corpus = 'hamlet' ORDER BY word_count DESC, word LIMIT 5",
-                    bq_client=client)
+                    bq_client=gcp_bigquery)
     assert list(df.columns) == ["word", "word_count", "corpus"]
     assert len(df) == 5
     assert (df["corpus"] == "hamlet").all()

@@ -186,40 +186,48 @@ def test_monotone_constraints_hold_through_the_graph(bundle_graph, trained_store
 
 # --- tampering is caught by verify_export -----------------------------------------------
 
-def _ensemble(model: onnx.ModelProto, output: str):
-    return next(n for n in model.graph.node if n.op_type == "TreeEnsembleRegressor" and n.output[0] == output)
+def _ensemble(model: onnx.ModelProto):
+    """The PD graph's one tree ensemble: per-feature contributions, then the margin (last target)."""
+    return next(n for n in model.graph.node if n.op_type == "TreeEnsembleRegressor")
 
 
 def _attr(node, name):
     return next(a for a in node.attribute if a.name == name)
 
 
+def _is_margin(node, target: int) -> bool:
+    return target == len(_attr(node, "base_values").floats) - 1
+
+
 def _leaf_entry(model: onnx.ModelProto, fitted, output: str) -> int:
-    """Index into target_* of a tree-0 leaf that the first test row reaches."""
+    """Index into target_* of a tree-0 leaf that the first test row reaches, in the margin
+    target (`output` "logit_2d") or a contribution target ("contributions")."""
     matrix = fitted.model.preprocessor_.transform(fitted.test.head(1))
     leaf = int(fitted.model._booster().predict(xgb.DMatrix(matrix), pred_leaf=True)[0, 0])
-    node = _ensemble(model, output)
+    node = _ensemble(model)
     trees, nodes = list(_attr(node, "target_treeids").ints), list(_attr(node, "target_nodeids").ints)
+    targets = list(_attr(node, "target_ids").ints)
     weights = list(_attr(node, "target_weights").floats)
-    candidates = [i for i, (t, n) in enumerate(zip(trees, nodes)) if t == 0 and n == leaf]
+    candidates = [i for i, (t, n, g) in enumerate(zip(trees, nodes, targets))
+                  if t == 0 and n == leaf and _is_margin(node, g) == (output == "logit_2d")]
     return max(candidates, key=lambda i: abs(weights[i]))
 
 
 def _shift_weight(output):
     def tamper(model, fitted, bias):
         i = _leaf_entry(model, fitted, output)
-        _attr(_ensemble(model, output), "target_weights").floats[i] += 0.25
+        _attr(_ensemble(model), "target_weights").floats[i] += 0.25
         return bias
     return tamper
 
 
 def _shift_base_value(model, fitted, bias):
-    _attr(_ensemble(model, "logit_2d"), "base_values").floats[0] += 0.05
+    _attr(_ensemble(model), "base_values").floats[-1] += 0.05  # the margin's
     return bias
 
 
 def _move_root_threshold(model, fitted, bias):
-    node = _ensemble(model, "logit_2d")
+    node = _ensemble(model)
     values, trees = _attr(node, "nodes_values").floats, list(_attr(node, "nodes_treeids").ints)
     values[trees.index(0)] = -1e9  # every row now takes the same side of tree 0's root
     return bias

@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +16,6 @@ import functions_framework
 import numpy as np
 import onnxruntime as ort
 import pytest
-import requests
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = str(REPO / "functions" / "main.py")
@@ -33,7 +30,7 @@ BAD = {"revolving_utilization": 0.98, "age": 22, "late_30_59": 3, "late_60_89": 
 
 # Every setting main.py reads, cleared so that the developer's shell cannot leak into a test.
 SETTINGS_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "ORT_INTRA_OP_THREADS", "ORT_INTER_OP_THREADS",
-                "MAX_BODY_BYTES", "LOAD_RETRY_S", "STORE_READ_TIMEOUT_S", "STORE_READ_DEADLINE_S", "PREDICTION_LOG", "APPLICANT_ID_SALT",
+                "MAX_BODY_BYTES", "LOAD_RETRY_S", "STORE_READ_TIMEOUT_S", "STORE_READ_DEADLINE_S", "PREDICTION_LOG", "APPLICANT_ID_SALT", "GOOGLE_CLOUD_PROJECT",
                 "FUNCTION_TARGET", "FUNCTION_SOURCE", "FUNCTION_SIGNATURE_TYPE", "ENTRY_POINT"]
 
 
@@ -257,7 +254,8 @@ def test_every_bad_field_is_named_at_once(client):
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None,
-                                          "application/jsonp"])
+                                          "application/jsonp", "application/json; charset=utf-16",
+                                          "application/json; charset=latin-1"])
 def test_wrong_content_type_is_415(client, content_type):
     reply = client.request("POST", data=_body(GOOD), content_type=content_type)
     assert reply.status == 415, reply
@@ -406,54 +404,13 @@ def test_unreachable_gcs_store_answers_503_within_the_read_deadline(make_client,
 
 # --- a real functions-framework server --------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(trained_store, tmp_path_factory):
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
+def server(trained_store, tmp_path_factory, serve_function):
     env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
     env.update(MODEL_STORE=str(trained_store.path), MAX_BODY_BYTES="4096", PYTHONUNBUFFERED="1")
     log_path = tmp_path_factory.mktemp("server") / "functions-framework.log"
-    executable = Path(sys.executable).parent / "functions-framework"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [str(executable), "--target", "score", "--source", SOURCE, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    session = requests.Session()
-    session.trust_env = False  # loopback only: never through a proxy from the environment
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"functions-framework exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                if session.get(url, timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"functions-framework not ready within 30 s:\n{log_path.read_text()}")
-            time.sleep(0.1)
-        yield session, url
-    finally:
-        session.close()
-        # The server runs in its own process group (start_new_session): stop exactly that group.
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)  # gunicorn: quick shutdown of the server and its workers
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group, e.g. a stuck worker
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
+    with serve_function("score", env, log_path) as srv:
+        yield srv.session, srv.url
 
 
 def test_real_server_scores_the_examples(server, trained_store, graph):
@@ -484,3 +441,75 @@ def test_real_server_rejects_bad_input_and_large_chunked_bodies(server):
     r = session.post(url, data=chunks(), headers={"Content-Type": "application/json"}, timeout=10)
     assert r.status_code == 413, r.text
     assert r.json()["error"] == "payload_too_large"
+
+
+# --- logs: Cloud Trace correlation; a bug is a logged 500 ---------------------------------
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = {"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}
+TRACE_FIELDS = {"logging.googleapis.com/trace": f"projects/risk-test/traces/{TRACE_ID}",
+                "logging.googleapis.com/spanId": "00f067aa0ba902b7",
+                "logging.googleapis.com/trace_sampled": True}
+
+
+def _log_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def _traced(record: dict) -> bool:
+    return any(key.startswith("logging.googleapis.com/") for key in record)
+
+
+def test_prediction_line_of_a_traced_request_carries_the_trace(make_client, trained_store, tmp_path, capsys):
+    log_file = tmp_path / "predictions.jsonl"
+    client = make_client(trained_store.path, GOOGLE_CLOUD_PROJECT="risk-test", PREDICTION_LOG=log_file)
+    assert client.request("POST", json_body={"features": GOOD}, headers=TRACEPARENT).status == 200
+    assert client.request("POST", json_body={"features": BAD}).status == 200  # not traced
+    traced, untraced = [r for r in _log_lines(capsys.readouterr().out) if r.get("log_type") == "prediction"]
+    assert traced | TRACE_FIELDS == traced
+    assert not _traced(untraced)
+    assert _log_lines(log_file.read_text()) == [traced, untraced]  # the local copy is the same line
+
+
+def test_error_lines_of_a_traced_request_carry_the_trace(make_client, tmp_path, capsys):
+    client = make_client(tmp_path / "no-store", GOOGLE_CLOUD_PROJECT="risk-test", LOAD_RETRY_S=0)
+    reply = client.request("POST", json_body={"features": GOOD},
+                           headers={"X-Cloud-Trace-Context": f"{TRACE_ID}/12345;o=1"})
+    assert reply.status == 503, reply
+    errors = [r for r in _log_lines(capsys.readouterr().out) if r["severity"] == "ERROR"]
+    assert errors
+    for record in errors:
+        assert record["logging.googleapis.com/trace"] == f"projects/risk-test/traces/{TRACE_ID}"
+        assert record["logging.googleapis.com/spanId"] == "0000000000003039"  # 12345 as 16 hex digits
+        assert record["logging.googleapis.com/trace_sampled"] is True
+        assert record["request_id"] == reply.body["request_id"]
+
+
+def test_a_bug_is_a_500_logged_with_its_traceback_under_the_trace(make_client, trained_store, monkeypatch, capsys):
+    client = make_client(trained_store.path, GOOGLE_CLOUD_PROJECT="risk-test")
+
+    def broken(*_args, **_kwargs):
+        raise ZeroDivisionError("a bug in scoring")
+
+    monkeypatch.setattr(sys.modules["main"].SCORER, "score", broken)
+    response = client.flask.post("/", json={"features": GOOD}, headers=TRACEPARENT)
+    assert response.status_code == 500
+    assert response.get_json()["error"] == "internal_error"
+    assert "a bug" not in response.get_data(as_text=True)  # no internals in the answer
+    [record] = [r for r in _log_lines(capsys.readouterr().out) if r["severity"] == "ERROR"]
+    assert record["stack_trace"].startswith("Traceback (most recent call last)")
+    assert "ZeroDivisionError: a bug in scoring" in record["stack_trace"]
+    assert record | TRACE_FIELDS == record
+
+
+@pytest.mark.parametrize("headers", [
+    {"traceparent": "junk"}, {"traceparent": "00-" + "z" * 32 + "-00f067aa0ba902b7-01"},
+    {"X-Cloud-Trace-Context": "x" * 5000}, {"X-Cloud-Trace-Context": f"{TRACE_ID}/99999999999999999999999;o=1"},
+    {"traceparent": "\u00ff" * 55},
+], ids=["junk", "non-hex", "long", "span over 64 bits", "latin-1"])
+def test_malformed_trace_headers_are_ignored(make_client, trained_store, capsys, headers):
+    client = make_client(trained_store.path, GOOGLE_CLOUD_PROJECT="risk-test")
+    reply = client.request("POST", json_body={"features": GOOD}, headers=headers)
+    assert reply.status == 200, reply
+    [record] = [r for r in _log_lines(capsys.readouterr().out) if r.get("log_type") == "prediction"]
+    assert not _traced(record)

@@ -21,6 +21,7 @@ def test_defaults_without_environment():
     ("MAX_BODY_BYTES", "1024", "max_body_bytes", 1024),
     ("LOAD_RETRY_S", "2.5", "load_retry_s", 2.5),
     ("PREDICTION_LOG", "/tmp/p.jsonl", "prediction_log", "/tmp/p.jsonl"),
+    ("GOOGLE_CLOUD_PROJECT", "risk-prod", "google_cloud_project", "risk-prod"),
     ("MODEL_VERSION", "", "model_version", None),  # empty means unset
 ])
 def test_each_variable_sets_its_field(var, value, field, expected):

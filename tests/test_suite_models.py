@@ -207,23 +207,47 @@ def test_runs_go_to_gcs_as_one_object_each(gcs_emulator, gcs_bucket):
     assert json.loads(store.read("_runs/r9.json"))["outcome"] == "failed"
 
 
-def test_runs_are_recorded_in_bigquery_when_configured(tmp_path):
+def test_runs_are_recorded_in_bigquery_when_configured(tmp_path, bq_emulator, bq_dataset):
     from datetime import datetime, timezone
 
-    from fake_bigquery import client_for, running_fake_bigquery
+    from riskscore.store import LocalStore
+    from training.runs_log import RUNS_SCHEMA
+
+    client = bq_emulator.client()
+    table = f"{bq_emulator.project}.{bq_dataset}.training_runs"
+    started = datetime(2026, 11, 22, 8, 30, 15, 123456, tzinfo=timezone.utc)
+    rec = run_record(run_id="r7", started_at=started, model="m", data_uri="x", params={"k": 2},
+                     error=ValueError("bad"))
+    append_run(LocalStore(tmp_path), rec, bq_table=table, bq_client=client)  # creates the table
+    append_run(LocalStore(tmp_path), dict(rec, run_id="r8"), bq_table=table, bq_client=client)
+    append_run(LocalStore(tmp_path), rec, bq_table=table, bq_client=client)  # a retry of r7
+
+    assert [(f.name, f.field_type, f.mode) for f in client.get_table(table).schema] == [
+        (f["name"], f["type"], f["mode"]) for f in RUNS_SCHEMA]
+    rows = {r["run_id"]: r for r in client.list_rows(table)}
+    assert sorted(rows) == ["r7", "r8"]  # the retry did not duplicate r7
+    r7 = rows["r7"]
+    assert r7["started_at"] == started and r7["outcome"] == "failed" and r7["promoted"] is False
+    assert r7["version"] is None and r7["error"] == "ValueError: bad"
+    assert json.loads(r7["params_json"]) == {"k": 2}
+    assert len((tmp_path / "training_runs.jsonl").read_text().splitlines()) == 3  # the local log keeps every call
+
+
+@pytest.mark.gcp
+def test_runs_merge_is_valid_on_real_bigquery(tmp_path, gcp_bigquery):
+    """The emulator translates SQL through DuckDB; only BigQuery itself can show the MERGE is valid."""
+    import uuid
+    from datetime import datetime, timezone
+
     from riskscore.store import LocalStore
 
-    rec = run_record(run_id="r7", started_at=datetime.now(timezone.utc), model="m", data_uri="x", params={"k": 2},
-                     error=ValueError("bad"))
-    with running_fake_bigquery() as bq:
-        append_run(LocalStore(tmp_path), rec, bq_table="proj.ml.training_runs", bq_client=client_for(bq))
-        append_run(LocalStore(tmp_path), dict(rec, run_id="r8"), bq_table="proj.ml.training_runs",
-                   bq_client=client_for(bq))
-        calls = [(m, p) for m, p, _, _ in bq.requests]
-        schema, rows = bq.tables["proj.ml.training_runs"]
-    base = "/bigquery/v2/projects/proj/datasets/ml/tables"
-    assert calls.count(("POST", base)) == 1  # created once, then reused
-    assert [r["json"]["run_id"] for r in rows] == ["r7", "r8"]
-    assert [r["insertId"] for r in rows] == ["r7", "r8"]  # retries cannot duplicate a run
-    assert rows[0]["json"]["outcome"] == "failed" and json.loads(rows[0]["json"]["params_json"]) == {"k": 2}
-    assert {f["name"] for f in schema["fields"]} >= {"run_id", "outcome", "metrics_json"}
+    dataset = gcp_bigquery.create_dataset(f"riskscore_test_{uuid.uuid4().hex[:12]}")
+    try:
+        table = f"{dataset.project}.{dataset.dataset_id}.training_runs"
+        rec = run_record(run_id="live", started_at=datetime.now(timezone.utc), model="m", data_uri="x",
+                         params={}, error=ValueError("bad"))
+        for _ in range(2):  # a retry must not duplicate the run
+            append_run(LocalStore(tmp_path), rec, bq_table=table, bq_client=gcp_bigquery)
+        assert [r["run_id"] for r in gcp_bigquery.list_rows(table)] == ["live"]
+    finally:
+        gcp_bigquery.delete_dataset(dataset, delete_contents=True, not_found_ok=True)

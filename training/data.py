@@ -15,7 +15,9 @@ results are fetched over the REST API (no BigQuery Storage client), which suits 
 medium tables training uses.
 
 Google clients are imported only when a `gs://` or BigQuery source is read; pass `gcs_client`
-or `bq_client` to choose credentials, project or endpoint (tests point them at local fakes).
+or `bq_client` to choose credentials, project or endpoint (tests pass the emulators' clients).
+Without `bq_client`, BigQuery is reached through `riskscore.bq.bigquery_client()` (the
+environment's default project and credentials).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskscore import bq
 from riskscore.errors import ArtifactNotFound
 from riskscore.store import GcsStore
 
@@ -119,11 +122,8 @@ def _read_gcs(uri: str, client) -> pd.DataFrame:
 
 
 def _bq_client(client):
-    if client is not None:
-        return client
-    from google.cloud import bigquery
-
-    return bigquery.Client()
+    # bq.bigquery_client looked up at call time: the one factory (tests may monkeypatch it)
+    return client if client is not None else bq.bigquery_client()
 
 
 def _to_pandas(rows, uri: str) -> pd.DataFrame:

@@ -1,14 +1,11 @@
 """Population-stability baseline for the model's inputs and outputs, and PSI.
 
-Two sections:
-
-1. Shared, numpy-only: `psi`, `psi_level`, `bin_counts`, `category_proportions`,
-   `missing_rate`, `numeric_summary`. A drift check at serving time uses exactly these, so
-   the check and the baseline bin values the same way. This section (and this module at
-   import time) depends on numpy alone; it is meant to move into the serving package.
-2. Training-time: `drift_baseline(df, features, extra_numeric)` freezes bin edges and
-   reference proportions from the training data into a JSON-safe dict. pandas is imported
-   lazily inside it.
+The shared, numpy-only statistics (`psi`, `psi_level`, `bin_counts`,
+`category_proportions`, `missing_rate`, `numeric_summary`) live in `riskscore.drift_stats`,
+which the drift check (`riskscore.drift`) uses too: one implementation, so the check and the
+baseline bin values the same way. They are re-exported here. This module adds the
+training-time part: `drift_baseline(df, features, extra_numeric)` freezes bin edges and
+reference proportions from the training data into a JSON-safe dict (pandas imported lazily).
 
 Numeric bins. A feature's ``edges`` are the *inner* edges ``e_1 < e_2 < ... < e_k``
 (strictly increasing, finite); ``-inf`` and ``+inf`` are implied at the ends, giving
@@ -43,141 +40,21 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; serving must not need panda
 
     from riskscore.schema import FeatureSpec
 
-# =======================================================================================
-# Shared with the drift check (numpy only; no pandas, no scipy)
-# =======================================================================================
-
-OTHER = "__other__"          # categorical slot for values unseen in training
-PSI_EPS = 1e-4               # floor for empty bins in `psi`
-PSI_STABLE = 0.1             # psi < 0.1: stable
-PSI_SIGNIFICANT = 0.25       # psi > 0.25: significant shift; in between: moderate
-
-
-def psi(expected: Sequence[float], actual: Sequence[float], eps: float = PSI_EPS) -> float:
-    """Population stability index of `actual` proportions against `expected` ones.
-
-    Both are proportions over the same bins (same length, non-negative, each summing to 1
-    within 1e-6). Proportions below `eps` are raised to `eps` before
-    ``sum((a - e) * ln(a / e))``, so empty bins give a finite value; bins where both are
-    empty contribute 0. Raises ValueError on mismatched, empty, negative or non-normalised
-    input (pass proportions, not counts).
-    """
-    e = np.asarray(expected, dtype=np.float64)
-    a = np.asarray(actual, dtype=np.float64)
-    if e.ndim != 1 or a.ndim != 1 or e.size == 0 or e.shape != a.shape:
-        raise ValueError(f"psi needs two equally long, non-empty lists of proportions; "
-                         f"got lengths {e.size} and {a.size}")
-    if not (eps > 0):
-        raise ValueError(f"eps must be positive, got {eps!r}")
-    for name, p in (("expected", e), ("actual", a)):
-        if not np.all(np.isfinite(p)) or np.any(p < 0):
-            raise ValueError(f"psi: {name} proportions must be finite and non-negative")
-        if abs(p.sum() - 1.0) > 1e-6:
-            raise ValueError(f"psi: {name} proportions sum to {p.sum():.6g}, not 1")
-    e = np.maximum(e, eps)
-    a = np.maximum(a, eps)
-    return float(np.sum((a - e) * np.log(a / e)))
-
-
-def psi_level(value: float) -> str:
-    """'stable' (< 0.1), 'moderate' (0.1 to 0.25) or 'significant' (> 0.25)."""
-    if value < PSI_STABLE:
-        return "stable"
-    if value <= PSI_SIGNIFICANT:
-        return "moderate"
-    return "significant"
-
-
-def bin_counts(values: Any, edges: Sequence[float]) -> np.ndarray:
-    """Share of the non-missing `values` in each of the ``len(edges) + 1`` frozen bins.
-
-    `edges` are inner edges (see the module docstring): bin i is ``[edges[i-1], edges[i])``
-    with ``-inf``/``+inf`` at the ends. NaN and None count as missing and are left out.
-    Returns float64 proportions summing to 1, or all zeros when no value is present (the
-    caller should then skip PSI for the feature). Infinite values fall in the outer bins.
-    """
-    x = _as_float(values)
-    x = x[~np.isnan(x)]
-    e = np.asarray(edges, dtype=np.float64)
-    counts = np.bincount(np.searchsorted(e, x, side="right"), minlength=e.size + 1).astype(np.float64)
-    return counts / x.size if x.size else counts
-
-
-def category_proportions(values: Any, categories: Sequence[str]) -> np.ndarray:
-    """Share of the non-missing `values` in each of `categories`, in that order.
-
-    Values are compared as strings (``str(v)``); None and NaN are missing and left out.
-    Values not in `categories` go to the ``"__other__"`` slot, which must then be among
-    the categories (ValueError otherwise). Returns all zeros when no value is present.
-    """
-    index = {c: i for i, c in enumerate(categories)}
-    other = index.get(OTHER)
-    counts = np.zeros(len(categories), dtype=np.float64)
-    total = 0
-    unseen: set[str] = set()
-    for v in _as_object(values):
-        if _is_missing(v):
-            continue
-        i = index.get(v if isinstance(v, str) else str(v), other)
-        if i is None:
-            unseen.add(str(v))
-            continue
-        counts[i] += 1
-        total += 1
-    if unseen:
-        raise ValueError(f"values outside the categories and no {OTHER!r} slot: {sorted(unseen)[:5]}")
-    return counts / total if total else counts
-
-
-def missing_rate(values: Any) -> float:
-    """Share of `values` that are None or NaN (0.0 for an empty input)."""
-    arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
-    if arr.size == 0:
-        return 0.0
-    if arr.dtype.kind in "fc":
-        return float(np.isnan(arr).mean())
-    if arr.dtype.kind in "iub":
-        return 0.0
-    return float(np.mean([_is_missing(v) for v in arr.ravel()]))
-
-
-def numeric_summary(values: Any) -> dict:
-    """rows, count (non-missing), missing_rate, mean, std (ddof=1; 0 for one value), min, max.
-
-    Statistics are over non-missing values and None when there are none.
-    """
-    x = _as_float(values)
-    rows = int(x.size)
-    x = x[~np.isnan(x)]
-    n = int(x.size)
-    out = {"rows": rows, "count": n, "missing_rate": (rows - n) / rows if rows else 0.0,
-           "mean": None, "std": None, "min": None, "max": None}
-    if n:
-        out.update(mean=float(x.mean()), std=float(x.std(ddof=1)) if n > 1 else 0.0,
-                   min=float(x.min()), max=float(x.max()))
-    return out
-
-
-def _as_float(values: Any) -> np.ndarray:
-    """1-D float64 view of `values`; None and NaN (and pandas NA) become NaN."""
-    try:
-        return np.asarray(values, dtype=np.float64).ravel()
-    except (TypeError, ValueError):
-        arr = np.asarray(values, dtype=object).ravel()
-        return np.array([np.nan if _is_missing(v) else v for v in arr], dtype=np.float64)
-
-
-def _as_object(values: Any) -> np.ndarray:
-    return np.asarray(values, dtype=object).ravel()
-
-
-def _is_missing(v: Any) -> bool:
-    if v is None:
-        return True
-    try:
-        return bool(v != v)  # NaN, and pandas' NA / NaT when they reach here
-    except (TypeError, ValueError):
-        return False
+# The shared statistics live in the serving package (riskscore.drift_stats), so the drift
+# check bins and compares exactly as the baseline was built; re-exported here for training.
+from riskscore.drift_stats import (  # noqa: E402,F401 - re-exported
+    OTHER,
+    PSI_EPS,
+    PSI_SIGNIFICANT,
+    PSI_STABLE,
+    _as_float,
+    bin_counts,
+    category_proportions,
+    missing_rate,
+    numeric_summary,
+    psi,
+    psi_level,
+)
 
 
 # =======================================================================================

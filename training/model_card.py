@@ -1,14 +1,15 @@
 """The model card: one self-contained HTML page for a bank's risk committee.
 
 `render_model_card(manifest, evaluation)` is called by `training.train.train` and stored as
-`model_card.html` in the model version. The page has inline CSS and every plot is a
-matplotlib PNG embedded as a base64 data URI: it opens from a bucket or a mail attachment
-with no network access, and a Content-Security-Policy forbids loading anything else.
+`model_card.html` in the model version. It is rendered by the project's one report layer
+(`riskscore.report`: template `model_card.html` extending `base.html`, which inlines the one
+stylesheet and the Content-Security-Policy) and every plot is inline SVG from the one
+plotting module (`riskscore.report.plots`): it opens from a bucket or a mail attachment with
+no network access. Histograms are binned with numpy, so the full test set is used and the
+page size does not grow with the row count.
 
-Plots are drawn with the object-oriented API on the Agg canvas (`matplotlib.figure.Figure`
-+ `FigureCanvasAgg`), never through pyplot: no global backend switch, no figure registry
-that could leak, safe in threads. Histograms are binned with numpy, so the full test set is
-used and the PNG size does not grow with the row count.
+Each section is built by a `_Card` method returning an HTML fragment in which every value
+taken from the manifest is escaped (`_e`); the template places the fragments.
 
 Every text taken from the manifest is HTML-escaped. Optional parts (LGD, forecast, anomaly
 scores, expected loss) may be missing; their sections then say so instead of plotting.
@@ -18,31 +19,22 @@ top) rather than failing the training run; pass `strict=True` to raise instead.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from markupsafe import Markup
+
+from riskscore.report import render
+from riskscore.report.plots import ACCENT, BAD, GOOD, REFERENCE, Chart
 
 from . import model_card_pd as pd_tables
 
-DPI = 100
 MAX_SCATTER_POINTS = 2_000
 MAX_CATEGORIES_SHOWN = 12
 MAX_WARNINGS_SHOWN = 5
 CALIBRATION_WARNING = 0.10  # |observed / mean PD - 1| above this gets a callout
-PNG_DATA_URI = "data:image/png;base64,"
-
-# Colours: a colour-blind safe pair (Okabe-Ito) for good/bad outcomes, grey for references.
-GOOD = "#0072B2"
-BAD = "#D55E00"
-ACCENT = "#009E73"
-REFERENCE = "#888888"
 
 SECTIONS = [
     ("use", "Intended use and limitations"),
@@ -64,60 +56,10 @@ SECTIONS = [
 ]
 SECTION_TITLES = [title for _, title in SECTIONS]
 
-CSS = """
-:root { --ink: #1d2430; --muted: #5b6675; --line: #d8dde4; --soft: #f4f6f9; --ok: #1a7f37;
-        --fail: #b42318; --warn: #9a6700; }
-* { box-sizing: border-box; }
-body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
-       font: 15px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Liberation Sans",
-       sans-serif; }
-main { max-width: 1080px; margin: 0 auto; padding: 28px 32px 48px; }
-header { border-bottom: 3px solid var(--ink); padding-bottom: 14px; margin-bottom: 18px; }
-h1 { font-size: 28px; margin: 0 0 4px; }
-h2 { font-size: 20px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
-h3 { font-size: 16px; margin: 18px 0 6px; }
-p { margin: 6px 0 10px; }
-.meta { color: var(--muted); margin: 0; }
-.subtitle { font-size: 16px; margin: 6px 0 0; }
-code, .mono { font-family: "SFMono-Regular", Consolas, "Liberation Mono", Menlo, monospace; font-size: 13px; }
-.mono { overflow-wrap: anywhere; }
-.cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 16px 0 4px; }
-.card { flex: 1 1 130px; background: var(--soft); border: 1px solid var(--line); border-radius: 6px;
-        padding: 8px 12px; }
-.card .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
-.card .value { font-size: 22px; font-weight: 600; }
-nav { background: var(--soft); border: 1px solid var(--line); border-radius: 6px; padding: 8px 14px;
-      font-size: 14px; }
-nav ol { margin: 4px 0; padding-left: 20px; columns: 3; column-gap: 24px; }
-nav a { color: var(--ink); }
-table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13.5px; }
-th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; vertical-align: top; }
-th { background: var(--soft); font-weight: 600; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tbody tr:nth-child(even) td { background: #fafbfc; }
-table.kv th { width: 220px; }
-figure { margin: 10px 0 14px; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
-figcaption { color: var(--muted); font-size: 13px; max-width: 760px; }
-.note { color: var(--muted); font-size: 13.5px; }
-.callout { background: #fff8e6; border-left: 4px solid var(--warn); padding: 8px 12px; margin: 10px 0; }
-.missing { background: var(--soft); border-left: 4px solid var(--line); padding: 8px 12px; color: var(--muted); }
-.error { background: #fdecea; border-left: 4px solid var(--fail); padding: 8px 12px; }
-.pass { color: var(--ok); font-weight: 600; }
-.fail { color: var(--fail); font-weight: 600; }
-.row { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
-.row > * { flex: 1 1 420px; }
-footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--line);
-         padding-top: 8px; }
-@media print { main { max-width: none; padding: 0; } h2 { break-after: avoid; }
-               figure, table { break-inside: avoid; } nav { display: none; } }
-"""
 
 # Parity figures that training reports but does not gate on: the PD log-odds is a float32 sum
 # over hundreds of trees whose last bits depend on summation order; the PD built from it is gated.
 REPORTED_ONLY = frozenset({"logit_max_abs_diff"})
-
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 def render_model_card(manifest: dict, evaluation: dict, *, strict: bool = False) -> str:
@@ -149,36 +91,11 @@ def render_model_card(manifest: dict, evaluation: dict, *, strict: bool = False)
             failed.append(title)
             body = (f'<div class="error">This section could not be rendered: '
                     f"{_e(type(exc).__name__)}: {_e(exc)}</div>")
-        sections.append(f'<section id="{anchor}">\n<h2>{_e(title)}</h2>\n{body}\n</section>')
+        sections.append(body)
 
-    name = card.name
-    warning = ""
-    if failed:
-        warning = ('<div class="error"><strong>This model card is incomplete.</strong> Sections that failed '
-                   f"to render: {_e(', '.join(failed))}.</div>")
-    nav = "".join(f'<li><a href="#{anchor}">{_e(title)}</a></li>' for anchor, title in SECTIONS)
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Model card: {_e(name)}</title>",
-        f"<style>{CSS}</style>",
-        "</head>",
-        "<body>",
-        "<main>",
-        card.header(),
-        warning,
-        f'<nav><strong>Contents</strong><ol>{nav}</ol></nav>',
-        *sections,
-        card.footer(),
-        "</main>",
-        "</body>",
-        "</html>",
-        "",
-    ])
+    return render("model_card.html", title=f"Model card: {card.name}", header=Markup(card.header()),
+                  failed=failed, sections=[(anchor, title, Markup(body)) for (anchor, title), body
+                                           in zip(SECTIONS, sections)])
 
 
 # --------------------------------------------------------------------------- formatting
@@ -264,35 +181,14 @@ def _missing(text: str) -> str:
 # --------------------------------------------------------------------------- plotting
 
 
-def _figure(width: float = 6.4, height: float = 4.0) -> tuple[Figure, object]:
-    fig = Figure(figsize=(width, height), dpi=DPI)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.grid(True, color="#e3e6ea", linewidth=0.8)
-    ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    return fig, ax
+def _img(chart: Chart, alt: str, caption: str) -> str:
+    """The chart as an inline-SVG <figure>; `caption` is already-escaped HTML."""
+    return str(chart.figure(alt, Markup(caption)))
 
 
-def _img(fig: Figure, alt: str, caption: str) -> str:
-    """The figure as an <img> with a PNG data URI; `caption` is already-escaped HTML."""
-    buf = io.BytesIO()
-    try:
-        fig.tight_layout()
-        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    finally:
-        fig.clear()  # release the artists now; the figure never entered pyplot's registry
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return (f'<figure><img alt="{_e(alt)}" src="{PNG_DATA_URI}{data}">'
-            f"<figcaption>{caption}</figcaption></figure>")
-
-
-def _stairs(ax, values: np.ndarray, edges: np.ndarray, color: str, label: str, density: bool = True) -> None:
+def _histogram(values: np.ndarray, edges: np.ndarray, density: bool = True) -> np.ndarray:
     counts, _ = np.histogram(values, bins=edges)
-    heights = counts / (counts.sum() * np.diff(edges)) if density and counts.sum() else counts
-    ax.stairs(heights, edges, fill=True, alpha=0.35, color=color)
-    ax.stairs(heights, edges, color=color, linewidth=1.4, label=label)
+    return counts / (counts.sum() * np.diff(edges)) if density and counts.sum() else counts.astype(float)
 
 
 # --------------------------------------------------------------------------- the card
@@ -336,11 +232,6 @@ class _Card:
                 f'<p class="meta">{" · ".join(meta)}</p>'
                 + (f'<p class="subtitle">{_e(description)}</p>' if description else "")
                 + f'<div class="cards">{cards_html}</div></header>')
-
-    def footer(self) -> str:
-        return ("<footer>Generated by <code>training/model_card.py</code> from the version manifest and the "
-                "test-set predictions of the exported ONNX models. Self-contained: no external resources."
-                "</footer>")
 
     # -- sections -----------------------------------------------------------------------
 
@@ -496,14 +387,14 @@ class _Card:
         fpr, tpr, _ = roc_curve(y, p)
         auc = float(roc_auc_score(y, p))
         k = int(np.argmax(tpr - fpr))
-        fig, ax = _figure(5.6, 5.0)
-        ax.plot(fpr, tpr, color=GOOD, linewidth=2, label=f"PD model (AUC {auc:.4f})")
-        ax.plot([0, 1], [0, 1], color=REFERENCE, linestyle="--", linewidth=1, label="no skill (AUC 0.5)")
-        ax.vlines(fpr[k], fpr[k], tpr[k], color=BAD, linewidth=1.5, label=f"KS {tpr[k] - fpr[k]:.4f}")
-        ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="False positive rate (non-defaulters flagged)",
-               ylabel="True positive rate (defaulters flagged)", title="ROC curve, test rows")
-        ax.set_aspect("equal")
-        ax.legend(loc="lower right", frameon=False)
+        fig = Chart(520, 520, xlim=(0, 1), ylim=(0, 1.01), equal=True, title="ROC curve, test rows",
+                    xlabel="False positive rate (non-defaulters flagged)",
+                    ylabel="True positive rate (defaulters flagged)")
+        step = max(1, fpr.size // 1000)  # a few hundred points draw the same curve
+        fig.line(np.r_[fpr[::step], fpr[-1]], np.r_[tpr[::step], tpr[-1]], GOOD, width=2,
+                 label=f"PD model (AUC {auc:.4f})")
+        fig.line([0, 1], [0, 1], REFERENCE, width=1, dash=True, label="no skill (AUC 0.5)")
+        fig.line([fpr[k], fpr[k]], [fpr[k], tpr[k]], BAD, width=1.5, label=f"KS {tpr[k] - fpr[k]:.4f}")
         return _img(fig, "ROC curve of the PD model on the test rows",
                     f"ROC curve of the PD on {len(y):,} test rows ({int(y.sum()):,} defaults). The dashed diagonal is "
                     "a model without skill; the vertical segment marks the KS statistic.")
@@ -515,7 +406,7 @@ class _Card:
             test_cal = _calibration_table(self.y, self.pd)
         if not test_cal:
             return _missing("No calibration table in the manifest and no test predictions.")
-        fig, ax = _figure(5.6, 5.0)
+        points = []
         top = 0.0
         for rows, color, label, marker in ((test_cal, GOOD, "test", "o"), (valid_cal, ACCENT, "validation", "s")):
             xs = [r.get("mean_pd") for r in rows]
@@ -525,15 +416,13 @@ class _Card:
                 continue
             x, yv = map(np.array, zip(*pts))
             top = max(top, float(x.max()), float(yv.max()))
-            ax.plot(x, yv, marker=marker, color=color, linewidth=1.5, markersize=6, label=f"{label} deciles")
+            points.append((x, yv, color, f"{label} deciles"))
         top = min(1.0, top * 1.08) or 1.0
-        ax.plot([0, top], [0, top], color=REFERENCE, linestyle="--", linewidth=1, label="perfect calibration")
-        ax.set(xlim=(0, top), ylim=(0, top), xlabel="Mean predicted PD", ylabel="Observed default rate",
-               title="Calibration by PD decile")
-        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.set_aspect("equal")
-        ax.legend(loc="upper left", frameon=False)
+        fig = Chart(520, 520, xlim=(0, top), ylim=(0, top), equal=True, xfmt="pct", yfmt="pct",
+                    xlabel="Mean predicted PD", ylabel="Observed default rate", title="Calibration by PD decile")
+        for x, yv, color, label in points:
+            fig.line(x, yv, color, width=1.5, marker=True, label=label)
+        fig.line([0, top], [0, top], REFERENCE, width=1, dash=True, label="perfect calibration")
         plot = _img(fig, "Calibration plot: mean predicted PD against observed default rate by decile",
                     "Rows sorted by PD and cut into ten equal-count groups. Points on the dashed diagonal are "
                     "perfectly calibrated; above it the model underestimates risk, below it overestimates.")
@@ -582,17 +471,14 @@ class _Card:
         if hi <= lo:
             hi = lo + 1.0
         edges = np.linspace(lo, hi, 51)
-        fig, ax = _figure(8.0, 3.8)
-        _stairs(ax, s[y == 0], edges, GOOD, f"non-defaulters ({int((y == 0).sum()):,})")
-        _stairs(ax, s[y == 1], edges, BAD, f"defaulters ({int((y == 1).sum()):,})")
+        fig = Chart(800, 380, xlabel="Score (higher = lower risk)", ylabel="Density",
+                    title="Score distribution by outcome, test rows")
+        fig.stairs(edges, _histogram(s[y == 0], edges), GOOD, label=f"non-defaulters ({int((y == 0).sum()):,})")
+        fig.stairs(edges, _histogram(s[y == 1], edges), BAD, label=f"defaulters ({int((y == 1).sum()):,})")
         for band in _seq(self.m.get("rating_bands")):
             cut = _mapping(band).get("min_score")
             if _finite(cut) and lo <= float(cut) <= hi:
-                ax.axvline(float(cut), color=REFERENCE, linestyle=":", linewidth=1)
-                ax.text(float(cut), 1.0, f" {band.get('name', '')}", transform=ax.get_xaxis_transform(),
-                        va="top", ha="left", fontsize=8, color="#444444")
-        ax.set(xlabel="Score (higher = lower risk)", ylabel="Density", title="Score distribution by outcome, test rows")
-        ax.legend(loc="upper left", frameon=False)
+                fig.vline(float(cut), REFERENCE, text=str(band.get("name", "")))
         return _img(fig, "Histograms of the score for defaulters and non-defaulters",
                     "Each outcome's histogram is normalised to unit area, so the shapes compare despite the "
                     "different counts. Dotted lines are the lower bounds of the rating bands. Less overlap "
@@ -657,12 +543,10 @@ class _Card:
         if not imp:
             return _missing("No feature importance in the evaluation.")
         items = sorted(imp.items(), key=lambda kv: kv[1])
-        fig, ax = _figure(7.5, min(1.2 + 0.32 * len(items), 12.0))
-        ax.barh([k for k, _ in items], [v for _, v in items], color=GOOD)
-        ax.grid(axis="y", visible=False)
-        ax.set(xlabel="Mean |contribution| to the log-odds of default, test rows",
-               title="Feature importance")
-        ax.tick_params(axis="y", labelsize=9)
+        items = items[::-1]  # largest first, at the top
+        fig = Chart(750, int(min(120 + 24 * len(items), 1200)), title="Feature importance",
+                    xlabel="Mean |contribution| to the log-odds of default, test rows")
+        fig.hbars([k for k, _ in items], [v for _, v in items], GOOD)
         plot = _img(fig, "Bar chart of mean absolute log-odds contribution per feature",
                     "Average size of each feature's contribution to an applicant's log-odds of default, whatever "
                     "its sign.")
@@ -699,10 +583,14 @@ class _Card:
         if history or ahead:
             months = [str(h.get("month", "")) for h in history] + [str(f.get("month", "")) for f in ahead]
             x = np.arange(len(months))
-            fig, ax = _figure(9.0, 4.0)
+            shown = [r for r in hist_rate if r is not None] + [
+                float(f[k]) for f in ahead for k in ("rate", "upper_80", "upper_95") if _finite(f.get(k))]
+            fig = Chart(900, 420, ylim=(0, 1.1 * max(shown) if shown and max(shown) > 0 else 1.0),
+                        xlim=(-0.5, len(months) - 0.5), yfmt="pct", ylabel="Default rate",
+                        title="Monthly default rate: history and forecast")
             hx = [i for i, r in enumerate(hist_rate) if r is not None]
-            ax.plot(x[hx], [hist_rate[i] for i in hx], color=GOOD, linewidth=1.8, marker="o", markersize=3,
-                    label="observed monthly default rate")
+            fig.line(x[hx], [hist_rate[i] for i in hx], GOOD, width=1.8, marker=True,
+                     label="observed monthly default rate")
             fx = x[len(history):]
             rate = np.array([_num(f.get("rate")) for f in ahead])
             for lo_key, hi_key, alpha, label in (("lower_95", "upper_95", 0.15, "95% interval"),
@@ -710,22 +598,14 @@ class _Card:
                 lo = np.array([_num(f.get(lo_key)) for f in ahead])
                 hi = np.array([_num(f.get(hi_key)) for f in ahead])
                 if ahead and np.isfinite(lo).any() and np.isfinite(hi).any():
-                    ax.fill_between(fx, lo, hi, color=BAD, alpha=alpha, linewidth=0, label=label)
+                    fig.band(fx, lo, hi, BAD, alpha=alpha, label=label)
             if ahead:
                 if hx:  # join the forecast line to the last observed month
-                    ax.plot([hx[-1], fx[0]], [hist_rate[hx[-1]], rate[0]], color=BAD, linestyle="--", linewidth=1.2)
-                ax.plot(fx, rate, color=BAD, linestyle="--", linewidth=1.8, marker="o", markersize=3,
-                        label=f"forecast ({len(ahead)} months)")
-                ax.axvline(len(history) - 0.5, color=REFERENCE, linestyle=":", linewidth=1)
+                    fig.line([hx[-1], fx[0]], [hist_rate[hx[-1]], rate[0]], BAD, width=1.2, dash=True)
+                fig.line(fx, rate, BAD, width=1.8, dash=True, marker=True, label=f"forecast ({len(ahead)} months)")
+                fig.vline(len(history) - 0.5, REFERENCE)
             step = max(1, int(math.ceil(len(months) / 16)))
-            ax.set_xticks(x[::step])
-            ax.set_xticklabels(months[::step], rotation=45, ha="right", fontsize=8)
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-            shown = [r for r in hist_rate if r is not None] + [
-                float(f[k]) for f in ahead for k in ("rate", "upper_80", "upper_95") if _finite(f.get(k))]
-            ax.set_ylim(0, 1.35 * max(shown) if shown and max(shown) > 0 else 1.0)  # room for the legend
-            ax.set(ylabel="Default rate", title="Monthly default rate: history and forecast")
-            ax.legend(loc="upper left", frameon=False, fontsize=9, ncol=2)
+            fig.set_xticklabels(x[::step], months[::step])
             parts.append(_img(fig, "Monthly default rate history with a 12-month forecast and 80% and 95% bands",
                               "Observed default rate by application month, then the ARIMA forecast with its 80% "
                               "(darker) and 95% (lighter) prediction intervals."))
@@ -788,23 +668,18 @@ class _Card:
             ok = np.isfinite(actual) & np.isfinite(pred)
             a, p = actual[ok], pred[ok]
             if a.size:
-                fig, ax = _figure(5.6, 5.0)
+                fig = Chart(520, 520, xlim=(0, 1), ylim=(0, 1), equal=True, xfmt="pct", yfmt="pct",
+                            xlabel="Predicted LGD", ylabel="Actual LGD",
+                            title="LGD: predicted vs actual, defaulted test rows")
                 rng = np.random.default_rng(0)
                 idx = rng.choice(a.size, size=min(MAX_SCATTER_POINTS, a.size), replace=False)
-                ax.scatter(p[idx], a[idx], s=6, color=REFERENCE, alpha=0.25, linewidths=0,
-                           label=f"defaulted test rows ({idx.size:,} shown)")
+                fig.scatter(p[idx], a[idx], REFERENCE, alpha=0.25, label=f"defaulted test rows ({idx.size:,} shown)")
                 bins = min(10, max(1, a.size // 20))
                 order = np.argsort(p, kind="stable")
                 groups = [g for g in np.array_split(order, bins) if len(g)]
-                ax.plot([p[g].mean() for g in groups], [a[g].mean() for g in groups], color=BAD, marker="o",
-                        linewidth=1.8, label=f"mean actual per predicted-LGD {'decile' if bins == 10 else 'bin'}")
-                ax.plot([0, 1], [0, 1], color=REFERENCE, linestyle="--", linewidth=1, label="perfect fit")
-                ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="Predicted LGD", ylabel="Actual LGD",
-                       title="LGD: predicted vs actual, defaulted test rows")
-                ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-                ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-                ax.set_aspect("equal")
-                ax.legend(loc="upper left", frameon=False, fontsize=9)
+                fig.line([p[g].mean() for g in groups], [a[g].mean() for g in groups], BAD, marker=True,
+                         label=f"mean actual per predicted-LGD {'decile' if bins == 10 else 'bin'}")
+                fig.line([0, 1], [0, 1], REFERENCE, width=1, dash=True, label="perfect fit")
                 parts.append(_img(fig, "LGD predicted against actual on the defaulted test rows",
                                   "Grey points are individual defaults; the line joins the mean actual LGD of "
                                   "groups of defaults sorted by predicted LGD. On the dashed diagonal predictions "
@@ -840,17 +715,14 @@ class _Card:
             if s.size:
                 lo, hi = float(s.min()), float(s.max())
                 edges = np.linspace(lo, hi if hi > lo else lo + 1.0, 61)
-                fig, ax = _figure(7.5, 3.4)
-                _stairs(ax, s, edges, ACCENT, f"test rows ({s.size:,})", density=False)
+                fig = Chart(750, 340, ylog=True, xlabel="Anomaly score", ylabel="Rows (log scale)",
+                            title="Anomaly score distribution, test rows")
+                fig.stairs(edges, _histogram(s, edges, density=False), ACCENT, label=f"test rows ({s.size:,})")
                 threshold = _mapping(self.models.get("anomaly")).get("threshold")
                 if isinstance(threshold, Mapping):
                     threshold = threshold.get("anomaly_score")
                 if _finite(threshold):
-                    ax.axvline(float(threshold), color=BAD, linestyle="--", linewidth=1.2, label="flag threshold")
-                ax.set_yscale("log")
-                ax.set(xlabel="Anomaly score", ylabel="Rows (log scale)",
-                       title="Anomaly score distribution, test rows")
-                ax.legend(loc="upper right", frameon=False)
+                    fig.vline(float(threshold), BAD, label="flag threshold")
                 parts.append(_img(fig, "Histogram of anomaly scores on the test rows",
                                   "Anomaly scores of the test applicants (log-scaled counts). Flagged applications "
                                   "are unusual relative to the training population: their PD rests on little "

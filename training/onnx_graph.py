@@ -144,13 +144,16 @@ def _node_means(tree: dict) -> np.ndarray:
 
 
 def tree_ensemble_parts(trees: list[dict], base_margin: float, output: str,
-                        column_groups: list[int] | None = None, n_groups: int = 1) -> tuple[GraphParts, float]:
+                        column_groups: list[int] | None = None, n_groups: int = 1,
+                        with_margin: bool = False) -> tuple[GraphParts, float]:
     """A TreeEnsembleRegressor on `features`.
 
     With `column_groups` None: output [N, 1] = raw margin (sum of leaves + base margin).
     Otherwise: output [N, n_groups] = per-group path contributions (each split's change in
     expected value credited to the group of its feature), and the returned bias is the
-    value that, added to the row sum, gives the raw margin exactly.
+    value that, added to the row sum, gives the raw margin exactly. `with_margin` appends
+    the raw margin as one more column ([N, n_groups + 1]), summed leaf by leaf in tree order
+    exactly as the margin-only ensemble sums it, so one pass over the trees gives both.
     """
     attrs = {k: [] for k in ("nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_values",
                              "nodes_modes", "nodes_truenodeids", "nodes_falsenodeids",
@@ -180,16 +183,21 @@ def tree_ensemble_parts(trees: list[dict], base_margin: float, output: str,
                 weights = {0: float(cond[nid])}
             else:
                 weights = _path_contributions(t, nid, means, column_groups)
+                if with_margin:
+                    weights[n_groups] = float(cond[nid])
             for target, w in sorted(weights.items()):
                 attrs["target_treeids"].append(tid)
                 attrs["target_nodeids"].append(nid)
                 attrs["target_ids"].append(target)
                 attrs["target_weights"].append(w)
+    if column_groups is None:
+        base_values = [base_margin]
+    else:
+        base_values = [0.0] * n_groups + ([base_margin] if with_margin else [])
     node = helper.make_node(
         "TreeEnsembleRegressor", [MATRIX], [output], domain="ai.onnx.ml",
-        n_targets=n_groups if column_groups is not None else 1, aggregate_function="SUM",
-        post_transform="NONE",
-        base_values=[0.0] * n_groups if column_groups is not None else [base_margin], **attrs)
+        n_targets=len(base_values), aggregate_function="SUM", post_transform="NONE",
+        base_values=base_values, **attrs)
     return GraphParts([node], [], []), bias
 
 

@@ -69,3 +69,24 @@ class ExportVerificationError(RiskScoreError):
     """An exported ONNX model disagrees with its native model."""
 
     code = "export_verification_failed"
+
+
+class InputNotFound(RiskScoreError):
+    """A batch input (file, folder, object, prefix or table) does not exist or holds no rows' files."""
+
+    status = 404
+    code = "input_not_found"
+
+
+class InvalidInput(RiskScoreError):
+    """A batch input cannot be read as the model's table: unreadable, or a required column is missing."""
+
+    status = 422
+    code = "invalid_input"
+
+
+class OutputNotWritable(RiskScoreError):
+    """A batch output cannot be written (bad destination, no permission, wrong existing table)."""
+
+    status = 422
+    code = "output_not_writable"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sys
+from datetime import datetime, timezone
 
 from . import logline
 from .settings import ScoreSettings
@@ -24,14 +25,11 @@ class PredictionLog:
 
     def write(self, *, request_id: str, model_version: str, applicant_id: str | None, features: dict,
               outputs: dict, latency_ms: float) -> None:
-        record = {"severity": "INFO", "message": "prediction", "log_type": "prediction",
-                  "request_id": request_id, "model_version": model_version,
-                  "applicant_id_hash": self.hash_id(applicant_id), "features": features,
-                  "outputs": outputs, "latency_ms": round(latency_ms, 3)}
-        line = logline.dumps(record)
-        with logline.LOCK:  # the same lock as every other stdout line: no interleaving
-            self._stream.write(line)
-            self._stream.flush()
-            if self._path:
-                with open(self._path, "a", encoding="utf-8") as fh:
-                    fh.write(line)
+        # The one writer of log lines: same lock as every other line, the request's trace fields.
+        # `time` (ISO 8601 UTC): when the prediction was made, for drift windows over a local
+        # log; Cloud Logging takes it as the entry's timestamp.
+        logline.emit("INFO", "prediction", stream=self._stream, copy_to=self._path, log_type="prediction",
+                     time=datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                     request_id=request_id, model_version=model_version,
+                     applicant_id_hash=self.hash_id(applicant_id), features=features, outputs=outputs,
+                     latency_ms=round(latency_ms, 3))

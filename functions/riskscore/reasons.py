@@ -3,9 +3,32 @@ per-feature log-odds contributions (contribution_bias + sum = logit)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from .schema import FeatureSpec
 
 MAX_REASONS = 4
+
+
+def top_reasons(contributions, limit: int = MAX_REASONS) -> tuple[np.ndarray, np.ndarray]:
+    """The features that raise the risk most, for every row at once.
+
+    `contributions` [N, F] (per-feature log-odds) -> (`index` [N, limit] int64, the feature's
+    position or -1 where there is no further reason; `value` [N, limit] float64, the
+    contribution or NaN). Only positive contributions count; largest first; equal
+    contributions in feature order (a stable sort), so every caller ranks ties alike.
+    """
+    c = np.asarray(contributions, dtype=np.float64)
+    if c.ndim == 1:
+        c = c.reshape(1, -1)
+    n, f = c.shape
+    if f < limit:  # fewer features than reasons: pad with columns that are never positive
+        c = np.hstack([c, np.zeros((n, limit - f))])
+    masked = np.where(c > 0, c, -np.inf)  # NaN > 0 is False: never a reason
+    order = np.argsort(-masked, axis=1, kind="stable")[:, :limit]
+    value = np.take_along_axis(masked, order, axis=1)
+    keep = value > 0
+    return np.where(keep, order, -1).astype(np.int64), np.where(keep, value, np.nan)
 
 
 def _value_text(f: FeatureSpec, value) -> str:
@@ -25,10 +48,15 @@ def reason_text(f: FeatureSpec, value) -> str:
 
 def adverse_reasons(features: list[FeatureSpec], values: dict, contributions, limit: int = MAX_REASONS) -> list[dict]:
     """The features that raise the risk most (positive contributions), largest first, at most `limit`."""
-    ranked = sorted(((float(c), f) for c, f in zip(contributions, features) if c > 0),
-                    key=lambda cf: -cf[0])[:limit]
-    return [{"feature": f.name, "value": values.get(f.name), "contribution": round(c, 4),
-             "text": reason_text(f, values.get(f.name))} for c, f in ranked]
+    index, value = top_reasons(contributions, limit)
+    return reason_list(features, values, index[0], np.round(value[0], 4))
+
+
+def reason_list(features: list[FeatureSpec], values: dict, index, contribution) -> list[dict]:
+    """One row's ranked reasons (from `top_reasons`, contributions already rounded) with texts."""
+    return [{"feature": features[i].name, "value": values.get(features[i].name), "contribution": float(c),
+             "text": reason_text(features[i], values.get(features[i].name))}
+            for i, c in zip(index.tolist(), contribution.tolist()) if i >= 0]
 
 
 def explanation(rating: str, pd_: float, reasons: list[dict], features: list[FeatureSpec]) -> str:

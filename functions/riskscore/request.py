@@ -49,7 +49,11 @@ def request_model(features: list[FeatureSpec]) -> type[BaseModel]:
 
 
 def validate(model: type[BaseModel], body: Any) -> BaseModel:
-    """Validate or raise InvalidRequest listing every offending field."""
+    """Validate or raise InvalidRequest listing every offending field.
+
+    Anything else validation may raise on odd input (pydantic wraps validator errors, but a
+    value can still overflow or exhaust the stack) is a 400 naming the body, never a 500.
+    """
     try:
         return model.model_validate(body)
     except ValidationError as exc:
@@ -57,6 +61,10 @@ def validate(model: type[BaseModel], body: Any) -> BaseModel:
                     "problem": _problem(e)} for e in exc.errors(include_url=False)]
         fields = ", ".join(d["field"] for d in details)
         raise InvalidRequest(f"invalid request: {fields}", details=details) from None
+    except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+        problem = f"cannot be validated: {type(exc).__name__}: {str(exc)[:200]}"
+        raise InvalidRequest(f"invalid request body: {problem}",
+                             details=[{"field": "body", "problem": problem}]) from None
 
 
 def _problem(e: dict) -> str:

@@ -1,6 +1,8 @@
 """The model side of serving: load a verified bundle into ONNX sessions once, then score.
 
-No transport here: `score_rows` takes validated feature dicts and returns plain dicts.
+No transport here: `decide` takes graph inputs (column arrays) and returns the decision as
+columns (the one vectorized core, `riskscore.decision`); `score_rows` wraps it for validated
+feature dicts and adds the applicant-facing texts.
 """
 
 from __future__ import annotations
@@ -13,11 +15,26 @@ import numpy as np
 from . import bundle
 from .errors import RiskScoreError, StoreUnavailable
 from .http import log
-from .reasons import adverse_reasons, explanation
+from .decision import DecisionCore
+from .reasons import explanation, reason_list
 from .request import request_model
 from .schema import FeatureSpec, ScalingSpec
 from .settings import ScoreSettings
 from .store import open_store
+
+
+def build_session(graph: bytes, settings: ScoreSettings):
+    """One ONNX session on the CPU with the configured thread pools (thread-safe to call)."""
+    # Imported here, in the serving process: onnxruntime is not fork-safe (it starts a thread
+    # at import; a process forked after that aborts or hangs at exit), and gunicorn forks
+    # its worker from the master that imported main.py.
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = settings.ort_intra_op_threads
+    opts.inter_op_num_threads = settings.ort_inter_op_threads
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 class Model:
@@ -27,25 +44,16 @@ class Model:
     """
 
     def __init__(self, manifest: dict, files: dict[str, bytes], settings: ScoreSettings):
-        # Imported here, in the serving process: onnxruntime is not fork-safe (a process forked
-        # after importing it aborts or hangs at exit), and gunicorn forks its worker from the
-        # master that imported main.py.
-        import onnxruntime as ort
-
         self.manifest = manifest
         self.version: str = manifest["version"]
         self.features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
         self.scaling = ScalingSpec.model_validate(manifest["scaling"])
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = settings.ort_intra_op_threads
-        opts.inter_op_num_threads = settings.ort_inter_op_threads
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.sessions = {name: ort.InferenceSession(files[meta["file"]], sess_options=opts,
-                                                    providers=["CPUExecutionProvider"])
+        # One after the other, in this thread: building them on two threads was at best 7 ms
+        # faster and cost 3.6 MiB more (a second malloc arena); see docs/benchmarks.md.
+        self.sessions = {name: build_session(files[meta["file"]], settings)
                          for name, meta in manifest["models"].items()}
         self._output_names = {name: [o.name for o in sess.get_outputs()] for name, sess in self.sessions.items()}
-        profiles = manifest["models"].get("segment", {}).get("profiles", [])
-        self._segment_names = {p["id"]: p["name"] for p in profiles}
+        self.core = DecisionCore(manifest)
         # Built once per version, off the request path: the pydantic model of a valid request.
         self.request_model = request_model(self.features)
         self._known = {f.name: set(f.categories or []) for f in self.features if f.type == "categorical"}
@@ -66,43 +74,50 @@ class Model:
 
     def run(self, rows: list[dict], skip: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
         """Every output of every model (but those in `skip`) for validated feature dicts."""
-        feeds = self.feeds(rows)
+        return self.run_feeds(self.feeds(rows), skip)
+
+    def run_feeds(self, feeds: dict[str, np.ndarray], skip: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+        """Every output of every model (but those in `skip`) for graph inputs (`feeds`' form)."""
         out: dict[str, np.ndarray] = {}
         for name, session in self.sessions.items():
             if name not in skip:
                 out.update(zip(self._output_names[name], session.run(None, feeds)))
         return out
 
+    def decide(self, feeds: dict[str, np.ndarray], exposure: np.ndarray | None = None,
+               include_embedding: bool = False) -> dict[str, np.ndarray]:
+        """The decision of every row as columns (see `DecisionCore.decide`): the one path that
+        `score`, `batch_score` and every other caller take."""
+        out = self.run_feeds(feeds, skip=frozenset() if include_embedding else frozenset({"embedding"}))
+        return self.core.decide(out, exposure)
+
     def score_rows(self, rows: list[dict], exposures: list[float | None] | None = None,
                    include_embedding: bool = False) -> list[dict]:
         """The credit decision for each row: PD, score, rating, LGD, expected loss, segment,
         anomaly, adverse reasons and an explanation (plus the embedding if asked)."""
-        out = self.run(rows, skip=frozenset() if include_embedding else frozenset({"embedding"}))
-        exposures = exposures or [None] * len(rows)
-        results = []
-        for i, row in enumerate(rows):
-            # Rate the score as returned, so a 649.96 shown as 650.0 is never rated below 650.
-            pd_, score = float(out["pd"][i]), round(float(out["score"][i]), 1)
-            rating = self.scaling.rating(score)
-            reasons = adverse_reasons(self.features, row, out["contributions"][i])
-            result = {"pd": pd_, "score": score, "rating": rating}
-            if "lgd" in out:
-                lgd = float(out["lgd"][i])
-                exposure = exposures[i]
-                result.update(lgd=lgd, exposure=exposure,
-                              expected_loss=None if exposure is None else round(pd_ * lgd * exposure, 2))
-            if "segment" in out:
-                seg = int(out["segment"][i])
-                result["segment"] = {"id": seg, "name": self._segment_names.get(seg, str(seg))}
-            if "anomaly_score" in out:
-                result["anomaly"] = {"score": float(out["anomaly_score"][i]),
-                                     "flag": bool(out["anomaly_flag"][i])}
-            result["reasons"] = reasons
-            result["explanation"] = explanation(rating, pd_, reasons, self.features)
-            if include_embedding and "embedding" in out:
-                result["embedding"] = [round(float(v), 6) for v in out["embedding"][i]]
-            results.append(result)
-        return results
+        exposure = None if exposures is None else np.array(
+            [np.nan if e is None else e for e in exposures], dtype=np.float64)
+        d = self.decide(self.feeds(rows), exposure, include_embedding)
+        return [self.result(d, i, row, include_embedding) for i, row in enumerate(rows)]
+
+    def result(self, d: dict[str, np.ndarray], i: int, row: dict, include_embedding: bool = False) -> dict:
+        """Row `i` of the decision columns `d` as `score`'s response body, with the texts."""
+        pd_, rating = float(d["pd"][i]), str(d["rating"][i])
+        reasons = reason_list(self.features, row, d["reason_index"][i], d["reason_contribution"][i])
+        result = {"pd": pd_, "score": float(d["score"][i]), "rating": rating}
+        if "lgd" in d:
+            exposure, loss = float(d["exposure"][i]), float(d["expected_loss"][i])
+            result.update(lgd=float(d["lgd"][i]), exposure=None if exposure != exposure else exposure,
+                          expected_loss=None if loss != loss else loss)
+        if "segment" in d:
+            result["segment"] = {"id": int(d["segment"][i]), "name": str(d["segment_name"][i])}
+        if "anomaly_score" in d:
+            result["anomaly"] = {"score": float(d["anomaly_score"][i]), "flag": bool(d["anomaly_flag"][i])}
+        result["reasons"] = reasons
+        result["explanation"] = explanation(rating, pd_, reasons, self.features)
+        if include_embedding and "embedding" in d:
+            result["embedding"] = [round(float(v), 6) for v in d["embedding"][i]]
+        return result
 
 
 class Scorer:

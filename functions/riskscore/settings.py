@@ -1,7 +1,8 @@
-"""Settings of the score function, read once from the environment Terraform sets.
+"""Settings of the functions, read once from the environment Terraform sets.
 
 A plain pydantic model filled from `os.environ` (each field's name in upper case): it
 validates exactly like pydantic-settings, without its ~45 ms and ~5 MiB of cold start.
+Fields shared by every function that loads a model live in `ModelSettings`.
 """
 
 from __future__ import annotations
@@ -11,31 +12,75 @@ import os
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class ScoreSettings(BaseModel):
-    """Environment variables of the `score` function (names exactly as in Terraform)."""
-
+class EnvSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    @classmethod
+    def from_env(cls, environ=None):
+        """Read every field from its upper-case environment variable; empty means unset."""
+        env = os.environ if environ is None else environ
+        return cls.model_validate({name: env[name.upper()] for name in cls.model_fields
+                                   if env.get(name.upper(), "") != ""})
+
+
+class StoreSettings(EnvSettings):
+    """Where the model comes from (every function reads the model store)."""
 
     model_store: str = Field("models", description="local folder or gs://bucket/prefix")
     model_name: str = "credit_default"
+    store_read_timeout_s: float = Field(10.0, gt=0)
+    store_read_deadline_s: float = Field(20.0, gt=0)
+    # The project of the deployment (Terraform sets it; gen2 Python runtimes do not): it names
+    # traces in log lines (`projects/ID/traces/TRACE`) and runs BigQuery jobs. Unset: no trace
+    # fields, and BigQuery uses the environment's default project.
+    google_cloud_project: str | None = None
+
+
+class ModelSettings(StoreSettings):
+    """Which version serves and how its ONNX sessions run (score and batch_score)."""
+
     model_version: str | None = Field(None, description="pin a version instead of following current.json")
     # onnxruntime sizes its thread pools from the host's cores, not the container's CPU limit.
     ort_intra_op_threads: int = Field(1, ge=1)
     ort_inter_op_threads: int = Field(1, ge=1)
     max_body_bytes: int = Field(64 * 1024, gt=0)
+
+
+class ScoreSettings(ModelSettings):
+    """Environment variables of the `score` function (names exactly as in Terraform)."""
+
     # After a failed load at cold start, wait at least this long before trying the store again.
     load_retry_s: float = Field(5.0, ge=0)
-    store_read_timeout_s: float = Field(10.0, gt=0)
-    store_read_deadline_s: float = Field(20.0, gt=0)
-    # Local runs: also append every prediction record to this JSONL file.
-    prediction_log: str | None = None
+    # Local runs: also append every prediction record to this JSONL file (never set in the cloud).
+    prediction_log: str | None = Field(None, json_schema_extra={"local_only": True})
     # Salt for hashing applicant ids in the prediction log (from Secret Manager in the cloud).
     # Unset: a random salt per instance, so ids in the log cannot be linked at all.
     applicant_id_salt: str | None = None
 
-    @classmethod
-    def from_env(cls, environ=None) -> "ScoreSettings":
-        """Read every field from its upper-case environment variable; empty means unset."""
-        env = os.environ if environ is None else environ
-        return cls.model_validate({name: env[name.upper()] for name in cls.model_fields
-                                   if env.get(name.upper(), "") != ""})
+
+class BatchSettings(ModelSettings):
+    """Environment variables of `batch_score` and `batch_score_gcs` (names as in Terraform)."""
+
+    # A batch request body holds a job description or up to max_inline_records records.
+    max_body_bytes: int = Field(16 * 1024 * 1024, gt=0)
+    # Rows per Arrow record batch: memory per in-flight chunk (onnxruntime's buffers grow with
+    # it: ~0.5 GB peak at 16k rows and 2 workers, ~1.1 GB at 64k), not a limit on the input.
+    batch_chunk_rows: int = Field(16_384, ge=1, le=1_000_000)
+    max_inline_records: int = Field(10_000, ge=1)
+    # Chunks scored at once (one onnxruntime call per graph each); more than the vCPUs only
+    # adds memory.
+    batch_workers: int = Field(2, ge=1, le=16)
+
+
+class DriftSettings(StoreSettings):
+    """Environment variables of the `drift_check` function (names exactly as in Terraform).
+
+    Every version's drift baseline is read from the store, so there is no version pin."""
+
+    max_body_bytes: int = Field(16 * 1024, gt=0)
+    # The source a POST without "source" checks, e.g. bq://PROJECT.DATASET.predictions.
+    drift_source: str | None = None
+    # Where reports go (folder or gs://bucket/prefix); unset: <model_store>/<model_name>/reports/drift.
+    reports_dir: str | None = None
+    # bq://project.dataset.drift_reports; unset: a Parquet file beside the reports.
+    drift_reports_table: str | None = None

@@ -13,10 +13,12 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-# A page may load nothing from elsewhere: images are data URIs or inline SVG.
+# A page may load nothing from elsewhere: images are data URIs or inline SVG. No
+# `frame-ancestors`: browsers ignore it in a <meta> policy and say so on the console (a page
+# served over HTTP can send it as a header).
 CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
                            "script-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; "
-                           "base-uri 'none'; frame-ancestors 'none'")
+                           "base-uri 'none'")
 
 
 @lru_cache(maxsize=1)

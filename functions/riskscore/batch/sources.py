@@ -1,0 +1,286 @@
+"""Batch inputs, streamed as Arrow record batches and cast by the spec's declared types.
+
+A source is one of
+  - `bq://project.dataset.table` (rows streamed through the BigQuery Storage Read API),
+  - `{"query": "SELECT ..."}` (BigQuery SQL; its result streamed the same way),
+  - `gs://bucket/path`: one Parquet/CSV object, or every such object under a prefix,
+  - a local Parquet/CSV file, or a folder of them (recursively),
+with `.parquet`/`.pq`, `.csv` and `.csv.gz` files; files of a prefix or folder are read in name
+order, skipping names starting with `.` or `_`.
+
+`open_source` resolves the source and checks that every file or table has the required
+columns before a single row is read (InputNotFound, InvalidInput otherwise), so a run fails
+before writing anything. `Reader.chunks()` then streams `Chunk`s; `iter_batches` is the plain
+form for other readers of tables (drift): valid rows only, rejects to a callback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .. import bq
+from ..errors import InputNotFound, InvalidInput, InvalidRequest
+from .columns import Chunk, InputColumns
+
+EXTENSIONS = (".parquet", ".pq", ".csv.gz", ".csv")
+_TABLE = re.compile(r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$")
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # "local" | "gcs" | "bq_table" | "bq_query"
+    location: str
+
+    def __str__(self) -> str:
+        return {"bq_table": f"bq://{self.location}", "bq_query": "query"}.get(self.kind, self.location)
+
+
+def parse_source(value) -> Source:
+    """The request's `input` as a Source, or InvalidRequest saying what is accepted."""
+    if isinstance(value, dict) and set(value) == {"query"} and isinstance(value["query"], str) and value["query"].strip():
+        return Source("bq_query", value["query"])
+    if isinstance(value, str) and value.strip():
+        value = value.strip()
+        if value.startswith("bq://"):
+            table = value[len("bq://"):].strip("`")
+            if not _TABLE.match(table):
+                raise InvalidRequest(f"input {value!r}: expected bq://project.dataset.table",
+                                     details=[{"field": "input", "problem": "malformed BigQuery table id"}])
+            return Source("bq_table", table)
+        if value.startswith("gs://"):
+            if not value[len("gs://"):].partition("/")[0]:
+                raise InvalidRequest(f"input {value!r}: expected gs://bucket/path",
+                                     details=[{"field": "input", "problem": "no bucket"}])
+            return Source("gcs", value)
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value):
+            raise InvalidRequest(f"input {value!r}: unsupported scheme",
+                                 details=[{"field": "input", "problem": "use bq://, gs://, a local path or {\"query\": ...}"}])
+        return Source("local", value)
+    raise InvalidRequest("input: expected bq://project.dataset.table, {\"query\": \"SELECT ...\"}, gs://bucket/path "
+                         "or a local path", details=[{"field": "input", "problem": "missing or malformed"}])
+
+
+def _kind(name: str) -> str | None:
+    lower = name.lower()
+    for ext in EXTENSIONS:
+        if lower.endswith(ext):
+            return "parquet" if ext in (".parquet", ".pq") else ext[1:]
+    return None
+
+
+def _listed(name: str) -> bool:
+    return _kind(name) is not None and not any(p.startswith((".", "_")) for p in name.split("/"))
+
+
+class Reader:
+    """A resolved, checked source: `chunks()` streams it (once)."""
+
+    def __init__(self, source: Source, columns: InputColumns, chunk_rows: int, files: list, table=None):
+        self.source, self.columns, self.chunk_rows = source, columns, chunk_rows
+        self._files, self._table = files, table
+
+    def chunks(self) -> Iterator[Chunk]:
+        row = 1
+        for whole in self._raw_batches():
+            # CSV blocks and BigQuery pages come in their own sizes: at most chunk_rows each.
+            for start in range(0, whole.num_rows, self.chunk_rows):
+                raw = whole.slice(start, self.chunk_rows)
+                yield self.columns.cast(raw, row)
+                row += raw.num_rows
+
+    def _raw_batches(self) -> Iterator[pa.RecordBatch]:
+        if self._table is not None:
+            yield from self._table()
+            return
+        for name, opener in self._files:
+            kind = _kind(name)
+            with opener() as fh:
+                try:
+                    if kind == "parquet":
+                        yield from _parquet_batches(pq.ParquetFile(fh), self.columns, self.chunk_rows)
+                    else:
+                        yield from _csv_reader(fh, kind, self.columns, self.chunk_rows)
+                except (pa.ArrowInvalid, OSError) as exc:
+                    raise InvalidInput(f"{name}: cannot be read: {exc}",
+                                       details=[{"field": "input", "problem": f"unreadable file {name}"}]) from exc
+
+
+def open_source(source: Source | str | dict, columns: InputColumns, chunk_rows: int, *,
+                project: str | None = None) -> Reader:
+    """Resolve `source` and check its columns; see the module docstring."""
+    source = source if isinstance(source, Source) else parse_source(source)
+    if source.kind == "local":
+        files = _local_files(source.location)
+    elif source.kind == "gcs":
+        files = _gcs_files(source.location)
+    else:
+        return _bigquery_reader(source, columns, chunk_rows, project)
+    for name, opener in files:
+        with opener() as fh:
+            columns.check(_file_columns(fh, name), name)
+    return Reader(source, columns, chunk_rows, files)
+
+
+def read_chunks(source, columns: InputColumns, chunk_rows: int, *, project: str | None = None) -> Iterator[Chunk]:
+    """Every chunk of `source`: valid rows cast by the spec's types, and the rejects."""
+    return open_source(source, columns, chunk_rows, project=project).chunks()
+
+
+def iter_batches(source, columns: InputColumns, chunk_rows: int = 65_536, *,
+                 on_reject: Callable[[pa.RecordBatch], None] | None = None,
+                 project: str | None = None) -> Iterator[pa.RecordBatch]:
+    """The valid rows of `source` as Arrow record batches already cast by the spec's declared
+    types (`row_number`, id, features, exposure; see InputColumns.output_schema); each chunk's
+    rejects (REJECTS columns) go to `on_reject`. Raises InputNotFound / InvalidInput up front."""
+    for chunk in read_chunks(source, columns, chunk_rows, project=project):
+        if on_reject is not None and chunk.rejects.num_rows:
+            on_reject(chunk.rejects)
+        if chunk.rows.num_rows:
+            yield chunk.rows
+
+
+# --- files ------------------------------------------------------------------------------------
+
+def _file_columns(fh, name: str) -> list[str]:
+    kind = _kind(name)
+    try:
+        if kind == "parquet":
+            return pq.ParquetFile(fh).schema_arrow.names
+        stream = pa.CompressedInputStream(fh, "gzip") if kind == "csv.gz" else fh
+        return pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidInput(f"{name}: cannot be read as {kind}: {exc}",
+                           details=[{"field": "input", "problem": f"unreadable file {name}"}]) from exc
+
+
+def _parquet_batches(f: pq.ParquetFile, columns: InputColumns, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    present = [c for c in columns.names if c in f.schema_arrow.names]
+    yield from f.iter_batches(batch_size=chunk_rows, columns=present)
+
+
+def _csv_reader(fh, kind: str, columns: InputColumns, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    stream = pa.CompressedInputStream(fh, "gzip") if kind == "csv.gz" else fh
+    # Every column we read as text: the casting (and its per-row rejects) is ours, never a
+    # type guessed from the first block that a later block then contradicts.
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns.names},
+                                   include_columns=columns.names, include_missing_columns=True,
+                                   strings_can_be_null=True)
+    reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=max(1 << 20, chunk_rows * 128)),
+                            convert_options=convert)
+    for batch in reader:
+        yield batch
+
+
+class _LocalOpener:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __call__(self):
+        return pa.OSFile(str(self.path), "rb")
+
+
+def _local_files(location: str) -> list:
+    path = Path(location)
+    if path.is_file():
+        if _kind(path.name) is None:
+            raise InvalidInput(f"input {location}: not a Parquet or CSV file (.parquet, .pq, .csv, .csv.gz)",
+                               details=[{"field": "input", "problem": "unknown file type"}])
+        return [(str(path), _LocalOpener(path))]
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and _listed(p.relative_to(path).as_posix()))
+        if not files:
+            raise InputNotFound(f"input {location}: folder holds no Parquet or CSV files",
+                                details=[{"field": "input", "problem": "no input files"}])
+        return [(str(p), _LocalOpener(p)) for p in files]
+    raise InputNotFound(f"input {location}: no such file or folder",
+                        details=[{"field": "input", "problem": "not found"}])
+
+
+def storage_client():
+    """The google-cloud-storage client (honours STORAGE_EMULATOR_HOST like the model store)."""
+    from google.cloud import storage
+
+    return storage.Client()
+
+
+class _BlobOpener:
+    def __init__(self, blob):
+        self.blob = blob
+
+    def __call__(self):
+        # Ranged reads, 8 MiB at a time: Parquet footers and row groups are fetched as needed.
+        return pa.PythonFile(self.blob.open("rb", chunk_size=8 << 20), mode="r")
+
+
+def _gcs_files(uri: str) -> list:
+    from google.api_core import exceptions as gexc
+
+    bucket_name, _, name = uri[len("gs://"):].partition("/")
+    client = storage_client()
+    bucket = client.bucket(bucket_name)
+    try:
+        if name and not name.endswith("/"):
+            blob = bucket.get_blob(name)
+            if blob is not None:
+                if _kind(name) is None:
+                    raise InvalidInput(f"input {uri}: not a Parquet or CSV object",
+                                       details=[{"field": "input", "problem": "unknown file type"}])
+                return [(uri, _BlobOpener(blob))]
+        prefix = name.rstrip("/") + "/" if name else ""
+        blobs = sorted((b for b in client.list_blobs(bucket, prefix=prefix) if _listed(b.name[len(prefix):])),
+                       key=lambda b: b.name)
+    except gexc.NotFound:
+        raise InputNotFound(f"input {uri}: no such bucket", details=[{"field": "input", "problem": "not found"}]) from None
+    if not blobs:
+        raise InputNotFound(f"input {uri}: no such object, and no Parquet or CSV objects under it",
+                            details=[{"field": "input", "problem": "not found"}])
+    return [(f"gs://{bucket_name}/{b.name}", _BlobOpener(b)) for b in blobs]
+
+
+# --- BigQuery ---------------------------------------------------------------------------------
+
+def _bigquery_reader(source: Source, columns: InputColumns, chunk_rows: int, project: str | None) -> Reader:
+    from google.api_core import exceptions as gexc
+
+    client = bq.bigquery_client(project)
+    where = str(source)
+    try:
+        if source.kind == "bq_table":
+            table = client.get_table(source.location)
+            names = [f.name for f in table.schema]
+            columns.check(names, where)
+            selected = [f for f in table.schema if f.name in set(columns.names)]
+            rows = client.list_rows(table, selected_fields=selected)
+        else:
+            rows = client.query(source.location).result()
+            columns.check([f.name for f in rows.schema], where)
+    except gexc.NotFound as exc:
+        raise InputNotFound(f"input {where}: {exc.message}", details=[{"field": "input", "problem": "not found"}]) from None
+    except gexc.BadRequest as exc:
+        raise InvalidInput(f"input {where}: {exc.message}", details=[{"field": "input", "problem": "query failed"}]) from None
+
+    stream = iter(rows.to_arrow_iterable(bqstorage_client=bq.bigquery_read_client()))
+    try:  # the first batch now: a source that cannot be read fails before any output exists
+        first = next(stream, None)
+    except gexc.NotFound:
+        if source.kind != "bq_query":
+            raise InputNotFound(f"input {where}: table disappeared while opening it",
+                                details=[{"field": "input", "problem": "not found"}]) from None
+        # The emulator keeps no result table for the Storage Read API to read; BigQuery
+        # does. Page the result through the REST API instead (correct, only slower).
+        stream = iter(client.query(source.location).result().to_arrow_iterable())
+        first = next(stream, None)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        if first is not None:
+            yield first
+            yield from stream
+
+    return Reader(source, columns, chunk_rows, [], table=batches)

@@ -1,0 +1,180 @@
+# The four functions of functions/main.py, all built from ONE archive of functions/. The archive
+# is named by a hash of its files' contents, so a code change uploads a new object and every
+# function redeploys; an unchanged tree changes nothing.
+locals {
+  files       = fileset(var.source_dir, "**")
+  skipped     = [for f in local.files : f if strcontains(f, "__pycache__") || endswith(f, ".pyc")]
+  source_hash = sha256(join("\n", [for f in sort(setsubtract(local.files, local.skipped)) : "${f} ${filesha256("${var.source_dir}/${f}")}"]))
+
+  model_store = "gs://${var.model_bucket}"
+  # batch_score and drift_check: the scheduler, plus whoever the user lists for direct calls.
+  jobs_invokers = merge({ scheduler = "serviceAccount:${var.service_account_emails.scheduler}" },
+  { for m in var.jobs_invoker_members : m => m })
+}
+
+data "archive_file" "source" {
+  type        = "zip"
+  source_dir  = var.source_dir
+  excludes    = local.skipped
+  output_path = "${path.root}/build/functions-${local.source_hash}.zip"
+}
+
+resource "google_storage_bucket_object" "source" {
+  bucket = var.source_bucket
+  name   = "functions-${local.source_hash}.zip"
+  source = data.archive_file.source.output_path
+}
+
+module "score" {
+  source = "../function"
+
+  project_id               = var.project_id
+  region                   = var.region
+  name                     = "${var.name_prefix}-score"
+  description              = "Credit decision for one applicant (POST JSON); model information (GET)."
+  entry_point              = "score"
+  source_bucket            = var.source_bucket
+  source_object            = google_storage_bucket_object.source.name
+  build_service_account_id = var.build_service_account_id
+  service_account_email    = var.service_account_emails.score
+  memory_mib               = 1024
+  cpu                      = "1"
+  timeout_s                = 30
+  min_instances            = var.score_min_instances
+  max_instances            = var.score_max_instances
+  concurrency              = 8
+  ingress_settings         = "ALLOW_ALL" # called from outside Google Cloud, with identity tokens
+  labels                   = var.labels
+  environment_variables = {
+    MODEL_STORE           = local.model_store
+    MODEL_NAME            = var.model_name
+    MODEL_VERSION         = var.model_version
+    ORT_INTRA_OP_THREADS  = "1"
+    ORT_INTER_OP_THREADS  = "1"
+    MAX_BODY_BYTES        = "65536"
+    LOAD_RETRY_S          = "5"
+    STORE_READ_TIMEOUT_S  = "10"
+    STORE_READ_DEADLINE_S = "20"
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+  }
+  secret_environment_variables = {
+    APPLICANT_ID_SALT = var.salt_secret_id
+  }
+  invoker_members = { for m in var.score_invoker_members : m => m }
+}
+
+module "batch_score" {
+  source = "../function"
+
+  project_id               = var.project_id
+  region                   = var.region
+  name                     = "${var.name_prefix}-batch-score"
+  description              = "Scores a file or table into Parquet / BigQuery (nightly, from Cloud Scheduler)."
+  entry_point              = "batch_score"
+  source_bucket            = var.source_bucket
+  source_object            = google_storage_bucket_object.source.name
+  build_service_account_id = var.build_service_account_id
+  service_account_email    = var.service_account_emails.batch
+  memory_mib               = 4096
+  cpu                      = "2"
+  timeout_s                = 3600
+  min_instances            = 0
+  max_instances            = 2
+  concurrency              = 1
+  ingress_settings         = var.jobs_ingress
+  labels                   = var.labels
+  environment_variables = {
+    MODEL_STORE           = local.model_store
+    MODEL_NAME            = var.model_name
+    MODEL_VERSION         = var.model_version
+    ORT_INTRA_OP_THREADS  = "2"
+    ORT_INTER_OP_THREADS  = "1"
+    STORE_READ_TIMEOUT_S  = "10"
+    STORE_READ_DEADLINE_S = "60"
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    MAX_BODY_BYTES        = "33554432" # 32 MiB: Cloud Run's request limit
+    BATCH_CHUNK_ROWS      = "50000"
+    MAX_INLINE_RECORDS    = "10000"
+    BATCH_WORKERS         = "2" # chunks scored at once: one per vCPU
+  }
+  invoker_members = local.jobs_invokers
+}
+
+module "batch_score_gcs" {
+  source = "../function"
+
+  project_id               = var.project_id
+  region                   = var.region
+  name                     = "${var.name_prefix}-batch-score-gcs"
+  description              = "Scores each file finalized under incoming/ of the batch bucket into scored/."
+  entry_point              = "batch_score_gcs"
+  source_bucket            = var.source_bucket
+  source_object            = google_storage_bucket_object.source.name
+  build_service_account_id = var.build_service_account_id
+  service_account_email    = var.service_account_emails.batch
+  memory_mib               = 4096
+  cpu                      = "2"
+  timeout_s                = 540 # the limit for event-driven functions
+  min_instances            = 0
+  max_instances            = 5
+  concurrency              = 1
+  ingress_settings         = "ALLOW_INTERNAL_ONLY" # only Eventarc calls it
+  labels                   = var.labels
+  environment_variables = {
+    MODEL_STORE           = local.model_store
+    MODEL_NAME            = var.model_name
+    MODEL_VERSION         = var.model_version
+    ORT_INTRA_OP_THREADS  = "2"
+    ORT_INTER_OP_THREADS  = "1"
+    STORE_READ_TIMEOUT_S  = "10"
+    STORE_READ_DEADLINE_S = "60"
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    MAX_BODY_BYTES        = "33554432"
+    BATCH_CHUNK_ROWS      = "50000"
+    MAX_INLINE_RECORDS    = "10000"
+    BATCH_WORKERS         = "2" # chunks scored at once: one per vCPU
+  }
+  # The bucket's every finalized object arrives (Eventarc cannot filter storage events by
+  # prefix); the function scores those under incoming/ and acknowledges the rest.
+  event_trigger = {
+    event_type            = "google.cloud.storage.object.v1.finalized"
+    bucket                = var.batch_bucket
+    service_account_email = var.service_account_emails.batch_trigger
+    retry_policy          = "RETRY_POLICY_RETRY" # reruns are idempotent: a day's outputs are replaced
+  }
+  invoker_members = { eventarc = "serviceAccount:${var.service_account_emails.batch_trigger}" }
+}
+
+module "drift_check" {
+  source = "../function"
+
+  project_id               = var.project_id
+  region                   = var.region
+  name                     = "${var.name_prefix}-drift-check"
+  description              = "PSI of features, PD and score against the model's baseline (daily, from Cloud Scheduler)."
+  entry_point              = "drift_check"
+  source_bucket            = var.source_bucket
+  source_object            = google_storage_bucket_object.source.name
+  build_service_account_id = var.build_service_account_id
+  service_account_email    = var.service_account_emails.drift
+  memory_mib               = 2048
+  cpu                      = "1"
+  timeout_s                = 1800
+  min_instances            = 0
+  max_instances            = 1
+  concurrency              = 1
+  ingress_settings         = var.jobs_ingress
+  labels                   = var.labels
+  environment_variables = {
+    MODEL_STORE           = local.model_store
+    MODEL_NAME            = var.model_name
+    STORE_READ_TIMEOUT_S  = "10"
+    STORE_READ_DEADLINE_S = "60"
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    MAX_BODY_BYTES        = "1048576"
+    DRIFT_SOURCE          = "bq://${var.predictions_table}"
+    REPORTS_DIR           = "gs://${var.model_bucket}/${var.drift_reports_folder}${var.model_name}/"
+    DRIFT_REPORTS_TABLE   = "bq://${var.tables.drift_reports}"
+  }
+  invoker_members = local.jobs_invokers
+}

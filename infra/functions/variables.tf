@@ -1,0 +1,105 @@
+variable "project_id" {
+  type        = string
+  description = "Project of the functions."
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the functions (the batch bucket must be in it)."
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of the function names (e.g. riskscore-prod)."
+}
+
+variable "source_dir" {
+  type        = string
+  description = "Path of the functions/ folder to archive."
+}
+
+variable "source_bucket" {
+  type        = string
+  description = "Bucket the source archive is uploaded to."
+}
+
+variable "build_service_account_id" {
+  type        = string
+  description = "Service account (projects/P/serviceAccounts/EMAIL) Cloud Build runs as."
+}
+
+variable "service_account_emails" {
+  type        = map(string)
+  description = "Service account emails by workload (score, batch, batch_trigger, drift, scheduler)."
+}
+
+variable "model_bucket" {
+  type        = string
+  description = "Bucket of the model store."
+}
+
+variable "model_name" {
+  type        = string
+  description = "Model the functions serve (MODEL_NAME)."
+}
+
+variable "model_version" {
+  type        = string
+  description = "Pinned model version (MODEL_VERSION); empty follows the model's current.json."
+}
+
+variable "batch_bucket" {
+  type        = string
+  description = "Bucket whose finalized objects trigger batch_score_gcs."
+}
+
+variable "drift_reports_folder" {
+  type        = string
+  description = "Managed folder of the model bucket for drift reports (ends with /)."
+}
+
+variable "tables" {
+  type        = map(string)
+  description = "project.dataset.table ids by table name (drift_reports is used here)."
+}
+
+variable "predictions_table" {
+  type        = string
+  description = "project.dataset.table of the prediction log (drift_check's default source)."
+}
+
+variable "salt_secret_id" {
+  type        = string
+  description = "Secret id of the applicant-id salt, given to score as APPLICANT_ID_SALT."
+}
+
+variable "score_min_instances" {
+  type        = number
+  description = "Warm score instances (1 or more removes cold starts, and is billed at rest)."
+}
+
+variable "score_max_instances" {
+  type        = number
+  description = "Upper bound on score instances."
+}
+
+variable "score_invoker_members" {
+  type        = list(string)
+  description = "Members allowed to call score (user:..., group:..., serviceAccount:...)."
+}
+
+variable "labels" {
+  type        = map(string)
+  description = "Labels on the functions."
+  default     = {}
+}
+
+variable "jobs_ingress" {
+  type        = string
+  description = "Ingress of batch_score and drift_check: ALLOW_INTERNAL_ONLY (Cloud Scheduler counts as internal) or ALLOW_ALL for direct calls."
+}
+
+variable "jobs_invoker_members" {
+  type        = list(string)
+  description = "Members allowed to call batch_score and drift_check directly, besides the scheduler."
+}

@@ -1,0 +1,227 @@
+# One service account per workload, each granted only what it uses, on the narrowest resource:
+# a bucket, a managed folder (a prefix), a table, a dataset, a secret; project-wide only where
+# the permission exists only at project level (running BigQuery jobs, receiving events).
+# Who may invoke a function or run the training job is granted beside the caller's resources
+# (infra/functions, infra/scheduler), once the function or job exists.
+locals {
+  accounts = {
+    score         = "score function: reads the model bucket and the applicant-id salt"
+    batch         = "batch_score and batch_score_gcs functions: read inputs, write scores"
+    batch_trigger = "Eventarc trigger of batch_score_gcs: receives storage events, invokes it"
+    drift         = "drift_check function: reads predictions and batch scores, writes reports"
+    training      = "training Cloud Run job: reads training data, publishes models"
+    scheduler     = "Cloud Scheduler: invokes batch_score and drift_check, runs the training job"
+    builder       = "Cloud Build of the functions' source"
+  }
+  # project.dataset.table -> [project, dataset, table]
+  tables = { for name, id in var.tables : name => split(".", id) }
+  source = split(".", var.batch_source_table)
+  train  = split(".", var.training_data_table)
+}
+
+resource "google_service_account" "this" {
+  for_each = local.accounts
+
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  display_name = "${var.name_prefix} ${each.key}"
+  description  = each.value
+}
+
+# --- score: the model bucket (read) and the salt (read) -------------------------------------
+resource "google_storage_bucket_iam_member" "score_models" {
+  bucket = var.model_bucket
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.this["score"].member
+}
+
+resource "google_secret_manager_secret_iam_member" "score_salt" {
+  project   = var.project_id
+  secret_id = var.salt_secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.this["score"].member
+}
+
+# --- batch: models (read), incoming/ and the nightly source table (read), scored/ and the
+# --- score tables (write), BigQuery load and read-session jobs ------------------------------
+resource "google_storage_bucket_iam_member" "batch_models" {
+  bucket = var.model_bucket
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.this["batch"].member
+}
+
+resource "google_storage_managed_folder_iam_member" "batch_incoming" {
+  bucket         = var.batch_bucket
+  managed_folder = var.batch_incoming_folder
+  role           = "roles/storage.objectViewer"
+  member         = google_service_account.this["batch"].member
+}
+
+resource "google_storage_managed_folder_iam_member" "batch_scored" {
+  bucket         = var.batch_bucket
+  managed_folder = var.batch_scored_folder
+  role           = "roles/storage.objectUser" # a rerun of a day overwrites its files
+  member         = google_service_account.this["batch"].member
+}
+
+resource "google_bigquery_table_iam_member" "batch_source" {
+  project    = local.source[0]
+  dataset_id = local.source[1]
+  table_id   = local.source[2]
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.this["batch"].member
+}
+
+resource "google_bigquery_table_iam_member" "batch_scores" {
+  project    = local.tables.batch_scores[0]
+  dataset_id = local.tables.batch_scores[1]
+  table_id   = local.tables.batch_scores[2]
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.this["batch"].member
+}
+
+resource "google_bigquery_table_iam_member" "batch_rejects" {
+  project    = local.tables.batch_scores_rejects[0]
+  dataset_id = local.tables.batch_scores_rejects[1]
+  table_id   = local.tables.batch_scores_rejects[2]
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.this["batch"].member
+}
+
+resource "google_project_iam_member" "batch_jobs" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = google_service_account.this["batch"].member
+}
+
+resource "google_project_iam_member" "batch_read_sessions" {
+  project = var.project_id
+  role    = "roles/bigquery.readSessionUser"
+  member  = google_service_account.this["batch"].member
+}
+
+# --- batch_trigger: receive Eventarc events (invoking batch_score_gcs: infra/functions) ------
+resource "google_project_iam_member" "batch_trigger_events" {
+  project = var.project_id
+  role    = "roles/eventarc.eventReceiver"
+  member  = google_service_account.this["batch_trigger"].member
+}
+
+# The Cloud Storage service agent publishes the bucket's events to Pub/Sub for Eventarc;
+# without this a storage trigger fails on a first apply.
+data "google_storage_project_service_account" "gcs" {
+  project = var.project_id
+}
+
+resource "google_project_iam_member" "gcs_agent_publishes" {
+  project = var.project_id
+  role    = "roles/pubsub.publisher"
+  member  = data.google_storage_project_service_account.gcs.member
+}
+
+# --- drift: baselines (read), predictions and batch scores (read), reports (write) -----------
+resource "google_storage_bucket_iam_member" "drift_models" {
+  bucket = var.model_bucket
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.this["drift"].member
+}
+
+resource "google_storage_managed_folder_iam_member" "drift_reports_folder" {
+  bucket         = var.model_bucket
+  managed_folder = var.drift_reports_folder
+  role           = "roles/storage.objectUser"
+  member         = google_service_account.this["drift"].member
+}
+
+resource "google_storage_managed_folder_iam_member" "drift_scored" {
+  bucket         = var.batch_bucket
+  managed_folder = var.batch_scored_folder
+  role           = "roles/storage.objectViewer"
+  member         = google_service_account.this["drift"].member
+}
+
+# Dataset-level: Cloud Logging creates the prediction tables on the first prediction.
+resource "google_bigquery_dataset_iam_member" "drift_predictions" {
+  project    = var.project_id
+  dataset_id = var.predictions_dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.this["drift"].member
+}
+
+resource "google_bigquery_table_iam_member" "drift_batch_scores" {
+  project    = local.tables.batch_scores[0]
+  dataset_id = local.tables.batch_scores[1]
+  table_id   = local.tables.batch_scores[2]
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.this["drift"].member
+}
+
+resource "google_bigquery_table_iam_member" "drift_reports_table" {
+  project    = local.tables.drift_reports[0]
+  dataset_id = local.tables.drift_reports[1]
+  table_id   = local.tables.drift_reports[2]
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.this["drift"].member
+}
+
+resource "google_project_iam_member" "drift_jobs" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = google_service_account.this["drift"].member
+}
+
+resource "google_project_iam_member" "drift_read_sessions" {
+  project = var.project_id
+  role    = "roles/bigquery.readSessionUser"
+  member  = google_service_account.this["drift"].member
+}
+
+# --- training: training data (read), the model store (publish, promote), runs table (write) --
+resource "google_storage_bucket_iam_member" "training_models" {
+  bucket = var.model_bucket
+  role   = "roles/storage.objectUser" # writes versions and rewrites current.json
+  member = google_service_account.this["training"].member
+}
+
+resource "google_bigquery_table_iam_member" "training_data" {
+  project    = local.train[0]
+  dataset_id = local.train[1]
+  table_id   = local.train[2]
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.this["training"].member
+}
+
+resource "google_bigquery_table_iam_member" "training_runs" {
+  project    = local.tables.training_runs[0]
+  dataset_id = local.tables.training_runs[1]
+  table_id   = local.tables.training_runs[2]
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.this["training"].member
+}
+
+resource "google_project_iam_member" "training_jobs" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser" # the runs-table MERGE is a query job
+  member  = google_service_account.this["training"].member
+}
+
+# --- builder: what Cloud Build needs to build a function from source ------------------------
+# Project level: the build reads the source copy in Google's gcf-v2-sources-* bucket (created
+# on the first deployment, so it cannot be named here) and pushes to gcf-artifacts.
+resource "google_project_iam_member" "builder_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.this["builder"].member
+}
+
+resource "google_project_iam_member" "builder_images" {
+  project = var.project_id
+  role    = "roles/artifactregistry.writer"
+  member  = google_service_account.this["builder"].member
+}
+
+resource "google_project_iam_member" "builder_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = google_service_account.this["builder"].member
+}

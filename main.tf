@@ -1,0 +1,150 @@
+# The whole product in one `terraform apply`: storage, BigQuery, the salt secret, one service
+# account per workload, the four Cloud Functions, the training job, schedules, the prediction
+# log sink and alerts. Each piece is a module in infra/; this file only wires them together.
+provider "google" {
+  project = var.project_id
+  region  = var.region
+  default_labels = {
+    app         = "riskscore"
+    environment = var.environment
+  }
+}
+
+locals {
+  name_prefix = "riskscore-${var.environment}"
+  labels      = { app = "riskscore", environment = var.environment }
+}
+
+module "services" {
+  source = "./infra/services"
+
+  project_id = var.project_id
+}
+
+module "storage" {
+  source     = "./infra/storage"
+  depends_on = [module.services]
+
+  project_id    = var.project_id
+  location      = var.region
+  name_prefix   = "${var.project_id}-rs-${var.environment}"
+  force_destroy = !var.protect_data
+  labels        = local.labels
+}
+
+module "bigquery" {
+  source     = "./infra/bigquery"
+  depends_on = [module.services]
+
+  project_id          = var.project_id
+  location            = var.bigquery_location
+  dataset_id          = "riskscore_${replace(var.environment, "-", "_")}"
+  deletion_protection = var.protect_data
+  labels              = local.labels
+}
+
+module "secrets" {
+  source     = "./infra/secrets"
+  depends_on = [module.services]
+
+  project_id = var.project_id
+  secret_id  = "${local.name_prefix}-applicant-id-salt"
+  labels     = local.labels
+}
+
+module "iam" {
+  source     = "./infra/iam"
+  depends_on = [module.services]
+
+  project_id             = var.project_id
+  name_prefix            = "rs-${var.environment}"
+  model_bucket           = module.storage.model_bucket
+  batch_bucket           = module.storage.batch_bucket
+  batch_incoming_folder  = module.storage.batch_incoming_folder
+  batch_scored_folder    = module.storage.batch_scored_folder
+  drift_reports_folder   = module.storage.drift_reports_folder
+  tables                 = module.bigquery.tables
+  predictions_dataset_id = module.bigquery.predictions_dataset_id
+  batch_source_table     = var.batch_source_table
+  training_data_table    = var.training_data_table
+  salt_secret_id         = module.secrets.salt_secret_id
+}
+
+module "functions" {
+  source = "./infra/functions"
+  # The functions start with their grants in place (a secret env var is checked at deploy)
+  # and with a salt version to read.
+  depends_on = [module.iam, module.secrets]
+
+  project_id               = var.project_id
+  region                   = var.region
+  name_prefix              = local.name_prefix
+  source_dir               = "${path.root}/functions"
+  source_bucket            = module.storage.sources_bucket
+  build_service_account_id = module.iam.ids["builder"]
+  service_account_emails   = module.iam.emails
+  model_bucket             = module.storage.model_bucket
+  model_name               = var.model_name
+  model_version            = var.model_version
+  batch_bucket             = module.storage.batch_bucket
+  drift_reports_folder     = module.storage.drift_reports_folder
+  tables                   = module.bigquery.tables
+  predictions_table        = module.bigquery.predictions_table
+  salt_secret_id           = module.secrets.salt_secret_id
+  score_min_instances      = var.score_min_instances
+  score_max_instances      = var.score_max_instances
+  score_invoker_members    = var.score_invoker_members
+  jobs_ingress             = var.jobs_ingress
+  jobs_invoker_members     = var.jobs_invoker_members
+  labels                   = local.labels
+}
+
+module "training" {
+  source     = "./infra/training"
+  depends_on = [module.iam]
+
+  project_id            = var.project_id
+  region                = var.region
+  name_prefix           = local.name_prefix
+  image_tag             = var.training_image_tag
+  service_account_email = module.iam.emails["training"]
+  training_data_table   = var.training_data_table
+  model_bucket          = module.storage.model_bucket
+  runs_table            = module.bigquery.tables["training_runs"]
+  labels                = local.labels
+}
+
+module "scheduler" {
+  source = "./infra/scheduler"
+
+  project_id            = var.project_id
+  region                = var.region
+  name_prefix           = local.name_prefix
+  service_account_email = module.iam.emails["scheduler"]
+  time_zone             = var.time_zone
+  batch_url             = module.functions.urls["batch_score"]
+  batch_schedule        = var.batch_schedule
+  # The nightly run rescores the portfolio table into the batch tables.
+  batch_request_json = jsonencode({
+    source      = "bq://${var.batch_source_table}"
+    destination = "bq://${module.bigquery.tables["batch_scores"]}"
+  })
+  drift_url         = module.functions.urls["drift_check"]
+  drift_schedule    = var.drift_schedule
+  training_job_name = module.training.job_name
+  training_schedule = var.training_schedule
+}
+
+module "monitoring" {
+  source = "./infra/monitoring"
+
+  project_id                = var.project_id
+  name_prefix               = local.name_prefix
+  score_service_name        = module.functions.names["score"]
+  drift_service_name        = module.functions.names["drift_check"]
+  predictions_dataset_id    = module.bigquery.predictions_dataset_id
+  notification_channel_ids  = var.notification_channel_ids
+  alert_email               = var.alert_email
+  score_5xx_ratio_threshold = var.score_5xx_ratio_threshold
+  score_p95_latency_ms      = var.score_p95_latency_ms
+}
