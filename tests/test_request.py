@@ -51,3 +51,46 @@ def test_envelope_errors(body, field):
     with pytest.raises(InvalidRequest, match="invalid request") as info:
         validate(MODEL, body)
     assert field in {d["field"] for d in info.value.details}
+
+
+CODED = [
+    FeatureSpec(name="education", type="categorical", categories=["1", "2", "3"]),  # integer codes
+    FeatureSpec(name="region", type="categorical", categories=["10", "20"], unknown="as_missing", nullable=True),
+    FeatureSpec(name="grade", type="categorical", categories=["1", "2"], integer_codes=False),  # strings only
+]
+CODED_MODEL = request_model(CODED)
+
+
+@pytest.mark.parametrize("sent, read", [
+    ({"education": 2, "grade": "1"}, {"education": "2", "region": None}),
+    ({"education": "3", "region": 30, "grade": "2"}, {"education": "3", "region": "30"}),  # unseen: as missing later
+    ({"education": 1, "region": "10", "grade": "1"}, {"education": "1", "region": "10"}),
+])
+def test_integer_codes_are_accepted_as_integers_or_strings(sent, read):
+    req = validate(CODED_MODEL, {"features": sent})
+    assert {k: getattr(req.features, k) for k in read} == read
+
+
+@pytest.mark.parametrize("sent, field, problem", [
+    ({"education": 4, "grade": "1"}, "features.education", "'1', '2' or '3'"),
+    ({"education": True, "grade": "1"}, "features.education", "'1', '2' or '3'"),
+    ({"education": 2.0, "grade": "1"}, "features.education", "'1', '2' or '3'"),
+    ({"education": 2, "grade": 1}, "features.grade", "'1' or '2'"),  # the spec said strings only
+])
+def test_integer_codes_outside_the_spec_are_refused(sent, field, problem):
+    with pytest.raises(InvalidRequest) as info:
+        validate(CODED_MODEL, {"features": sent})
+    details = {d["field"]: d["problem"] for d in info.value.details}
+    assert problem in details[field], details
+
+
+def test_openapi_shows_integer_codes_as_strings_or_integers():
+    from riskscore.openapi import openapi_document
+
+    schemas = openapi_document(CODED)["components"]["schemas"]
+    props = schemas["Features"]["properties"]
+    assert props["education"]["anyOf"] == [{"type": "string", "enum": ["1", "2", "3"]},
+                                           {"type": "integer", "enum": [1, 2, 3]}]
+    assert props["region"]["anyOf"][0]["anyOf"] == [{"type": "string", "maxLength": 200}, {"type": "integer"}]
+    assert props["region"]["anyOf"][1] == {"type": "null"}
+    assert props["grade"]["type"] == "string" and props["grade"]["enum"] == ["1", "2"]

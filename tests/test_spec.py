@@ -97,12 +97,13 @@ DATA_FAILURES = {
     "numeric feature stored as text with a word": (
         _same, _replace("debt_ratio", lambda df: df["debt_ratio"].astype(str).where(df.index != df.index[0], "n/a")),
         r"feature 'debt_ratio' is numeric but 1 values are not numbers"),
-    "categorical feature holds integers": (
-        _same, _replace("housing", lambda df: np.arange(len(df)) % 3),
-        r"feature 'housing' is categorical but holds numbers"),
-    "categorical feature holds floats": (
+    "categorical feature holds fractional numbers": (
         _same, _replace("loan_purpose", lambda df: np.linspace(0, 1, len(df))),
-        r"feature 'loan_purpose' is categorical but holds numbers"),
+        r"feature 'loan_purpose' is categorical but holds non-integer numbers \(e\.g\. 0\.0\d+"),
+    "integer codes outside the declared codes": (
+        lambda s: _with_feature(s, "housing", categories=["0", "1"]),
+        _replace("housing", lambda df: np.arange(len(df)) % 3),
+        r"feature 'housing' has values outside its declared categories: \['2'\]"),
     "non-nullable numeric has NaN": (
         _same, _set("age", 11, np.nan), r"feature 'age' is not nullable but has 1 missing values"),
     "non-nullable categorical has None": (
@@ -161,7 +162,7 @@ def test_train_fails_before_training_or_publishing(tmp_path, small_spec, frame, 
 def test_check_data_reports_every_bad_column_at_once(small_spec, frame):
     frame["age"] = frame["age"].astype(object)
     frame.loc[frame.index[0], "age"] = "old"
-    frame["housing"] = np.arange(len(frame))
+    frame["housing"] = np.arange(len(frame)) + 0.5  # fractional numbers cannot be category codes
     frame.loc[frame.index[1], "revolving_utilization"] = -1.0
     with pytest.raises(SpecError) as info:
         check_data(small_spec, frame)
@@ -306,6 +307,42 @@ def test_check_data_converts_text_and_integer_columns(small_spec, frame):
     for col in ("age", "open_credit_lines", "application_date", "default"):
         assert out[col].dtype == ref[col].dtype, col
         np.testing.assert_array_equal(out[col].to_numpy(), ref[col].to_numpy())
+
+
+@pytest.mark.parametrize("stored", [
+    pd.Series([1, 2, 3, 2] * 100, dtype="int64"),
+    pd.Series([1.0, 2.0, 3.0, np.nan] * 100),  # a CSV column of codes with gaps
+    pd.Series(["1", "2", "3", None] * 100, dtype=object),
+    pd.Series([1, "2", 3.0, None] * 100, dtype=object),
+], ids=["int64", "float64 with NaN", "strings", "mixed"])
+def test_categorical_integer_codes_are_read_as_codes(small_spec, frame, stored):
+    """The declared type decides: codes read as numbers become the same strings as codes read as text."""
+    raw = frame.copy()
+    raw["housing"] = stored.to_numpy()
+    out = check_data(small_spec, raw)
+    codes = out["housing"].tolist()
+    assert sorted({c for c in codes if not pd.isna(c)}) == ["1", "2", "3"]
+    assert [pd.isna(c) for c in codes] == stored.isna().tolist()
+
+
+@pytest.mark.parametrize("value, code", [
+    (2, "2"), (np.int64(2), "2"), (2.0, "2"), (np.float32(2.0), "2"), ("2", "2"), (-1, "-1"),
+    (2.5, "2.5"), ("own", "own"), ("", None), (None, None), (np.nan, None), (pd.NA, None), (True, "True"),
+])
+def test_category_code(value, code):
+    from riskscore.schema import category_code
+
+    assert category_code(value) == code
+
+
+def test_spec_categories_may_be_written_as_integers():
+    spec = ModelSpec.model_validate({"name": "m", "target": "y", "features": [
+        {"name": "education", "type": "categorical", "categories": [1, 2, 3]}]})
+    f = spec.features[0]
+    assert f.categories == ["1", "2", "3"] and f.accepts_integer_codes
+    with pytest.raises(ValueError, match="integer_codes but categories \\['a'\\]"):
+        ModelSpec.model_validate({"name": "m", "target": "y", "features": [
+            {"name": "education", "type": "categorical", "categories": ["a", 2], "integer_codes": True}]})
 
 
 # --- several categorical features, end to end -----------------------------------------

@@ -47,13 +47,14 @@ def cmd_train(args) -> int:
     result, error = None, None
     try:
         print(f"reading {args.data}")
-        result = train(spec, read_table(args.data), store, force=args.force)
+        result = train(spec, read_table(args.data), store, force=args.force, tune_trials=args.tune)
     except Exception as exc:
         error = exc
         raise
     finally:
         append_run(store, run_record(run_id=run_id, started_at=started, model=spec.name, data_uri=args.data,
-                                     params={"spec": spec.model_dump(mode="json"), "force": args.force},
+                                     params={"spec": spec.model_dump(mode="json"), "force": args.force,
+                                             "tune": args.tune},
                                      result=result, error=error), bq_table=args.runs_table)
     print()
     print(summary(result, store.uri))
@@ -155,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default="models", help="local folder or gs://bucket/prefix")
     p.add_argument("--force", action="store_true", help="make the version current even if the gate fails")
     p.add_argument("--runs-table", help="also record the run in this BigQuery table (project.dataset.table)")
+    p.add_argument("--tune", type=int, default=0, metavar="N",
+                   help="run N seeded Optuna trials over the chosen PD family's parameters (cross-validated "
+                        "on small tables); every trial goes to the training-runs log")
     p.set_defaults(func=cmd_train)
 
     for name, func, help_ in (("promote", cmd_promote, "make a version current"),

@@ -29,6 +29,8 @@ from markupsafe import Markup
 from riskscore.report import render
 from riskscore.report.plots import ACCENT, BAD, GOOD, REFERENCE, Chart
 
+from . import model_card_pd as pd_tables
+
 MAX_SCATTER_POINTS = 2_000
 MAX_CATEGORIES_SHOWN = 12
 MAX_WARNINGS_SHOWN = 5
@@ -38,6 +40,7 @@ SECTIONS = [
     ("use", "Intended use and limitations"),
     ("data", "Data summary"),
     ("performance", "PD performance"),
+    ("pd-family", "PD model family and champion"),
     ("roc", "ROC curve"),
     ("calibration", "Calibration"),
     ("scores", "Score distribution"),
@@ -72,7 +75,8 @@ def render_model_card(manifest: dict, evaluation: dict, *, strict: bool = False)
     evaluation = evaluation or {}
     card = _Card(manifest, evaluation)
     builders: dict[str, Callable[[], str]] = {
-        "use": card.use, "data": card.data, "performance": card.performance, "roc": card.roc,
+        "use": card.use, "data": card.data, "performance": card.performance, "pd-family": card.pd_family,
+        "roc": card.roc,
         "calibration": card.calibration, "scores": card.scores, "ratings": card.ratings,
         "importance": card.importance, "segments": card.segments, "forecast": card.forecast,
         "lgd": card.lgd, "anomaly": card.anomaly, "expected-loss": card.expected_loss,
@@ -283,7 +287,10 @@ class _Card:
         if pd_model:
             params = _mapping(pd_model.get("params"))
             shown = ", ".join(f"{_e(k)}={_e(v)}" for k, v in params.items())
-            rows = [("Algorithm", "gradient-boosted trees (XGBoost, binary:logistic), exported to ONNX"),
+            algorithm = ("scorecard: optimal monotone binning (optbinning), weight of evidence, logistic "
+                         "regression, exported to ONNX" if pd_model.get("family") == "scorecard" else
+                         "gradient-boosted trees (XGBoost, binary:logistic), exported to ONNX")
+            rows = [("Algorithm", algorithm),
                     ("Best iteration", _int(pd_model.get("best_iteration"))),
                     ("Contribution bias (log-odds)", _f(pd_model.get("contribution_bias"))),
                     ("Hyper-parameters", f'<span class="mono">{shown or "—"}</span>')]
@@ -506,6 +513,29 @@ class _Card:
         return (_table(["Band", "Score range", "Test rows", "Share", "Observed default rate"], rows,
                        numeric={2, 3, 4})
                 + (f'<p class="note">{_e(note)}</p>' if note else ""))
+
+    def pd_family(self) -> str:
+        """Candidates and champion; for a scorecard its information values and points table."""
+        pd_model = _mapping(self.models.get("pd"))
+        if not pd_model.get("candidates"):
+            return _missing("No PD family candidates in the manifest.")
+        parts = [_kv([(k, _e(v)) for k, v in pd_tables.regime_lines(pd_model)])]
+        headers, rows = pd_tables.candidate_table(pd_model)
+        parts.append(_table(headers, [[_e(c) for c in r] for r in rows], numeric={1, 2, 4}))
+        if pd_model.get("information_value"):
+            headers, rows = pd_tables.iv_table(pd_model)
+            parts += ["<h3>Information value</h3>",
+                      _table(headers, [[_e(c) for c in r] for r in rows], numeric={1, 2, 3}),
+                      '<p class="note">Information value of each feature\'s bins (below 0.02: no usable '
+                      "signal; 0.1-0.3 medium; above 0.3 strong).</p>"]
+            headers, rows = pd_tables.points_table(pd_model)
+            parts += ["<h3>Points table</h3>",
+                      _table(headers, [[_e(c) for c in r] for r in rows], numeric=set(range(2, len(headers)))),
+                      '<p class="note">Points are log-odds of default added to the intercept '
+                      f"({_f(pd_model.get('contribution_bias'))}); an applicant's log-odds is the intercept plus "
+                      "the points of their bin in every feature. Counts and rates are those of the rows the bins "
+                      "were fitted on.</p>"]
+        return "\n".join(parts)
 
     def importance(self) -> str:
         imp = {str(k): float(v) for k, v in _mapping(self.ev.get("importance")).items() if _finite(v)}

@@ -26,7 +26,14 @@ ADDITIVITY_TOLERANCE = 1e-4
 
 
 class PDModel(ClassifierMixin, BaseEstimator):
-    """fit(X, y, X_valid, y_valid) on raw columns; predict_proba via native XGBoost."""
+    """fit(X, y, X_valid, y_valid) on raw columns; predict_proba via native XGBoost.
+
+    With X_valid None no rounds are held back: all `n_estimators` rounds are kept (the
+    small-data regime chooses that number by cross-validation, then refits).
+    """
+
+    family = "xgboost"
+    native_name = "XGBoost"  # how export errors name the native model
 
     def __init__(self, features=(), params=None, seed: int = 0, log=None):
         self.features = features
@@ -34,26 +41,26 @@ class PDModel(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.log = log
 
-    def fit(self, X: pd.DataFrame, y, X_valid: pd.DataFrame, y_valid):
+    def fit(self, X: pd.DataFrame, y, X_valid: pd.DataFrame | None = None, y_valid=None):
         p = dict(self.params or {})
-        early = p.pop("early_stopping_rounds", 50)
+        early = p.pop("early_stopping_rounds", 50) if X_valid is not None else None
         self.preprocessor_ = RawPreprocessor(self.features).fit(X)
-        monotone = {f.name: (1 if f.monotone == "increasing" else -1 if f.monotone == "decreasing" else 0)
-                    for f in self.features}
-        # Constraints apply to the value column of a numeric feature, never to its indicator.
-        constraints = tuple(monotone[feat] if label == feat else 0 for feat, label in self.preprocessor_.columns_)
+        constraints = monotone_constraints(self.features, self.preprocessor_.columns_)
         self.booster_model_ = xgb.XGBClassifier(
             objective="binary:logistic", tree_method="hist", eval_metric="logloss",
             early_stopping_rounds=early, monotone_constraints=constraints, n_jobs=2,
-            random_state=self.seed, callbacks=[_Progress(self.log)] if self.log else None, **p)
-        self.booster_model_.fit(self.preprocessor_.transform(X), np.asarray(y),
-                                eval_set=[(self.preprocessor_.transform(X_valid), np.asarray(y_valid))],
+            random_state=self.seed,
+            callbacks=[_Progress(self.log)] if self.log and X_valid is not None else None, **p)
+        eval_set = [(self.preprocessor_.transform(X_valid), np.asarray(y_valid))] if X_valid is not None else None
+        self.booster_model_.fit(self.preprocessor_.transform(X), np.asarray(y), eval_set=eval_set,
                                 verbose=False)
         self.classes_ = np.array([0, 1])
         return self
 
     @property
     def best_iteration_(self) -> int:
+        if self.booster_model_.early_stopping_rounds is None:  # refit: every round counts
+            return int(self.booster_model_.n_estimators) - 1
         return int(self.booster_model_.best_iteration)
 
     def _booster(self):
@@ -97,6 +104,14 @@ class PDModel(ClassifierMixin, BaseEstimator):
         return make_model(self.features, parts, "probability of default"), float(bias)
 
 
+def monotone_constraints(features, columns: list[tuple[str, str]]) -> tuple[int, ...]:
+    """XGBoost's constraint per matrix column: the spec's direction on the value column of a
+    numeric feature, never on its missing indicator or on one-hot columns."""
+    monotone = {f.name: (1 if f.monotone == "increasing" else -1 if f.monotone == "decreasing" else 0)
+                for f in features}
+    return tuple(monotone[feat] if label == feat else 0 for feat, label in columns)
+
+
 class _Progress(xgb.callback.TrainingCallback):
     """Reports boosting progress every 100 rounds on long fits."""
 
@@ -137,8 +152,9 @@ def run_onnx(onnx_model: onnx.ModelProto, features, X: pd.DataFrame) -> dict[str
     return dict(zip(names, session.run(names, onnx_inputs(X, features))))
 
 
-def verify_export(model: PDModel, onnx_model: onnx.ModelProto, bias: float, X: pd.DataFrame) -> dict:
-    """Compare the ONNX graph with native XGBoost on real rows; raise on any mismatch."""
+def verify_export(model, onnx_model: onnx.ModelProto, bias: float, X: pd.DataFrame) -> dict:
+    """Compare the ONNX graph with the native model (either PD family: `predict_native`,
+    `features`, `native_name`) on real rows; raise on any mismatch."""
     out = run_onnx(onnx_model, model.features, X)
     pd_onnx, logit_onnx, contrib_onnx = out["pd"], out["logit"], out["contributions"]
     native = model.predict_native(X)
@@ -150,10 +166,10 @@ def verify_export(model: PDModel, onnx_model: onnx.ModelProto, bias: float, X: p
               "contributions_max_abs_diff": contrib_diff, "additivity_max_abs_diff": additivity,
               "tolerance": PARITY_TOLERANCE, "additivity_tolerance": ADDITIVITY_TOLERANCE}
     if not pd_diff <= PARITY_TOLERANCE:
-        raise ExportVerificationError(f"PD ONNX export differs from XGBoost by {pd_diff:.3g} "
+        raise ExportVerificationError(f"PD ONNX export differs from {model.native_name} by {pd_diff:.3g} "
                                       f"(tolerance {PARITY_TOLERANCE})")
     if not (additivity <= ADDITIVITY_TOLERANCE and contrib_diff <= ADDITIVITY_TOLERANCE):
         raise ExportVerificationError(
             f"reason-code contributions are not exact: additivity error {additivity:.3g}, difference from "
-            f"XGBoost approx contributions {contrib_diff:.3g} (tolerance {ADDITIVITY_TOLERANCE})")
+            f"{model.native_name} contributions {contrib_diff:.3g} (tolerance {ADDITIVITY_TOLERANCE})")
     return report

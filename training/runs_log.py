@@ -18,7 +18,7 @@ _RUNS_COLUMNS = [("run_id", "STRING"), ("started_at", "TIMESTAMP"), ("finished_a
                  ("model", "STRING"), ("version", "STRING"), ("outcome", "STRING"),
                  ("promoted", "BOOLEAN"), ("reason", "STRING"), ("data_uri", "STRING"),
                  ("data_fingerprint", "STRING"), ("params_json", "STRING"), ("metrics_json", "STRING"),
-                 ("timings_json", "STRING"), ("error", "STRING")]
+                 ("timings_json", "STRING"), ("error", "STRING"), ("tuning_json", "STRING")]
 # The training-runs table (REST form, as Terraform declares it): one row per `run_record`.
 RUNS_SCHEMA = [{"name": name, "type": kind, "mode": "NULLABLE"} for name, kind in _RUNS_COLUMNS]
 
@@ -36,7 +36,9 @@ def run_record(*, run_id: str, started_at: datetime, model: str, data_uri: str, 
             "params_json": json.dumps(params, sort_keys=True, default=str),
             "metrics_json": json.dumps(_headline(m.get("metrics", {})), sort_keys=True),
             "timings_json": json.dumps(result.timings_s if result else {}, sort_keys=True),
-            "error": f"{type(error).__name__}: {error}" if error else None}
+            "error": f"{type(error).__name__}: {error}" if error else None,
+            # `--tune`: every Optuna trial (parameters and selection AUC); null when not tuned
+            "tuning_json": json.dumps(result.tuning, sort_keys=True) if result and result.tuning else None}
 
 
 def _headline(metrics: dict) -> dict:

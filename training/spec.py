@@ -7,6 +7,7 @@ features. Every check here runs before any training and names the column at faul
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from riskscore.drift_stats import DriftSpec
-from riskscore.schema import FeatureSpec, ScalingSpec, StrictModel
+from riskscore.schema import FeatureSpec, ScalingSpec, StrictModel, category_code
 
 
 class SpecError(ValueError):
@@ -27,19 +28,46 @@ class SplitSpec(StrictModel):
     seed: int = 42
 
 
+class ScorecardSpec(StrictModel):
+    """The scorecard family: optimal monotone binning, weight of evidence, logistic regression."""
+
+    # Features whose information value is below this carry no usable signal and get no points.
+    min_iv: float = Field(0.02, ge=0)
+    max_n_prebins: int = Field(20, ge=2, le=100)
+    # Smallest bin as a share of the rows: small bins make noisy WoE.
+    min_bin_size: float = Field(0.05, gt=0, le=0.5)
+    # Inverse L2 strength of the logistic regression; mild shrinkage suits small tables.
+    C: float = Field(0.3, gt=0)
+    # Binning runs on at most this many (seeded, random) rows; the regression uses all rows.
+    binning_sample: int = Field(50_000, ge=1_000)
+
+
 class PDSpec(StrictModel):
-    n_estimators: int = Field(600, gt=0)
-    learning_rate: float = Field(0.05, gt=0)
-    max_depth: int = Field(4, gt=0)
-    min_child_weight: float = 5.0
-    subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
-    reg_lambda: float = 1.0
-    max_bin: int = 256
-    early_stopping_rounds: int = 50
+    """The PD model. Boosting fields left unset take the defaults of the training regime
+    (`regime_params` in training/pd_family.py): large tables early-stop on the validation
+    slice; tables with fewer than `small_data_rows` train+validation rows choose the number
+    of rounds by cross-validation, refit on train + validation, and get shallower, more
+    regularised trees. `n_estimators` is the most rounds either regime may use."""
+
+    # auto: train both families and keep the better cross-validated AUC; the scorecard wins
+    # when it is within `tie_tolerance` of the boosted model (the simpler model on a tie).
+    family: Literal["auto", "xgboost", "scorecard"] = "auto"
+    tie_tolerance: float = Field(0.002, ge=0)
+    cv_folds: int = Field(5, ge=2, le=20)
+    small_data_rows: int = Field(20_000, ge=0)
+    n_estimators: int | None = Field(None, gt=0)
+    learning_rate: float | None = Field(None, gt=0)
+    max_depth: int | None = Field(None, gt=0)
+    min_child_weight: float | None = Field(None, ge=0)
+    subsample: float | None = Field(None, gt=0, le=1)
+    colsample_bytree: float | None = Field(None, gt=0, le=1)
+    reg_lambda: float | None = Field(None, ge=0)
+    max_bin: int | None = Field(None, ge=2)
+    early_stopping_rounds: int | None = Field(None, gt=0)
     # Off by default: reweighting classes shifts the predicted probabilities away from the
     # observed default rate, and a PD must stay calibrated.
     scale_pos_weight: float = 1.0
+    scorecard: ScorecardSpec = Field(default_factory=ScorecardSpec)
 
 
 class PromotionSpec(StrictModel):
@@ -104,7 +132,8 @@ def load_spec(path: str | Path) -> ModelSpec:
 def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
     """Check `df` against the spec and return a copy with canonical dtypes.
 
-    Numeric features become float64, categorical features strings with None for missing,
+    Numeric features become float64, categorical features strings with None for missing
+    (numbers read as their codes: 2 and 2.0 become "2", see `category_code`),
     the date column datetime64. Raises SpecError naming every offending column.
     """
     problems: list[str] = []
@@ -146,13 +175,17 @@ def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
             _check_missing_and_bounds(f, num, problems)
             out[f.name] = num
         else:
-            if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-                problems.append(f"feature {f.name!r} is categorical but holds numbers (dtype {col.dtype}); "
-                                "declare it numeric or store it as strings")
-                continue
+            # Read by the declared type, not the stored one: integer codes 1, 2.0 and "3" are the
+            # categories "1", "2", "3" (a CSV cannot say that education 1, 2, 3 is categorical).
             # The empty string is how serving encodes "missing": it cannot also be a category.
-            strs = pd.Series([None if (v is None or v != v or v == "") else str(v) for v in col],
-                             index=col.index, dtype=object)
+            if pd.api.types.is_float_dtype(col):
+                fractional = col.notna() & np.isfinite(col) & (col % 1 != 0)
+                if fractional.any():
+                    problems.append(f"feature {f.name!r} is categorical but holds non-integer numbers "
+                                    f"(e.g. {float(col[fractional].iloc[0])!r}); codes stored as numbers must be "
+                                    "integers, or declare the feature numeric")
+                    continue
+            strs = pd.Series([category_code(v) for v in col], index=col.index, dtype=object)
             _check_missing_and_bounds(f, strs, problems)
             if f.categories is not None:
                 unknown = sorted(set(strs.dropna()) - set(f.categories))

@@ -12,14 +12,18 @@ import numpy as np
 import pandas as pd
 
 from riskscore import bundle
+from riskscore.schema import is_integer_code
 from riskscore.store import Store
 
 from .metrics import pd_metrics
-from .pd_model import PDModel, run_onnx, verify_export
+from .pd_family import fit_pd
+from .pd_model import run_onnx, verify_export
+from .preprocess import RawPreprocessor
 from .spec import ModelSpec, check_data
 from .split import split_frame
 
-LIBRARIES = ["xgboost", "scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy", "pandas", "statsmodels"]
+LIBRARIES = ["xgboost", "scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy", "pandas", "statsmodels",
+             "optbinning"]
 
 
 @dataclass
@@ -29,6 +33,7 @@ class TrainResult:
     promotion_reason: str
     timings_s: dict = field(default_factory=dict)
     evaluation: dict = field(default_factory=dict)
+    tuning: dict | None = None  # `--tune`: every trial, for the training-runs log
 
 
 def data_fingerprint(df: pd.DataFrame) -> str:
@@ -91,13 +96,32 @@ class _Stages:
         return out
 
 
+def pd_manifest_entry(model, spec: ModelSpec) -> dict:
+    """What the manifest says about the fitted PD model beyond its family and candidates."""
+    if model.family == "xgboost":
+        return {"contributions": "per-feature path attributions (Saabas) of the exported trees in log-odds, "
+                                 "exact for the exported model: contribution_bias + sum = logit and "
+                                 "pd = sigmoid(logit); no calibration step follows the trees, so a positive "
+                                 "contribution always raises the PD",
+                "matrix_columns": [label for _, label in model.preprocessor_.columns_],
+                "best_iteration": model.best_iteration_, "params": model.params}
+    return {"contributions": "scorecard points in log-odds: coefficient x weight of evidence of the "
+                             "applicant's bin for each feature; contribution_bias (the intercept) + sum = "
+                             "logit exactly, and a feature without points contributes 0",
+            "params": model.params, "binning_rows": model.n_binning_rows_,
+            "information_value": model.iv_rows(), "points": model.points_rows(spec.scaling)}
+
+
 def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = False,
-          log=print, now: datetime | None = None) -> TrainResult:
+          log=print, now: datetime | None = None, pd_overrides: dict | None = None,
+          tune_trials: int = 0) -> TrainResult:
     """Train every model of `spec` on `raw`, verify each export and publish a version to `store`.
 
     Raises SpecError before any training if the data does not fit the spec, and
     ExportVerificationError (nothing published) if an ONNX export disagrees with its native model.
     The version becomes current only if it passes the promotion gate (or `force`).
+    `pd_overrides` ({family: params}) replace the spec's PD parameters; `tune_trials` runs that
+    many Optuna trials on the champion family (recorded in the manifest and `TrainResult.tuning`).
     """
     from .anomaly import AnomalyModel
     from .drift_baseline import drift_baseline
@@ -120,10 +144,11 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     parity: dict[str, dict] = {}
     metrics: dict = {}
 
-    # PD: the model everything else is judged by.
-    params = spec.pd_model.model_dump()
-    pd_model = st.run("pd_fit", PDModel(spec.features, params, seed=spec.split.seed, log=log).fit,
-                      train_df, y["train"], valid_df, y["valid"])
+    # PD: the model everything else is judged by. The family (or the champion of both) and
+    # the training regime are chosen in pd_family; the test split stays out of it.
+    fit = st.run("pd_fit", fit_pd, spec, train_df, y["train"], valid_df, y["valid"], log=log,
+                 overrides=pd_overrides, tune_trials=tune_trials)
+    pd_model = fit.model
     onnx_pd, bias = pd_model.to_onnx(spec.scaling)
     parity["pd"] = st.run("pd_export_and_verify", verify_export, pd_model, onnx_pd, bias, test_df)
     files["pd.onnx"] = onnx_pd.SerializeToString()
@@ -131,17 +156,23 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     full_out = run_onnx(onnx_pd, spec.features, df)
     test_out = _rows(full_out, df, test_df)
     metrics["test"] = pd_metrics(y["test"], test_out["pd"].astype(np.float64))
-    metrics["valid"] = pd_metrics(y["valid"], pd_model.predict_native(valid_df)["pd"])
-    pre = pd_model.preprocessor_
+    if fit.regime["name"] == "large":
+        metrics["valid"] = pd_metrics(y["valid"], pd_model.predict_native(valid_df)["pd"])
+    else:  # the validation rows are in the refit: only the cross-validated figure is honest
+        champion = next(c for c in fit.candidates if c["chosen"])
+        metrics["cv"] = {"auc": champion["selection_auc"], "auc_std": champion["auc_std"],
+                         "folds": fit.regime["folds"], "rows": fit.regime["rows"]}
+    # Segments, anomaly, LGD and embedding share one raw-column preprocessing, fitted on the
+    # rows the PD model was fitted on (its own, for XGBoost).
+    pre = (pd_model.preprocessor_ if pd_model.family == "xgboost" else
+           RawPreprocessor(spec.features).fit(train_df if fit.regime["name"] == "large"
+                                               else pd.concat([train_df, valid_df])))
     models["pd"] = {
         "file": "pd.onnx", "outputs": ["pd", "logit", "score", "contributions"],
-        "contribution_bias": bias,
-        "contributions": "per-feature path attributions (Saabas) of the exported trees in log-odds, "
-                         "exact for the exported model: contribution_bias + sum = logit and "
-                         "pd = sigmoid(logit); no calibration step follows the trees, so a positive "
-                         "contribution always raises the PD",
-        "matrix_columns": [label for _, label in pre.columns_],
-        "best_iteration": pd_model.best_iteration_, "params": params}
+        "family": pd_model.family, "regime": fit.regime, "candidates": fit.candidates,
+        "selection": fit.selection, "contribution_bias": bias,
+        "tuning": ({k: v for k, v in fit.tuning.items() if k != "trials"} if fit.tuning else None),
+        **pd_manifest_entry(pd_model, spec)}
 
     lgd_all = None
     if spec.lgd:
@@ -198,8 +229,8 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     files["drift_baseline.json"] = bundle.dumps(baseline)
     artifacts["drift_baseline"] = "drift_baseline.json"
 
-    features = [f.model_copy(update={"categories": pre.categories_[f.name]})
-                if f.type == "categorical" else f for f in spec.features]
+    features = [_with_categories(f, pre.categories_[f.name]) if f.type == "categorical" else f
+                for f in spec.features]
     manifest = {
         "created_at": now.isoformat(timespec="seconds"),
         "description": spec.description,
@@ -241,7 +272,14 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     manifest["promotion"] = {"promoted": promoted, "reason": reason}
     manifest = st.run("publish", bundle.publish, store, spec.name, version, files, manifest, make_current=promoted)
     return TrainResult(manifest=manifest, promoted=promoted, promotion_reason=reason,
-                       timings_s=st.timings, evaluation=evaluation)
+                       timings_s=st.timings, evaluation=evaluation, tuning=fit.tuning)
+
+
+def _with_categories(f, categories: list[str]):
+    """The feature as serving needs it: its categories, and whether codes may come as integers."""
+    codes = f.integer_codes if f.integer_codes is not None else bool(categories) and all(
+        map(is_integer_code, categories))
+    return f.model_copy(update={"categories": list(categories), "integer_codes": codes})
 
 
 def _rows(outputs: dict[str, np.ndarray], df: pd.DataFrame, part: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
 from .errors import InvalidRequest
-from .schema import FeatureSpec
+from .schema import FeatureSpec, category_code
+
+
+def _code_to_string(value: Any) -> Any:
+    """A JSON integer sent for an integer-coded category is that category's string ("2")."""
+    return category_code(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def _feature_type(f: FeatureSpec) -> Any:
@@ -19,6 +24,13 @@ def _feature_type(f: FeatureSpec) -> Any:
         kind = Annotated[Literal[tuple(f.categories)], Field(description=f.description)]
     else:
         kind = Annotated[str, Field(strict=True, max_length=200, description=f.description)]
+    if f.accepts_integer_codes:
+        # The spec's codes may arrive as strings ("2") or JSON integers (2); both mean "2".
+        closed = f.unknown == "error" and f.categories
+        as_text = {"type": "string", **({"enum": list(f.categories)} if closed else {"maxLength": 200})}
+        as_int = {"type": "integer", **({"enum": [int(c) for c in f.categories]} if closed else {})}
+        kind = Annotated[kind, BeforeValidator(_code_to_string),
+                         WithJsonSchema({"anyOf": [as_text, as_int], "description": f.description})]
     return (kind | None, None) if f.nullable else (kind, ...)
 
 
