@@ -205,9 +205,15 @@ class ScorecardModel:
             pieces.append(out)
         inits += [const("axis1", np.array([1], dtype=np.int64)),
                   const("intercept", np.array([[self.intercept_]], dtype=np.float32))]
-        nodes += [helper.make_node("Concat", pieces, ["contributions"], axis=1),
-                  helper.make_node("ReduceSum", ["contributions", "axis1"], ["points_sum"], keepdims=1),
-                  helper.make_node("Add", ["points_sum", "intercept"], ["logit_2d"])]
+        nodes.append(helper.make_node("Concat", pieces, ["contributions"], axis=1))
+        # The sum as a chain of element-wise Adds, not ReduceSum: onnxruntime reduces a 1-row
+        # batch in another order than a many-row one, and `score` (one row) must give exactly
+        # the PD `batch_score` gives the same row (tests/test_batch_function.py).
+        total = pieces[0]
+        for i, piece in enumerate(pieces[1:], 1):
+            nodes.append(helper.make_node("Add", [total, piece], [f"points_sum_{i}"]))
+            total = f"points_sum_{i}"
+        nodes.append(helper.make_node("Add", [total, "intercept"], ["logit_2d"]))
         scoring = scoring_parts(scaling)
         # scoring_parts declares its own `axis1`; one initializer per name in a graph
         scoring.initializers = [i for i in scoring.initializers if i.name != "axis1"]
