@@ -161,6 +161,23 @@ def test_bigquery_table_in_bigquery_table_out_partitioned_and_idempotent(batch_a
     assert leftovers == []
 
 
+def test_staging_tables_go_to_the_staging_dataset_when_one_is_set(batch_app, trained_store, bq_for_batch,
+                                                                  bq_dataset, bq_input):
+    """BATCH_STAGING_DATASET: the run creates and drops its staging tables there (in the cloud
+    the function may create tables only there), and the output is the same."""
+    project = bq_for_batch.project
+    out = f"{project}.{bq_dataset}.batch_scores"
+    body = {"input": f"bq://{bq_input}", "output": f"bq://{out}", "run_date": RUN_DATE}
+    status, answer = post(batch_app(trained_store.path, BATCH_STAGING_DATASET=f"{project}.no_such_dataset"), body)
+    assert status == 422 and answer["error"] == "output_not_writable", answer  # the setting is used
+    staging = bq_for_batch.new_dataset("staging")
+    status, answer = post(batch_app(trained_store.path, BATCH_STAGING_DATASET=f"{project}.{staging}"), body)
+    assert status == 200 and answer["rows_scored"] == 398, answer
+    assert bq_rows(bq_for_batch, f"SELECT COUNT(*) AS n FROM `{out}`")["n"][0] == 398
+    for dataset in (staging, bq_dataset):
+        assert [t.table_id for t in bq_for_batch.client().list_tables(dataset) if "staging" in t.table_id] == []
+
+
 def test_a_bigquery_query_is_an_input(batch_app, trained_store, bq_for_batch, bq_dataset, bq_input, tmp_path):
     sql = f"SELECT * FROM `{bq_input}` WHERE revolving_utilization IS NOT NULL AND age < 60"
     expected = bq_rows(bq_for_batch, f"SELECT COUNT(*) AS n FROM ({sql})")["n"][0]

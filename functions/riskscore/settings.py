@@ -70,6 +70,9 @@ class BatchSettings(ModelSettings):
     # Chunks scored at once (one onnxruntime call per graph each); more than the vCPUs only
     # adds memory.
     batch_workers: int = Field(2, ge=1, le=16)
+    # BigQuery outputs: the dataset (project.dataset) of the run's staging tables. Unset: the
+    # output table's own dataset (which then needs table create/delete rights).
+    batch_staging_dataset: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+\.[A-Za-z0-9_]+$")
 
 
 class DriftSettings(StoreSettings):

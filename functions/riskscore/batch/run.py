@@ -138,7 +138,8 @@ def run(source, destination: str, run_date: date, model, settings: BatchSettings
     started = time.perf_counter()
     scorer = BatchScorer(model, run_date)
     reader = open_source(source, scorer.columns, settings.batch_chunk_rows, project=settings.google_cloud_project)
-    sink = open_sink(destination, run_date, scorer.columns.id, project=settings.google_cloud_project)
+    sink = open_sink(destination, run_date, scorer.columns.id, project=settings.google_cloud_project,
+                     staging_dataset=settings.batch_staging_dataset)
     rows_in = rows_scored = rows_rejected = 0
     try:
         for chunk, scores in _in_order(reader.chunks(), scorer.scores, settings.batch_workers):

@@ -58,13 +58,14 @@ def parse_destination(value) -> tuple[str, str]:
     return "local", value
 
 
-def open_sink(destination: str, run_date: date, id_column: str | None, *, project: str | None = None):
+def open_sink(destination: str, run_date: date, id_column: str | None, *, project: str | None = None,
+              staging_dataset: str | None = None):
     kind, where = parse_destination(destination)
     if kind == "local":
         return LocalSink(where, run_date, id_column)
     if kind == "gcs":
         return GcsSink(where, run_date, id_column)
-    return BigQuerySink(where, run_date, id_column, project)
+    return BigQuerySink(where, run_date, id_column, project, staging_dataset)
 
 
 class _ParquetPair:
@@ -185,7 +186,8 @@ class GcsSink:
 
 
 class BigQuerySink:
-    def __init__(self, table_id: str, run_date: date, id_column: str | None, project: str | None):
+    def __init__(self, table_id: str, run_date: date, id_column: str | None, project: str | None,
+                 staging_dataset: str | None = None):
         from google.api_core import exceptions as gexc
         from google.cloud import bigquery
 
@@ -195,7 +197,10 @@ class BigQuerySink:
         self.schemas = [schema_for(SCORES_SCHEMA, id_column), schema_for(REJECTS_SCHEMA, id_column)]
         self.arrow = [arrow_schema(s, for_files=False) for s in self.schemas]
         tag = uuid.uuid4().hex[:12]
-        self.staging = [f"{table_id}__staging_{tag}", f"{self.rejects_id}__staging_{tag}"]
+        # Staging tables go to `staging_dataset` (project.dataset) where set: in the cloud the
+        # function may create and drop tables there only, never in the output's dataset.
+        stage = f"{staging_dataset}.{table_id.rsplit('.', 1)[-1]}" if staging_dataset else table_id
+        self.staging = [f"{stage}__staging_{tag}", f"{stage}_rejects__staging_{tag}"]
         self._buffers: list[list[pa.RecordBatch]] = [[], []]
         self._created: list[str] = []
         try:
