@@ -64,6 +64,7 @@ module "iam" {
   batch_scored_folder    = module.storage.batch_scored_folder
   drift_reports_folder   = module.storage.drift_reports_folder
   tables                 = module.bigquery.tables
+  staging_dataset_id     = module.bigquery.staging_dataset_id
   predictions_dataset_id = module.bigquery.predictions_dataset_id
   batch_source_table     = var.batch_source_table
   training_data_table    = var.training_data_table
@@ -89,6 +90,7 @@ module "functions" {
   batch_bucket             = module.storage.batch_bucket
   drift_reports_folder     = module.storage.drift_reports_folder
   tables                   = module.bigquery.tables
+  batch_staging_dataset    = "${var.project_id}.${module.bigquery.staging_dataset_id}"
   predictions_table        = module.bigquery.predictions_table
   salt_secret_id           = module.secrets.salt_secret_id
   score_min_instances      = var.score_min_instances

@@ -166,6 +166,7 @@ EXPECTED_ROLES = {
               ("roles/bigquery.dataViewer", "table:source"),
               ("roles/bigquery.dataEditor", "table:batch_scores"),
               ("roles/bigquery.dataEditor", "table:batch_scores_rejects"),
+              ("roles/bigquery.dataEditor", "dataset:staging_dataset_id"),
               ("roles/bigquery.jobUser", "project"),
               ("roles/bigquery.readSessionUser", "project")},
     "batch_trigger": {("roles/eventarc.eventReceiver", "project"),

@@ -24,6 +24,20 @@ resource "google_bigquery_dataset" "predictions" {
   labels                          = var.labels
 }
 
+# batch_score's staging tables (one pair per run, dropped at its end): the batch function may
+# create and delete tables here only, never in the dataset of the outputs. A table a crashed
+# run could not drop expires after a day.
+resource "google_bigquery_dataset" "staging" {
+  # checkov:skip=CKV_GCP_81:Encrypted at rest with Google-managed keys; customer-managed keys (a KMS key ring to run and pay for) are a deployment choice, not a default.
+  project                     = var.project_id
+  dataset_id                  = "${var.dataset_id}_staging"
+  location                    = var.location
+  description                 = "Staging tables of batch_score runs (loaded, then moved into batch_scores in one transaction)."
+  default_table_expiration_ms = 24 * 3600 * 1000
+  delete_contents_on_destroy  = true
+  labels                      = var.labels
+}
+
 # Schemas live in schemas/*.json (BigQuery's REST form); `scripts/sync_bq_schemas.py` writes them
 # from the code's writers and tests/test_infra_invariants.py checks they still match.
 resource "google_bigquery_table" "batch_scores" {

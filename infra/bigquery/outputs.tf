@@ -8,6 +8,11 @@ output "predictions_dataset_id" {
   value       = google_bigquery_dataset.predictions.dataset_id
 }
 
+output "staging_dataset_id" {
+  description = "Dataset of batch_score's staging tables."
+  value       = google_bigquery_dataset.staging.dataset_id
+}
+
 output "tables" {
   description = "Table ids (project.dataset.table) by table name."
   value = {

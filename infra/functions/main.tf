@@ -95,6 +95,7 @@ module "batch_score" {
     MAX_BODY_BYTES        = "33554432" # 32 MiB: Cloud Run's request limit
     BATCH_CHUNK_ROWS      = "50000"
     MAX_INLINE_RECORDS    = "10000"
+    BATCH_STAGING_DATASET = var.batch_staging_dataset
     BATCH_WORKERS         = "2" # chunks scored at once: one per vCPU
   }
   invoker_members = local.jobs_invokers
@@ -132,6 +133,7 @@ module "batch_score_gcs" {
     MAX_BODY_BYTES        = "33554432"
     BATCH_CHUNK_ROWS      = "50000"
     MAX_INLINE_RECORDS    = "10000"
+    BATCH_STAGING_DATASET = var.batch_staging_dataset
     BATCH_WORKERS         = "2" # chunks scored at once: one per vCPU
   }
   # The bucket's every finalized object arrives (Eventarc cannot filter storage events by

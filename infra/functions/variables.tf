@@ -58,6 +58,11 @@ variable "drift_reports_folder" {
   description = "Managed folder of the model bucket for drift reports (ends with /)."
 }
 
+variable "batch_staging_dataset" {
+  type        = string
+  description = "project.dataset of batch_score's staging tables (BATCH_STAGING_DATASET)."
+}
+
 variable "tables" {
   type        = map(string)
   description = "project.dataset.table ids by table name (drift_reports is used here)."

@@ -141,6 +141,13 @@ resource "google_storage_managed_folder_iam_member" "drift_scored" {
 }
 
 # Dataset-level: Cloud Logging creates the prediction tables on the first prediction.
+resource "google_bigquery_dataset_iam_member" "batch_staging" {
+  project    = var.project_id
+  dataset_id = var.staging_dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.this["batch"].member
+}
+
 resource "google_bigquery_dataset_iam_member" "drift_predictions" {
   project    = var.project_id
   dataset_id = var.predictions_dataset_id

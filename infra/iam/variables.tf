@@ -43,6 +43,11 @@ variable "tables" {
   description = "project.dataset.table ids of batch_scores, batch_scores_rejects, drift_reports and training_runs."
 }
 
+variable "staging_dataset_id" {
+  type        = string
+  description = "Dataset of batch_score's staging tables (the batch identity may create and drop tables there)."
+}
+
 variable "predictions_dataset_id" {
   type        = string
   description = "Dataset the log sink fills with prediction lines."
