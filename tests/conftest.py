@@ -89,7 +89,8 @@ def gcs_bucket(gcs_emulator) -> str:
 # --- trained model fixtures ---
 #
 #   small_data    (session): generate(rows=6000, seed=1), the synthetic applicant table.
-#   small_spec    (session): the default spec with a short PD boosting run (fast to train).
+#   small_spec    (session): the default spec with a short PD boosting run (fast to train;
+#                            family xgboost, large regime).
 #   trained_store (session): SimpleNamespace(path, store, result): a local model store holding
 #                            one version trained on small_data with small_spec (made current).
 #   Tests that modify a store copy `trained_store.path` first (shutil.copytree).
@@ -115,8 +116,11 @@ def small_spec():
     from training.spec import load_spec
 
     spec = load_spec(DEFAULT_SPEC_PATH)
+    # XGBoost in the large regime (early stopping on the validation slice, no refit): the
+    # tests built on this fixture check the boosted graph; the scorecard family, the small-data
+    # regime and champion selection are tested in test_scorecard.py.
     return spec.model_copy(update={"pd_model": spec.pd_model.model_copy(
-        update={"n_estimators": SMALL_N_ESTIMATORS})})
+        update={"n_estimators": SMALL_N_ESTIMATORS, "family": "xgboost", "small_data_rows": 0})})
 
 
 @pytest.fixture(scope="session")
