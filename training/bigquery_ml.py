@@ -73,13 +73,16 @@ def decision_sql(manifest: dict, predicted: str, passthrough: list[str] = ()) ->
     """SELECT over `predicted` (ML.PREDICT's output, or a table shaped like it: columns pd,
     score, contributions ARRAY<FLOAT64>) -> passthrough, pd, score, rating, reason_1..4,
     reason_1..4_contribution, model_version."""
-    bands = sorted(manifest["scaling"]["bands"], key=lambda b: b["min_score"])
+    bands = manifest["scaling"]["bands"]  # ascending; the first one's min_score may be null (-inf)
     # As DecisionCore.rating_index: the first band catches everything below the second's min.
     rating = "CASE " + " ".join(f"WHEN ROUND(score, 1) >= {float(b['min_score'])!r} THEN {_string(b['name'])}"
                                 for b in reversed(bands[1:])) + f" ELSE {_string(bands[0]['name'])} END"
     names = "[" + ", ".join(_string(f["name"]) for f in manifest["features"]) + "]"
-    reasons = (f"ARRAY(SELECT AS STRUCT {names}[OFFSET(i)] AS feature, ROUND(c, 4) AS contribution\n"
+    # Names joined by offset rather than `names[OFFSET(i)]`: same result in BigQuery, and the
+    # emulator (zetasqlite) indexes array literals from 1 there.
+    reasons = (f"ARRAY(SELECT AS STRUCT feature, ROUND(c, 4) AS contribution\n"
                f"        FROM UNNEST(contributions) AS c WITH OFFSET AS i\n"
+               f"        JOIN UNNEST({names}) AS feature WITH OFFSET AS j ON i = j\n"
                f"        WHERE c > 0 ORDER BY c DESC, i LIMIT {MAX_REASONS})")
     out = [_ident(c) for c in passthrough]
     out += ["CAST(pd AS FLOAT64) AS pd", "ROUND(CAST(score AS FLOAT64), 1) AS score", f"{rating} AS rating"]
