@@ -152,9 +152,9 @@ def cmd_bigquery_model(args) -> int:
     for statement in statements:
         print(statement + ";\n")
     if args.execute:
-        from google.cloud import bigquery
+        from riskscore import bq
 
-        client = bigquery.Client(project=args.dataset.split(".")[0])
+        client = bq.bigquery_client(project=args.dataset.split(".")[0])
         for statement in statements:
             client.query(statement).result()
         print(f"ran {len(statements)} statements in {args.dataset}")
