@@ -58,7 +58,8 @@ def _bundle_graphs(store_path) -> dict[str, str]:
     import json
 
     model_dir = next(p for p in glob.glob(os.path.join(store_path, "*")) if os.path.isdir(p))
-    version = json.load(open(os.path.join(model_dir, "current.json")))["version"]
+    with open(os.path.join(model_dir, "current.json")) as fh:
+        version = json.load(fh)["version"]
     paths = sorted(glob.glob(os.path.join(model_dir, version, "*.onnx")))
     return {os.path.splitext(os.path.basename(p))[0]: p for p in paths}
 
