@@ -288,8 +288,12 @@ def small_spec():
     from training.spec import load_spec
 
     spec = load_spec(DEFAULT_SPEC_PATH)
+    # The shared trained version is the XGBoost family in the large regime (early stopping on
+    # the validation slice), whatever the sample's size: the export, parity and serving tests
+    # are written against it. Families, regimes and the champion have their own tests
+    # (tests/test_scorecard.py).
     return spec.model_copy(update={"pd_model": spec.pd_model.model_copy(
-        update={"n_estimators": SMALL_N_ESTIMATORS})})
+        update={"n_estimators": SMALL_N_ESTIMATORS, "family": "xgboost", "small_data_rows": 0})})
 
 
 @pytest.fixture(scope="session")

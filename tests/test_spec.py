@@ -152,7 +152,7 @@ def test_train_fails_before_training_or_publishing(tmp_path, small_spec, frame, 
     def no_fit(*_args, **_kwargs):
         raise AssertionError("training started although the data does not fit the spec")
 
-    monkeypatch.setattr(train_module.PDModel, "fit", no_fit)
+    monkeypatch.setattr(train_module, "fit_pd", no_fit)
     store = LocalStore(tmp_path / "models")
     with pytest.raises(SpecError, match=message):
         train(spec_change(small_spec), data_change(frame), store, log=quiet)
@@ -378,7 +378,8 @@ CATEGORICAL_SPEC = {
         {"name": "income", "type": "numeric", "min": 0, "monotone": "decreasing"},
         {"name": "utilization", "type": "numeric", "min": 0, "max": 1},
     ],
-    "pd_model": {"n_estimators": 80, "learning_rate": 0.1},
+    # The one-hot matrix is the XGBoost family's: pin it (auto could pick the scorecard).
+    "pd_model": {"family": "xgboost", "n_estimators": 80, "learning_rate": 0.1},
 }
 
 
