@@ -13,10 +13,10 @@ import json
 import os
 import threading
 import uuid
+from types import SimpleNamespace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
-import onnx
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,10 +24,11 @@ import pytest
 
 from riskscore import bundle
 from riskscore.schema import FeatureSpec
+from riskscore.scorer import build_session
 from riskscore.store import LocalStore
 from training import bigquery_ml
 from training.cli import main as cli_main
-from training.pd_model import run_onnx
+from training.preprocess import onnx_inputs
 
 from test_batch_function import RUN_DATE, post, scores
 
@@ -45,8 +46,11 @@ def test_rating_and_reasons_sql_on_the_emulator_equals_batch_score(trained_store
 
     rows = small_data.head(ROWS).reset_index(drop=True)  # with missing values
     features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
-    graph = onnx.load(os.path.join(trained_store.path, "credit_default", manifest["version"], "pd.onnx"))
-    out = run_onnx(graph, features, rows)
+    # One intra-op thread, as the functions run it: the tree sums then add up in the same order.
+    graph = (trained_store.path / "credit_default" / manifest["version"] / "pd.onnx").read_bytes()
+    session = build_session(graph, SimpleNamespace(ort_intra_op_threads=1, ort_inter_op_threads=1))
+    out = dict(zip(["pd", "score", "contributions"],
+                   session.run(["pd", "score", "contributions"], onnx_inputs(rows, features))))
     predicted = pa.table({"applicant_id": pa.array(rows["applicant_id"].astype(str)),
                           "pd": pa.array(out["pd"].astype(np.float64)),
                           "score": pa.array(out["score"].astype(np.float64)),
