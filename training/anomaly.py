@@ -196,14 +196,16 @@ class AnomalyModel(BaseEstimator):
         depth_terms = [f"anom_len_{t}" for t in range(n_trees)]
         nodes = [helper.make_node("Cast", ["anom_leaf"], ["anom_leaf_id"], to=TensorProto.INT64),
                  helper.make_node("Add", ["anom_leaf_id", "anom_tree_offsets"], ["anom_flat_id"]),
-                 helper.make_node("Gather", ["anom_path_lengths", "anom_flat_id"], ["anom_lengths"], axis=0),
-                 helper.make_node("Split", ["anom_lengths"], depth_terms, axis=1, num_outputs=n_trees)]
+                 helper.make_node("Gather", ["anom_path_lengths", "anom_flat_id"], ["anom_lengths"], axis=0)]
+        # One Gather per tree column: onnxruntime 1.12 (BigQuery ML) has no float64 Split.
+        nodes += [helper.make_node("Gather", ["anom_lengths", f"anom_tree_{t}"], [term], axis=1)
+                  for t, term in enumerate(depth_terms)]
         running = depth_terms[0]
         for t in range(1, n_trees):  # left to right, as scikit-learn's `depths += ...` loop
             nodes.append(helper.make_node("Add", [running, depth_terms[t]], [f"anom_depth_{t}"]))
             running = f"anom_depth_{t}"
         nodes += [
-            helper.make_node("Squeeze", [running, "anom_axis1"], ["anom_depth"]),
+            helper.make_node("Identity", [running], ["anom_depth"]),
             # flag: depth < threshold (exact, see module docstring)
             helper.make_node("Less", ["anom_depth", "anom_depth_threshold"], ["anom_is_anomaly"]),
             helper.make_node("Cast", ["anom_is_anomaly"], ["anomaly_flag"], to=TensorProto.INT64),
@@ -221,7 +223,7 @@ class AnomalyModel(BaseEstimator):
         ]
         inits = [const("anom_tree_offsets", (np.arange(n_trees, dtype=np.int64) * width)),
                  const("anom_path_lengths", self.path_lengths_.reshape(-1)),
-                 const("anom_axis1", np.array([1], dtype=np.int64)),
+                 *[const(f"anom_tree_{t}", np.int64(t)) for t in range(n_trees)],
                  const("anom_depth_threshold", np.float64(self.depth_threshold_)),
                  const("anom_denominator", np.float64(self.denominator_[0])),
                  const("anom_two", np.float64(2.0)),

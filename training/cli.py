@@ -1,4 +1,4 @@
-"""Command line: `python -m training generate|train|promote|rollback|list`."""
+"""Command line: `python -m training generate|train|promote|rollback|list|openapi|bigquery-model`."""
 
 from __future__ import annotations
 
@@ -140,6 +140,27 @@ def cmd_openapi(args) -> int:
     return 0
 
 
+def cmd_bigquery_model(args) -> int:
+    from . import bigquery_ml
+
+    store = open_store(args.store)
+    manifest = bundle.load(store, args.model, args.version).manifest  # verified bytes only
+    statements = bigquery_ml.model_ddl(args.dataset, manifest, store.uri)
+    if args.table:
+        statements.append(bigquery_ml.scoring_view_sql(args.dataset, manifest, args.table, args.view,
+                                                       args.passthrough or []))
+    for statement in statements:
+        print(statement + ";\n")
+    if args.execute:
+        from riskscore import bq
+
+        client = bq.bigquery_client(project=args.dataset.split(".")[0])
+        for statement in statements:
+            client.query(statement).result()
+        print(f"ran {len(statements)} statements in {args.dataset}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("bigquery-model", help="BigQuery ML models (and a scoring view) for a version's graphs")
+    p.add_argument("--store", required=True, help="gs://bucket/prefix holding the model (BigQuery ML reads it)")
+    p.add_argument("--model", default="credit_default")
+    p.add_argument("--version", help="default: the current version")
+    p.add_argument("--dataset", required=True, help="project.dataset for the models and the view")
+    p.add_argument("--table", help="project.dataset.table to score: also create a view over it")
+    p.add_argument("--view", help="view name (default: DATASET.<model>_scores)")
+    p.add_argument("--passthrough", nargs="*", help="input columns to carry into the view (e.g. the id)")
+    p.add_argument("--execute", action="store_true", help="run the statements (needs credentials)")
+    p.set_defaults(func=cmd_bigquery_model)
 
     p = sub.add_parser("openapi", help="write the score function's OpenAPI document for a spec")
     p.add_argument("--spec", default=DEFAULT_SPEC)

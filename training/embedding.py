@@ -137,9 +137,8 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         nodes += [helper.make_node("Cast", ["ae_embedding64"], ["embedding"], to=TensorProto.FLOAT),
                   helper.make_node("Sub", ["ae_scaled64", "ae_reconstruction"], ["ae_diff"]),
                   helper.make_node("Mul", ["ae_diff", "ae_diff"], ["ae_sq"]),
-                  helper.make_node("ReduceMean", ["ae_sq", "ae_axis1"], ["ae_error64"], keepdims=0),
+                  helper.make_node("ReduceMean", ["ae_sq"], ["ae_error64"], axes=[1], keepdims=0),
                   helper.make_node("Cast", ["ae_error64"], ["reconstruction_error"], to=TensorProto.FLOAT)]
-        inits.append(const("ae_axis1", np.array([1], dtype=np.int64)))
         outputs = [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [None, self.latent_dim]),
                    helper.make_tensor_value_info("reconstruction_error", TensorProto.FLOAT, [None])]
         return GraphParts(nodes, inits, outputs)

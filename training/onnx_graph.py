@@ -16,7 +16,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OPSET = [helper.make_opsetid("", 19), helper.make_opsetid("ai.onnx.ml", 3)]
+# BigQuery ML imports ONNX with onnxruntime 1.12: IR version <= 8, default opset <= 17,
+# ai.onnx.ml <= 3. Every graph is built within those limits so one bundle serves both the
+# Cloud Functions and `ML.PREDICT` (tests/test_ort112.py runs each graph under 1.12.1).
+OPSET_VERSION, ML_OPSET_VERSION, IR_VERSION = 17, 3, 8
+OPSET = [helper.make_opsetid("", OPSET_VERSION), helper.make_opsetid("ai.onnx.ml", ML_OPSET_VERSION)]
 MATRIX = "features"  # name of the preprocessed float32 matrix inside every graph
 
 
@@ -93,7 +97,7 @@ def make_model(features, parts: GraphParts, doc: str) -> onnx.ModelProto:
     graph = helper.make_graph(parts.nodes, "credit_risk", raw_inputs(features), parts.outputs,
                               initializer=parts.initializers)
     model = helper.make_model(graph, opset_imports=OPSET, producer_name="credit-risk-training")
-    model.ir_version = 9  # readable by every onnxruntime >= 1.15
+    model.ir_version = IR_VERSION  # readable by onnxruntime >= 1.10, BigQuery ML included
     model.doc_string = doc
     onnx.checker.check_model(model, full_check=True)
     return model

@@ -46,8 +46,8 @@ class RawPreprocessor(TransformerMixin, BaseEstimator):
         self.column_groups_ = [names.index(feature) for feature, _ in self.columns_]
         parts = self.graph_parts()
         parts.outputs.append(helper.make_tensor_value_info(MATRIX, TensorProto.FLOAT, [None, len(self.columns_)]))
-        model = make_model(self.features, parts, "raw-column preprocessing")
-        self._session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        self.graph_ = make_model(self.features, parts, "raw-column preprocessing")
+        self._session = ort.InferenceSession(self.graph_.SerializeToString(), providers=["CPUExecutionProvider"])
         return self
 
     def graph_parts(self):
