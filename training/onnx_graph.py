@@ -110,9 +110,7 @@ def booster_trees(booster) -> tuple[list[dict], float, str]:
     model = json.loads(booster.save_raw("json"))
     learner = model["learner"]
     objective = learner["objective"]["name"]
-    base_score = float(json.loads(learner["learner_model_param"]["base_score"].replace("E", "e"))[0]) \
-        if learner["learner_model_param"]["base_score"].startswith("[") \
-        else float(learner["learner_model_param"]["base_score"])
+    base_score = xgboost_base_score(booster)
     # XGBoost >= 2 stores base_score in probability space for logistic objectives.
     if objective in ("binary:logistic", "reg:logistic"):
         base_margin = float(np.log(base_score / (1.0 - base_score)))
@@ -125,6 +123,14 @@ def booster_trees(booster) -> tuple[list[dict], float, str]:
         if any(t["split_type"]):
             raise ValueError("categorical splits are not supported: one-hot encode in the graph")
     return trees, base_margin, objective
+
+
+def xgboost_base_score(booster) -> float:
+    """base_score from the booster's own configuration (XGBoost >= 3 stores it as a string
+    holding a one-element array; logistic objectives store it as a probability)."""
+    stored = json.loads(booster.save_config())["learner"]["learner_model_param"]["base_score"]
+    value = json.loads(stored.replace("E", "e")) if stored.startswith("[") else float(stored)
+    return float(np.ravel(value)[0])
 
 
 def _node_means(tree: dict) -> np.ndarray:
