@@ -1,4 +1,11 @@
-"""Applicant segments: KMeans on the standardized preprocessed features, ids ordered by risk."""
+"""Applicant segments: KMeans on the standardized preprocessed features, ids ordered by risk.
+
+Native model: scikit-learn's StandardScaler and KMeans on the float64 matrix. The graph is
+skl2onnx's conversion of both (in float64, as they were fitted), after the raw-column
+preprocessing; the only step added by hand is the risk order, a lookup from KMeans' cluster
+to the segment id. `segment_distances` are skl2onnx's: Euclidean distances to each centroid
+in the standardized space, in KMeans' cluster order (float32, as every float output).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,13 @@ import pandas as pd
 from onnx import TensorProto, helper
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from riskscore.errors import ExportVerificationError
 
-from .onnx_graph import GraphParts, apply_scaler, const, fit_scaler, make_model, scaler_parts
+from .converters import MATRIX64, matrix64_parts, sklearn_parts
+from .onnx_graph import GraphParts, const, make_model
 from .pd_model import run_onnx
 
 FIT_ROWS = 50_000  # KMeans centroids are stable well before this; keeps training fast
@@ -27,12 +37,12 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         self.seed = seed
 
     def _scaled(self, X: pd.DataFrame) -> np.ndarray:
-        return apply_scaler(self.preprocessor.transform(X), self.mean_, self.std_)
+        return self.scaler_.transform(self.preprocessor.transform(X).astype(np.float64))
 
     def fit(self, X: pd.DataFrame, y):
-        matrix = self.preprocessor.transform(X)
-        self.mean_, self.std_ = fit_scaler(matrix)
-        scaled = apply_scaler(matrix, self.mean_, self.std_)
+        matrix = self.preprocessor.transform(X).astype(np.float64)
+        self.scaler_ = StandardScaler().fit(matrix)
+        scaled = self.scaler_.transform(matrix)
         rng = np.random.default_rng(self.seed)
         idx = rng.choice(len(scaled), size=min(FIT_ROWS, len(scaled)), replace=False)
         self.kmeans_ = KMeans(n_clusters=self.k, n_init=4, random_state=self.seed).fit(scaled[idx])
@@ -46,25 +56,18 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         return self.rank_[self.kmeans_.predict(self._scaled(X))]
 
     def to_onnx(self) -> onnx.ModelProto:
-        centers = self.kmeans_.cluster_centers_.astype(np.float32)
-        # Squared distances as |x|^2 - 2 x.c + |c|^2, the same expansion scikit-learn uses.
-        nodes = [helper.make_node("Mul", ["scaled", "scaled"], ["seg_sq"]),
-                 helper.make_node("ReduceSum", ["seg_sq", "seg_axis1"], ["seg_xx"], keepdims=1),
-                 helper.make_node("MatMul", ["scaled", "seg_centers_t"], ["seg_xc"]),
-                 helper.make_node("Mul", ["seg_xc", "seg_minus2"], ["seg_xc2"]),
-                 helper.make_node("Add", ["seg_xx", "seg_xc2"], ["seg_partial"]),
-                 helper.make_node("Add", ["seg_partial", "seg_cc"], ["segment_distances"]),
-                 helper.make_node("ArgMin", ["segment_distances"], ["seg_cluster"], axis=1, keepdims=0),
-                 helper.make_node("Gather", ["seg_rank", "seg_cluster"], ["segment"], axis=0)]
-        inits = [const("seg_axis1", np.array([1], dtype=np.int64)),
-                 const("seg_centers_t", centers.T.copy()),
-                 const("seg_minus2", np.float32(-2.0)),
-                 const("seg_cc", (centers ** 2).sum(axis=1).astype(np.float32)),
-                 const("seg_rank", self.rank_)]
-        parts = self.preprocessor.graph_parts().extend(scaler_parts(self.mean_, self.std_)).extend(
-            GraphParts(nodes, inits, [helper.make_tensor_value_info("segment", TensorProto.INT64, [None]),
-                                      helper.make_tensor_value_info("segment_distances", TensorProto.FLOAT,
-                                                                    [None, self.k])]))
+        pipeline = Pipeline([("scaler", self.scaler_), ("kmeans", self.kmeans_)])
+        converted = sklearn_parts(pipeline, len(self.preprocessor.columns_), "seg_",
+                                  {"label": "seg_cluster", "scores": "seg_distances64"},
+                                  input_name=MATRIX64, double=True)
+        order = GraphParts([helper.make_node("Gather", ["seg_rank", "seg_cluster"], ["segment"], axis=0),
+                            helper.make_node("Cast", ["seg_distances64"], ["segment_distances"],
+                                             to=TensorProto.FLOAT)],
+                           [const("seg_rank", self.rank_)],
+                           [helper.make_tensor_value_info("segment", TensorProto.INT64, [None]),
+                            helper.make_tensor_value_info("segment_distances", TensorProto.FLOAT,
+                                                          [None, self.k])])
+        parts = self.preprocessor.graph_parts().extend(matrix64_parts()).extend(converted).extend(order)
         return make_model(self.preprocessor.features, parts, "applicant segments")
 
     def verify(self, onnx_model: onnx.ModelProto, X: pd.DataFrame) -> dict:
