@@ -98,8 +98,8 @@ def test_training_error_distribution(fitted, data):
 
 
 @pytest.mark.parametrize("name, change", [
-    ("ae_w0", lambda a: a * 1.01),
-    ("ae_b3", lambda a: a + 1e-3),
+    ("ae_encoder_coefficient", lambda a: a * 1.01),
+    ("ae_decoder_intercepts1", lambda a: a + 1e-3),  # the last layer
     ("age__median", lambda a: a + np.float32(1.0)),  # the preprocessing part of the graph
 ])
 def test_tampered_graph_fails_verification(fitted, data, name, change):

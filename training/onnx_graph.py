@@ -223,26 +223,6 @@ def _path_contributions(tree: dict, leaf: int, means: np.ndarray, column_groups:
     return out or {0: 0.0}
 
 
-def scaler_parts(mean: np.ndarray, std: np.ndarray, output: str = "scaled") -> GraphParts:
-    """`features` -> `output` = (features - mean) / std, for the distance-based models."""
-    scale = np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 1.0)
-    node = helper.make_node("Scaler", [MATRIX], [output], domain="ai.onnx.ml",
-                            offset=[float(v) for v in mean], scale=[float(v) for v in scale])
-    return GraphParts([node], [], [])
-
-
-def fit_scaler(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations of a training matrix (float64)."""
-    m = matrix.astype(np.float64)
-    return m.mean(axis=0), m.std(axis=0)
-
-
-def apply_scaler(matrix: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Native twin of `scaler_parts`, in float32 as onnxruntime computes it."""
-    scale = np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 1.0).astype(np.float32)
-    return (matrix - mean.astype(np.float32)) * scale
-
-
 def expose_outputs(model: onnx.ModelProto, names: dict[str, int]) -> onnx.ModelProto:
     """A copy of `model` that also returns the named intermediate tensors ({name: elem type}),
     so a parity check can compare them with their native twins; the original is untouched."""
