@@ -54,6 +54,8 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
     train_error_ (distribution of the reconstruction error over the training rows).
     """
 
+    key = "embedding"
+
     def __init__(self, preprocessor=None, latent_dim: int = 8, hidden: int = 32, seed: int = 0,
                  max_iter: int = 120, fit_rows: int = FIT_ROWS, batch_size: int = 512,
                  learning_rate_init: float = 3e-3):
@@ -67,6 +69,10 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
         self.learning_rate_init = learning_rate_init
 
     # --- fitting --------------------------------------------------------------------------
+
+    def fit_version(self, data) -> "EmbeddingModel":
+        """The export protocol's fit (training/export.py): the training split."""
+        return self.fit(data.parts["train"])
 
     def fit(self, X: pd.DataFrame, y=None):
         self.preprocessor_ = fitted_preprocessor(self.preprocessor, X)

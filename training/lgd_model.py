@@ -27,6 +27,8 @@ from .pd_model import PARITY_TOLERANCE, run_onnx
 class LGDModel(RegressorMixin, BaseEstimator):
     """fit(X, lgd, X_valid, lgd_valid) on defaulted rows, through a fitted RawPreprocessor."""
 
+    key = "lgd"
+
     def __init__(self, preprocessor=None, n_estimators: int = 400, learning_rate: float = 0.05,
                  max_depth: int = 3, early_stopping_rounds: int = 30, seed: int = 0):
         self.preprocessor = preprocessor
@@ -47,6 +49,12 @@ class LGDModel(RegressorMixin, BaseEstimator):
                         verbose=False)
         self.train_mean_ = float(np.mean(y))
         return self
+
+    def fit_version(self, data) -> "LGDModel":
+        """The export protocol's fit (training/export.py): the defaulted rows of the training and
+        validation splits, target the spec's LGD column."""
+        train, valid, lgd = data.defaulted["train"], data.defaulted["valid"], data.spec.lgd
+        return self.fit(train, train[lgd], valid, valid[lgd])
 
     def _booster(self):
         return self.model_.get_booster()[: int(self.model_.best_iteration) + 1]

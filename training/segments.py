@@ -31,6 +31,8 @@ TIER_NAMES = ["Prime", "Near-prime", "Standard", "Subprime", "Deep subprime"]
 class SegmentModel(ClusterMixin, BaseEstimator):
     """fit(X, y) learns k clusters; `segment` ids run from 0 (lowest observed default rate) up."""
 
+    key = "segment"
+
     def __init__(self, preprocessor=None, k: int = 5, seed: int = 0):
         self.preprocessor = preprocessor
         self.k = k
@@ -51,6 +53,10 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         # rank_[cluster] = risk-ordered segment id
         self.rank_ = np.argsort(np.argsort(rates, kind="stable"), kind="stable").astype(np.int64)
         return self
+
+    def fit_version(self, data) -> "SegmentModel":
+        """The export protocol's fit (training/export.py): the training split and its target."""
+        return self.fit(data.parts["train"], data.parts["train"][data.spec.target])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.rank_[self.kmeans_.predict(self._scaled(X))]
