@@ -83,6 +83,18 @@ def sklearn_parts(estimator, n_columns: int, prefix: str, outputs: dict[str, str
     return splice(converted, prefix, outputs, input_name)
 
 
+def splice_sklearn(step, prefix: str, output: str, input_name: str, numeric: bool) -> GraphParts:
+    """skl2onnx's conversion of a one-column step reading the raw [N, 1] input `input_name`
+    (float if `numeric`, else string), its output renamed `output`."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    tensor = FloatTensorType if numeric else StringTensorType
+    converted = convert_sklearn(step, initial_types=[("input", tensor([None, 1]))], target_opset=TARGET_OPSET)
+    (out,) = [o.name for o in converted.graph.output]
+    return splice(converted, prefix, {out: output}, input_name)
+
+
 def xgboost_parts(booster, n_columns: int, prefix: str, output: str) -> GraphParts:
     """onnxmltools' conversion of an XGBoost regressor's booster: `output` [N, 1] = the sum of
     the leaves plus base_score *as stored* (see `xgboost_base_score`), with no link applied."""

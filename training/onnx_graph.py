@@ -48,36 +48,6 @@ def const(name: str, value) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(value), name)
 
 
-def preprocessing_parts(features, medians: dict[str, float], categories: dict[str, list[str]]) -> GraphParts:
-    """Raw columns -> `features` [N, C] float32, in `matrix_columns` order.
-
-    numeric: NaN replaced by the training median, plus a 0/1 missing indicator if nullable;
-    categorical: one-hot over the training categories (missing is the empty string, its own
-    column if nullable; an unseen category gives all zeros).
-    """
-    nodes, inits, pieces = [], [], []
-    for f in features:
-        n = f.name
-        if f.type == "numeric":
-            inits.append(const(f"{n}__median", np.float32(medians[n])))
-            nodes += [helper.make_node("IsNaN", [n], [f"{n}__isnan"]),
-                      helper.make_node("Where", [f"{n}__isnan", f"{n}__median", n], [f"{n}__imputed"])]
-            pieces.append(f"{n}__imputed")
-            if f.nullable:
-                nodes.append(helper.make_node("Cast", [f"{n}__isnan"], [f"{n}__missing"], to=TensorProto.FLOAT))
-                pieces.append(f"{n}__missing")
-        else:
-            cats = list(categories[n]) + ([""] if f.nullable else [])
-            inits.append(const(f"{n}__shape", np.array([-1, len(cats)], dtype=np.int64)))
-            nodes += [helper.make_node("OneHotEncoder", [n], [f"{n}__onehot3d"], domain="ai.onnx.ml",
-                                       cats_strings=cats, zeros=1),
-                      helper.make_node("Reshape", [f"{n}__onehot3d", f"{n}__shape"], [f"{n}__onehot64"]),
-                      helper.make_node("Cast", [f"{n}__onehot64"], [f"{n}__onehot"], to=TensorProto.FLOAT)]
-            pieces.append(f"{n}__onehot")
-    nodes.append(helper.make_node("Concat", pieces, [MATRIX], axis=1))
-    return GraphParts(nodes, inits, [])
-
-
 def matrix_columns(features, categories: dict[str, list[str]]) -> list[tuple[str, str]]:
     """(feature, column label) for each column of the preprocessed matrix."""
     cols = []
