@@ -1,10 +1,10 @@
-"""Small builders for ONNX graphs: the raw-column preprocessing and XGBoost tree ensembles.
+"""Small builders for ONNX graphs: the bundle's opsets, model assembly and XGBoost tree ensembles.
 
-The preprocessing graph is the only implementation of feature preparation: training runs it
-with onnxruntime to build the matrix the models learn from, and serving runs it inside each
-exported model. XGBoost trees are converted from the booster's own JSON (exact float32
-thresholds and leaf values), so the base score and link function are handled here, in one
-place, and proven by the parity check rather than trusted to a converter.
+Converters of record produce most graph parts (training/converters.py: skl2onnx, onnxmltools);
+this module holds what they do not: `make_model` (raw named inputs, IR 8, opset 17), the
+preprocessed-matrix labels, and the PD tree ensemble, converted from the booster's own JSON
+(exact float32 thresholds and leaf values) because it must also emit per-feature path
+contributions, which no converter does (tests/test_converter_shortfalls.py).
 """
 
 from __future__ import annotations
