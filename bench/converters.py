@@ -52,7 +52,7 @@ def main() -> int:
     hand = model.to_onnx()
     parts = pre.graph_parts().extend(sklearn_parts(model.forest_, len(pre.columns_), "if_",
                                                    {"label": "label", "scores": "scores"}))
-    parts.outputs += [helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+    parts.outputs += [helper.make_tensor_value_info("label", TensorProto.INT64, [None, 1]),
                       helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, 1])]
     converted = make_model(features, parts, "skl2onnx IsolationForest")
     feeds = onnx_inputs(rows, features)
@@ -65,7 +65,7 @@ def main() -> int:
             times[name].append(time.perf_counter() - start)
     native = model.predict_native(rows)["anomaly_flag"]
     flags = {"hand-built": sessions["hand-built"].run(["anomaly_flag"], feeds)[0],
-             "skl2onnx": (sessions["skl2onnx"].run(["label"], feeds)[0] == -1).astype(np.int64)}
+             "skl2onnx": (sessions["skl2onnx"].run(["label"], feeds)[0].ravel() == -1).astype(np.int64)}
     print(f"IsolationForest graph on {args.rows:,} rows, one-thread sessions, median of {args.repeats}:\n")
     print("| graph | seconds | rows/s | flags differing from scikit-learn |\n|---|---:|---:|---:|")
     for name in sessions:
