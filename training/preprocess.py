@@ -37,8 +37,9 @@ def onnx_inputs(df: pd.DataFrame, features) -> dict[str, np.ndarray]:
         if f.type == "numeric":
             feeds[f.name] = col.to_numpy(dtype=np.float32, na_value=np.nan).reshape(-1, 1)
         else:
-            feeds[f.name] = np.array([("" if v is None or v != v else str(v)) for v in col],
-                                     dtype=object).reshape(-1, 1)
+            values = col.astype(str).to_numpy(dtype=object)  # str(v) of every value, vectorized
+            values[col.isna().to_numpy()] = ""
+            feeds[f.name] = values.reshape(-1, 1)
     return feeds
 
 
