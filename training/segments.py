@@ -25,6 +25,7 @@ from .onnx_graph import GraphParts, const, make_model
 from .pd_model import run_onnx
 
 FIT_ROWS = 50_000  # KMeans centroids are stable well before this; keeps training fast
+DISTANCE_TOLERANCE = 1e-5  # |onnx - native| / max(1, native): float32 output of float64 distances
 TIER_NAMES = ["Prime", "Near-prime", "Standard", "Subprime", "Deep subprime"]
 
 
@@ -77,12 +78,22 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         return make_model(self.preprocessor.features, parts, "applicant segments")
 
     def verify(self, onnx_model: onnx.ModelProto, X: pd.DataFrame) -> dict:
-        got = run_onnx(onnx_model, self.preprocessor.features, X)["segment"]
-        mismatches = int(np.sum(got != self.predict(X)))
+        """Every row in the same segment as KMeans, and `segment_distances` within
+        DISTANCE_TOLERANCE x max(1, distance) of KMeans.transform; raises otherwise."""
+        out = run_onnx(onnx_model, self.preprocessor.features, X)
+        scaled = self._scaled(X)
+        mismatches = int(np.sum(out["segment"] != self.rank_[self.kmeans_.predict(scaled)]))
+        native = self.kmeans_.transform(scaled)
+        diff = (float(np.max(np.abs(out["segment_distances"] - native) / np.maximum(1.0, native)))
+                if len(X) else 0.0)
         if mismatches:
             raise ExportVerificationError(f"segment ONNX export assigns {mismatches} of {len(X)} rows to a "
                                           "different segment than KMeans")
-        return {"rows": int(len(X)), "segment_mismatches": mismatches}
+        if not diff <= DISTANCE_TOLERANCE:
+            raise ExportVerificationError(f"segment ONNX distances differ from KMeans by {diff:.3g} "
+                                          f"(scaled; tolerance {DISTANCE_TOLERANCE})")
+        return {"rows": int(len(X)), "segment_mismatches": mismatches, "distances_max_scaled_diff": diff,
+                "distance_tolerance": DISTANCE_TOLERANCE}
 
     def profiles(self, segment: np.ndarray, y, pd_: np.ndarray, lgd: np.ndarray) -> list[dict]:
         """Size, observed default rate, mean PD, mean predicted LGD and a short name per segment."""
