@@ -4,13 +4,19 @@ Each test asserts the shortfall itself on the installed converter version. When 
 release fixes one, its test fails: then the hand-built part it names can be replaced by the
 converter (and the test removed).
 
-  hand-built part                                   | file                  | test
-  missing indicators of nullable numerics           | training/preprocess.py | test_skl2onnx_drops_*, test_skl2onnx_has_no_missing_indicator_*
-  the [N, k] shape of the autoencoder halves        | training/embedding.py | test_skl2onnx_flattens_*
-  LGD's base-score fix and sigmoid                  | training/lgd_model.py | test_onnxmltools_*
-  PD trees with per-feature contributions           | training/onnx_graph.py, pd_model.py | test_no_converter_emits_*
-  IsolationForest with exact flags                  | training/anomaly.py   | test_skl2onnx_isolation_forest_*
-  the optbinning scorecard                          | training/scorecard.py | test_optbinning_has_no_converter
+Hand-built part (file): the tests that show why.
+  missing indicators of nullable numerics (training/preprocess.py):
+      test_skl2onnx_drops_simpleimputer_missing_indicator_columns,
+      test_skl2onnx_has_no_missing_indicator_converter
+  the [N, k] Reshape after each autoencoder half (training/embedding.py):
+      test_skl2onnx_flattens_a_multi_output_mlp_regressor
+  LGD's base-score fix and sigmoid (training/lgd_model.py):
+      test_onnxmltools_drops_the_logistic_link_and_adds_base_score_as_a_probability
+  PD trees with per-feature contributions (training/onnx_graph.py, pd_model.py):
+      test_no_converter_emits_per_feature_contributions
+  IsolationForest with exact flags (training/anomaly.py):
+      test_skl2onnx_isolation_forest_scores_are_not_exact_so_flags_can_flip
+  the optbinning scorecard (training/scorecard.py): test_optbinning_has_no_converter
 """
 
 from __future__ import annotations
@@ -128,8 +134,9 @@ def test_no_converter_emits_per_feature_contributions(matrices):
     from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 
     train, test, raw_train, _ = matrices
-    update_registered_converter(xgb.XGBClassifier, "XGBoostXGBClassifier", calculate_linear_classifier_output_shapes,
-                                xgboost_converter, options={"nocl": [True, False], "zipmap": [True, False, "columns"]})
+    update_registered_converter(xgb.XGBClassifier, "XGBoostXGBClassifier",
+                                calculate_linear_classifier_output_shapes, xgboost_converter,
+                                options={"nocl": [True, False], "zipmap": [True, False, "columns"]})
     pipe = Pipeline([("xgb", xgb.XGBClassifier(n_estimators=20, max_depth=3, random_state=0))])
     pipe.fit(train, raw_train["default"].to_numpy())
     converted = _convert(pipe, train.shape[1], options={id(pipe.steps[-1][1]): {"zipmap": False}})

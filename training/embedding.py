@@ -50,8 +50,9 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
     """fit(X) on raw columns; transform(X) gives the native embedding.
 
     Learned: preprocessor_, scaler_ (standardization of the float64 matrix), mlp_ (the
-    autoencoder), encoder_ and decoder_ (its two halves, sharing its weights), n_fit_rows_, n_iter_, validation_r2_ (scikit-learn's early-stopping score),
-    train_error_ (distribution of the reconstruction error over the training rows).
+    autoencoder), encoder_ and decoder_ (its two halves, sharing its weights), n_fit_rows_,
+    n_iter_, validation_r2_ (scikit-learn's early-stopping score), train_error_ (distribution
+    of the reconstruction error over the training rows).
     """
 
     key = "embedding"
