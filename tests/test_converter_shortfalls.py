@@ -152,8 +152,8 @@ def test_skl2onnx_isolation_forest_scores_are_not_exact_so_flags_can_flip(matric
     """The converter computes path lengths and scores in float32: its score differs from
     scikit-learn's float64 one, so a row whose score lies that close to the threshold is flagged
     differently. The hand-built graph sums scikit-learn's float64 path lengths in its order and
-    compares them with an exact threshold (tests/test_anomaly.py); it is also about twice as
-    fast (docs/benchmarks.md, "Converters of record")."""
+    compares them with an exact threshold (tests/test_anomaly.py); it is also 2.4-2.8x faster
+    (bench/converters.py, docs/benchmarks.md "Converters of record")."""
     train, test, _, _ = matrices
     forest = IsolationForest(n_estimators=50, contamination=0.01, random_state=0).fit(train)
     _, scores = _run(_convert(forest, train.shape[1]), {"x": test})
