@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pandas as pd
 from onnx import numpy_helper
@@ -26,9 +27,17 @@ def applicants(*rows: dict) -> pd.DataFrame:
 
 
 def tampered(model: onnx.ModelProto, name: str, change) -> onnx.ModelProto:
-    """A copy of `model` with initializer `name` replaced by change(its values)."""
+    """A copy of `model` with initializer `name` replaced by change(its values); a name
+    "node/attribute" changes that node's float-list attribute instead (converters such as
+    skl2onnx's Imputer keep values in attributes)."""
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
+    if "/" in name:
+        node_name, attr_name = name.split("/")
+        (node,) = [n for n in copy.graph.node if n.name == node_name]
+        (attr,) = [a for a in node.attribute if a.name == attr_name]
+        attr.floats[:] = [float(v) for v in change(np.array(attr.floats, dtype=np.float32))]
+        return copy
     (init,) = [i for i in copy.graph.initializer if i.name == name]
     init.CopyFrom(numpy_helper.from_array(change(numpy_helper.to_array(init).copy()), name))
     return copy

@@ -91,12 +91,12 @@ def test_extreme_applicant_flagged_typical_not(fitted):
 @pytest.mark.parametrize("name, change, message", [
     ("anom_path_lengths", lambda a: a * 1.05, "anomaly ONNX"),
     ("anom_depth_threshold", lambda a: a + 25.0, "flags .* rows differently"),
-    ("revolving_utilization__median", lambda a: a + np.float32(5.0), "anomaly ONNX"),
+    ("revolving_utilization__Imputer/imputed_value_floats", lambda a: a + np.float32(5.0), "anomaly ONNX"),
 ])
 def test_tampered_graph_fails_verification(fitted, data, name, change, message):
     model, onnx_model = fitted
     test = data[1]
-    if name == "revolving_utilization__median":  # the median only matters for missing values
+    if name == "revolving_utilization__Imputer/imputed_value_floats":  # the median only matters for missing values
         test = test.assign(revolving_utilization=np.nan)
     with pytest.raises(ExportVerificationError, match=message):
         model.verify(tampered(onnx_model, name, change), test)

@@ -98,15 +98,15 @@ def test_training_error_distribution(fitted, data):
 
 
 @pytest.mark.parametrize("name, change", [
-    ("ae_w0", lambda a: a * 1.01),
-    ("ae_b3", lambda a: a + 1e-3),
-    ("age__median", lambda a: a + np.float32(1.0)),  # the preprocessing part of the graph
+    ("ae_encoder_coefficient", lambda a: a * 1.01),
+    ("ae_decoder_intercepts1", lambda a: a + 1e-3),  # the last layer
+    ("age__Imputer/imputed_value_floats", lambda a: a + np.float32(1.0)),  # the preprocessing part of the graph
 ])
 def test_tampered_graph_fails_verification(fitted, data, name, change):
     model, onnx_model = fitted
     bad = tampered(onnx_model, name, change)
     test = data[1]
-    if name == "age__median":
+    if name == "age__Imputer/imputed_value_floats":
         test = test.assign(age=np.nan)  # the median only matters for missing values
     with pytest.raises(ExportVerificationError, match="embedding ONNX export differs"):
         model.verify(bad, test)

@@ -147,12 +147,12 @@ def test_check_data_rejects_and_names_the_column(small_spec, frame, spec_change,
 ], ids=["missing column", "non-binary target", "above max"])
 def test_train_fails_before_training_or_publishing(tmp_path, small_spec, frame, spec_change, data_change,
                                                    message, monkeypatch):
-    import training.train as train_module
+    import training.pd_export as pd_export
 
     def no_fit(*_args, **_kwargs):
         raise AssertionError("training started although the data does not fit the spec")
 
-    monkeypatch.setattr(train_module, "fit_pd", no_fit)
+    monkeypatch.setattr(pd_export, "fit_pd", no_fit)
     store = LocalStore(tmp_path / "models")
     with pytest.raises(SpecError, match=message):
         train(spec_change(small_spec), data_change(frame), store, log=quiet)

@@ -110,6 +110,22 @@ def test_segment_profiles(segments, parts):
         assert p["name"] and ":" in p["name"]
 
 
+def test_segment_distances_match_kmeans(segments, parts):
+    report = segments.verify(segments.to_onnx(), parts["test"])
+    assert report["distances_max_scaled_diff"] <= report["distance_tolerance"] == 1e-5
+    out = run_onnx(segments.to_onnx(), segments.preprocessor.features, parts["test"])
+    assert np.allclose(out["segment_distances"], segments.kmeans_.transform(segments._scaled(parts["test"])),
+                       rtol=1e-5, atol=1e-5)
+
+
+def test_segment_distance_tampering_is_caught(segments, parts):
+    from onnx_helpers import tampered
+
+    bad = tampered(segments.to_onnx(), "seg_Di_Divcst", lambda std: std * 1.001)  # the scaler's std
+    with pytest.raises(ExportVerificationError, match="segment ONNX"):
+        segments.verify(bad, parts["test"])
+
+
 def test_segment_graph_tampering_is_caught(segments, parts):
     onnx_model = segments.to_onnx()
     init = next(i for i in onnx_model.graph.initializer if i.name == "seg_rank")

@@ -61,6 +61,8 @@ class AnomalyModel(BaseEstimator):
     train_anomaly_rate_ and n_train_rows_.
     """
 
+    key = "anomaly"
+
     def __init__(self, preprocessor=None, contamination: float = 0.01, n_estimators: int = 100,
                  max_samples: int = 256, seed: int = 0):
         self.preprocessor = preprocessor
@@ -70,6 +72,10 @@ class AnomalyModel(BaseEstimator):
         self.seed = seed
 
     # --- fitting --------------------------------------------------------------------------
+
+    def fit_version(self, data) -> "AnomalyModel":
+        """The export protocol's fit (training/export.py): the training split."""
+        return self.fit(data.parts["train"])
 
     def fit(self, X: pd.DataFrame, y=None):
         self.preprocessor_ = fitted_preprocessor(self.preprocessor, X)

@@ -8,11 +8,13 @@ graph takes the raw named columns and returns
   `reconstruction_error` [N] float32: mean over matrix columns of (standardized input -
                          reconstruction)^2; large for applicants unlike the training rows
                          (compare with `manifest_entry()["train_reconstruction_error"]`).
-The layers are written from coefs_/intercepts_ as MatMul, Add and Tanh after the
-preprocessing and the standardization (`scaler_parts`). The network is trained with float64
-weights and the graph runs it in float64 too (casting the float32 standardized matrix up and
-the two outputs down): in float32 the wide layers alone add ~1e-5 of rounding noise to the
-reconstruction, which is the size of the parity tolerance.
+skl2onnx converts the StandardScaler and the network. Its MLP converter returns only the
+network's output, not a hidden layer, so the fitted autoencoder is split into two
+MLPRegressors sharing its weights, an encoder (the layers up to the bottleneck, tanh output)
+and a decoder (the rest, identity output), each converted as it stands; the decoder reads the
+encoder's output, so no layer is computed twice. Everything runs in float64, as the network
+was fitted (in float32 the wide layers alone add ~1e-5 of rounding noise to the
+reconstruction, the size of the parity tolerance); the two outputs are cast to float32.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from onnx import TensorProto, helper
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from riskscore.errors import ExportVerificationError
 
-from .onnx_graph import GraphParts, apply_scaler, const, expose_outputs, fit_scaler, make_model, scaler_parts
+from .converters import MATRIX64, matrix64_parts, sklearn_parts
+from .onnx_graph import GraphParts, const, expose_outputs, make_model
 from .pd_model import run_onnx
 from .preprocess import fitted_preprocessor
 
@@ -38,16 +42,20 @@ FIT_ROWS = 50_000  # enough for 31 inputs and ~2.5k weights; keeps the fit to a 
 PARITY_TOLERANCE = 1e-5  # absolute for embeddings (in (-1, 1)); relative above 1 for the rest
 FILE = "embedding.onnx"
 OUTPUTS = ["embedding", "reconstruction_error"]
-SCALED = "ae_scaled"
+SCALED = "ae_scaled64"
+BOTTLENECK = 2  # layers up to the embedding: input -> hidden -> latent
 
 
 class EmbeddingModel(TransformerMixin, BaseEstimator):
     """fit(X) on raw columns; transform(X) gives the native embedding.
 
-    Learned: preprocessor_, mean_, std_ (standardization of the matrix), mlp_ (the
-    autoencoder), n_fit_rows_, n_iter_, validation_r2_ (scikit-learn's early-stopping score),
-    train_error_ (distribution of the reconstruction error over the training rows).
+    Learned: preprocessor_, scaler_ (standardization of the float64 matrix), mlp_ (the
+    autoencoder), encoder_ and decoder_ (its two halves, sharing its weights), n_fit_rows_,
+    n_iter_, validation_r2_ (scikit-learn's early-stopping score), train_error_ (distribution
+    of the reconstruction error over the training rows).
     """
+
+    key = "embedding"
 
     def __init__(self, preprocessor=None, latent_dim: int = 8, hidden: int = 32, seed: int = 0,
                  max_iter: int = 120, fit_rows: int = FIT_ROWS, batch_size: int = 512,
@@ -63,11 +71,15 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
 
     # --- fitting --------------------------------------------------------------------------
 
+    def fit_version(self, data) -> "EmbeddingModel":
+        """The export protocol's fit (training/export.py): the training split."""
+        return self.fit(data.parts["train"])
+
     def fit(self, X: pd.DataFrame, y=None):
         self.preprocessor_ = fitted_preprocessor(self.preprocessor, X)
-        matrix = self.preprocessor_.transform(X)
-        self.mean_, self.std_ = fit_scaler(matrix)
-        scaled = apply_scaler(matrix, self.mean_, self.std_)
+        matrix = self.preprocessor_.transform(X).astype(np.float64)
+        self.scaler_ = StandardScaler().fit(matrix)
+        scaled = self.scaler_.transform(matrix)
         rng = np.random.default_rng(self.seed)
         idx = np.sort(rng.choice(len(scaled), size=min(self.fit_rows, len(scaled)), replace=False))
         self.mlp_ = MLPRegressor(hidden_layer_sizes=(self.hidden, self.latent_dim, self.hidden),
@@ -80,8 +92,11 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
             warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter is a time budget
             # float64 weights: the graph then runs the network in double and matches it to ~1e-7
             # after the final cast, instead of to the ~1e-5 float32 noise of the wide layers.
-            target = scaled[idx].astype(np.float64)
-            self.mlp_.fit(target, target)
+            self.mlp_.fit(scaled[idx], scaled[idx])
+        if self.mlp_.out_activation_ != "identity" or self.mlp_.activation != "tanh":
+            raise ValueError("the embedding assumes tanh hidden layers and an identity output")
+        self.encoder_ = _sub_network(self.mlp_, 0, BOTTLENECK, self.mlp_.activation)
+        self.decoder_ = _sub_network(self.mlp_, BOTTLENECK, len(self.mlp_.coefs_), self.mlp_.out_activation_)
         self.n_fit_rows_ = int(len(idx))
         self.n_iter_ = int(self.mlp_.n_iter_)
         self.validation_r2_ = float(self.mlp_.best_validation_score_)
@@ -94,18 +109,14 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
     # --- native predictions ---------------------------------------------------------------
 
     def _scaled(self, X: pd.DataFrame) -> np.ndarray:
-        return apply_scaler(self.preprocessor_.transform(X), self.mean_, self.std_)
+        return self.scaler_.transform(self.preprocessor_.transform(X).astype(np.float64))
 
     def _embed(self, scaled: np.ndarray) -> np.ndarray:
-        """numpy forward pass through the first two layers (float64, as the MLP computes)."""
-        h = scaled.astype(np.float64)
-        for W, b in zip(self.mlp_.coefs_[:2], self.mlp_.intercepts_[:2]):
-            h = np.tanh(h @ W + b)
-        return h
+        return self.encoder_.predict(scaled)
 
     @staticmethod
     def _error(scaled: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
-        diff = scaled.astype(np.float64) - reconstruction.astype(np.float64)
+        diff = scaled - reconstruction.astype(np.float64)
         return np.mean(diff * diff, axis=1)
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
@@ -120,35 +131,25 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
     # --- export ---------------------------------------------------------------------------
 
     def _network_parts(self) -> GraphParts:
-        """`ae_scaled` (float32) -> the network in float64 -> float32 outputs."""
-        nodes = [helper.make_node("Cast", [SCALED], ["ae_scaled64"], to=TensorProto.DOUBLE)]
-        inits = []
-        current = "ae_scaled64"
-        n_layers = len(self.mlp_.coefs_)
-        for i, (W, b) in enumerate(zip(self.mlp_.coefs_, self.mlp_.intercepts_)):
-            last = i == n_layers - 1
-            out = "ae_reconstruction" if last else ("ae_embedding64" if i == 1 else f"ae_h{i}")
-            inits += [const(f"ae_w{i}", W.astype(np.float64)), const(f"ae_b{i}", b.astype(np.float64))]
-            nodes += [helper.make_node("MatMul", [current, f"ae_w{i}"], [f"ae_z{i}"]),
-                      helper.make_node("Add", [f"ae_z{i}", f"ae_b{i}"], [out if last else f"ae_a{i}"])]
-            if not last:  # identity output layer, tanh hidden layers
-                nodes.append(helper.make_node("Tanh", [f"ae_a{i}"], [out]))
-            current = out
-        nodes += [helper.make_node("Cast", ["ae_embedding64"], ["embedding"], to=TensorProto.FLOAT),
-                  helper.make_node("Sub", ["ae_scaled64", "ae_reconstruction"], ["ae_diff"]),
-                  helper.make_node("Mul", ["ae_diff", "ae_diff"], ["ae_sq"]),
-                  helper.make_node("ReduceMean", ["ae_sq"], ["ae_error64"], axes=[1], keepdims=0),
-                  helper.make_node("Cast", ["ae_error64"], ["reconstruction_error"], to=TensorProto.FLOAT)]
+        """`features64` -> scaler, encoder, decoder (skl2onnx, float64) -> the two outputs."""
+        n = len(self.preprocessor_.columns_)
+        parts = (matrix64_parts()
+                 .extend(sklearn_parts(self.scaler_, n, "ae_scaler_", {"variable": SCALED},
+                                       input_name=MATRIX64, double=True))
+                 .extend(_mlp_parts(self.encoder_, SCALED, "ae_encoder_", "ae_embedding64"))
+                 .extend(_mlp_parts(self.decoder_, "ae_embedding64", "ae_decoder_", "ae_reconstruction")))
+        # The reconstruction error is not a model's output: mean((scaled - reconstruction)^2).
+        nodes = [helper.make_node("Cast", ["ae_embedding64"], ["embedding"], to=TensorProto.FLOAT),
+                 helper.make_node("Sub", [SCALED, "ae_reconstruction"], ["ae_diff"]),
+                 helper.make_node("Mul", ["ae_diff", "ae_diff"], ["ae_sq"]),
+                 helper.make_node("ReduceMean", ["ae_sq"], ["ae_error64"], axes=[1], keepdims=0),
+                 helper.make_node("Cast", ["ae_error64"], ["reconstruction_error"], to=TensorProto.FLOAT)]
         outputs = [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [None, self.latent_dim]),
                    helper.make_tensor_value_info("reconstruction_error", TensorProto.FLOAT, [None])]
-        return GraphParts(nodes, inits, outputs)
+        return parts.extend(GraphParts(nodes, [], outputs))
 
     def to_onnx(self) -> onnx.ModelProto:
-        if self.mlp_.out_activation_ != "identity" or self.mlp_.activation != "tanh":
-            raise ValueError("the export assumes tanh hidden layers and an identity output")
-        parts = (self.preprocessor_.graph_parts()
-                 .extend(scaler_parts(self.mean_, self.std_, SCALED))
-                 .extend(self._network_parts()))
+        parts = self.preprocessor_.graph_parts().extend(self._network_parts())
         return make_model(self.preprocessor_.features, parts,
                           f"applicant embedding: tanh autoencoder {self.mlp_.hidden_layer_sizes}")
 
@@ -198,6 +199,31 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
             "train_reconstruction_error": dict(self.train_error_),
             "thresholds": {"unusual_p99": self.train_error_["p99"]},
         }
+
+
+def _sub_network(mlp: MLPRegressor, start: int, stop: int, out_activation: str) -> MLPRegressor:
+    """Layers start..stop-1 of a fitted MLPRegressor as a fitted MLPRegressor of its own (the
+    same weight arrays), whose output activation is `out_activation`."""
+    coefs, intercepts = mlp.coefs_[start:stop], mlp.intercepts_[start:stop]
+    net = MLPRegressor(hidden_layer_sizes=tuple(w.shape[1] for w in coefs[:-1]), activation=mlp.activation)
+    net.coefs_, net.intercepts_ = list(coefs), list(intercepts)
+    net.n_layers_ = len(coefs) + 1
+    net.n_outputs_ = int(coefs[-1].shape[1])
+    net.n_features_in_ = int(coefs[0].shape[0])
+    net.out_activation_ = out_activation
+    return net
+
+
+def _mlp_parts(net: MLPRegressor, input_name: str, prefix: str, output: str) -> GraphParts:
+    """skl2onnx's float64 conversion of `net`, [N, outputs] again: skl2onnx 1.20 reshapes every
+    MLPRegressor's output to [-1, 1], which flattens a multi-output network to [N * outputs, 1]
+    row by row (tests/test_converter_shortfalls.py); reshaping back restores it exactly."""
+    flat = f"{prefix}flat"
+    converted = sklearn_parts(net, net.n_features_in_, prefix, {"variable": flat}, input_name=input_name,
+                              double=True)
+    shape = f"{prefix}shape"
+    return converted.extend(GraphParts([helper.make_node("Reshape", [flat, shape], [output])],
+                                       [const(shape, np.array([-1, net.n_outputs_], dtype=np.int64))], []))
 
 
 def _max_abs(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,8 +1,11 @@
 """Loss given default: XGBoost with a logistic link on the defaulted rows, bounded in [0, 1].
 
-A fractional-logit fit (`reg:logistic` on targets in [0, 1]). onnxmltools drops this
-objective's sigmoid; here the trees are converted from the booster's JSON and the link is
-applied explicitly, and the parity check proves the result.
+A fractional-logit fit (`reg:logistic` on targets in [0, 1]). The trees are converted by
+onnxmltools, the converter of record for XGBoost. onnxmltools 1.16 drops this objective's
+sigmoid (onnxmltools issue 646) and adds base_score as XGBoost stores it, a probability,
+where the margin needs its log-odds: the graph adds the difference and applies the link
+itself, reading base_score from the booster's configuration, and the parity check proves the
+result (tests/test_converter_shortfalls.py shows the converter's own output is wrong).
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from riskscore.errors import ExportVerificationError
 
-from .onnx_graph import GraphParts, booster_trees, const, make_model, tree_ensemble_parts
+from .converters import xgboost_parts
+from .onnx_graph import GraphParts, const, make_model, xgboost_base_score
 from .pd_model import PARITY_TOLERANCE, run_onnx
 
 
 class LGDModel(RegressorMixin, BaseEstimator):
     """fit(X, lgd, X_valid, lgd_valid) on defaulted rows, through a fitted RawPreprocessor."""
+
+    key = "lgd"
 
     def __init__(self, preprocessor=None, n_estimators: int = 400, learning_rate: float = 0.05,
                  max_depth: int = 3, early_stopping_rounds: int = 30, seed: int = 0):
@@ -44,6 +50,12 @@ class LGDModel(RegressorMixin, BaseEstimator):
         self.train_mean_ = float(np.mean(y))
         return self
 
+    def fit_version(self, data) -> "LGDModel":
+        """The export protocol's fit (training/export.py): the defaulted rows of the training and
+        validation splits, target the spec's LGD column."""
+        train, valid, lgd = data.defaulted["train"], data.defaulted["valid"], data.spec.lgd
+        return self.fit(train, train[lgd], valid, valid[lgd])
+
     def _booster(self):
         return self.model_.get_booster()[: int(self.model_.best_iteration) + 1]
 
@@ -51,13 +63,19 @@ class LGDModel(RegressorMixin, BaseEstimator):
         return self._booster().predict(xgb.DMatrix(self.preprocessor.transform(X)))
 
     def to_onnx(self) -> onnx.ModelProto:
-        trees, base_margin, objective = booster_trees(self._booster())
+        booster = self._booster()
+        objective = self.model_.get_params()["objective"]
         assert objective == "reg:logistic", objective
-        parts = self.preprocessor.graph_parts().extend(tree_ensemble_parts(trees, base_margin, "lgd_logit")[0])
+        base_score = xgboost_base_score(booster)
+        parts = self.preprocessor.graph_parts().extend(
+            xgboost_parts(booster, len(self.preprocessor.columns_), "lgd_", "lgd_converted"))
+        # The link onnxmltools leaves out: margin = converted - base_score + logit(base_score).
+        fix = np.float32(np.log(base_score / (1.0 - base_score)) - base_score)
         parts = parts.extend(GraphParts(
-            [helper.make_node("Squeeze", ["lgd_logit", "lgd_axis1"], ["lgd_margin"]),
+            [helper.make_node("Add", ["lgd_converted", "lgd_base_margin_fix"], ["lgd_logit"]),
+             helper.make_node("Squeeze", ["lgd_logit", "lgd_axis1"], ["lgd_margin"]),
              helper.make_node("Sigmoid", ["lgd_margin"], ["lgd"])],
-            [const("lgd_axis1", np.array([1], dtype=np.int64))],
+            [const("lgd_base_margin_fix", fix), const("lgd_axis1", np.array([1], dtype=np.int64))],
             [helper.make_tensor_value_info("lgd", TensorProto.FLOAT, [None])]))
         return make_model(self.preprocessor.features, parts, "loss given default")
 

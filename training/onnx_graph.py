@@ -1,10 +1,10 @@
-"""Small builders for ONNX graphs: the raw-column preprocessing and XGBoost tree ensembles.
+"""Small builders for ONNX graphs: the bundle's opsets, model assembly and XGBoost tree ensembles.
 
-The preprocessing graph is the only implementation of feature preparation: training runs it
-with onnxruntime to build the matrix the models learn from, and serving runs it inside each
-exported model. XGBoost trees are converted from the booster's own JSON (exact float32
-thresholds and leaf values), so the base score and link function are handled here, in one
-place, and proven by the parity check rather than trusted to a converter.
+Converters of record produce most graph parts (training/converters.py: skl2onnx, onnxmltools);
+this module holds what they do not: `make_model` (raw named inputs, IR 8, opset 17), the
+preprocessed-matrix labels, and the PD tree ensemble, converted from the booster's own JSON
+(exact float32 thresholds and leaf values) because it must also emit per-feature path
+contributions, which no converter does (tests/test_converter_shortfalls.py).
 """
 
 from __future__ import annotations
@@ -48,36 +48,6 @@ def const(name: str, value) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(value), name)
 
 
-def preprocessing_parts(features, medians: dict[str, float], categories: dict[str, list[str]]) -> GraphParts:
-    """Raw columns -> `features` [N, C] float32, in `matrix_columns` order.
-
-    numeric: NaN replaced by the training median, plus a 0/1 missing indicator if nullable;
-    categorical: one-hot over the training categories (missing is the empty string, its own
-    column if nullable; an unseen category gives all zeros).
-    """
-    nodes, inits, pieces = [], [], []
-    for f in features:
-        n = f.name
-        if f.type == "numeric":
-            inits.append(const(f"{n}__median", np.float32(medians[n])))
-            nodes += [helper.make_node("IsNaN", [n], [f"{n}__isnan"]),
-                      helper.make_node("Where", [f"{n}__isnan", f"{n}__median", n], [f"{n}__imputed"])]
-            pieces.append(f"{n}__imputed")
-            if f.nullable:
-                nodes.append(helper.make_node("Cast", [f"{n}__isnan"], [f"{n}__missing"], to=TensorProto.FLOAT))
-                pieces.append(f"{n}__missing")
-        else:
-            cats = list(categories[n]) + ([""] if f.nullable else [])
-            inits.append(const(f"{n}__shape", np.array([-1, len(cats)], dtype=np.int64)))
-            nodes += [helper.make_node("OneHotEncoder", [n], [f"{n}__onehot3d"], domain="ai.onnx.ml",
-                                       cats_strings=cats, zeros=1),
-                      helper.make_node("Reshape", [f"{n}__onehot3d", f"{n}__shape"], [f"{n}__onehot64"]),
-                      helper.make_node("Cast", [f"{n}__onehot64"], [f"{n}__onehot"], to=TensorProto.FLOAT)]
-            pieces.append(f"{n}__onehot")
-    nodes.append(helper.make_node("Concat", pieces, [MATRIX], axis=1))
-    return GraphParts(nodes, inits, [])
-
-
 def matrix_columns(features, categories: dict[str, list[str]]) -> list[tuple[str, str]]:
     """(feature, column label) for each column of the preprocessed matrix."""
     cols = []
@@ -110,9 +80,7 @@ def booster_trees(booster) -> tuple[list[dict], float, str]:
     model = json.loads(booster.save_raw("json"))
     learner = model["learner"]
     objective = learner["objective"]["name"]
-    base_score = float(json.loads(learner["learner_model_param"]["base_score"].replace("E", "e"))[0]) \
-        if learner["learner_model_param"]["base_score"].startswith("[") \
-        else float(learner["learner_model_param"]["base_score"])
+    base_score = xgboost_base_score(booster)
     # XGBoost >= 2 stores base_score in probability space for logistic objectives.
     if objective in ("binary:logistic", "reg:logistic"):
         base_margin = float(np.log(base_score / (1.0 - base_score)))
@@ -125,6 +93,14 @@ def booster_trees(booster) -> tuple[list[dict], float, str]:
         if any(t["split_type"]):
             raise ValueError("categorical splits are not supported: one-hot encode in the graph")
     return trees, base_margin, objective
+
+
+def xgboost_base_score(booster) -> float:
+    """base_score from the booster's own configuration (XGBoost >= 3 stores it as a string
+    holding a one-element array; logistic objectives store it as a probability)."""
+    stored = json.loads(booster.save_config())["learner"]["learner_model_param"]["base_score"]
+    value = json.loads(stored.replace("E", "e")) if stored.startswith("[") else float(stored)
+    return float(np.ravel(value)[0])
 
 
 def _node_means(tree: dict) -> np.ndarray:
@@ -215,26 +191,6 @@ def _path_contributions(tree: dict, leaf: int, means: np.ndarray, column_groups:
         out[group] = out.get(group, 0.0) + float(means[node] - means[parent])
         node = parent
     return out or {0: 0.0}
-
-
-def scaler_parts(mean: np.ndarray, std: np.ndarray, output: str = "scaled") -> GraphParts:
-    """`features` -> `output` = (features - mean) / std, for the distance-based models."""
-    scale = np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 1.0)
-    node = helper.make_node("Scaler", [MATRIX], [output], domain="ai.onnx.ml",
-                            offset=[float(v) for v in mean], scale=[float(v) for v in scale])
-    return GraphParts([node], [], [])
-
-
-def fit_scaler(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations of a training matrix (float64)."""
-    m = matrix.astype(np.float64)
-    return m.mean(axis=0), m.std(axis=0)
-
-
-def apply_scaler(matrix: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Native twin of `scaler_parts`, in float32 as onnxruntime computes it."""
-    scale = np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 1.0).astype(np.float32)
-    return (matrix - mean.astype(np.float32)) * scale
 
 
 def expose_outputs(model: onnx.ModelProto, names: dict[str, int]) -> onnx.ModelProto:

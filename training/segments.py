@@ -1,4 +1,11 @@
-"""Applicant segments: KMeans on the standardized preprocessed features, ids ordered by risk."""
+"""Applicant segments: KMeans on the standardized preprocessed features, ids ordered by risk.
+
+Native model: scikit-learn's StandardScaler and KMeans on the float64 matrix. The graph is
+skl2onnx's conversion of both (in float64, as they were fitted), after the raw-column
+preprocessing; the only step added by hand is the risk order, a lookup from KMeans' cluster
+to the segment id. `segment_distances` are skl2onnx's: Euclidean distances to each centroid
+in the standardized space, in KMeans' cluster order (float32, as every float output).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +15,24 @@ import pandas as pd
 from onnx import TensorProto, helper
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from riskscore.errors import ExportVerificationError
 
-from .onnx_graph import GraphParts, apply_scaler, const, fit_scaler, make_model, scaler_parts
+from .converters import MATRIX64, matrix64_parts, sklearn_parts
+from .onnx_graph import GraphParts, const, make_model
 from .pd_model import run_onnx
 
 FIT_ROWS = 50_000  # KMeans centroids are stable well before this; keeps training fast
+DISTANCE_TOLERANCE = 1e-5  # |onnx - native| / max(1, native): float32 output of float64 distances
 TIER_NAMES = ["Prime", "Near-prime", "Standard", "Subprime", "Deep subprime"]
 
 
 class SegmentModel(ClusterMixin, BaseEstimator):
     """fit(X, y) learns k clusters; `segment` ids run from 0 (lowest observed default rate) up."""
+
+    key = "segment"
 
     def __init__(self, preprocessor=None, k: int = 5, seed: int = 0):
         self.preprocessor = preprocessor
@@ -27,12 +40,12 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         self.seed = seed
 
     def _scaled(self, X: pd.DataFrame) -> np.ndarray:
-        return apply_scaler(self.preprocessor.transform(X), self.mean_, self.std_)
+        return self.scaler_.transform(self.preprocessor.transform(X).astype(np.float64))
 
     def fit(self, X: pd.DataFrame, y):
-        matrix = self.preprocessor.transform(X)
-        self.mean_, self.std_ = fit_scaler(matrix)
-        scaled = apply_scaler(matrix, self.mean_, self.std_)
+        matrix = self.preprocessor.transform(X).astype(np.float64)
+        self.scaler_ = StandardScaler().fit(matrix)
+        scaled = self.scaler_.transform(matrix)
         rng = np.random.default_rng(self.seed)
         idx = rng.choice(len(scaled), size=min(FIT_ROWS, len(scaled)), replace=False)
         self.kmeans_ = KMeans(n_clusters=self.k, n_init=4, random_state=self.seed).fit(scaled[idx])
@@ -42,38 +55,45 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         self.rank_ = np.argsort(np.argsort(rates, kind="stable"), kind="stable").astype(np.int64)
         return self
 
+    def fit_version(self, data) -> "SegmentModel":
+        """The export protocol's fit (training/export.py): the training split and its target."""
+        return self.fit(data.parts["train"], data.parts["train"][data.spec.target])
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.rank_[self.kmeans_.predict(self._scaled(X))]
 
     def to_onnx(self) -> onnx.ModelProto:
-        centers = self.kmeans_.cluster_centers_.astype(np.float32)
-        # Squared distances as |x|^2 - 2 x.c + |c|^2, the same expansion scikit-learn uses.
-        nodes = [helper.make_node("Mul", ["scaled", "scaled"], ["seg_sq"]),
-                 helper.make_node("ReduceSum", ["seg_sq", "seg_axis1"], ["seg_xx"], keepdims=1),
-                 helper.make_node("MatMul", ["scaled", "seg_centers_t"], ["seg_xc"]),
-                 helper.make_node("Mul", ["seg_xc", "seg_minus2"], ["seg_xc2"]),
-                 helper.make_node("Add", ["seg_xx", "seg_xc2"], ["seg_partial"]),
-                 helper.make_node("Add", ["seg_partial", "seg_cc"], ["segment_distances"]),
-                 helper.make_node("ArgMin", ["segment_distances"], ["seg_cluster"], axis=1, keepdims=0),
-                 helper.make_node("Gather", ["seg_rank", "seg_cluster"], ["segment"], axis=0)]
-        inits = [const("seg_axis1", np.array([1], dtype=np.int64)),
-                 const("seg_centers_t", centers.T.copy()),
-                 const("seg_minus2", np.float32(-2.0)),
-                 const("seg_cc", (centers ** 2).sum(axis=1).astype(np.float32)),
-                 const("seg_rank", self.rank_)]
-        parts = self.preprocessor.graph_parts().extend(scaler_parts(self.mean_, self.std_)).extend(
-            GraphParts(nodes, inits, [helper.make_tensor_value_info("segment", TensorProto.INT64, [None]),
-                                      helper.make_tensor_value_info("segment_distances", TensorProto.FLOAT,
-                                                                    [None, self.k])]))
+        pipeline = Pipeline([("scaler", self.scaler_), ("kmeans", self.kmeans_)])
+        converted = sklearn_parts(pipeline, len(self.preprocessor.columns_), "seg_",
+                                  {"label": "seg_cluster", "scores": "seg_distances64"},
+                                  input_name=MATRIX64, double=True)
+        order = GraphParts([helper.make_node("Gather", ["seg_rank", "seg_cluster"], ["segment"], axis=0),
+                            helper.make_node("Cast", ["seg_distances64"], ["segment_distances"],
+                                             to=TensorProto.FLOAT)],
+                           [const("seg_rank", self.rank_)],
+                           [helper.make_tensor_value_info("segment", TensorProto.INT64, [None]),
+                            helper.make_tensor_value_info("segment_distances", TensorProto.FLOAT,
+                                                          [None, self.k])])
+        parts = self.preprocessor.graph_parts().extend(matrix64_parts()).extend(converted).extend(order)
         return make_model(self.preprocessor.features, parts, "applicant segments")
 
     def verify(self, onnx_model: onnx.ModelProto, X: pd.DataFrame) -> dict:
-        got = run_onnx(onnx_model, self.preprocessor.features, X)["segment"]
-        mismatches = int(np.sum(got != self.predict(X)))
+        """Every row in the same segment as KMeans, and `segment_distances` within
+        DISTANCE_TOLERANCE x max(1, distance) of KMeans.transform; raises otherwise."""
+        out = run_onnx(onnx_model, self.preprocessor.features, X)
+        scaled = self._scaled(X)
+        mismatches = int(np.sum(out["segment"] != self.rank_[self.kmeans_.predict(scaled)]))
+        native = self.kmeans_.transform(scaled)
+        diff = (float(np.max(np.abs(out["segment_distances"] - native) / np.maximum(1.0, native)))
+                if len(X) else 0.0)
         if mismatches:
             raise ExportVerificationError(f"segment ONNX export assigns {mismatches} of {len(X)} rows to a "
                                           "different segment than KMeans")
-        return {"rows": int(len(X)), "segment_mismatches": mismatches}
+        if not diff <= DISTANCE_TOLERANCE:
+            raise ExportVerificationError(f"segment ONNX distances differ from KMeans by {diff:.3g} "
+                                          f"(scaled; tolerance {DISTANCE_TOLERANCE})")
+        return {"rows": int(len(X)), "segment_mismatches": mismatches, "distances_max_scaled_diff": diff,
+                "distance_tolerance": DISTANCE_TOLERANCE}
 
     def profiles(self, segment: np.ndarray, y, pd_: np.ndarray, lgd: np.ndarray) -> list[dict]:
         """Size, observed default rate, mean PD, mean predicted LGD and a short name per segment."""

@@ -15,15 +15,14 @@ from riskscore import bundle
 from riskscore.schema import is_integer_code
 from riskscore.store import Store
 
+from .export import TrainingData, version_models
 from .metrics import pd_metrics
-from .pd_family import fit_pd
-from .pd_model import run_onnx, verify_export
-from .preprocess import RawPreprocessor
+from .pd_model import run_onnx
 from .spec import ModelSpec, check_data
 from .split import split_frame
 
-LIBRARIES = ["xgboost", "scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy", "pandas", "statsmodels",
-             "optbinning"]
+LIBRARIES = ["xgboost", "scikit-learn", "skl2onnx", "onnxmltools", "onnx", "onnxruntime", "numpy", "pandas",
+             "statsmodels", "optbinning"]
 
 
 @dataclass
@@ -96,22 +95,6 @@ class _Stages:
         return out
 
 
-def pd_manifest_entry(model, spec: ModelSpec) -> dict:
-    """What the manifest says about the fitted PD model beyond its family and candidates."""
-    if model.family == "xgboost":
-        return {"contributions": "per-feature path attributions (Saabas) of the exported trees in log-odds, "
-                                 "exact for the exported model: contribution_bias + sum = logit and "
-                                 "pd = sigmoid(logit); no calibration step follows the trees, so a positive "
-                                 "contribution always raises the PD",
-                "matrix_columns": [label for _, label in model.preprocessor_.columns_],
-                "best_iteration": model.best_iteration_, "params": model.params}
-    return {"contributions": "scorecard points in log-odds: coefficient x weight of evidence of the "
-                             "applicant's bin for each feature; contribution_bias (the intercept) + sum = "
-                             "logit exactly, and a feature without points contributes 0",
-            "params": model.params, "binning_rows": model.n_binning_rows_,
-            "information_value": model.iv_rows(), "points": model.points_rows(spec.scaling)}
-
-
 def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = False,
           log=print, now: datetime | None = None, pd_overrides: dict | None = None,
           tune_trials: int = 0) -> TrainResult:
@@ -123,13 +106,9 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     `pd_overrides` ({family: params}) replace the spec's PD parameters; `tune_trials` runs that
     many Optuna trials on the champion family (recorded in the manifest and `TrainResult.tuning`).
     """
-    from .anomaly import AnomalyModel
     from .drift_baseline import drift_baseline
-    from .embedding import EmbeddingModel
     from .forecast import default_rate_forecast
-    from .lgd_model import LGDModel
     from .model_card import render_model_card
-    from .segments import SegmentModel
 
     now = now or datetime.now(timezone.utc)
     st = _Stages(log)
@@ -137,85 +116,52 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     df = st.run("check_and_split", check_data, spec, raw)
     parts = split_frame(df, spec.target, spec.split.valid_fraction, spec.split.test_fraction,
                         date=spec.date, seed=spec.split.seed)
-    train_df, valid_df, test_df = parts["train"], parts["valid"], parts["test"]
+    data = TrainingData(spec, df, parts)
+    train_df, test_df = parts["train"], parts["test"]
     y = {k: v[spec.target].to_numpy() for k, v in parts.items()}
     files: dict[str, bytes] = {}
     models: dict[str, dict] = {}
     parity: dict[str, dict] = {}
     metrics: dict = {}
 
-    # PD: the model everything else is judged by. The family (or the champion of both) and
-    # the training regime are chosen in pd_family; the test split stays out of it.
-    fit = st.run("pd_fit", fit_pd, spec, train_df, y["train"], valid_df, y["valid"], log=log,
-                 overrides=pd_overrides, tune_trials=tune_trials)
-    pd_model = fit.model
-    onnx_pd, bias = pd_model.to_onnx(spec.scaling)
-    parity["pd"] = st.run("pd_export_and_verify", verify_export, pd_model, onnx_pd, bias, test_df)
-    files["pd.onnx"] = onnx_pd.SerializeToString()
-    # The exported graph scores every row once; the splits' outputs are slices of it.
-    full_out = run_onnx(onnx_pd, spec.features, df)
+    # Every model the same way: fit, export, verify against the native model (or raise), entry.
+    # PD comes first (the family and regime are chosen in pd_family; the test split stays out);
+    # the others share the raw-column preprocessing fitted with it.
+    fitted, graphs = {}, {}
+    for model in version_models(spec, data, log=log, pd_overrides=pd_overrides, tune_trials=tune_trials):
+        st.run(f"{model.key}_fit", model.fit_version, data)
+        graphs[model.key] = model.to_onnx()
+        parity[model.key] = st.run(f"{model.key}_export_and_verify", model.verify, graphs[model.key], test_df)
+        models[model.key] = model.manifest_entry()
+        files[models[model.key]["file"]] = graphs[model.key].SerializeToString()
+        fitted[model.key] = model
+
+    # Evaluation from the exported graphs: each scores every row once; the splits are slices.
+    pd_fit, pre = fitted["pd"].fit_, fitted["pd"].preprocessor_
+    full_out = run_onnx(graphs["pd"], spec.features, df)
     test_out = _rows(full_out, df, test_df)
     metrics["test"] = pd_metrics(y["test"], test_out["pd"].astype(np.float64))
-    if fit.regime["name"] == "large":
-        metrics["valid"] = pd_metrics(y["valid"], pd_model.predict_native(valid_df)["pd"])
+    if pd_fit.regime["name"] == "large":
+        metrics["valid"] = pd_metrics(y["valid"], fitted["pd"].model_.predict_native(parts["valid"])["pd"])
     else:  # the validation rows are in the refit: only the cross-validated figure is honest
-        champion = next(c for c in fit.candidates if c["chosen"])
+        champion = next(c for c in pd_fit.candidates if c["chosen"])
         metrics["cv"] = {"auc": champion["selection_auc"], "auc_std": champion["auc_std"],
-                         "folds": fit.regime["folds"], "rows": fit.regime["rows"]}
-    # Segments, anomaly, LGD and embedding share one raw-column preprocessing, fitted on the
-    # rows the PD model was fitted on (its own, for XGBoost).
-    pre = (pd_model.preprocessor_ if pd_model.family == "xgboost" else
-           RawPreprocessor(spec.features).fit(train_df if fit.regime["name"] == "large"
-                                               else pd.concat([train_df, valid_df])))
-    models["pd"] = {
-        "file": "pd.onnx", "outputs": ["pd", "logit", "score", "contributions"],
-        "family": pd_model.family, "regime": fit.regime, "candidates": fit.candidates,
-        "selection": fit.selection, "contribution_bias": bias,
-        "tuning": ({k: v for k, v in fit.tuning.items() if k != "trials"} if fit.tuning else None),
-        **pd_manifest_entry(pd_model, spec)}
-
+                         "folds": pd_fit.regime["folds"], "rows": pd_fit.regime["rows"]}
     lgd_all = None
     if spec.lgd:
-        defaulted = {k: v[v[spec.target] == 1] for k, v in parts.items()}
-        lgd_model = st.run("lgd_fit", LGDModel(pre, seed=spec.split.seed).fit,
-                           defaulted["train"], defaulted["train"][spec.lgd],
-                           defaulted["valid"], defaulted["valid"][spec.lgd])
-        onnx_lgd = lgd_model.to_onnx()
-        parity["lgd"] = st.run("lgd_export_and_verify", lgd_model.verify, onnx_lgd, test_df)
-        files["lgd.onnx"] = onnx_lgd.SerializeToString()
-        models["lgd"] = lgd_model.manifest_entry()
-        metrics["lgd"] = lgd_model.metrics(defaulted["test"], defaulted["test"][spec.lgd])
-        lgd_all = run_onnx(onnx_lgd, spec.features, df)["lgd"]
+        metrics["lgd"] = fitted["lgd"].metrics(data.defaulted["test"], data.defaulted["test"][spec.lgd])
+        lgd_all = run_onnx(graphs["lgd"], spec.features, df)["lgd"]
         if spec.exposure:
             el = full_out["pd"] * lgd_all * df[spec.exposure].to_numpy()
             metrics["expected_loss"] = {"total": float(np.nansum(el)), "mean": float(np.nanmean(el)),
                                         "definition": "PD x LGD x exposure"}
-
-    seg_model = st.run("segments_fit", SegmentModel(pre, k=spec.segments, seed=spec.split.seed).fit,
-                       train_df, y["train"])
-    onnx_seg = seg_model.to_onnx()
-    parity["segment"] = st.run("segments_export_and_verify", seg_model.verify, onnx_seg, test_df)
-    files["segment.onnx"] = onnx_seg.SerializeToString()
-    segment_all = run_onnx(onnx_seg, spec.features, df)["segment"]
-    models["segment"] = dict(seg_model.manifest_entry(), profiles=seg_model.profiles(
+    segment_all = run_onnx(graphs["segment"], spec.features, df)["segment"]
+    models["segment"]["profiles"] = fitted["segment"].profiles(
         segment_all, df[spec.target].to_numpy(), full_out["pd"],
-        lgd_all if lgd_all is not None else np.full(len(df), np.nan)))
-
-    anomaly = st.run("anomaly_fit", AnomalyModel(pre, contamination=spec.contamination,
-                                                 seed=spec.split.seed).fit, train_df)
-    onnx_anom = anomaly.to_onnx()
-    parity["anomaly"] = st.run("anomaly_export_and_verify", anomaly.verify, onnx_anom, test_df)
-    files["anomaly.onnx"] = onnx_anom.SerializeToString()
-    models["anomaly"] = anomaly.manifest_entry()
-    anomaly_test = run_onnx(onnx_anom, spec.features, test_df)
+        lgd_all if lgd_all is not None else np.full(len(df), np.nan))
+    anomaly_test = run_onnx(graphs["anomaly"], spec.features, test_df)
     metrics["anomaly"] = {"test_flag_rate": float(np.mean(anomaly_test["anomaly_flag"])),
                           "contamination": spec.contamination}
-
-    embedding = st.run("embedding_fit", EmbeddingModel(pre, seed=spec.split.seed).fit, train_df)
-    onnx_emb = embedding.to_onnx()
-    parity["embedding"] = st.run("embedding_export_and_verify", embedding.verify, onnx_emb, test_df)
-    files["embedding.onnx"] = onnx_emb.SerializeToString()
-    models["embedding"] = embedding.manifest_entry()
 
     artifacts = {}
     forecast = None
@@ -272,7 +218,7 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     manifest["promotion"] = {"promoted": promoted, "reason": reason}
     manifest = st.run("publish", bundle.publish, store, spec.name, version, files, manifest, make_current=promoted)
     return TrainResult(manifest=manifest, promoted=promoted, promotion_reason=reason,
-                       timings_s=st.timings, evaluation=evaluation, tuning=fit.tuning)
+                       timings_s=st.timings, evaluation=evaluation, tuning=pd_fit.tuning)
 
 
 def _with_categories(f, categories: list[str]):
