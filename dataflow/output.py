@@ -134,7 +134,8 @@ class Finalize(beam.DoFn):
             for key, path, rg in _in_order(staged_rejects):
                 rejects = files.row_group(path, rg)
                 renumbered = pc.add(rejects.column("row_number"), pa.scalar(offsets[key[:2]], pa.int64()))
-                rejects = rejects.set_column(rejects.schema.get_field_index("row_number"), "row_number", renumbered)
+                i = rejects.schema.get_field_index("row_number")
+                rejects = rejects.set_column(i, rejects.schema.field(i), renumbered)  # keeps NOT NULL
                 sink.write(empty_scores, rejects)
             output, rejects_out = sink.commit()
         except BaseException:
