@@ -313,7 +313,8 @@ def trained_store(tmp_path_factory, small_spec, small_data):
 #              client of a freshly imported functions/main.py with MODEL_STORE=store_path.
 #   bq_for_batch (function): points riskscore.bq's client factories at the BigQuery emulator.
 
-BATCH_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "ORT_INTRA_OP_THREADS", "ORT_INTER_OP_THREADS",
+BATCH_ENV = ["MODEL_STORE", "DATAFLOW_MIN_ROWS", "DATAFLOW_TEMPLATE", "DATAFLOW_REGION", "DATAFLOW_SERVICE_ACCOUNT",
+             "DATAFLOW_TEMP_LOCATION", "DATAFLOW_MAX_WORKERS", "DATAFLOW_ENDPOINT", "MODEL_NAME", "MODEL_VERSION", "ORT_INTRA_OP_THREADS", "ORT_INTER_OP_THREADS",
              "MAX_BODY_BYTES", "STORE_READ_TIMEOUT_S", "STORE_READ_DEADLINE_S", "GOOGLE_CLOUD_PROJECT",
              "BATCH_CHUNK_ROWS", "MAX_INLINE_RECORDS", "BATCH_WORKERS", "BATCH_STAGING_DATASET",
              "FUNCTION_TARGET"]
