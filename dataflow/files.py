@@ -63,7 +63,9 @@ def delete_prefix(prefix: str) -> None:
                 pass
     else:
         shutil.rmtree(prefix, ignore_errors=True)
-        try:  # and DEST/_tmp itself once no other run stages there
-            Path(prefix).parent.rmdir()
-        except OSError:
-            pass
+        parent = Path(prefix).parent
+        if parent.name == "_tmp":  # and DEST/_tmp itself once no other run stages there
+            try:
+                parent.rmdir()
+            except OSError:
+                pass
