@@ -19,25 +19,25 @@ import json
 import sys
 from datetime import date
 
-from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
-
 from riskscore.errors import RiskScoreError
 from riskscore.settings import BatchSettings
 
 
 def parse(argv):
+    """(our arguments, Beam's). Each flag also takes its underscore form (`--run_date`): Flex
+    Template parameters (dataflow/metadata.json) are passed as `--name=value`."""
     parser = argparse.ArgumentParser(prog="python -m dataflow", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="bq://project.dataset.table, gs://bucket/path or a local file/folder")
     source.add_argument("--query", help="BigQuery SQL whose result is the input")
     parser.add_argument("--output", required=True, help="bq://project.dataset.table, gs://bucket/prefix or a local folder")
-    parser.add_argument("--run-date", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
-    parser.add_argument("--model-store", help="local folder or gs://bucket/prefix (default: MODEL_STORE)")
-    parser.add_argument("--model-name")
-    parser.add_argument("--model-version", help="pin a version (default: current.json at launch)")
-    parser.add_argument("--chunk-rows", type=int, help="rows per chunk (default: BATCH_CHUNK_ROWS)")
-    parser.add_argument("--max-batch-chunks", type=int, default=4, help="chunks per onnxruntime call")
-    parser.add_argument("--staging-dataset", help="project.dataset for BigQuery staging tables")
+    parser.add_argument("--run-date", "--run_date", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    parser.add_argument("--model-store", "--model_store", help="local folder or gs://bucket/prefix (default: MODEL_STORE)")
+    parser.add_argument("--model-name", "--model_name")
+    parser.add_argument("--model-version", "--model_version", help="pin a version (default: current.json at launch)")
+    parser.add_argument("--chunk-rows", "--chunk_rows", type=int, help="rows per chunk (default: BATCH_CHUNK_ROWS)")
+    parser.add_argument("--max-batch-chunks", "--max_batch_chunks", type=int, default=4, help="chunks per onnxruntime call")
+    parser.add_argument("--staging-dataset", "--staging_dataset", help="project.dataset for BigQuery staging tables")
     parser.add_argument("--wait", action="store_true", help="on Dataflow too: wait and print the summary")
     return parser.parse_known_args(argv)
 
@@ -58,6 +58,7 @@ def counters(result) -> dict[str, int]:
 def main(argv=None) -> int:
     args, beam_args = parse(sys.argv[1:] if argv is None else argv)
     import apache_beam as beam
+    from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
     from riskscore.batch.__main__ import summary_table
 
