@@ -1,6 +1,6 @@
 """Command line (and Flex Template entry point) of the Dataflow pipeline.
 
-    python -m dataflow --input SOURCE --output DEST --run-date YYYY-MM-DD --model-store STORE
+    python -m dataflow --input SOURCE --output DEST [--run-date YYYY-MM-DD] --model-store STORE
         [--model-name NAME] [--model-version V] [--chunk-rows N]
         [--runner DirectRunner|DataflowRunner --project P --region R --temp_location gs://…
          --max_num_workers N …]   (any Beam pipeline option)
@@ -31,7 +31,8 @@ def parse(argv):
     source.add_argument("--input", help="bq://project.dataset.table, gs://bucket/path or a local file/folder")
     source.add_argument("--query", help="BigQuery SQL whose result is the input")
     parser.add_argument("--output", required=True, help="bq://project.dataset.table, gs://bucket/prefix or a local folder")
-    parser.add_argument("--run-date", "--run_date", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    parser.add_argument("--run-date", "--run_date", type=date.fromisoformat, default=None,
+                        help="YYYY-MM-DD (default: the launch day, UTC)")
     parser.add_argument("--model-store", "--model_store", help="local folder or gs://bucket/prefix (default: MODEL_STORE)")
     parser.add_argument("--model-name", "--model_name")
     parser.add_argument("--model-version", "--model_version", help="pin a version (default: current.json at launch)")
@@ -72,7 +73,9 @@ def main(argv=None) -> int:
     settings = BatchSettings.model_validate(settings.model_dump())
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     try:
-        job = launch_job({"query": args.query} if args.query else args.input, args.output, args.run_date,
+        from riskscore.batch.job import today
+
+        job = launch_job({"query": args.query} if args.query else args.input, args.output, args.run_date or today(),
                          settings, temp_location=options.view_as(GoogleCloudOptions).temp_location,
                          chunk_rows=args.chunk_rows, max_batch_chunks=args.max_batch_chunks)
         pipeline = beam.Pipeline(options=options)
