@@ -25,10 +25,14 @@ def _locals() -> dict:
 def test_the_template_spec_is_written_beside_the_bundles_with_image_metadata_and_environment():
     spec = resources(DATAFLOW, "google_storage_bucket_object")["google_storage_bucket_object.template"]
     assert expr(spec["bucket"]) == "var.model_bucket" and unquote(spec["name"]).startswith("templates/")
-    content = spec["content"]
-    assert "image = local.image" in content.replace('"', "") or "local.image" in content
-    assert "PYTHON" in content and "jsondecode(var.metadata_json)" in content
-    assert "defaultEnvironment" in content and "local.environment" in content
+    # What `gcloud dataflow flex-template build` would write.
+    assert unquote(spec["content"]) == ('${jsonencode({image = local.image, sdkInfo = {language = "PYTHON"}, '
+                                        'metadata = jsondecode(var.metadata_json), '
+                                        'defaultEnvironment = local.environment})}')
+    env = _locals()["environment"]
+    for key, value in (("serviceAccountEmail", "var.service_account_email"), ("sdkContainerImage", "local.image"),
+                       ("tempLocation", "local.temp_location")):
+        assert f"{key} = {value}" in env, key
     assert unquote(_locals()["image"]) == "${var.image_repository}/dataflow:${var.image_tag}"
     root = module_calls(".")["dataflow"]
     assert unquote(root["metadata_json"]) == '${file("${path.root}/dataflow/metadata.json")}'
