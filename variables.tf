@@ -166,7 +166,7 @@ variable "protect_data" {
 variable "dataflow_min_rows" {
   type        = number
   description = "batch_score sends inputs of more rows than this (table metadata, file sizes) to Dataflow; see docs/benchmarks.md, sizing."
-  default     = 30000000
+  default     = 50000000
 }
 
 variable "dataflow_image_tag" {
