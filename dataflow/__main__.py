@@ -33,11 +33,13 @@ def parse(argv):
     parser.add_argument("--output", required=True, help="bq://project.dataset.table, gs://bucket/prefix or a local folder")
     parser.add_argument("--run-date", "--run_date", type=date.fromisoformat, default=None,
                         help="YYYY-MM-DD (default: the launch day, UTC)")
-    parser.add_argument("--model-store", "--model_store", help="local folder or gs://bucket/prefix (default: MODEL_STORE)")
+    parser.add_argument("--model-store", "--model_store",
+                        help="local folder or gs://bucket/prefix (default: MODEL_STORE)")
     parser.add_argument("--model-name", "--model_name")
     parser.add_argument("--model-version", "--model_version", help="pin a version (default: current.json at launch)")
     parser.add_argument("--chunk-rows", "--chunk_rows", type=int, help="rows per chunk (default: BATCH_CHUNK_ROWS)")
-    parser.add_argument("--max-batch-chunks", "--max_batch_chunks", type=int, default=4, help="chunks per onnxruntime call")
+    parser.add_argument("--max-batch-chunks", "--max_batch_chunks", type=int, default=4,
+                        help="chunks per onnxruntime call")
     parser.add_argument("--staging-dataset", "--staging_dataset", help="project.dataset for BigQuery staging tables")
     parser.add_argument("--wait", action="store_true", help="on Dataflow too: wait and print the summary")
     return parser.parse_known_args(argv)

@@ -33,7 +33,8 @@ class _FakeGoogle(BaseHTTPRequestHandler):
             assert b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer" in body
             return self._json(200, {"access_token": "token-from-fake-google", "expires_in": 3600,
                                     "token_type": "Bearer"})
-        state.requests.append(SimpleNamespace(path=self.path, headers={k.lower(): v for k, v in self.headers.items()}, body=json.loads(body)))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        state.requests.append(SimpleNamespace(path=self.path, headers=headers, body=json.loads(body)))
         status, answer = state.answer
         self._json(status, answer)
 
