@@ -244,3 +244,16 @@ def test_bigquery_table_in_bigquery_table_out_as_batch_score_and_idempotent(trai
                        "applicant_id")  # a table has no row order: numbers follow the read streams
     assert sorted(got_rejects["row_number"]) == sorted(set(got_rejects["row_number"]))
     assert list(tmp_path.iterdir()) == []  # staged files removed
+
+
+def test_the_commit_refuses_a_run_that_lost_rows_and_writes_nothing(tmp_path):
+    from dataflow.output import Finalize, unit_offsets
+    from riskscore.errors import RiskScoreError
+
+    assert unit_offsets([((1, 0), 5), ((0, 1), 3), ((0, 0), 2), ((0, 1), 4)]) == {(0, 0): 0, (0, 1): 2, (1, 0): 9}
+    commit = Finalize(str(tmp_path / "out"), date.fromisoformat(RUN_DATE), "applicant_id", str(tmp_path / "stage"),
+                      project=None, staging_dataset=None, model_version="v1")
+    staged = [{"path": str(tmp_path / "stage" / "scores-x.parquet"), "chunks": [((0, 0, 0), 0, 90)]}]
+    with pytest.raises(RiskScoreError, match="rows_in 100 != rows_scored 90 \\+ rows_rejected 0"):
+        list(commit.process(None, staged, [], [((0, 0), 100)]))
+    assert not (tmp_path / "out").exists()
