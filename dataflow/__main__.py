@@ -94,7 +94,7 @@ def main(argv=None) -> int:
             print(f"  {d.get('field')}: {d.get('problem')}", file=sys.stderr)
         return 2 if exc.status < 500 else 1
     totals = counters(result)
-    summary = {"rows_in": totals.get("rows_in", 0), "rows_scored": totals.get("rows_staged_scores", 0),
+    summary = {"rows_in": totals.get("rows_in", 0), "rows_scored": totals.get("rows_scored", 0),
                "rows_rejected": totals.get("rows_rejected", 0), "model_version": job.model_version,
                "run_date": job.run_date.isoformat(), "output": args.output}
     print(summary_table(summary))

@@ -37,11 +37,12 @@ MAX_URIS_PER_LOAD = 10_000  # BigQuery's limit of source URIs per load job
 
 class Stage(beam.DoFn):
     """(chunk key, record batch) -> Parquet files under `prefix`, one per bundle; emits, per
-    file, {"path", "chunks": [(chunk key, row group, rows)]}."""
+    file, {"path", "chunks": [(chunk key, row group, rows)]}. `counter`: a Beam metric of the
+    rows staged (riskscore/rows_scored for the scores)."""
 
-    def __init__(self, prefix: str, kind: str):
+    def __init__(self, prefix: str, kind: str, counter: str | None = None):
         self.prefix, self.kind = prefix, kind
-        self.rows = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"rows_staged_{kind}")
+        self.rows = beam.metrics.Metrics.counter(METRICS_NAMESPACE, counter) if counter else None
 
     def start_bundle(self):
         self._writer = self._parquet = None
@@ -56,7 +57,8 @@ class Stage(beam.DoFn):
             self._parquet = pq.ParquetWriter(self._writer.file, batch.schema, compression="zstd")
         self._parquet.write_batch(batch, row_group_size=max(batch.num_rows, 1))  # one row group per chunk
         self._chunks.append((tuple(key), len(self._chunks), batch.num_rows))
-        self.rows.inc(batch.num_rows)
+        if self.rows is not None:
+            self.rows.inc(batch.num_rows)
 
     def finish_bundle(self):
         if self._parquet is None:

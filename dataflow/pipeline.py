@@ -120,7 +120,8 @@ def build(p: beam.Pipeline, job: Job, *, ort_intra_op_threads: int = 1):
     scores = (read.rows
               | "Score" >> RunInference(KeyedModelHandler(handler))
               | "Scores" >> beam.MapTuple(lambda key, result: (key, result.inference)))
-    staged_scores = scores | "StageScores" >> beam.ParDo(Stage(join(job.staging_prefix, "scores"), "scores"))
+    staged_scores = scores | "StageScores" >> beam.ParDo(
+        Stage(join(job.staging_prefix, "scores"), "scores", counter="rows_scored"))
     staged_rejects = read.rejects | "StageRejects" >> beam.ParDo(Stage(join(job.staging_prefix, "rejects"), "rejects"))
     counts = read.counts | "CountUnits" >> beam.CombinePerKey(sum)
     return (p
