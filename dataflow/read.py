@@ -7,6 +7,12 @@ Read session and lists its streams. Workers then split files into units (a Parqu
 a whole CSV file, a read stream), read and cast each unit by the spec's declared types
 (`InputColumns.cast`, the same per-row rejects) in chunks of `chunk_rows`.
 
+Beam's own file IO (ReadFromParquet, ReadFromText) is not used: it yields rows as dicts or
+lines, loses the input order the row numbers need, and would cast differently. Workers open
+files with the project's GCS client (`files.open_read`), which the tests run against the GCS
+emulator. A Parquet file splits into row groups; a CSV file is one unit (split very large CSV
+inputs into several files, or convert them to Parquet).
+
 A unit's key is its position in the input, (file index, row group); rejects are numbered from
 1 within their unit and renumbered to their position in the whole input once every unit's row
 count is known (`output.Finalize`), so row numbers equal `batch_score`'s.

@@ -166,15 +166,14 @@ def test_an_unusable_input_fails_at_launch_with_batch_scores_error(trained_store
     assert not (tmp_path / "df").exists()
 
 
-def test_the_version_is_pinned_at_launch_and_a_tampered_bundle_is_refused(trained_store, small_data, tmp_path,
-                                                                          capsys):
+def test_the_handler_loads_its_pinned_version_verified_and_a_tampered_bundle_is_refused(trained_store, small_data,
+                                                                                       tmp_path, capsys):
     from dataflow.handler import BundleModelHandler
     from riskscore.errors import IntegrityError
 
     store = tmp_path / "models"
     shutil.copytree(trained_store.path, store)
-    version = trained_store.result.version if hasattr(trained_store.result, "version") else \
-        json.loads((store / "credit_default" / "current.json").read_text())["version"]
+    version = trained_store.result.manifest["version"]
     handler = BundleModelHandler(str(store), "credit_default", version, date.fromisoformat(RUN_DATE),
                                  pd.Timestamp("2026-11-20T00:00:00Z").to_pydatetime())
     scorer = handler.load_model()
@@ -195,7 +194,7 @@ def test_the_handler_scores_a_batch_of_chunks_as_one_call_row_for_row(trained_st
     from dataflow.handler import BundleModelHandler
     from riskscore.batch.columns import InputColumns
 
-    version = json.loads((trained_store.path / "credit_default" / "current.json").read_text())["version"]
+    version = trained_store.result.manifest["version"]
     handler = BundleModelHandler(str(trained_store.path), "credit_default", version, date.fromisoformat(RUN_DATE),
                                  pd.Timestamp("2026-11-20T00:00:00Z").to_pydatetime(), max_batch_chunks=3)
     assert handler.batch_elements_kwargs() == {"min_batch_size": 1, "max_batch_size": 3}
@@ -257,3 +256,29 @@ def test_the_commit_refuses_a_run_that_lost_rows_and_writes_nothing(tmp_path):
     with pytest.raises(RiskScoreError, match="rows_in 100 != rows_scored 90 \\+ rows_rejected 0"):
         list(commit.process(None, staged, [], [((0, 0), 100)]))
     assert not (tmp_path / "out").exists()
+
+
+def test_current_json_moving_after_launch_changes_no_row(trained_store, small_data, tmp_path):
+    import apache_beam as beam
+
+    from dataflow.pipeline import build, launch_job
+    from riskscore import bundle
+    from riskscore.settings import BatchSettings
+    from riskscore.store import LocalStore
+
+    path = tmp_path / "models"
+    shutil.copytree(trained_store.path, path)
+    name = trained_store.result.manifest["name"]
+    first = trained_store.result.manifest["version"]
+    shutil.copytree(path / name / first, path / name / "v-next")
+    manifest = json.loads((path / name / "v-next" / "manifest.json").read_text())
+    (path / name / "v-next" / "manifest.json").write_text(json.dumps(dict(manifest, version="v-next")))
+    source = tmp_path / "in.parquet"
+    small_data.head(600).to_parquet(source)
+    job = launch_job(str(source), str(tmp_path / "out"), date.fromisoformat(RUN_DATE),
+                     BatchSettings(model_store=str(path)), chunk_rows=200)
+    assert job.model_version == first
+    bundle.set_current(LocalStore(path), name, "v-next")  # after launch, before any worker loads
+    with beam.Pipeline(runner="DirectRunner") as p:
+        build(p, job)
+    assert set(read(tmp_path / "out", "scores")["model_version"]) == {first}
