@@ -199,3 +199,19 @@ def test_routing_without_its_launch_settings_is_refused_at_start(missing):
     env = {k: str(v) for k, v in dataflow_env("http://127.0.0.1:9", 5).items() if k != missing}
     with pytest.raises(ValidationError, match=missing):
         BatchSettings.from_env(env)
+
+
+def test_a_large_file_dropped_in_incoming_is_launched_on_dataflow_too(batch_app, trained_store, fake_google,
+                                                                      gcs_input, capsys):
+    from test_batch_cloud import cloud_event
+
+    app = batch_app(trained_store.path, target="batch_score_gcs", **dataflow_env(fake_google.url, 1500))
+    response = cloud_event(app, gcs_input.bucket, "incoming/p1.parquet")  # 2000 rows
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [request] = fake_google.state.requests
+    params = request.body["launchParameter"]["parameters"]
+    assert params["input"] == f"gs://{gcs_input.bucket}/incoming/p1.parquet"
+    assert params["output"] == f"gs://{gcs_input.bucket}/scored/p1"
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"batch_dataflow"' in line]
+    assert logged and logged[-1]["job_id"] == "2026-11-20_01_02_03-123" and logged[-1]["rows_estimated"] == 2000
+    assert [b.name for b in gcs_input.client.list_blobs(gcs_input.bucket, prefix="scored/")] == []
