@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
-from tf_helpers import ROOT, block, expr, module_calls, resources, unquote
+from tf_helpers import ROOT, block, expr, module, module_calls, resources, unquote
 
 DATAFLOW = "infra/dataflow"
 METADATA = json.loads((ROOT / "dataflow" / "metadata.json").read_text())
@@ -17,8 +18,6 @@ REQUIRED = {n for n, p in DECLARED.items() if not p.get("isOptional")}
 
 
 def _locals() -> dict:
-    from tf_helpers import module
-
     return module(DATAFLOW).files["main.tf"]["locals"][0]
 
 
@@ -84,3 +83,17 @@ def test_the_batch_functions_launch_the_same_template_as_the_dataflow_account():
         assert expr(env["DATAFLOW_TEMPLATE"]) == "var.dataflow_template"
         assert expr(env["DATAFLOW_SERVICE_ACCOUNT"]) == "var.service_account_emails.dataflow"
         assert expr(env["DATAFLOW_REGION"]) == "var.region"
+
+
+def test_a_failed_dataflow_run_alerts_and_every_launcher_names_its_jobs_riskscore():
+    from riskscore.batch.route import job_name
+
+    policies = resources("infra/monitoring", "google_monitoring_alert_policy")
+    policy = policies["google_monitoring_alert_policy.dataflow_failed"]
+    condition = block(policy, "conditions", "condition_threshold")
+    assert 'dataflow.googleapis.com/job/is_failed' in condition["filter"]
+    assert 'job_name = starts_with(\\"riskscore-\\")' in condition["filter"]
+    assert expr(policy["notification_channels"]) == "local.channels"
+    assert job_name("gs://b/in/", "bq://p.d.t", date(2026, 12, 1)).startswith("riskscore-")
+    assert unquote(module_calls(".")["dataflow"]["name_prefix"]) == "${local.name_prefix}"
+    assert unquote(module(".").files["main.tf"]["locals"][0]["name_prefix"]).startswith("riskscore-")
