@@ -177,6 +177,8 @@ def test_row_estimates_from_parquet_footers_csv_sizes_and_table_metadata(small_d
     assert estimate_rows(str(tmp_path / "a.csv")) == pytest.approx(4000, rel=0.1)
     (tmp_path / "a.csv.gz").write_bytes(gzip.compress((tmp_path / "a.csv").read_bytes()))
     assert 4000 / 3 < estimate_rows(str(tmp_path / "a.csv.gz")) < 4000 * 3  # by the assumed ratio
+    (tmp_path / "empty.csv").write_bytes(b"")
+    assert estimate_rows(str(tmp_path / "empty.csv")) == 0
     from google.cloud import bigquery
 
     table = f"{bq_for_batch.project}.{bq_dataset}.portfolio"

@@ -69,6 +69,8 @@ def _file_rows(name: str, opener) -> int:
         size = blob.size if blob is not None and blob.size is not None else fh.size()
         stream = pa.CompressedInputStream(fh, "gzip") if kind == "csv.gz" else fh
         sample = stream.read(SAMPLE_BYTES)
+    if not sample:
+        return 0
     lines = max(sample.count(b"\n"), 1)
     if kind == "csv.gz":
         size *= GZIP_RATIO
