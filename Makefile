@@ -6,9 +6,16 @@ STAMP := $(VENV)/.installed
 # checkov gets a virtualenv of its own: its pins would downgrade packages of the project's.
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# The Dataflow pipeline (dataflow/) gets a virtualenv of its own too: apache-beam 2.77 requires
+# pyarrow<26, the functions pin 26.0.1. `make test` runs the Beam tests (tests/test_beam_*.py,
+# skipped in .venv) in it; the Flex Template image installs the same dataflow/requirements.txt.
+BEAM_VENV ?= .venv-beam
+BEAM_PY := $(BEAM_VENV)/bin/python
+BEAM_STAMP := $(BEAM_VENV)/.installed
+BEAM_TESTS := $(wildcard tests/test_beam_*.py)
 ROWS ?= 200000
 
-.PHONY: setup tools test test-fast infra-check demo data train serve bench clean
+.PHONY: setup tools beam-setup test test-dataflow test-fast infra-check demo data train serve bench bench-dataflow clean
 
 setup: $(STAMP)
 
@@ -27,8 +34,25 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt && touch $(CHECKOV_STAMP) \
 	  || echo "checkov could not be installed: the checkov test will skip"
 
-test: setup tools
+# About 2.5 GB and 2-3 minutes: Beam, the serving pins (pyarrow 25) and the test and training
+# pins, so the Beam tests train their tiny models and run the emulators as the others do.
+beam-setup: $(BEAM_STAMP)
+
+$(BEAM_STAMP): dataflow/requirements.txt dataflow/requirements-dev.txt pyproject.toml
+	test -x $(BEAM_PY) || $(PYTHON) -m venv $(BEAM_VENV)
+	$(BEAM_PY) -m pip install --quiet --upgrade pip
+	$(BEAM_PY) -m pip install --quiet -r dataflow/requirements-dev.txt
+	$(BEAM_PY) -m pip install --quiet --no-deps -e .
+	touch $(BEAM_STAMP)
+
+test: setup tools beam-setup
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory test-dataflow
+
+# The Beam tests on the DirectRunner, in .venv-beam (`python -m pytest` puts the repository,
+# hence the `dataflow` package, on the path).
+test-dataflow: beam-setup
+	$(BEAM_PY) -m pytest -q $(BEAM_TESTS)
 
 # The Terraform checks on their own (also part of `make test`; what cloudbuild.yaml runs).
 infra-check: setup tools
@@ -36,7 +60,7 @@ infra-check: setup tools
 	$(PY) scripts/tfcheck.py
 	$(PY) scripts/sync_bq_schemas.py --check
 	$(CHECKOV_VENV)/bin/checkov -d . --framework terraform --skip-download --quiet --compact \
-	  --skip-path $(VENV) --skip-path $(CHECKOV_VENV)
+	  --skip-path $(VENV) --skip-path $(CHECKOV_VENV) --skip-path $(BEAM_VENV)
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
@@ -56,5 +80,9 @@ serve: setup
 bench: setup
 	$(PY) bench/serving.py
 
+# DirectRunner next to batch_score on the same rows (docs/benchmarks.md, "Dataflow").
+bench-dataflow: beam-setup
+	$(BEAM_PY) bench/dataflow.py
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) data models/credit_default .pytest_cache build
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BEAM_VENV) data models/credit_default .pytest_cache build

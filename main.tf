@@ -10,6 +10,16 @@ provider "google" {
   }
 }
 
+# Only for the optional one-off Dataflow run (google_dataflow_flex_template_job, infra/dataflow).
+provider "google-beta" {
+  project = var.project_id
+  region  = var.region
+  default_labels = {
+    app         = "riskscore"
+    environment = var.environment
+  }
+}
+
 locals {
   name_prefix = "riskscore-${var.environment}"
   labels      = { app = "riskscore", environment = var.environment }
@@ -63,6 +73,8 @@ module "iam" {
   batch_incoming_folder  = module.storage.batch_incoming_folder
   batch_scored_folder    = module.storage.batch_scored_folder
   drift_reports_folder   = module.storage.drift_reports_folder
+  dataflow_folder        = module.storage.dataflow_folder
+  templates_folder       = module.storage.templates_folder
   tables                 = module.bigquery.tables
   staging_dataset_id     = module.bigquery.staging_dataset_id
   predictions_dataset_id = module.bigquery.predictions_dataset_id
@@ -93,6 +105,10 @@ module "functions" {
   batch_staging_dataset    = "${var.project_id}.${module.bigquery.staging_dataset_id}"
   predictions_table        = module.bigquery.predictions_table
   salt_secret_id           = module.secrets.salt_secret_id
+  dataflow_min_rows        = var.dataflow_min_rows
+  dataflow_template        = module.dataflow.template_path
+  dataflow_temp_location   = module.dataflow.temp_location
+  dataflow_max_workers     = var.dataflow_max_workers
   score_min_instances      = var.score_min_instances
   score_max_instances      = var.score_max_instances
   score_invoker_members    = var.score_invoker_members
@@ -116,6 +132,34 @@ module "training" {
   labels                = local.labels
 }
 
+module "dataflow" {
+  source     = "./infra/dataflow"
+  depends_on = [module.iam]
+
+  project_id                      = var.project_id
+  region                          = var.region
+  name_prefix                     = local.name_prefix
+  image_repository                = module.training.repository
+  repository_id                   = module.training.repository_id
+  image_tag                       = var.dataflow_image_tag
+  metadata_json                   = file("${path.root}/dataflow/metadata.json")
+  model_bucket                    = module.storage.model_bucket
+  model_name                      = var.model_name
+  batch_bucket                    = module.storage.batch_bucket
+  dataflow_folder                 = module.storage.dataflow_folder
+  service_account_email           = module.iam.emails["dataflow"]
+  scheduler_service_account_email = module.iam.emails["scheduler"]
+  max_workers                     = var.dataflow_max_workers
+  machine_type                    = var.dataflow_machine_type
+  subnetwork                      = var.dataflow_subnetwork
+  rescore_schedule                = var.dataflow_rescore_schedule
+  time_zone                       = var.time_zone
+  rescore_input                   = "bq://${var.batch_source_table}"
+  rescore_output                  = "bq://${module.bigquery.tables["batch_scores"]}"
+  backfill                        = var.dataflow_backfill
+  labels                          = local.labels
+}
+
 module "scheduler" {
   source = "./infra/scheduler"
 
@@ -128,8 +172,8 @@ module "scheduler" {
   batch_schedule        = var.batch_schedule
   # The nightly run rescores the portfolio table into the batch tables.
   batch_request_json = jsonencode({
-    source      = "bq://${var.batch_source_table}"
-    destination = "bq://${module.bigquery.tables["batch_scores"]}"
+    input  = "bq://${var.batch_source_table}"
+    output = "bq://${module.bigquery.tables["batch_scores"]}"
   })
   drift_url         = module.functions.urls["drift_check"]
   drift_schedule    = var.drift_schedule

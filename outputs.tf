@@ -46,3 +46,13 @@ output "scheduler_jobs" {
   description = "Cloud Scheduler job names (run one now: gcloud scheduler jobs run NAME --location REGION)."
   value       = module.scheduler.job_names
 }
+
+output "dataflow" {
+  description = "The Dataflow batch pipeline: template spec, image, temp location, monthly rescore job."
+  value = {
+    template      = module.dataflow.template_path
+    image         = module.dataflow.image
+    temp_location = module.dataflow.temp_location
+    rescore_job   = module.dataflow.rescore_job_name
+  }
+}

@@ -162,3 +162,49 @@ variable "protect_data" {
   description = "Refuse to destroy buckets and tables that hold data (false only for test environments)."
   default     = true
 }
+
+variable "dataflow_min_rows" {
+  type        = number
+  description = "batch_score sends inputs of more rows than this (table metadata, file sizes) to Dataflow; see docs/benchmarks.md, sizing."
+  default     = 50000000
+}
+
+variable "dataflow_image_tag" {
+  type        = string
+  description = "Tag of the Dataflow template image (cloudbuild.yaml sets the build id)."
+  default     = "latest"
+}
+
+variable "dataflow_max_workers" {
+  type        = number
+  description = "Autoscaling ceiling of Dataflow workers per job."
+  default     = 50
+}
+
+variable "dataflow_machine_type" {
+  type        = string
+  description = "Dataflow worker machine type."
+  default     = "n2-standard-4"
+}
+
+variable "dataflow_subnetwork" {
+  type        = string
+  description = "regions/REGION/subnetworks/NAME with Private Google Access for workers without public IPs; empty: default network, public IPs."
+  default     = ""
+}
+
+variable "dataflow_rescore_schedule" {
+  type        = string
+  description = "Cron of the monthly portfolio rescore on Dataflow."
+  default     = "0 3 1 * *"
+}
+
+variable "dataflow_backfill" {
+  type = object({
+    input    = string
+    output   = string
+    run_date = string
+  })
+  description = "One Dataflow run launched at apply time (input, output, run_date); null: none."
+  default     = null
+}

@@ -103,7 +103,9 @@ def _score(request):
 @functions_framework.http
 def batch_score(request):
     """POST {"input", "output", "run_date"} -> the run's summary; or {"records": [...]} -> one
-    result per record. Errors: 400 (bad body), 404 (no input), 422 (unusable input or output)."""
+    result per record. An input above DATAFLOW_MIN_ROWS -> 202 and the Dataflow job scoring it
+    (riskscore.batch.route). Errors: 400 (bad body), 404 (no input), 422 (unusable input or
+    output), 503 (model store or Dataflow launch failed)."""
     given = request.headers.get("X-Request-Id", "")
     request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     try:
@@ -118,8 +120,15 @@ def batch_score(request):
             result = job.score_records(parsed, model)
             summary = {k: v for k, v in result.items() if k != "results"}
         else:
+            from riskscore.batch import route
+
             source = parsed.input.model_dump() if isinstance(parsed.input, job.Query) else parsed.input
-            result = summary = run.run(source, parsed.output, parsed.run_date or job.today(), model, BATCH_SETTINGS)
+            run_date = parsed.run_date or job.today()
+            launched = route.route(source, parsed.output, run_date, model.version, BATCH_SETTINGS)
+            if launched is not None:  # too large for one instance: a Dataflow job scores it
+                log("INFO", "batch run on dataflow", log_type="batch_dataflow", request_id=request_id, **launched)
+                return respond(launched, status=202, headers={"X-Request-Id": request_id})
+            result = summary = run.run(source, parsed.output, run_date, model, BATCH_SETTINGS)
         log("INFO", "batch run", log_type="batch_run", request_id=request_id, **summary)
         return respond(result, headers={"X-Request-Id": request_id})
     except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500
@@ -138,8 +147,15 @@ def batch_score_gcs(event):
     if target is None:
         log("INFO", "batch event ignored", log_type="batch_event", object=gcs_event.describe(event.data or {}))
         return
+    from riskscore.batch import route
+
     try:
-        summary = run.run(target.source, target.output, target.run_date, _batch_models().pin(), BATCH_SETTINGS)
+        model = _batch_models().pin()
+        launched = route.route(target.source, target.output, target.run_date, model.version, BATCH_SETTINGS)
+        if launched is not None:
+            log("INFO", "batch run on dataflow", log_type="batch_dataflow", event_id=event["id"], **launched)
+            return
+        summary = run.run(target.source, target.output, target.run_date, model, BATCH_SETTINGS)
     except RiskScoreError as exc:
         if exc.status >= 500:
             raise  # worth a redelivery

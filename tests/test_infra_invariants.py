@@ -168,7 +168,10 @@ EXPECTED_ROLES = {
               ("roles/bigquery.dataEditor", "table:batch_scores_rejects"),
               ("roles/bigquery.dataEditor", "dataset:staging_dataset_id"),
               ("roles/bigquery.jobUser", "project"),
-              ("roles/bigquery.readSessionUser", "project")},
+              ("roles/bigquery.readSessionUser", "project"),
+              # inputs above DATAFLOW_MIN_ROWS: launch the Flex Template as the dataflow account
+              ("roles/dataflow.developer", "project"),
+              ("roles/iam.serviceAccountUser", "account:dataflow")},
     "batch_trigger": {("roles/eventarc.eventReceiver", "project"),
                       ("roles/run.invoker", "function:batch_score_gcs")},
     "drift": {("roles/storage.objectViewer", "bucket:model_bucket"),
@@ -185,17 +188,35 @@ EXPECTED_ROLES = {
                  ("roles/bigquery.jobUser", "project")},
     "scheduler": {("roles/run.invoker", "function:batch_score"),
                   ("roles/run.invoker", "function:drift_check"),
-                  ("roles/run.invoker", "job:training_job_name")},
+                  ("roles/run.invoker", "job:training_job_name"),
+                  # the monthly rescore: launch the Flex Template, run it as the dataflow account
+                  ("roles/dataflow.developer", "project"),
+                  ("roles/iam.serviceAccountUser", "account:dataflow"),
+                  ("roles/storage.objectViewer", "folder:templates_folder")},
     "builder": {("roles/logging.logWriter", "project"),
                 ("roles/artifactregistry.writer", "project"),
                 ("roles/storage.objectViewer", "project")},
+    # Dataflow's workers (and launcher VM): what batch runs read and write, its temp files, the image.
+    "dataflow": {("roles/dataflow.worker", "project"),
+                 ("roles/storage.objectViewer", "bucket:model_bucket"),
+                 ("roles/storage.objectViewer", "folder:batch_incoming_folder"),
+                 ("roles/storage.objectUser", "folder:batch_scored_folder"),
+                 ("roles/storage.objectUser", "folder:dataflow_folder"),
+                 ("roles/bigquery.dataViewer", "table:source"),
+                 ("roles/bigquery.dataEditor", "table:batch_scores"),
+                 ("roles/bigquery.dataEditor", "table:batch_scores_rejects"),
+                 ("roles/bigquery.dataEditor", "dataset:staging_dataset_id"),
+                 ("roles/bigquery.jobUser", "project"),
+                 ("roles/bigquery.readSessionUser", "project"),
+                 ("roles/artifactregistry.reader", "repository:repository_id")},
     # Google-managed identities: the storage agent feeds Eventarc, the sink writes predictions.
     "gcs_agent": {("roles/pubsub.publisher", "project")},
     "log_sink": {("roles/bigquery.dataEditor", "dataset:predictions_dataset_id")},
 }
 _TARGET_ARG = {"storage_bucket": ("bucket", "bucket"), "storage_managed_folder": ("folder", "managed_folder"),
                "bigquery_table": ("table", "table_id"), "bigquery_dataset": ("dataset", "dataset_id"),
-               "secret_manager_secret": ("secret", "secret_id"), "cloud_run_v2_job": ("job", "name")}
+               "secret_manager_secret": ("secret", "secret_id"), "cloud_run_v2_job": ("job", "name"),
+               "artifact_registry_repository": ("repository", "repository")}
 
 
 def _last_name(expression: str) -> str:
@@ -204,6 +225,9 @@ def _last_name(expression: str) -> str:
 
 def _who(member: str, rel: str) -> str:
     member = expr(member)
+    if rel == "infra/dataflow" and member == "serviceAccount:${var.service_account_email}":
+        assert expr(module_calls(".")["dataflow"]["service_account_email"]) == 'module.iam.emails["dataflow"]'
+        return "dataflow"
     found = re.search(r'google_service_account\.this\["(\w+)"\]\.member', member)
     if found:
         return found.group(1)
@@ -220,15 +244,24 @@ def _who(member: str, rel: str) -> str:
 def granted_roles() -> dict[str, set]:
     grants: dict[str, set] = {}
     for rel in ("infra/iam", "infra/scheduler", "infra/monitoring", "infra/storage", "infra/bigquery",
-                "infra/secrets", "infra/training", "."):
+                "infra/secrets", "infra/training", "infra/dataflow", "."):
         for address, body in resources(rel, r"google_\w+_iam_\w+").items():
             kind = address.split(".")[0].removeprefix("google_").rsplit("_iam_", 1)[0]
             assert address.split(".")[0].endswith("_iam_member"), f"{address}: authoritative IAM resource"
             if kind == "project":
                 target = "project"
+            elif kind == "service_account":  # acting as one of the product's accounts
+                target = "account:" + re.fullmatch(r'google_service_account\.this\["(\w+)"\]\.name',
+                                                   expr(body["service_account_id"])).group(1)
             else:
                 label, arg = _TARGET_ARG[kind]
                 target = f"{label}:{_last_name(body[arg])}"
+            member = expr(body["member"])
+            if "each.key" in member:  # for_each over accounts: one grant each
+                for who in re.findall(r'"(\w+)"', expr(body["for_each"])):
+                    grants.setdefault(_who(member.replace("each.key", f'"{who}"'), rel), set()).add(
+                        (unquote(body["role"]), target))
+                continue
             grants.setdefault(_who(body["member"], rel), set()).add((unquote(body["role"]), target))
     # Invokers of the functions, granted in the function module from each call's invoker_members.
     assert expr(resources("infra/function")["google_cloud_run_service_iam_member.invoker"]["member"]) == "each.value"
@@ -331,8 +364,12 @@ def test_module_layout_and_provider_pin(rel):
     providers = versions["required_providers"][0]
     assert unquote(providers["google"]["version"]) == "~> 8.7.0"
     # google-beta only where a resource needs it, and then pinned alike
-    uses_beta = any(expr(body.get("provider", "")) == "google-beta"
-                    for kind in ("resource", "data") for *_, body in module(rel).blocks(kind))
+    def beta_in(path: str) -> bool:
+        return any(expr(body.get("provider", "")) == "google-beta"
+                   for kind in ("resource", "data") for *_, body in module(path).blocks(kind))
+
+    # The root configures google-beta for the modules that use it.
+    uses_beta = beta_in(rel) or (rel == "." and any(beta_in(f"infra/{m}") for m in MODULES))
     assert ("google-beta" in providers) == uses_beta, f"{rel}: google-beta declared without use, or used undeclared"
     if uses_beta:
         assert unquote(providers["google-beta"]["version"]) == "~> 8.7.0"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class EnvSettings(BaseModel):
@@ -73,6 +73,27 @@ class BatchSettings(ModelSettings):
     # BigQuery outputs: the dataset (project.dataset) of the run's staging tables. Unset: the
     # output table's own dataset (which then needs table create/delete rights).
     batch_staging_dataset: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+\.[A-Za-z0-9_]+$")
+    # Inputs of more rows than this (table metadata, or estimated from file sizes) are scored on
+    # Dataflow instead (a Flex Template launch; `batch_score` answers with the job id). Unset:
+    # every input is scored in the instance. See riskscore.batch.route.
+    dataflow_min_rows: int | None = Field(None, ge=1)
+    dataflow_template: str | None = Field(None, pattern=r"^gs://.+\.json$", description="the Flex Template spec")
+    dataflow_region: str | None = None
+    dataflow_service_account: str | None = None  # the workers' identity (email)
+    dataflow_temp_location: str | None = Field(None, pattern=r"^gs://")
+    dataflow_max_workers: int = Field(50, ge=1, le=4000)
+    # Tests point the launch at a local server; the cloud always uses Google's endpoint.
+    dataflow_endpoint: str = Field("https://dataflow.googleapis.com", json_schema_extra={"local_only": True})
+
+    @model_validator(mode="after")
+    def _dataflow_complete(self):
+        if self.dataflow_min_rows is not None:
+            missing = [n for n in ("dataflow_template", "dataflow_region", "dataflow_temp_location",
+                                   "google_cloud_project") if getattr(self, n) is None]
+            if missing:
+                raise ValueError(f"DATAFLOW_MIN_ROWS is set but {', '.join(m.upper() for m in missing)} "
+                                 "not: a Dataflow launch needs them")
+        return self
 
 
 class DriftSettings(StoreSettings):

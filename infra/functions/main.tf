@@ -97,6 +97,13 @@ module "batch_score" {
     MAX_INLINE_RECORDS    = "10000"
     BATCH_STAGING_DATASET = var.batch_staging_dataset
     BATCH_WORKERS         = "2" # chunks scored at once: one per vCPU
+    # Larger inputs go to Dataflow (a Flex Template launch); the answer is the job id.
+    DATAFLOW_MIN_ROWS        = tostring(var.dataflow_min_rows)
+    DATAFLOW_TEMPLATE        = var.dataflow_template
+    DATAFLOW_REGION          = var.region
+    DATAFLOW_SERVICE_ACCOUNT = var.service_account_emails.dataflow
+    DATAFLOW_TEMP_LOCATION   = var.dataflow_temp_location
+    DATAFLOW_MAX_WORKERS     = tostring(var.dataflow_max_workers)
   }
   invoker_members = local.jobs_invokers
 }
@@ -135,6 +142,13 @@ module "batch_score_gcs" {
     MAX_INLINE_RECORDS    = "10000"
     BATCH_STAGING_DATASET = var.batch_staging_dataset
     BATCH_WORKERS         = "2" # chunks scored at once: one per vCPU
+    # Larger inputs go to Dataflow (a Flex Template launch); the answer is the job id.
+    DATAFLOW_MIN_ROWS        = tostring(var.dataflow_min_rows)
+    DATAFLOW_TEMPLATE        = var.dataflow_template
+    DATAFLOW_REGION          = var.region
+    DATAFLOW_SERVICE_ACCOUNT = var.service_account_emails.dataflow
+    DATAFLOW_TEMP_LOCATION   = var.dataflow_temp_location
+    DATAFLOW_MAX_WORKERS     = tostring(var.dataflow_max_workers)
   }
   # The bucket's every finalized object arrives (Eventarc cannot filter storage events by
   # prefix); the function scores those under incoming/ and acknowledges the rest.

@@ -108,3 +108,23 @@ variable "jobs_invoker_members" {
   type        = list(string)
   description = "Members allowed to call batch_score and drift_check directly, besides the scheduler."
 }
+
+variable "dataflow_min_rows" {
+  type        = number
+  description = "Inputs of more rows than this are scored on Dataflow (DATAFLOW_MIN_ROWS)."
+}
+
+variable "dataflow_template" {
+  type        = string
+  description = "gs:// path of the Dataflow Flex Template spec."
+}
+
+variable "dataflow_temp_location" {
+  type        = string
+  description = "gs:// prefix of the Dataflow jobs' temporary files."
+}
+
+variable "dataflow_max_workers" {
+  type        = number
+  description = "Autoscaling ceiling of workers per Dataflow job."
+}

@@ -12,6 +12,7 @@ locals {
     training      = "training Cloud Run job: reads training data, publishes models"
     scheduler     = "Cloud Scheduler: invokes batch_score and drift_check, runs the training job"
     builder       = "Cloud Build of the functions' source"
+    dataflow      = "Dataflow workers of the batch pipeline: read inputs and models, write scores"
   }
   # project.dataset.table -> [project, dataset, table]
   tables = { for name, id in var.tables : name => split(".", id) }
@@ -231,4 +232,110 @@ resource "google_project_iam_member" "builder_sources" {
   project = var.project_id
   role    = "roles/storage.objectViewer"
   member  = google_service_account.this["builder"].member
+}
+
+# --- dataflow: the batch pipeline's workers (and its Flex Template launcher VM): what batch
+# --- runs read and write, plus Dataflow's own worker role and its temporary files ------------
+resource "google_project_iam_member" "dataflow_worker" {
+  project = var.project_id
+  role    = "roles/dataflow.worker" # project level only: report work, lease work items
+  member  = google_service_account.this["dataflow"].member
+}
+
+resource "google_storage_bucket_iam_member" "dataflow_models" {
+  bucket = var.model_bucket
+  role   = "roles/storage.objectViewer" # bundles and the template spec
+  member = google_service_account.this["dataflow"].member
+}
+
+resource "google_storage_managed_folder_iam_member" "dataflow_incoming" {
+  bucket         = var.batch_bucket
+  managed_folder = var.batch_incoming_folder
+  role           = "roles/storage.objectViewer"
+  member         = google_service_account.this["dataflow"].member
+}
+
+resource "google_storage_managed_folder_iam_member" "dataflow_scored" {
+  bucket         = var.batch_bucket
+  managed_folder = var.batch_scored_folder
+  role           = "roles/storage.objectUser" # staged files are moved into place and removed
+  member         = google_service_account.this["dataflow"].member
+}
+
+resource "google_storage_managed_folder_iam_member" "dataflow_temp" {
+  bucket         = var.batch_bucket
+  managed_folder = var.dataflow_folder
+  role           = "roles/storage.objectUser"
+  member         = google_service_account.this["dataflow"].member
+}
+
+resource "google_bigquery_table_iam_member" "dataflow_source" {
+  project    = local.source[0]
+  dataset_id = local.source[1]
+  table_id   = local.source[2]
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.this["dataflow"].member
+}
+
+resource "google_bigquery_table_iam_member" "dataflow_scores" {
+  project    = local.tables.batch_scores[0]
+  dataset_id = local.tables.batch_scores[1]
+  table_id   = local.tables.batch_scores[2]
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.this["dataflow"].member
+}
+
+resource "google_bigquery_table_iam_member" "dataflow_rejects" {
+  project    = local.tables.batch_scores_rejects[0]
+  dataset_id = local.tables.batch_scores_rejects[1]
+  table_id   = local.tables.batch_scores_rejects[2]
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.this["dataflow"].member
+}
+
+resource "google_bigquery_dataset_iam_member" "dataflow_staging" {
+  project    = var.project_id
+  dataset_id = var.staging_dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.this["dataflow"].member
+}
+
+resource "google_project_iam_member" "dataflow_jobs" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser" # load jobs, the commit transaction, query inputs
+  member  = google_service_account.this["dataflow"].member
+}
+
+resource "google_project_iam_member" "dataflow_read_sessions" {
+  project = var.project_id
+  role    = "roles/bigquery.readSessionUser"
+  member  = google_service_account.this["dataflow"].member
+}
+
+# --- launching the Flex Template: batch_score (an input above DATAFLOW_MIN_ROWS) and the
+# --- scheduler (the monthly rescore). Creating jobs exists at project level only; a job runs
+# --- as the dataflow account, which the launcher must be allowed to act as. -----------------
+resource "google_project_iam_member" "dataflow_launchers" {
+  # checkov:skip=CKV_GCP_49:Creating Dataflow jobs can be granted at project level only; which account a job may run as is limited separately, to the dataflow account alone (dataflow_act_as).
+  for_each = toset(["batch", "scheduler"])
+
+  project = var.project_id
+  role    = "roles/dataflow.developer"
+  member  = google_service_account.this[each.key].member
+}
+
+resource "google_service_account_iam_member" "dataflow_act_as" {
+  for_each = toset(["batch", "scheduler"])
+
+  service_account_id = google_service_account.this["dataflow"].name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.this[each.key].member
+}
+
+# The scheduler reads the template spec it launches (batch reads the whole model bucket).
+resource "google_storage_managed_folder_iam_member" "scheduler_templates" {
+  bucket         = var.model_bucket
+  managed_folder = var.templates_folder
+  role           = "roles/storage.objectViewer"
+  member         = google_service_account.this["scheduler"].member
 }

@@ -1,5 +1,5 @@
 output "emails" {
-  description = "Service account emails by workload: score, batch, batch_trigger, drift, training, scheduler, builder."
+  description = "Service account emails by workload: score, batch, batch_trigger, drift, training, scheduler, builder, dataflow."
   value       = { for k, sa in google_service_account.this : k => sa.email }
 }
 

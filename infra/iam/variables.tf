@@ -67,3 +67,13 @@ variable "salt_secret_id" {
   type        = string
   description = "Secret id of the applicant-id salt."
 }
+
+variable "dataflow_folder" {
+  type        = string
+  description = "Managed folder of the batch bucket for Dataflow's temporary files."
+}
+
+variable "templates_folder" {
+  type        = string
+  description = "Managed folder of the model bucket holding the Flex Template spec."
+}

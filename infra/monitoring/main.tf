@@ -130,3 +130,36 @@ resource "google_monitoring_alert_policy" "score_latency" {
     content   = "The score function's 95th percentile latency is high: cold starts (raise score_min_instances), or too much concurrency per instance."
   }
 }
+
+# A Dataflow batch run (routed by batch_score, the monthly rescore or a backfill) that failed:
+# nothing of it was committed (the run_date keeps its previous output), and nobody waits on it.
+resource "google_monitoring_alert_policy" "dataflow_failed" {
+  project               = var.project_id
+  display_name          = "${var.name_prefix}: Dataflow batch run failed"
+  combiner              = "OR"
+  notification_channels = local.channels
+
+  conditions {
+    display_name = "a riskscore Dataflow job failed"
+    condition_threshold {
+      filter          = "resource.type = \"dataflow_job\" AND resource.labels.job_name = starts_with(\"riskscore-\") AND metric.type = \"dataflow.googleapis.com/job/is_failed\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A Dataflow batch run failed; its run_date keeps its previous output. The job's logs name the cause (an unreadable file, a sha256 mismatch, lost rows refused at commit); rerun the same request: reruns replace the run_date."
+  }
+}

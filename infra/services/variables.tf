@@ -13,6 +13,8 @@ variable "services" {
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
+    "compute.googleapis.com", # Dataflow's workers are Compute Engine VMs
+    "dataflow.googleapis.com",
     "eventarc.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",

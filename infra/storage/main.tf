@@ -51,3 +51,15 @@ resource "google_storage_managed_folder" "drift_reports" {
   bucket = google_storage_bucket.this["model"].name
   name   = "drift-reports/"
 }
+
+# Dataflow: the batch pipeline's temporary and staging files (batch bucket), and its Flex
+# Template spec (model bucket, beside the bundles it scores with).
+resource "google_storage_managed_folder" "dataflow" {
+  bucket = google_storage_bucket.this["batch"].name
+  name   = "dataflow/"
+}
+
+resource "google_storage_managed_folder" "templates" {
+  bucket = google_storage_bucket.this["model"].name
+  name   = "templates/"
+}

@@ -27,3 +27,13 @@ output "drift_reports_folder" {
   description = "Managed folder of the model bucket where drift reports go (REPORTS_DIR)."
   value       = google_storage_managed_folder.drift_reports.name
 }
+
+output "dataflow_folder" {
+  description = "Managed folder of the batch bucket for Dataflow's temporary and staging files."
+  value       = google_storage_managed_folder.dataflow.name
+}
+
+output "templates_folder" {
+  description = "Managed folder of the model bucket holding the Flex Template spec."
+  value       = google_storage_managed_folder.templates.name
+}

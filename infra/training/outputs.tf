@@ -12,3 +12,8 @@ output "image" {
   description = "The training image the job runs."
   value       = local.image
 }
+
+output "repository_id" {
+  description = "Artifact Registry repository id (the Dataflow workers pull the template image from it)."
+  value       = google_artifact_registry_repository.images.repository_id
+}

@@ -1,0 +1,71 @@
+"""Files by name, local or `gs://`, as pyarrow file objects: what the workers read and stage.
+
+GCS goes through the same google-cloud-storage client as `batch_score`
+(`riskscore.batch.sources.storage_client`, which honours STORAGE_EMULATOR_HOST).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+
+
+def _blob(uri: str):
+    from riskscore.batch.sources import storage_client
+
+    bucket, _, name = uri[len("gs://"):].partition("/")
+    return storage_client().bucket(bucket).blob(name)
+
+
+def open_read(name: str):
+    """A readable, seekable pyarrow file for a local path or gs:// URI (ranged reads on GCS)."""
+    if name.startswith("gs://"):
+        return pa.PythonFile(_blob(name).open("rb", chunk_size=8 << 20), mode="r")
+    return pa.OSFile(name, "rb")
+
+
+class Writer:
+    """A pyarrow output file at a local path or gs:// URI; `close()` makes it visible."""
+
+    def __init__(self, name: str):
+        self.name = name
+        if name.startswith("gs://"):
+            self._raw = _blob(name).open("wb", chunk_size=8 << 20, ignore_flush=True)
+            self.file = pa.PythonFile(self._raw, mode="w")
+        else:
+            Path(name).parent.mkdir(parents=True, exist_ok=True)
+            self._raw = None
+            self.file = pa.OSFile(name, "wb")
+
+    def close(self) -> None:
+        self.file.close()
+        if self._raw is not None:
+            self._raw.close()
+
+
+def join(prefix: str, *parts: str) -> str:
+    return "/".join([prefix.rstrip("/"), *parts])
+
+
+def delete_prefix(prefix: str) -> None:
+    """Remove everything under `prefix` (a folder, or gs://bucket/prefix/); absent is fine."""
+    if prefix.startswith("gs://"):
+        from riskscore.batch.sources import storage_client
+
+        bucket, _, name = prefix[len("gs://"):].partition("/")
+        client = storage_client()
+        for blob in client.list_blobs(client.bucket(bucket), prefix=name.rstrip("/") + "/"):
+            try:
+                blob.delete()
+            except Exception:  # noqa: BLE001 - deleted by a retried attempt already
+                pass
+    else:
+        shutil.rmtree(prefix, ignore_errors=True)
+        parent = Path(prefix).parent
+        if parent.name == "_tmp":  # and DEST/_tmp itself once no other run stages there
+            try:
+                parent.rmdir()
+            except OSError:
+                pass
