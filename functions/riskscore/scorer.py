@@ -71,22 +71,22 @@ class Model:
         # The verified non-ONNX files (model card, drift baseline, forecast) for pages served
         # from this version; the ONNX bytes are not kept once their sessions exist.
         self.documents = {name: data for name, data in files.items() if not name.endswith(".onnx")}
-        graph = {name: files[meta["file"]] for name, meta in manifest["models"].items()}
+        onnx_files = {name: files[meta["file"]] for name, meta in manifest["models"].items()}
         # (session, {model: its output names}); built one after the other, in this thread:
         # building them on two threads was at best 7 ms faster and cost 3.6 MiB more (a
         # second malloc arena); see docs/benchmarks.md.
         self._sessions: list[tuple[object, dict[str, list[str]]]] = []
-        every_request = {name: data for name, data in graph.items() if name not in ON_DEMAND}
+        every_request = {name: data for name, data in onnx_files.items() if name not in ON_DEMAND}
         if len(every_request) > 1:
             try:
                 combined, outputs = graphs.combine(every_request)
                 self._sessions.append((build_session(combined, settings, optimization), outputs))
-                graph = {name: data for name, data in graph.items() if name in ON_DEMAND}
+                onnx_files = {name: data for name, data in onnx_files.items() if name in ON_DEMAND}
             except Exception as exc:  # noqa: BLE001 - CombineError, or onnxruntime refusing the result
                 # The separate graphs are what training verified: serve those.
                 log("WARNING", "model graphs not combined; one session per model", reason=str(exc)[:500],
                     model_version=self.version)
-        for name, data in graph.items():
+        for name, data in onnx_files.items():
             session = build_session(data, settings, optimization)
             self._sessions.append((session, {name: [o.name for o in session.get_outputs()]}))
         # The session that runs each model (the per-request models share one).
