@@ -11,9 +11,9 @@ graph, every internal tensor and node name prefixed with `<model>/` so that grap
 independently cannot collide; graph inputs (the shared raw columns) and graph outputs keep
 their names, so the combined session answers with exactly the outputs the graphs have one by
 one. Anything this copy cannot prove safe raises `CombineError` and the caller keeps separate
-sessions: differing IR versions or versions of one operator domain, an input declared differently, an output name in
-two graphs, subgraphs (If/Loop/Scan), local functions, sparse or external initializers,
-fields this module does not know.
+sessions: differing IR versions or versions of one operator domain, an input declared
+differently, an output name in two graphs, subgraphs (If/Loop/Scan), operators of unknown
+domains, local functions, sparse or external initializers, fields this module does not know.
 """
 
 from __future__ import annotations
