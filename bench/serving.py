@@ -567,8 +567,8 @@ def markdown(result: dict) -> str:
                   f"{unique(b['unique_mib'])} | |",
                   f"| RSS summed after warm-up (MiB) | {o['rss_mib']['median']:.0f} | {b['rss_mib']:.0f} | |", ""]
     detail = result["load_detail"]
-    lines += ["Model load of the score function taken apart (fresh interpreter with onnxruntime imported; "
-              "each session built alone, one after the other; median over the rounds):", "",
+    lines += ["Model load of the score function taken apart as served (fresh interpreter with onnxruntime imported; "
+              "step by step, one after the other; median over the rounds):", "",
               "| step | time (s) |", "|---|---:|"]
     lines += [f"| {st['step']} | {st['s']:.4f} |" for st in detail]
     lines += [f"| **sum (one thread)** | **{sum(st['s'] for st in detail):.4f}** |", ""]
