@@ -131,18 +131,17 @@ def rss_by_mapping(pid: int) -> list[dict]:
 
 
 def tree_cpu_s(pid: int) -> float:
-    """CPU time (user + system) used so far by every live thread of `pid` and its descendants,
-    from /proc/PID/task/TID/schedstat (nanoseconds on the CPU)."""
-    total = 0
+    """CPU time (user + system) used so far by `pid` and its live descendants, from
+    /proc/PID/stat, which counts every thread the process ever had: a thread that has
+    exited (such as the score function's model-load thread) keeps its share. (Summing
+    /proc/PID/task/*/schedstat, as this did before, counts live threads only.) Resolution: one
+    clock tick (10 ms) per process."""
+    ticks = 0
     for p in tree(pid):
         try:
-            tids = os.listdir(f"/proc/{p}/task")
-        except FileNotFoundError:
-            continue
-        for tid in tids:
-            try:
-                with open(f"/proc/{p}/task/{tid}/schedstat") as fh:
-                    total += int(fh.read().split()[0])
-            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-                pass
-    return total / 1e9
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")

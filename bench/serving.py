@@ -14,9 +14,10 @@
      - cold start: Popen to the first 200 (a small valid request every ~10 ms);
      - memory after warm-up of the process tree (gunicorn master + worker): RSS summed, as
        well as distinct resident pages and PSS (see bench/procmem.py);
-     - sequential warm latency (one keep-alive session) p50/p99 over `--requests` requests;
-     - throughput at concurrency `--concurrency` (one thread and requests.Session each) over
-       `--load-requests` requests in all, and its p50/p99.
+     - sequential warm latency (one keep-alive connection) p50/p99 over `--requests` requests;
+     - throughput at concurrency `--concurrency` (one thread and keep-alive connection each)
+       over `--load-requests` requests in all, its p50/p99, and the server's CPU time per
+       request during it (the figure other load on the machine moves least).
    Every figure is the median over the rounds.
 3. After each server of each round, runs the same start step by step in a fresh interpreter
    (interpreter, server imports, app imports, model load) for the time and RSS each step adds;
@@ -25,19 +26,23 @@
 4. Prints a markdown report and writes it, with every raw figure, to bench/out/serving.json
    (and the markdown alone to bench/out/serving.md).
 
-The two do not do the same work per request: the score function runs every model of the
-bundle (PD, LGD, segment, anomaly, embedding: five ONNX sessions), builds the adverse reasons
-and the explanation and writes a prediction-log line; the alternative computes the PD only.
+The two do not do the same work per request: the score function runs four models of the
+bundle (PD, LGD, segment, anomaly: one combined ONNX session; all five, the embedding too, are
+loaded before the first 200), builds the adverse reasons and the explanation and writes a
+prediction-log line; the alternative computes the PD only.
 
 The client runs on the same machine as the servers: on a small machine its own CPU use
-(especially at concurrency 8) is part of every latency figure, equally for both services.
-This process imports only the standard library and requests, so that the memory figures do
-not depend on pages shared with the client.
+(especially at concurrency 8) is part of every latency figure, equally for both services. It
+is the standard library's http.client (keep-alive HTTP/1.1): `requests` cost about 0.6 ms of
+client CPU per call, about a third of a core during the score function's load test, taken
+from the server it measures. This process imports only the standard library, so that the
+memory figures do not depend on pages shared with the client.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import itertools
 import json
 import os
@@ -54,7 +59,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import requests
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -116,6 +120,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Client:
+    """One keep-alive HTTP/1.1 connection to a local server (http.client). After a failed
+    call the connection is closed; the next call opens a new one."""
+
+    def __init__(self, port: int, timeout_s: float = 30.0):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+
+    def post(self, body: bytes) -> tuple[int, bytes]:
+        try:
+            self.conn.request("POST", "/", body, HEADERS)
+            response = self.conn.getresponse()
+            return response.status, response.read()
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class Running:
     """A server subprocess in its own process group; `stop` ends that group only."""
 
@@ -129,7 +153,8 @@ class Running:
                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, timeout_s: float = 120.0, poll_s: float = 0.01) -> dict:
-        """Poll with a valid request until the first 200; cold start = Popen to that response."""
+        """Poll with a valid request (a new connection each) until the first 200; cold start =
+        Popen to that response."""
         deadline = self.started + timeout_s
         polls, last = 0, None
         while time.perf_counter() < deadline:
@@ -137,16 +162,19 @@ class Running:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
             polls += 1
             sent = time.perf_counter()
+            client = Client(self.port)
             try:
-                r = requests.post(self.url, data=BODIES[0], headers=HEADERS, timeout=(1.0, 30.0))
-            except requests.ConnectionError:
+                status, body = client.post(BODIES[0])
+            except (OSError, http.client.HTTPException):
                 time.sleep(poll_s)
                 continue
+            finally:
+                client.close()
             done = time.perf_counter()
-            if r.status_code == 200:
+            if status == 200:
                 return {"cold_start_s": done - self.started, "cold_start_cpu_s": tree_cpu_s(self.proc.pid),
-                        "first_request_ms": (done - sent) * 1000, "polls": polls, "response": r.json()}
-            last = f"{r.status_code} {r.text[:300]}"
+                        "first_request_ms": (done - sent) * 1000, "polls": polls, "response": json.loads(body)}
+            last = f"{status} {body[:300]!r}"
             time.sleep(poll_s)
         raise RuntimeError(f"no 200 within {timeout_s}s (last: {last}):\n{self.log_tail()}")
 
@@ -179,51 +207,65 @@ def percentile(values: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-def sequential(url: str, n: int) -> dict:
+def sequential(port: int, n: int) -> dict:
     lat, errors = [], 0
-    with requests.Session() as s:
+    client = Client(port)
+    try:
         for i in range(n):
             t = time.perf_counter()
-            r = s.post(url, data=BODIES[i % 2], headers=HEADERS, timeout=30)
+            try:
+                ok = client.post(BODIES[i % 2])[0] == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
             lat.append((time.perf_counter() - t) * 1000)
-            errors += r.status_code != 200
+            errors += not ok
+    finally:
+        client.close()
     return {"requests": n, "errors": errors, "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
             "mean_ms": statistics.fmean(lat)}
 
 
-def load(url: str, concurrency: int, total: int) -> dict:
-    """`total` requests from `concurrency` threads, each with its own keep-alive session."""
+def load(port: int, concurrency: int, total: int, server_pid: int | None = None) -> dict:
+    """`total` requests from `concurrency` threads, each with its own keep-alive connection;
+    with `server_pid`, also the CPU time the server's process tree spent per request."""
     counter = itertools.count()
     barrier = threading.Barrier(concurrency + 1)
     lat: list[list[float]] = [[] for _ in range(concurrency)]
     errors = [0] * concurrency
 
     def worker(i: int) -> None:
-        with requests.Session() as s:
+        client = Client(port)
+        try:
             try:
-                s.post(url, data=BODIES[i % 2], headers=HEADERS, timeout=30)  # open the connection
+                client.post(BODIES[i % 2])  # open the connection
             finally:
                 barrier.wait()
             while next(counter) < total:
                 t = time.perf_counter()
                 try:
-                    ok = s.post(url, data=BODIES[i % 2], headers=HEADERS, timeout=30).status_code == 200
-                except requests.RequestException:
+                    ok = client.post(BODIES[i % 2])[0] == 200
+                except (OSError, http.client.HTTPException):
                     ok = False
                 lat[i].append((time.perf_counter() - t) * 1000)
                 errors[i] += not ok
+        finally:
+            client.close()
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
     for t in threads:
         t.start()
     barrier.wait()
+    server_cpu = tree_cpu_s(server_pid) if server_pid else None
     start, cpu = time.perf_counter(), time.process_time()
     for t in threads:
         t.join()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     flat = [x for part in lat for x in part]
+    server_ms = (None if server_pid is None or not flat
+                 else (tree_cpu_s(server_pid) - server_cpu) * 1000 / len(flat))
     return {"concurrency": concurrency, "requests": len(flat), "errors": sum(errors), "wall_s": wall,
-            "rps": len(flat) / wall, "client_cpu_share": cpu / wall, "p50_ms": percentile(flat, 50), "p99_ms": percentile(flat, 99)}
+            "rps": len(flat) / wall, "client_cpu_share": cpu / wall, "server_cpu_ms": server_ms,
+            "p50_ms": percentile(flat, 50), "p99_ms": percentile(flat, 99)}
 
 
 def measure_before(service: Service, args, log_dir: Path, label: str) -> dict:
@@ -232,7 +274,7 @@ def measure_before(service: Service, args, log_dir: Path, label: str) -> dict:
     server = Running(service, log_dir / f"{service.key}-{label}.log")
     try:
         ready = server.wait_ready()
-        warm = sequential(server.url, args.warmup)
+        warm = sequential(server.port, args.warmup)
         mem = tree_memory(server.proc.pid)
     finally:
         server.stop()
@@ -250,12 +292,12 @@ def measure(service: Service, args, log_dir: Path, label: str) -> dict:
     server = Running(service, log_dir / f"{service.key}-{label}.log")
     try:
         ready = server.wait_ready()
-        warm = sequential(server.url, args.warmup)
+        warm = sequential(server.port, args.warmup)
         mem = tree_memory(server.proc.pid)
         for proc in mem["per_process"]:
             proc["top_mappings"] = rss_by_mapping(proc["pid"])[:8]
-        seq = sequential(server.url, args.requests)
-        conc = load(server.url, args.concurrency, args.load_requests)
+        seq = sequential(server.port, args.requests)
+        conc = load(server.port, args.concurrency, args.load_requests, server.proc.pid)
         mem_after = tree_memory(server.proc.pid)
     finally:
         server.stop()
@@ -268,7 +310,8 @@ def measure(service: Service, args, log_dir: Path, label: str) -> dict:
         "pss_mib": mib(mem["pss_kib"]), "per_process": mem["per_process"],
         "rss_after_load_mib": mib(mem_after["rss_kib"]), "unique_after_load_mib": mib(mem_after["unique_kib"]),
         "seq_p50_ms": seq["p50_ms"], "seq_p99_ms": seq["p99_ms"], "seq_mean_ms": seq["mean_ms"],
-        "load_rps": conc["rps"], "load_client_cpu_share": conc["client_cpu_share"], "load_p50_ms": conc["p50_ms"], "load_p99_ms": conc["p99_ms"],
+        "load_rps": conc["rps"], "load_server_cpu_ms": conc["server_cpu_ms"],
+        "load_client_cpu_share": conc["client_cpu_share"], "load_p50_ms": conc["p50_ms"], "load_p99_ms": conc["p99_ms"],
         "errors": warm["errors"] + seq["errors"] + conc["errors"],
     }
 
@@ -282,13 +325,15 @@ STEPS = {
         # gunicorn's master, before it forks the worker
         ("master: functions-framework, Flask, gunicorn",
          "import functions_framework._cli, functions_framework._http.gunicorn, gunicorn.workers.gthread"),
-        ("master: numpy", "import numpy"),
+        # main.py sets OPENBLAS_NUM_THREADS=1 before numpy's first import; so does this step
+        ("master: numpy (OpenBLAS on one thread, as main.py sets it)",
+         "import os; os.environ.setdefault('OPENBLAS_NUM_THREADS', '1'); import numpy"),
         ("master: pydantic (BaseModel and friends)",
          "from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator"),
         ("master: riskscore modules and main.py (settings; no model)", "import main"),
         # the worker, in its background thread right after the fork
         ("worker: onnxruntime", "import onnxruntime"),
-        ("worker: model load as served (read, sha256, 5 sessions, request model)",
+        ("worker: model load as served (read, sha256, combined graph, 2 sessions, request model)",
          "import main; main.SCORER.load()"),
     ],
     "alternative": [
@@ -302,15 +347,16 @@ STEPS = {
     ],
 }
 
-# The model load of ours taken apart, in a fresh interpreter with onnxruntime imported: each
-# graph's session built alone, one after the other, as the served load builds them.
+# The model load of ours taken apart, in a fresh interpreter with onnxruntime imported, step
+# by step as the served load runs them: the per-request graphs combined into one session
+# (riskscore.graphs), the on-demand embedding in its own.
 LOAD_DETAIL = """
 import json, time
 import onnxruntime
-from riskscore import bundle
+from riskscore import bundle, graphs
 from riskscore.request import request_model
 from riskscore.schema import FeatureSpec, ScalingSpec
-from riskscore.scorer import build_session
+from riskscore.scorer import ON_DEMAND, build_session
 from riskscore.settings import ScoreSettings
 from riskscore.store import open_store
 out = []
@@ -319,9 +365,13 @@ def timed(name, fn):
 s = ScoreSettings.from_env()
 b = timed("read the bundle, sha256 every file, parse the manifest",
           lambda: bundle.load(open_store(s.model_store), s.model_name, s.model_version))
-for name, meta in b.manifest["models"].items():
-    data = b.files[meta["file"]]
-    timed(f"session: {name} ({len(data) / 1024:.0f} KiB)", lambda: build_session(data, s))
+files = {name: b.files[meta["file"]] for name, meta in b.manifest["models"].items()}
+every = {name: data for name, data in files.items() if name not in ON_DEMAND}
+combined, _ = timed(f"combine {', '.join(every)} into one graph ({sum(map(len, every.values())) / 1024:.0f} KiB)",
+                    lambda: graphs.combine(every))
+timed("session: the combined graph", lambda: build_session(combined, s, "basic"))
+for name in sorted(set(files) - set(every)):
+    timed(f"session: {name} ({len(files[name]) / 1024:.0f} KiB)", lambda: build_session(files[name], s, "basic"))
 timed("feature specs, scaling and the request model (pydantic)",
       lambda: request_model([FeatureSpec.model_validate(f) for f in b.manifest["features"]])
       and ScalingSpec.model_validate(b.manifest["scaling"]))
@@ -394,6 +444,7 @@ METRICS = [  # key, label, format, lower is better
     ("seq_p50_ms", "sequential latency p50 (ms)", "{:.2f}", True),
     ("seq_p99_ms", "sequential latency p99 (ms)", "{:.2f}", True),
     ("load_rps", "throughput at concurrency {c} (req/s)", "{:.0f}", False),
+    ("load_server_cpu_ms", "  server CPU time per request during it (ms, process tree)", "{:.3f}", True),
     ("load_client_cpu_share", "  client CPU during the load test (cores)", "{:.2f}", None),
     ("load_p50_ms", "latency p50 at concurrency {c} (ms)", "{:.1f}", True),
     ("load_p99_ms", "latency p99 at concurrency {c} (ms)", "{:.1f}", True),
@@ -516,8 +567,8 @@ def markdown(result: dict) -> str:
                   f"{unique(b['unique_mib'])} | |",
                   f"| RSS summed after warm-up (MiB) | {o['rss_mib']['median']:.0f} | {b['rss_mib']:.0f} | |", ""]
     detail = result["load_detail"]
-    lines += ["Model load of the score function taken apart (fresh interpreter with onnxruntime imported; "
-              "each session built alone, one after the other; median over the rounds):", "",
+    lines += ["Model load of the score function taken apart as served (fresh interpreter with onnxruntime imported; "
+              "step by step, one after the other; median over the rounds):", "",
               "| step | time (s) |", "|---|---:|"]
     lines += [f"| {st['step']} | {st['s']:.4f} |" for st in detail]
     lines += [f"| **sum (one thread)** | **{sum(st['s'] for st in detail):.4f}** |", ""]
@@ -528,8 +579,8 @@ def markdown(result: dict) -> str:
     m = result["models"]
     lines += [f"Models: {m['rows']:,} synthetic rows (seed {m['seed']}), spec `{m['spec']}`; "
               f"ours {m['ours']['trees']} PD trees, test AUC {m['ours']['test_auc']:.4f}, bundle {m['ours']['bundle_bytes']:,} B "
-              f"({len(m['ours'].get('onnx_models', []))} ONNX models, all run per request: "
-              f"{', '.join(m['ours'].get('onnx_models', []))}); "
+              f"({len(m['ours'].get('onnx_models', []))} ONNX models, all loaded before the first 200: "
+              f"{', '.join(m['ours'].get('onnx_models', []))}; all but the embedding run per request); "
               f"alternative {m['alternative']['trees']} trees, test AUC {m['alternative']['test_auc']:.4f}, "
               f"joblib {m['alternative']['bytes']:,} B."]
     return "\n".join(lines)

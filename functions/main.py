@@ -16,8 +16,13 @@ import functions_framework
 # Cold start: pydantic scans every installed distribution's entry points for plugins when the
 # first model class is built (2 ms here, more with more packages); the functions use none.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+# Cold start: numpy's OpenBLAS starts a thread per host core at import (the host's cores, not
+# the instance's CPU limit), and they spin while the rest of the start runs: about 27 ms of CPU
+# here (docs/benchmarks.md). The functions never multiply matrices in numpy: onnxruntime does
+# the model arithmetic in its own, configured threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from riskscore import console, logline, trace  # noqa: E402 - after the line above, before any model class
+from riskscore import console, logline, trace  # noqa: E402 - after the lines above: before numpy, any model class
 from riskscore.errors import MethodNotAllowed, RiskScoreError  # noqa: E402
 from riskscore.http import error_response, log, read_json, respond  # noqa: E402
 from riskscore.prediction_log import PredictionLog  # noqa: E402

@@ -47,3 +47,39 @@ def holdout(seed: int, rows: int = 8000, train_rows: int = 6000) -> tuple[pd.Dat
     """(train, test) frames of synthetic applicants."""
     df = generate(rows, seed)
     return df.iloc[:train_rows].reset_index(drop=True), df.iloc[train_rows:].reset_index(drop=True)
+
+
+def assert_served_like_each_graph(manifest: dict, files: dict[str, bytes], df: pd.DataFrame) -> None:
+    """The score path's sessions (riskscore.scorer.Model: the per-request graphs combined into
+    one session, one-row optimisation level for `score`, onnxruntime's default for batch) give
+    exactly, bit for bit, what each graph of the bundle gives alone in a session with
+    onnxruntime's default options on one thread, on the rows of `df`, as a batch and one row at
+    a time."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from riskscore.schema import FeatureSpec
+    from riskscore.scorer import ON_DEMAND, Model
+    from riskscore.settings import ScoreSettings
+    from training.preprocess import onnx_inputs
+
+    features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
+    feeds = onnx_inputs(df, features)
+    expected = {}
+    opts = ort.SessionOptions()  # onnxruntime's defaults, on one thread as the functions run
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1  # (tree sums are thread-order dependent)
+    for meta in manifest["models"].values():
+        session = ort.InferenceSession(files[meta["file"]], sess_options=opts, providers=["CPUExecutionProvider"])
+        expected.update(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+    for optimization in ("basic", "all"):
+        model = Model(manifest, files, ScoreSettings(), optimization=optimization)
+        per_request = [name for name in manifest["models"] if name not in ON_DEMAND]
+        assert len({id(model.sessions[name]) for name in per_request}) == 1, "one session per request"
+        got = model.run_feeds(feeds)
+        assert sorted(got) == sorted(expected)
+        for name, value in expected.items():
+            assert got[name].dtype == value.dtype and np.array_equal(got[name], value, equal_nan=True), name
+        for i in range(0, len(df), max(1, len(df) // 25)):  # one applicant per call, as `score` runs
+            one = model.run_feeds({k: v[i:i + 1] for k, v in feeds.items()})
+            for name, value in expected.items():
+                assert np.array_equal(one[name], value[i:i + 1], equal_nan=True), (name, i)

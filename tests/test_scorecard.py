@@ -222,6 +222,15 @@ def test_model_card_shows_candidates_information_value_and_points(published):
         assert "status_of_existing_checking_account" in html
 
 
+def test_served_sessions_give_each_graphs_outputs_bit_for_bit(published, german):
+    from onnx_helpers import assert_served_like_each_graph
+    from riskscore import bundle
+
+    path, result = published
+    loaded = bundle.load(LocalStore(path), result.manifest["name"], result.manifest["version"])
+    assert_served_like_each_graph(loaded.manifest, loaded.files, german[2])
+
+
 @pytest.fixture
 def score_client(published, monkeypatch):
     import functions_framework

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from . import bundle
+from . import bundle, graphs
 from .errors import RiskScoreError, StoreUnavailable
 from .http import log
 from .decision import DecisionCore
@@ -23,8 +23,18 @@ from .settings import ScoreSettings
 from .store import open_store
 
 
-def build_session(graph: bytes, settings: ScoreSettings):
-    """One ONNX session on the CPU with the configured thread pools (thread-safe to call)."""
+# Models run only when a caller asks for them (`include_embedding`); every other model of a
+# version runs on every request.
+ON_DEMAND = frozenset({"embedding"})
+
+
+def build_session(graph: bytes, settings: ScoreSettings, optimization: str = "all"):
+    """One ONNX session on the CPU with the configured thread pools (thread-safe to call).
+
+    `optimization`: onnxruntime's graph optimization level, "all" (its default) or "basic".
+    Both give identical outputs; "basic" runs one applicant faster through these graphs (the
+    extended fusions cost more than they save on a single row; docs/benchmarks.md).
+    """
     # Imported here, in the serving process: onnxruntime is not fork-safe (it starts a thread
     # at import; a process forked after that aborts or hangs at exit), and gunicorn forks
     # its worker from the master that imported main.py.
@@ -34,16 +44,26 @@ def build_session(graph: bytes, settings: ScoreSettings):
     opts.intra_op_num_threads = settings.ort_intra_op_threads
     opts.inter_op_num_threads = settings.ort_inter_op_threads
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+                                     "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC}[optimization]
     return ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 class Model:
-    """A loaded version: manifest, feature schema and one shared ONNX session per model.
+    """A loaded version: manifest, feature schema and its ONNX sessions.
 
-    onnxruntime's `InferenceSession.run` is thread-safe, so one instance serves all threads.
+    The models that run on every request share ONE session over their combined graph
+    (riskscore.graphs): one `run` per call instead of one per model, with exactly the outputs
+    the graphs give one by one; a version whose graphs cannot be combined gets one session
+    per model. The on-demand models (ON_DEMAND) have their own sessions. onnxruntime's
+    `InferenceSession.run` is thread-safe, so one instance serves all threads.
+
+    `optimization` is passed to `build_session`: "basic" for `score` (one row per call),
+    "all" (onnxruntime's default) for batch chunks, where the extended fusions pay off.
     """
 
-    def __init__(self, manifest: dict, files: dict[str, bytes], settings: ScoreSettings):
+    def __init__(self, manifest: dict, files: dict[str, bytes], settings: ScoreSettings,
+                 optimization: str = "all"):
         self.manifest = manifest
         self.version: str = manifest["version"]
         self.features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
@@ -51,11 +71,27 @@ class Model:
         # The verified non-ONNX files (model card, drift baseline, forecast) for pages served
         # from this version; the ONNX bytes are not kept once their sessions exist.
         self.documents = {name: data for name, data in files.items() if not name.endswith(".onnx")}
-        # One after the other, in this thread: building them on two threads was at best 7 ms
-        # faster and cost 3.6 MiB more (a second malloc arena); see docs/benchmarks.md.
-        self.sessions = {name: build_session(files[meta["file"]], settings)
-                         for name, meta in manifest["models"].items()}
-        self._output_names = {name: [o.name for o in sess.get_outputs()] for name, sess in self.sessions.items()}
+        onnx_files = {name: files[meta["file"]] for name, meta in manifest["models"].items()}
+        # (session, {model: its output names}); built one after the other, in this thread:
+        # building them on two threads was at best 7 ms faster and cost 3.6 MiB more (a
+        # second malloc arena); see docs/benchmarks.md.
+        self._sessions: list[tuple[object, dict[str, list[str]]]] = []
+        every_request = {name: data for name, data in onnx_files.items() if name not in ON_DEMAND}
+        if len(every_request) > 1:
+            try:
+                combined, outputs = graphs.combine(every_request)
+                self._sessions.append((build_session(combined, settings, optimization), outputs))
+                onnx_files = {name: data for name, data in onnx_files.items() if name in ON_DEMAND}
+            except Exception as exc:  # noqa: BLE001 - CombineError, or onnxruntime refusing the result
+                # The separate graphs are what training verified: serve those.
+                log("WARNING", "model graphs not combined; one session per model", reason=str(exc)[:500],
+                    model_version=self.version)
+        for name, data in onnx_files.items():
+            session = build_session(data, settings, optimization)
+            self._sessions.append((session, {name: [o.name for o in session.get_outputs()]}))
+        # The session that runs each model (the per-request models share one).
+        self.sessions = {name: session for session, outputs in self._sessions for name in outputs}
+        self._plans: dict[frozenset[str], list[tuple[object, list[str]]]] = {}
         self.core = DecisionCore(manifest)
         # Built once per version, off the request path: the pydantic model of a valid request.
         self.request_model = request_model(self.features)
@@ -82,10 +118,18 @@ class Model:
     def run_feeds(self, feeds: dict[str, np.ndarray], skip: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
         """Every output of every model (but those in `skip`) for graph inputs (`feeds`' form)."""
         out: dict[str, np.ndarray] = {}
-        for name, session in self.sessions.items():
-            if name not in skip:
-                out.update(zip(self._output_names[name], session.run(None, feeds)))
+        for session, names in self._plan(skip):
+            out.update(zip(names, session.run(names, feeds)))
         return out
+
+    def _plan(self, skip: frozenset[str]) -> list[tuple[object, list[str]]]:
+        """(session, output names to fetch) for the models not in `skip`; kept per `skip`."""
+        plan = self._plans.get(skip)
+        if plan is None:
+            plan = [(session, wanted) for session, outputs in self._sessions
+                    if (wanted := [o for name, names in outputs.items() if name not in skip for o in names])]
+            self._plans[skip] = plan
+        return plan
 
     def decide(self, feeds: dict[str, np.ndarray], exposure: np.ndarray | None = None,
                include_embedding: bool = False) -> dict[str, np.ndarray]:
@@ -123,6 +167,21 @@ class Model:
         return result
 
 
+def trim_heap() -> None:
+    """Return the C heap's free pages to the OS (glibc's malloc_trim; elsewhere nothing).
+
+    After a load, the bundle's bytes, the combined graph and onnxruntime's copies of it are
+    freed, but glibc keeps most of that heap resident: about 2 MiB per instance here, which
+    made the combined session look larger than the separate ones (docs/benchmarks.md).
+    """
+    import ctypes  # already imported by numpy
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim this way
+        pass
+
+
 class Scorer:
     """load() once per instance; score() from any thread.
 
@@ -142,8 +201,11 @@ class Scorer:
         store = open_store(s.model_store, read_timeout_s=s.store_read_timeout_s,
                            read_deadline_s=s.store_read_deadline_s)
         loaded = bundle.load(store, s.model_name, s.model_version)
-        self.model = Model(loaded.manifest, loaded.files, s)
-        return self.model
+        model = Model(loaded.manifest, loaded.files, s, optimization="basic")
+        del loaded
+        trim_heap()
+        self.model = model
+        return model
 
     def ensure_loaded(self) -> Model:
         if self.model is not None:

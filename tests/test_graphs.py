@@ -1,0 +1,134 @@
+"""riskscore.graphs: the graphs a request runs, combined into one onnxruntime session, give
+exactly the outputs of each graph alone; whatever cannot be combined safely is refused, and the
+model then serves one session per graph."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from onnx_helpers import assert_served_like_each_graph
+from riskscore import bundle, graphs
+from riskscore.scorer import Model
+from riskscore.settings import ScoreSettings
+
+MODEL = "credit_default"
+
+
+def tiny(output: str, factor: float, *, opset: int = 17, ir: int = 8, input_type=TensorProto.FLOAT,
+         extra_nodes=(), domain_opsets=(), **model_fields) -> bytes:
+    """y = x * factor + 1 through an internal tensor `t`, initializers `w`/`one` and node names
+    `mul`/`add`: the same internal names in every graph built here."""
+    nodes = [helper.make_node("Mul", ["x", "w"], ["t"], name="mul"),
+             helper.make_node("Add", ["t", "one"], [output], name="add"), *extra_nodes]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", input_type, [None, 1])],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, [None, 1])],
+        initializer=[numpy_helper.from_array(np.array([factor], dtype=np.float32), "w"),
+                     numpy_helper.from_array(np.array([1.0], dtype=np.float32), "one")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset), *domain_opsets], **model_fields)
+    model.ir_version = ir
+    return model.SerializeToString()
+
+
+def run(data: bytes, x: np.ndarray) -> dict[str, np.ndarray]:
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in session.get_outputs()], session.run(None, {"x": x})))
+
+
+def test_graphs_with_the_same_internal_names_combine_and_keep_their_own_results():
+    x = np.array([[0.5], [2.0], [np.nan]], dtype=np.float32)
+    data, outputs = graphs.combine({"first": tiny("a", 2.0), "second": tiny("b", 3.0)})
+    onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+    assert outputs == {"first": ["a"], "second": ["b"]}
+    got = run(data, x)
+    np.testing.assert_array_equal(got["a"], x * 2 + 1)
+    np.testing.assert_array_equal(got["b"], x * 3 + 1)
+    names = {n.name for n in onnx.load_from_string(data).graph.node}
+    assert names == {"first/mul", "first/add", "second/mul", "second/add"}
+
+
+def _if_node():
+    branch = helper.make_graph([helper.make_node("Identity", ["t"], ["u"])], "branch", [],
+                               [helper.make_tensor_value_info("u", TensorProto.FLOAT, [None, 1])])
+    cond = helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(np.array(True)))
+    return [cond, helper.make_node("If", ["c"], ["v"], then_branch=branch, else_branch=branch)]
+
+
+def _external():
+    model = onnx.load_from_string(tiny("b", 3.0))
+    w = model.graph.initializer[0]
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    w.external_data.add(key="location", value="w.bin")
+    return model.SerializeToString()
+
+
+def _sparse():
+    model = onnx.load_from_string(tiny("b", 3.0))
+    values = numpy_helper.from_array(np.array([1.0], dtype=np.float32), "s")
+    indices = numpy_helper.from_array(np.array([0], dtype=np.int64), "s_indices")
+    model.graph.sparse_initializer.append(helper.make_sparse_tensor(values, indices, [1]))
+    return model.SerializeToString()
+
+
+def _function():
+    model = onnx.load_from_string(tiny("b", 3.0))
+    model.functions.append(helper.make_function("local", "f", ["p"], ["q"], [helper.make_node("Identity", ["p"], ["q"])],
+                                                [helper.make_opsetid("", 17)]))
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("second, problem", [
+    (tiny("a", 3.0), "output 'a' is also another graph's output"),
+    (tiny("b", 3.0, opset=16), "opset ai.onnx 16 differs from 17"),
+    (tiny("b", 3.0, ir=7), "IR versions differ"),
+    (tiny("b", 3.0, input_type=TensorProto.DOUBLE), "input 'x' is declared differently"),
+    (tiny("b", 3.0, extra_nodes=_if_node()), r"ai\.onnx\.If may hold a subgraph"),
+    (tiny("b", 3.0, extra_nodes=[helper.make_node("Custom", ["t"], ["v"], domain="com.example")],
+          domain_opsets=[helper.make_opsetid("com.example", 1)]), r"com\.example\.Custom may hold a subgraph"),
+    (_external(), "external data"),
+    (_sparse(), "graph field 15"),
+    (_function(), "model field 25"),
+    (b"\x0a\xff\xff", "truncated"),
+    (b"", "not an ONNX model"),
+])
+def test_what_cannot_be_combined_safely_is_refused_naming_the_graph_and_the_reason(second, problem):
+    with pytest.raises(graphs.CombineError, match=problem):
+        graphs.combine({"first": tiny("a", 2.0), "second": second})
+
+
+def _bundle(trained_store):
+    version = trained_store.result.manifest["version"]
+    loaded = bundle.load(trained_store.store, MODEL, version)
+    return loaded.manifest, loaded.files
+
+
+def test_the_served_sessions_give_each_graphs_outputs_bit_for_bit(trained_store, small_data):
+    manifest, files = _bundle(trained_store)
+    assert_served_like_each_graph(manifest, files, small_data.head(3000))
+
+
+def test_a_version_whose_graphs_cannot_be_combined_is_served_one_session_per_graph(trained_store, small_data,
+                                                                                  monkeypatch, capsys):
+    manifest, files = _bundle(trained_store)
+    combined = Model(manifest, files, ScoreSettings())
+
+    def refuse(_graphs):
+        raise graphs.CombineError("pd: a node with a subgraph")
+
+    monkeypatch.setattr(graphs, "combine", refuse)
+    separate = Model(manifest, files, ScoreSettings())
+    warning = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert warning["severity"] == "WARNING" and "not combined" in warning["message"]
+    assert "subgraph" in warning["reason"] and warning["model_version"] == manifest["version"]
+    assert len({id(s) for s in separate.sessions.values()}) == len(manifest["models"])
+    rows = [{k: (None if v != v else v) for k, v in r.items()} for r in
+            small_data.head(50)[[f["name"] for f in manifest["features"]]].to_dict("records")]
+    a, b = combined.score_rows(rows, include_embedding=True), separate.score_rows(rows, include_embedding=True)
+    assert a == b
