@@ -44,7 +44,7 @@ def test_parity_flags_identical_scores_close(fitted, data):
     assert report["rows"] == len(test)
     assert report["flag_mismatches"] == 0
     assert report["score_max_abs_diff"] <= PARITY_TOLERANCE
-    assert report["band_rows_inexact"] == 0
+    assert report["band_sum_mismatches"] == 0
     assert report["depth_sum_max_abs_diff"] <= report["depth_band"] / anomaly.DEPTH_BAND_MARGIN
     out = run_onnx(onnx_model, FEATURES, test)
     assert np.array_equal(out["anomaly_flag"], model.predict(test))
@@ -88,7 +88,7 @@ def test_band_rows_get_scikit_learns_sum_bit_for_bit(fitted, data, monkeypatch):
     one = run_onnx(expose_outputs(wide, INSPECT), FEATURES, test.iloc[[7]])
     assert one["anom_depth"][0] == native[7]
     report = model.verify(wide, test)
-    assert report["band_rows"] == len(test) and report["band_rows_inexact"] == 0
+    assert report["band_rows"] == len(test) and report["band_sum_mismatches"] == 0
     assert report["flag_mismatches"] == 0
 
 
@@ -181,7 +181,7 @@ def test_rows_tied_on_the_threshold_are_exact(data, preprocessor):
     assert run_onnx(onnx_model, FEATURES, block)["anomaly_flag"].sum() == 0
     report = model.verify(onnx_model, train)
     assert report["flag_mismatches"] == 0 and report["closest_native_score_to_threshold"] == 0.0
-    assert report["band_rows"] >= len(block) and report["band_rows_inexact"] == 0
+    assert report["band_rows"] >= len(block) and report["band_sum_mismatches"] == 0
 
 
 def test_deterministic_with_fixed_seed(fitted, data, preprocessor):
