@@ -4,6 +4,7 @@ graph alone against native XGBoost `inplace_predict` on the same trees; then Big
 BigQuery against the emulator.
 
     .venv/bin/python bench/batch.py --dir /tmp/bench-batch [--rows 5000000] [--rounds 2] [--bq-rows 200000]
+        [--before OLD/functions [--before-store OLD_STORE]]   # earlier code in every round too
 
 Each job runs in its own process (peak RSS from wait4), alternating the order per round;
 the 1-minute load average is recorded next to each run (the machine is shared).
