@@ -4,6 +4,7 @@ graph alone against native XGBoost `inplace_predict` on the same trees; then Big
 BigQuery against the emulator.
 
     .venv/bin/python bench/batch.py --dir /tmp/bench-batch [--rows 5000000] [--rounds 2] [--bq-rows 200000]
+        [--before OLD/functions [--before-store OLD_STORE]]   # earlier code in every round too
 
 Each job runs in its own process (peak RSS from wait4), alternating the order per round;
 the 1-minute load average is recorded next to each run (the machine is shared).
@@ -73,16 +74,22 @@ def prepare(work: Path) -> dict:
     return json.loads((work / "prepared.json").read_text())
 
 
-def end_to_end(work: Path, data: Path, rows: int, rounds: int) -> list[dict]:
-    ours = [PY, "-m", "riskscore.batch", "--input", str(data), "--output", str(work / "out_ours"),
-            "--run-date", "2026-11-22", "--model-store", str(work / "store"), "--quiet"]
-    alternative = [PY, str(ROOT / "bench" / "alternative" / "batch_job.py"), "run", "--models",
-                   str(work / "alternative_batch.joblib"), "--input", str(data), "--output", str(work / "out_alt")]
+def end_to_end(work: Path, data: Path, rows: int, rounds: int, before: Path | None = None,
+               before_store: Path | None = None) -> list[dict]:
+    def batch_job(store: Path, out: str) -> list[str]:
+        return [PY, "-m", "riskscore.batch", "--input", str(data), "--output", str(work / out),
+                "--run-date", "2026-11-22", "--model-store", str(store), "--quiet"]
+
+    jobs = [("ours", batch_job(work / "store", "out_ours"), ROOT / "functions"),
+            ("alternative", [PY, str(ROOT / "bench" / "alternative" / "batch_job.py"), "run", "--models",
+                             str(work / "alternative_batch.joblib"), "--input", str(data), "--output",
+                             str(work / "out_alt")], ROOT / "functions")]
+    if before:  # earlier code (a functions/ folder), with its own store if given
+        jobs.append(("before", batch_job(before_store or work / "store", "out_before"), before))
     results = []
     for r in range(rounds):
-        order = [("ours", ours), ("alternative", alternative)]
-        for name, cmd in (order if r % 2 == 0 else order[::-1]):
-            m = timed(cmd, cwd=ROOT / "functions")
+        for name, cmd, cwd in (jobs if r % 2 == 0 else jobs[::-1]):
+            m = timed(cmd, cwd=cwd)
             m.update(round=r + 1, job=name, rows=rows, rows_per_s=rows / m["wall_s"])
             m.pop("stdout")
             m["rows_per_cpu_s"] = rows / m["cpu_s"]
@@ -95,28 +102,42 @@ def end_to_end(work: Path, data: Path, rows: int, rounds: int) -> list[dict]:
 
 PD_ONLY = """
 import json, sys, time
+from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, {root!r}); sys.path.insert(0, {root!r} + '/functions')
-import numpy as np, pandas as pd, onnxruntime as ort, pyarrow.parquet as pq
+import numpy as np, pandas as pd, onnxruntime as ort, pyarrow.parquet as pq, xgboost as xgb
 from training.spec import load_spec, check_data
 from training.split import split_frame
+from training.pd_family import boosting_params
 from training.pd_model import PDModel
 from training.preprocess import onnx_inputs
 spec = load_spec({root!r} + '/training/specs/credit_default.yaml')
 df = check_data(spec, pd.read_parquet({train!r}))
 parts = split_frame(df, spec.target, spec.split.valid_fraction, spec.split.test_fraction, date=spec.date, seed=spec.split.seed)
 y = {{k: v[spec.target].to_numpy() for k, v in parts.items()}}
-model = PDModel(spec.features, spec.pd_model.model_dump(), seed=spec.split.seed).fit(parts['train'], y['train'], parts['valid'], y['valid'])
+# The product's XGBoost candidate in the large regime, as training fits it.
+model = PDModel(spec.features, boosting_params(spec, 'large'), seed=spec.split.seed).fit(parts['train'], y['train'], parts['valid'], y['valid'])
 graph, _ = model.to_onnx(spec.scaling)
 X = pq.read_table({data!r}).slice(0, {rows}).to_pandas()
 feeds = onnx_inputs(X, spec.features)
 matrix = model.preprocessor_.transform(X)
 booster = model._booster()
 booster.set_param({{"nthread": 2}})
-opts = ort.SessionOptions(); opts.intra_op_num_threads = 2; opts.inter_op_num_threads = 1
-session = ort.InferenceSession(graph.SerializeToString(), sess_options=opts, providers=['CPUExecutionProvider'])
+def session(threads):
+    opts = ort.SessionOptions(); opts.intra_op_num_threads = threads; opts.inter_op_num_threads = 1
+    return ort.InferenceSession(graph.SerializeToString(), sess_options=opts, providers=['CPUExecutionProvider'])
+two, one = session(2), session(1)
+half = len(X) // 2
+halves = [{{k: v[:half] for k, v in feeds.items()}}, {{k: v[half:] for k, v in feeds.items()}}]
+pool = ThreadPoolExecutor(2)
+def two_chunks():  # as batch scoring runs it: one intra-op thread, two chunks at once
+    list(pool.map(lambda f: one.run(None, f), halves))
+runs = (('onnx_pd_graph_2_threads', lambda: two.run(None, feeds)),
+        ('onnx_pd_graph_2_chunks', two_chunks),
+        ('xgboost_inplace_predict', lambda: booster.inplace_predict(matrix)),
+        ('xgboost_approx_contribs', lambda: booster.predict(xgb.DMatrix(matrix, nthread=2), pred_contribs=True, approx_contribs=True)))
 out = {{}}
 for r in range(3):
-    for name, fn in (('onnx_pd_graph', lambda: session.run(None, feeds)), ('xgboost_inplace_predict', lambda: booster.inplace_predict(matrix))):
+    for name, fn in runs:
         t = time.perf_counter(); fn(); out.setdefault(name, []).append(len(X) / (time.perf_counter() - t))
 print(json.dumps({{k: sorted(v)[1] for k, v in out.items()}} | {{"trees": int(model.best_iteration_ + 1), "rows": len(X)}}))
 """
@@ -189,6 +210,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pd-rows", type=int, default=1_000_000)
     parser.add_argument("--bq-rows", type=int, default=200_000)
+    parser.add_argument("--before", type=Path, help="a functions/ folder of earlier code, run in every round too")
+    parser.add_argument("--before-store", type=Path, help="the model store the earlier code runs (default: ours)")
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     prepared = prepare(args.dir)
@@ -203,7 +226,7 @@ def main(argv=None) -> int:
         (out / "batch.json").write_text(json.dumps(report, indent=2, default=str))
 
     if args.rounds:
-        report["end_to_end"] = end_to_end(args.dir, data, args.rows, args.rounds)
+        report["end_to_end"] = end_to_end(args.dir, data, args.rows, args.rounds, args.before, args.before_store)
         save()
     if args.pd_rows:
         report["pd_only"] = pd_only(args.dir, data, args.pd_rows)

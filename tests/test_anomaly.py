@@ -6,11 +6,13 @@ import json
 
 import numpy as np
 import pandas as pd
+import onnx
 import pytest
 from onnx import TensorProto
 
 from onnx_helpers import EXTREME, FEATURES, TYPICAL, applicants, holdout, tampered
 from riskscore.errors import ExportVerificationError
+from training import anomaly
 from training.anomaly import PARITY_TOLERANCE, AnomalyModel
 from training.onnx_graph import expose_outputs
 from training.pd_model import run_onnx
@@ -42,7 +44,8 @@ def test_parity_flags_identical_scores_close(fitted, data):
     assert report["rows"] == len(test)
     assert report["flag_mismatches"] == 0
     assert report["score_max_abs_diff"] <= PARITY_TOLERANCE
-    assert report["depth_sum_inexact_rows"] == 0
+    assert report["band_sum_mismatches"] == 0
+    assert report["depth_sum_max_abs_diff"] <= report["depth_band"] / anomaly.DEPTH_BAND_MARGIN
     out = run_onnx(onnx_model, FEATURES, test)
     assert np.array_equal(out["anomaly_flag"], model.predict(test))
     native = model.forest_.predict(model.preprocessor_.transform(test))
@@ -50,15 +53,43 @@ def test_parity_flags_identical_scores_close(fitted, data):
     assert np.array_equal(out["anomaly_score"] > 0, out["anomaly_flag"] == 1)
 
 
-def test_depth_sum_is_bit_exact(fitted, data):
-    """The path-length sum in the graph is scikit-learn's float64 sum, bit for bit."""
+INSPECT = {"anom_depth": TensorProto.DOUBLE, "anom_depth_approx": TensorProto.DOUBLE,
+           "anom_in_band": TensorProto.BOOL}
+
+
+def test_fast_sum_is_inexact_but_within_the_proven_band(fitted, data):
+    """The float32 sum differs from scikit-learn's float64 sum (so it alone could flip a row on
+    the threshold), but never by more than the bound; rows outside the band keep it."""
     model, onnx_model = fitted
     test = data[1]
-    out = run_onnx(expose_outputs(onnx_model, {"anom_depth": TensorProto.DOUBLE}), FEATURES, test)
+    out = run_onnx(expose_outputs(onnx_model, INSPECT), FEATURES, test)
     native = model._depth_native(model.preprocessor_.transform(test))
+    diff = np.abs(out["anom_depth_approx"] - native)
+    assert np.mean(diff > 0) > 0.5
+    assert diff.max() <= model.depth_band() / anomaly.DEPTH_BAND_MARGIN
+    in_band = np.abs(out["anom_depth_approx"] - model.depth_threshold_) <= model.depth_band()
+    assert np.array_equal(out["anom_in_band"], in_band)
+    assert np.array_equal(out["anom_depth"][~in_band], out["anom_depth_approx"][~in_band])
+
+
+def test_band_rows_get_scikit_learns_sum_bit_for_bit(fitted, data, monkeypatch):
+    """With the band widened to every row, the exact path gives scikit-learn's float64
+    path-length sum bit for bit on all of them (rows in any order, batch size 1 included)."""
+    model, _ = fitted
+    monkeypatch.setattr(anomaly, "DEPTH_BAND_MARGIN", 1e9)
+    wide = model.to_onnx()
+    test = data[1]
+    out = run_onnx(expose_outputs(wide, INSPECT), FEATURES, test)
+    native = model._depth_native(model.preprocessor_.transform(test))
+    assert out["anom_in_band"].all()
     assert np.array_equal(out["anom_depth"], native)
     assert np.array_equal(model._score_from_depth(native),
                           model.forest_.score_samples(model.preprocessor_.transform(test)))
+    one = run_onnx(expose_outputs(wide, INSPECT), FEATURES, test.iloc[[7]])
+    assert one["anom_depth"][0] == native[7]
+    report = model.verify(wide, test)
+    assert report["band_rows"] == len(test) and report["band_sum_mismatches"] == 0
+    assert report["flag_mismatches"] == 0
 
 
 def test_onnx_takes_raw_named_columns(fitted):
@@ -89,17 +120,41 @@ def test_extreme_applicant_flagged_typical_not(fitted):
 
 
 @pytest.mark.parametrize("name, change, message", [
-    ("anom_path_lengths", lambda a: a * 1.05, "anomaly ONNX"),
     ("anom_depth_threshold", lambda a: a + 25.0, "flags .* rows differently"),
+    ("anom_band", lambda a: a * 0.0, "sums 0 rows exactly"),
     ("revolving_utilization__Imputer/imputed_value_floats", lambda a: a + np.float32(5.0), "anomaly ONNX"),
 ])
-def test_tampered_graph_fails_verification(fitted, data, name, change, message):
+def test_tampered_graph_fails_verification(fitted, data, name, change, message, monkeypatch):
     model, onnx_model = fitted
     test = data[1]
     if name == "revolving_utilization__Imputer/imputed_value_floats":  # the median only matters for missing values
         test = test.assign(revolving_utilization=np.nan)
+    if name == "anom_band":  # rows near the threshold, so that the band is not empty
+        native = model._depth_native(model.preprocessor_.transform(test))
+        test = test.iloc[np.argsort(np.abs(native - model.depth_threshold_))[:50]]
+        monkeypatch.setattr(model, "depth_band", lambda: 100.0)  # this instance only, undone after
+        onnx_model = model.to_onnx()
     with pytest.raises(ExportVerificationError, match=message):
         model.verify(tampered(onnx_model, name, change), test)
+
+
+def test_tampered_exact_lengths_fail_verification(fitted, data, monkeypatch):
+    model, _ = fitted
+    monkeypatch.setattr(anomaly, "DEPTH_BAND_MARGIN", 1e9)
+    with pytest.raises(ExportVerificationError, match="near the threshold differ"):
+        model.verify(tampered(model.to_onnx(), "anom_path_lengths", lambda a: a * 1.05), data[1])
+
+
+def test_tampered_fast_lengths_fail_verification(fitted, data):
+    """Leaf lengths of the fast ensemble off by a little: beyond the bound, so verify fails."""
+    model, onnx_model = fitted
+    bad = onnx.ModelProto()
+    bad.CopyFrom(onnx_model)
+    (fast,) = [n for n in bad.graph.node if n.output[0] == "anom_depth32"]
+    (weights,) = [a for a in fast.attribute if a.name == "target_weights"]
+    weights.floats[:] = [w + 0.01 for w in weights.floats]
+    with pytest.raises(ExportVerificationError, match="beyond the proven bound"):
+        model.verify(bad, data[1])
 
 
 def test_rows_tied_on_the_threshold_are_exact(data, preprocessor):
@@ -126,6 +181,7 @@ def test_rows_tied_on_the_threshold_are_exact(data, preprocessor):
     assert run_onnx(onnx_model, FEATURES, block)["anomaly_flag"].sum() == 0
     report = model.verify(onnx_model, train)
     assert report["flag_mismatches"] == 0 and report["closest_native_score_to_threshold"] == 0.0
+    assert report["band_rows"] >= len(block) and report["band_sum_mismatches"] == 0
 
 
 def test_deterministic_with_fixed_seed(fitted, data, preprocessor):

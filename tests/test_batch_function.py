@@ -63,6 +63,20 @@ def test_a_run_scores_every_row_and_answers_with_the_summary(app, table, tmp_pat
     assert logged and {k: logged[-1][k] for k in body} == body
 
 
+def test_scores_files_use_dictionaries_for_few_valued_columns_only(app, table, tmp_path):
+    from riskscore.batch.schema import FEW_VALUES
+
+    out = tmp_path / "out"
+    assert post(app, {"input": str(table), "output": str(out), "run_date": RUN_DATE})[0] == 200
+    meta = pq.ParquetFile(out / f"run_date={RUN_DATE}" / "scores.parquet").metadata
+    group = meta.row_group(0)
+    encoded = {group.column(i).path_in_schema: set(group.column(i).encodings) for i in range(group.num_columns)}
+    dictionary = {name for name, enc in encoded.items() if enc & {"PLAIN_DICTIONARY", "RLE_DICTIONARY"}}
+    assert dictionary == set(FEW_VALUES) & set(encoded)
+    assert {"rating", "reason_1", "model_version"} <= dictionary and not {"applicant_id", "pd"} & dictionary
+    assert all(group.column(i).compression == "ZSTD" for i in range(group.num_columns))
+
+
 def test_the_batch_decision_equals_score_row_for_row(batch_app, trained_store, small_data, tmp_path):
     """Thousands of rows (with missing values) through both functions: the same decision."""
     rows = small_data.head(2000).reset_index(drop=True)

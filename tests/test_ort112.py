@@ -139,3 +139,31 @@ def test_scorecard_and_preprocessing_graphs_run_under_ort112(ort112_python, tmp_
     old = _run_old(ort112_python, tmp_path, {stem: (p, feeds) for stem, p in paths.items()})
     for stem, graph in graphs.items():
         _compare(old[stem], run_onnx(graph, spec.features, df), stem)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5])
+def test_anomaly_exact_band_runs_under_ort112(ort112_python, tmp_path, monkeypatch, share):
+    """The anomaly graph's exact path (rows near the threshold gathered, summed in float64,
+    scattered back) under 1.12.1: with an empty band and with half the rows in it."""
+    from onnx import TensorProto
+
+    from onnx_helpers import FEATURES, holdout
+    from training.anomaly import AnomalyModel
+    from training.onnx_graph import expose_outputs
+    from training.preprocess import RawPreprocessor
+
+    train, test = holdout(7, rows=4000, train_rows=3000)
+    model = AnomalyModel(RawPreprocessor(FEATURES), seed=7).fit(train)
+    native = model._depth_native(model.preprocessor_.transform(test))
+    band = float(np.quantile(np.abs(native - model.depth_threshold_), share)) if share else 0.0
+    monkeypatch.setattr(model, "depth_band", lambda: band)  # this instance only
+    graph = expose_outputs(model.to_onnx(), {"anom_depth": TensorProto.DOUBLE, "anom_in_band": TensorProto.BOOL})
+    path = tmp_path / "anomaly_band.onnx"
+    onnx.save(graph, str(path))
+    _check_limits(str(path))
+    old = _run_old(ort112_python, tmp_path, {"anomaly_band": (str(path), onnx_inputs(test, FEATURES))})["anomaly_band"]
+    in_band = old["anom_in_band"]
+    assert abs(in_band.mean() - share) < 0.05
+    assert np.array_equal(old["anom_depth"][in_band], native[in_band])
+    assert np.array_equal(old["anomaly_flag"], model.predict(test))
+    _compare(old, run_onnx(graph, FEATURES, test), "anomaly_band")

@@ -53,6 +53,10 @@ REJECTS_SCHEMA: list[dict] = [
 ]
 
 FILE_EXCLUDED = ("run_date",)  # carried by the Hive-style folder in Parquet outputs
+# Columns with few distinct values in a run: dictionary-encoded in Parquet. The others (ids,
+# floats, raw rows) are not: hashing every value costs CPU and, unique, they only grow the file.
+FEW_VALUES = ("rating", "segment", "segment_name", *[f"reason_{k}" for k in range(1, REASONS + 1)],
+              "model_version", "scored_at", "field", "reason")
 
 
 def schema_for(schema: list[dict], id_column: str | None) -> list[dict]:

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from .. import bq
 from ..errors import InvalidRequest, OutputNotWritable
-from .schema import REJECTS_SCHEMA, SCORES_SCHEMA, arrow_schema, schema_for
+from .schema import FEW_VALUES, REJECTS_SCHEMA, SCORES_SCHEMA, arrow_schema, schema_for
 
 SCORES_FILE, REJECTS_FILE = "scores.parquet", "rejects.parquet"
 BQ_LOAD_ROWS = 500_000  # rows per staging load job: bounds the memory held for one load
@@ -68,14 +68,19 @@ def open_sink(destination: str, run_date: date, id_column: str | None, *, projec
     return BigQuerySink(where, run_date, id_column, project, staging_dataset)
 
 
+def parquet_options(schema: pa.Schema, compression: str = "zstd") -> dict:
+    """How batch outputs are written: dictionaries for the few-valued columns only."""
+    return {"compression": compression, "use_dictionary": [n for n in schema.names if n in FEW_VALUES]}
+
+
 class _ParquetPair:
     """Two streaming Parquet writers (scores, rejects) over file objects."""
 
     def __init__(self, scores_fh, rejects_fh, id_column: str | None):
         self.scores_schema = arrow_schema(schema_for(SCORES_SCHEMA, id_column), for_files=True)
         self.rejects_schema = arrow_schema(schema_for(REJECTS_SCHEMA, id_column), for_files=True)
-        self.scores = pq.ParquetWriter(scores_fh, self.scores_schema, compression="zstd")
-        self.rejects = pq.ParquetWriter(rejects_fh, self.rejects_schema, compression="zstd")
+        self.scores = pq.ParquetWriter(scores_fh, self.scores_schema, **parquet_options(self.scores_schema))
+        self.rejects = pq.ParquetWriter(rejects_fh, self.rejects_schema, **parquet_options(self.rejects_schema))
 
     def write(self, scores: pa.RecordBatch, rejects: pa.RecordBatch) -> None:
         if scores.num_rows:
@@ -247,7 +252,8 @@ class BigQuerySink:
         if not self._buffers[k]:
             return
         buf = io.BytesIO()
-        pq.write_table(pa.Table.from_batches(self._buffers[k], schema=self.arrow[k]), buf)
+        pq.write_table(pa.Table.from_batches(self._buffers[k], schema=self.arrow[k]), buf,
+                       **parquet_options(self.arrow[k], compression="snappy"))  # the load's codec as before
         self._buffers[k] = []
         buf.seek(0)
         config = self._bigquery.LoadJobConfig(source_format="PARQUET", write_disposition="WRITE_APPEND")
