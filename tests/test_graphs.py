@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from onnx_helpers import assert_served_like_each_graph
 from riskscore import bundle, graphs
-from riskscore.scorer import Model
+from riskscore.scorer import Model, build_session
 from riskscore.settings import ScoreSettings
 
 MODEL = "credit_default"
@@ -132,3 +132,63 @@ def test_a_version_whose_graphs_cannot_be_combined_is_served_one_session_per_gra
             small_data.head(50)[[f["name"] for f in manifest["features"]]].to_dict("records")]
     a, b = combined.score_rows(rows, include_embedding=True), separate.score_rows(rows, include_embedding=True)
     assert a == b
+
+
+def test_the_preprocessing_every_graph_repeats_runs_once(trained_store, small_spec):
+    manifest, files = _bundle(trained_store)
+    per_request = {name: files[meta["file"]] for name, meta in manifest["models"].items() if name != "embedding"}
+    data, _ = graphs.combine(per_request)
+    combined = onnx.load_from_string(data)
+    onnx.checker.check_model(combined, full_check=True)
+    separate = [onnx.load_from_string(g) for g in per_request.values()]
+    categorical = sum(f.type == "categorical" for f in small_spec.features)
+    assert sum(n.op_type == "OneHotEncoder" for m in separate for n in m.graph.node) == categorical * len(per_request)
+    assert sum(n.op_type == "OneHotEncoder" for n in combined.graph.node) == categorical
+    assert len(combined.graph.node) < sum(len(m.graph.node) for m in separate)
+    assert [i.name for i in combined.graph.input] == [f.name for f in small_spec.features]
+
+
+def test_equal_nodes_are_kept_once_but_a_graph_output_is_always_produced():
+    # Both graphs compute t = x * 2 (equal bytes in `w`, equal node): kept once; each Add stays
+    # (its output is a graph output), and each reads the shared t.
+    data, outputs = graphs.combine({"first": tiny("a", 2.0), "second": tiny("b", 2.0)})
+    model = onnx.load_from_string(data)
+    onnx.checker.check_model(model, full_check=True)
+    assert sorted(n.name for n in model.graph.node) == ["first/add", "first/mul", "second/add"]
+    assert sorted(t.name for t in model.graph.initializer) == ["first/one", "first/w"]
+    x = np.array([[0.5], [np.nan], [-3.0]], dtype=np.float32)
+    got = run(data, x)
+    np.testing.assert_array_equal(got["a"], x * 2 + 1)
+    np.testing.assert_array_equal(got["b"], x * 2 + 1)
+
+
+def test_batch_runs_the_combined_session_once_per_chunk_and_decides_as_each_graph(trained_store, small_spec):
+    from riskscore.settings import BatchSettings
+    from training.pd_model import onnx_inputs
+    from training.synthetic import generate
+
+    manifest, files = _bundle(trained_store)
+    settings = BatchSettings(model_store="unused")
+    model = Model(manifest, files, settings)
+    per_request = {name: s for name, s in model.sessions.items() if name != "embedding"}
+    assert len({id(s) for s in per_request.values()}) == 1  # one session for the four graphs
+    feeds = onnx_inputs(generate(rows=2000, seed=12), small_spec.features)
+    expected = {}
+    for name, meta in manifest["models"].items():
+        if name != "embedding":
+            session = build_session(files[meta["file"]], settings)  # same threads: same float32 sums
+            expected.update(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+    got = model.run_feeds(feeds, skip=frozenset({"embedding"}))
+    assert sorted(got) == sorted(expected)
+    for name, value in expected.items():
+        assert got[name].dtype == value.dtype and np.array_equal(got[name], value, equal_nan=value.dtype.kind == "f"), name
+
+
+def test_the_score_path_never_imports_onnx():
+    # The graphs are combined on the wire format: `score` instances never pay for the onnx package.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import sys; import main; assert 'onnx' not in sys.modules, 'onnx imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1] / "functions")

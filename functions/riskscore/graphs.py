@@ -10,7 +10,10 @@ How: directly on the protobuf wire format, because importing the `onnx` package 
 graph, every internal tensor and node name prefixed with `<model>/` so that graphs exported
 independently cannot collide; graph inputs (the shared raw columns) and graph outputs keep
 their names, so the combined session answers with exactly the outputs the graphs have one by
-one. Anything this copy cannot prove safe raises `CombineError` and the caller keeps separate
+one. Work the graphs share is kept once: an initializer with the same bytes as an earlier
+one, and a node with the same operator, attributes and (resolved) inputs as an earlier node,
+are replaced by the earlier one, so the preprocessing every graph repeats (imputation, one-hot
+encoding of the raw columns) runs once, with the same kernels on the same values. Anything this copy cannot prove safe raises `CombineError` and the caller keeps separate
 sessions: differing IR versions or versions of one operator domain, an input declared
 differently, an output name in two graphs, subgraphs (If/Loop/Scan), operators of unknown
 domains, local functions, sparse or external initializers, fields this module does not know.
@@ -24,7 +27,8 @@ _MODEL_IGNORED = {2, 3, 4, 5, 6, 14}  # producer name/version, domain, model ver
 _GRAPH_NODE, _GRAPH_INITIALIZER, _GRAPH_INPUT, _GRAPH_OUTPUT, _GRAPH_VALUE_INFO = 1, 5, 11, 12, 13
 _GRAPH_IGNORED = {2, 10, 16}  # name, doc string, metadata
 _NODE_INPUT, _NODE_OUTPUT, _NODE_NAME, _NODE_OP_TYPE, _NODE_DOMAIN = 1, 2, 3, 4, 7
-_NODE_COPIED = {5, 6, 8, 9}  # attributes, doc string, overload, metadata
+_NODE_ATTRIBUTE = 5
+_NODE_COPIED = {_NODE_ATTRIBUTE, 6, 8, 9}  # attributes, doc string, overload, metadata
 # A subgraph may read names of the graph around it, which renaming would break. In the ONNX
 # domains only these operators take one (ai.onnx.ml has none); other domains' operators are
 # not known here. (Checking the attributes themselves would mean walking every element of a
@@ -48,6 +52,9 @@ def combine(graphs: dict[str, bytes]) -> tuple[bytes, dict[str, list[str]]]:
     ir_versions, opsets = set(), {}
     inputs: dict[str, bytes] = {}  # name -> serialized ValueInfoProto, first graph's order
     nodes, initializers, value_infos, outputs = [], [], [], []
+    kept_initializers: dict[bytes, str] = {}  # initializer content (all but its name) -> kept name
+    kept_nodes: dict[bytes, list[str]] = {}  # what a node computes -> its kept output names
+    value_info_names: set[str] = set()
     outputs_of: dict[str, list[str]] = {}
     for model_name, data in graphs.items():
         graph, ir_version, model_opsets = _model(model_name, data)
@@ -67,12 +74,35 @@ def combine(graphs: dict[str, bytes]) -> tuple[bytes, dict[str, list[str]]]:
         if shadowed := {name for name, _ in g["inputs"]} & g["initializer_names"]:
             raise CombineError(f"{model_name}: initializer {sorted(shadowed)[0]!r} has an input's name")
 
-        def rename(name: str, keep=keep, prefix=f"{model_name}/") -> str:
+        alias: dict[str, str] = {}  # this graph's tensors replaced by an earlier graph's equal one
+
+        def rename(name: str, keep=keep, alias=alias, prefix=f"{model_name}/") -> str:
+            if name in alias:
+                return alias[name]
             return name if name in keep or name == "" else prefix + name
 
-        nodes += [_rename_node(model_name, node, rename) for node in g["nodes"]]
-        initializers += [_rename_field(t, _TENSOR_NAME, rename) for t in g["initializers"]]
-        value_infos += [_rename_field(v, _VALUE_INFO_NAME, rename) for v in g["value_infos"]]
+        for tensor in g["initializers"]:
+            name = _string(tensor, _TENSOR_NAME) or ""
+            content = b"".join(bytes(raw) for field, _, _, raw in _fields(tensor, raw=True) if field != _TENSOR_NAME)
+            if name not in keep and content in kept_initializers:
+                alias[name] = kept_initializers[content]
+                continue
+            kept_initializers.setdefault(content, rename(name))
+            initializers.append(_rename_field(tensor, _TENSOR_NAME, rename))
+        for node in g["nodes"]:
+            renamed, work, node_outputs = _rename_node(model_name, node, rename)
+            shareable = work is not None and not (set(node_outputs) & keep) and "" not in node_outputs
+            if shareable and work in kept_nodes:
+                alias.update(zip(node_outputs, kept_nodes[work]))
+                continue
+            if shareable:
+                kept_nodes[work] = [rename(o) for o in node_outputs]
+            nodes.append(renamed)
+        for info in g["value_infos"]:
+            name = rename(_string(info, _VALUE_INFO_NAME) or "")
+            if name not in value_info_names:
+                value_info_names.add(name)
+                value_infos.append(_rename_field(info, _VALUE_INFO_NAME, rename))
         outputs += g["outputs"]
         outputs_of[model_name] = g["output_names"]
     if len(ir_versions) != 1:
@@ -138,12 +168,22 @@ def _graph(model_name: str, graph: memoryview) -> dict:
     return g
 
 
-def _rename_node(model_name: str, node: memoryview, rename) -> bytes:
-    out = []
+def _rename_node(model_name: str, node: memoryview, rename) -> tuple[bytes, bytes | None, list[str]]:
+    """(the node renamed, what it computes or None if it must never be shared, its output names
+    as in its own graph). What it computes: operator, domain, attributes and renamed inputs,
+    so two nodes with equal keys give equal outputs (no operator here is nondeterministic but
+    the Random* family, never shared)."""
+    out, work, outputs = [], [], []
     op_type, domain = "", ""
     for field, wire, value, raw in _fields(node, raw=True):
-        if field in (_NODE_INPUT, _NODE_OUTPUT) and wire == 2:
-            out.append(_field(field, rename(bytes(value).decode()).encode()))
+        if field == _NODE_INPUT and wire == 2:
+            name = rename(bytes(value).decode()).encode()
+            out.append(_field(field, name))
+            work.append(_field(field, name))
+        elif field == _NODE_OUTPUT and wire == 2:
+            outputs.append(bytes(value).decode())
+            out.append(_field(field, rename(outputs[-1]).encode()))
+            work.append(_key(_NODE_OUTPUT, 0))  # how many outputs, not their names
         elif field == _NODE_NAME and wire == 2:
             name = bytes(value).decode()
             out.append(_field(field, f"{model_name}/{name}".encode() if name else b""))
@@ -153,14 +193,17 @@ def _rename_node(model_name: str, node: memoryview, rename) -> bytes:
             else:
                 domain = bytes(value).decode()
             out.append(raw)
+            work.append(bytes(raw))
         elif field in _NODE_COPIED:
             out.append(raw)
+            if field == _NODE_ATTRIBUTE:
+                work.append(bytes(raw))
         else:
             raise CombineError(f"{model_name}: node field {field} is not supported")
     if domain not in _KNOWN_DOMAINS or (domain != "ai.onnx.ml" and op_type in _SUBGRAPH_OPS):
         raise CombineError(f"{model_name}: operator {domain or 'ai.onnx'}.{op_type} may hold a subgraph; "
                            "not supported")
-    return b"".join(out)
+    return b"".join(out), None if op_type.startswith("Random") else b"".join(work), outputs
 
 
 def _rename_field(message: memoryview, name_field: int, rename) -> bytes:

@@ -2,43 +2,21 @@
 run starts (read once; a pointer that moves mid-run does not affect the run).
 
 A batch model runs its graphs (all but the embedding, which batch outputs do not carry) as
-one fused ONNX session (riskscore.fused): the raw columns are fed once and the preprocessing
-every graph repeats runs once, with outputs identical to the separate sessions'.
+the one combined ONNX session of `riskscore.scorer.Model` (riskscore.graphs): the raw columns
+are fed once and the preprocessing every graph repeats runs once, with outputs identical to
+the separate sessions'.
 """
 
 from __future__ import annotations
 
 import threading
 
-import numpy as np
 
 from .. import bundle
 from ..errors import RiskScoreError, StoreUnavailable
-from ..scorer import Model, build_session
+from ..scorer import Model
 from ..settings import BatchSettings
 from ..store import open_store
-
-
-UNFUSED = frozenset({"embedding"})  # graphs a batch run does not need
-
-
-class BatchModel(Model):
-    """A Model whose graphs but the embedding also run as one fused session."""
-
-    def __init__(self, manifest: dict, files: dict[str, bytes], settings: BatchSettings):
-        super().__init__(manifest, files, settings)
-        from ..fused import fuse  # needs the onnx package: batch only
-
-        self._fused_names = frozenset(self.sessions) - UNFUSED
-        graphs = {name: files[manifest["models"][name]["file"]] for name in manifest["models"]
-                  if name in self._fused_names}
-        self._fused = build_session(fuse(graphs), settings)
-        self._fused_outputs = [o.name for o in self._fused.get_outputs()]
-
-    def run_feeds(self, feeds: dict[str, np.ndarray], skip: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
-        if frozenset(self.sessions) - skip == self._fused_names:
-            return dict(zip(self._fused_outputs, self._fused.run(None, feeds)))
-        return super().run_feeds(feeds, skip)
 
 
 class PinnedModels:
@@ -63,7 +41,7 @@ class PinnedModels:
                 if self._model is not None and self._model.version == version:
                     return self._model
                 loaded = bundle.load(store, s.model_name, version)  # verifies every sha256
-                self._model = BatchModel(loaded.manifest, loaded.files, s)
+                self._model = Model(loaded.manifest, loaded.files, s)
                 return self._model
         except RiskScoreError as exc:
             # No model is the deployment's problem, not the caller's: 503, worth retrying.
