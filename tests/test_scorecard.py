@@ -207,6 +207,9 @@ def test_auto_family_records_both_candidates_and_the_small_regime(published):
     chosen = [c for c in entry["candidates"] if c["chosen"]]
     assert len(chosen) == 1 and chosen[0]["family"] == entry["family"]
     assert all(0.5 < c["selection_auc"] < 1 for c in entry["candidates"])
+    # both families scored on the same 5 folds: the one-SE rule compares them fold by fold
+    assert all(len(c["fold_aucs"]) == 5 and c["selection_auc"] == pytest.approx(np.mean(c["fold_aucs"]))
+               for c in entry["candidates"])
     assert "valid" not in m["metrics"] and m["metrics"]["cv"]["auc"] == chosen[0]["selection_auc"]
     xgb = next(c for c in entry["candidates"] if c["family"] == "xgboost")
     assert xgb["n_estimators"] >= 1 and xgb["params"]["max_depth"] == 2  # small-regime defaults
