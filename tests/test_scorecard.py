@@ -159,15 +159,22 @@ def test_information_value_and_points_tables(german, fitted):
     assert rates == sorted(rates) and len(rates) >= 2
 
 
-@pytest.mark.parametrize("xgb_auc, scorecard_auc, tolerance, winner", [
-    (0.80, 0.75, 0.002, "xgboost"),
-    (0.7515, 0.75, 0.002, "scorecard"),   # within the tolerance: the simpler model wins
-    (0.752, 0.75, 0.002, "scorecard"),    # exactly at the tolerance: still a tie
-    (0.74, 0.75, 0.0, "scorecard"),
-    (0.7501, 0.75, 0.0, "xgboost"),
+@pytest.mark.parametrize("xgb_auc, scorecard_auc, tolerance, fold_diffs, winner", [
+    (0.80, 0.75, 0.002, None, "xgboost"),
+    (0.7515, 0.75, 0.002, None, "scorecard"),   # within the tolerance: the simpler model wins
+    (0.752, 0.75, 0.002, None, "scorecard"),    # exactly at the tolerance: still a tie
+    (0.74, 0.75, 0.0, None, "scorecard"),
+    (0.7501, 0.75, 0.0, None, "xgboost"),
+    # small regime: the gap must also exceed one standard error of the per-fold differences
+    (0.76, 0.75, 0.002, [0.05, -0.03, 0.04, -0.02, 0.01], "scorecard"),  # SE 0.015 > gap 0.01
+    (0.76, 0.75, 0.002, [0.012, 0.008, 0.011, 0.009, 0.010], "xgboost"),  # steady gap, SE 0.0007
+    (0.7515, 0.75, 0.002, [0.0015] * 5, "scorecard"),  # SE 0: the tolerance still applies
 ])
-def test_champion_rule(xgb_auc, scorecard_auc, tolerance, winner):
-    assert choose_champion(xgb_auc, scorecard_auc, tolerance)[0] == winner
+def test_champion_rule(xgb_auc, scorecard_auc, tolerance, fold_diffs, winner):
+    family, why = choose_champion(xgb_auc, scorecard_auc, tolerance, fold_diffs)
+    assert family == winner
+    if fold_diffs and np.std(fold_diffs) > 0.005:
+        assert "standard error" in why
 
 
 @pytest.mark.parametrize("rows, small_data_rows, regime", [(800, 20_000, "small"), (19_999, 20_000, "small"),
@@ -200,6 +207,9 @@ def test_auto_family_records_both_candidates_and_the_small_regime(published):
     chosen = [c for c in entry["candidates"] if c["chosen"]]
     assert len(chosen) == 1 and chosen[0]["family"] == entry["family"]
     assert all(0.5 < c["selection_auc"] < 1 for c in entry["candidates"])
+    # both families scored on the same 5 folds: the one-SE rule compares them fold by fold
+    assert all(len(c["fold_aucs"]) == 5 and c["selection_auc"] == pytest.approx(np.mean(c["fold_aucs"]))
+               for c in entry["candidates"])
     assert "valid" not in m["metrics"] and m["metrics"]["cv"]["auc"] == chosen[0]["selection_auc"]
     xgb = next(c for c in entry["candidates"] if c["family"] == "xgboost")
     assert xgb["n_estimators"] >= 1 and xgb["params"]["max_depth"] == 2  # small-regime defaults

@@ -13,7 +13,11 @@ is never touched here):
   shallower and more regularised.
 
 `family: auto` trains both families and keeps the better selection AUC; the scorecard wins
-whenever it is within `tie_tolerance` of XGBoost (the simpler, fully tabulated model).
+whenever XGBoost is not ahead by more than `tie_tolerance` (the simpler, fully tabulated
+model). In the small regime both are scored on the same folds, and XGBoost must also be ahead
+by more than one standard error of the per-fold AUC differences (the one-standard-error rule):
+on a few hundred rows per fold, a gap smaller than that is noise, and XGBoost's figure is the
+optimistic one (its rounds were chosen on those folds).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
@@ -49,11 +54,12 @@ class Candidate:
     metric: str
     auc_std: float | None = None     # across folds (small regime)
     n_estimators: int | None = None  # XGBoost: rounds kept
+    fold_aucs: list[float] | None = None  # per fold (small regime; the same folds for every family)
 
     def record(self, chosen: bool) -> dict:
         return {"family": self.family, "selection_auc": self.selection_auc, "metric": self.metric,
-                "auc_std": self.auc_std, "n_estimators": self.n_estimators, "chosen": chosen,
-                "params": self.params}
+                "auc_std": self.auc_std, "fold_aucs": self.fold_aucs, "n_estimators": self.n_estimators,
+                "chosen": chosen, "params": self.params}
 
 
 @dataclass
@@ -124,19 +130,26 @@ def xgboost_candidate(spec, pool: pd.DataFrame, y_pool, train, y_train, valid, y
         auc = float(roc_auc_score(y_valid, model.predict_native(valid)["pd"]))
         return Candidate("xgboost", params, auc, "validation AUC",
                          n_estimators=model.best_iteration_ + 1), model
-    rounds, auc, std = cv_rounds(spec, pool, y_pool, params)
+    rounds, fold_aucs = cv_rounds(spec, pool, y_pool, params)
     final = {**params, "n_estimators": rounds}
     final.pop("early_stopping_rounds")
     model = PDModel(spec.features, final, seed=spec.split.seed).fit(pool, y_pool)
-    return Candidate("xgboost", params, auc, f"{spec.pd_model.cv_folds}-fold CV AUC (mean of folds)",
-                     std, n_estimators=rounds), model
+    return Candidate("xgboost", params, float(np.mean(fold_aucs)),
+                     f"{spec.pd_model.cv_folds}-fold CV AUC (mean of folds)", float(np.std(fold_aucs)),
+                     n_estimators=rounds, fold_aucs=fold_aucs), model
 
 
-def cv_rounds(spec, pool: pd.DataFrame, y_pool, params: dict) -> tuple[int, float, float]:
-    """XGBoost's cross-validated early stopping on the pool: (rounds, mean and standard
-    deviation of the folds' AUC at that round)."""
-    import xgboost as xgb
+class _KeepFolds(xgb.callback.TrainingCallback):
+    """Keeps xgb.cv's fold boosters, to score each fold at the chosen round."""
 
+    def after_training(self, model):
+        self.folds = model.cvfolds
+        return model
+
+
+def cv_rounds(spec, pool: pd.DataFrame, y_pool, params: dict) -> tuple[int, list[float]]:
+    """XGBoost's cross-validated early stopping on the pool: (rounds, each fold's AUC at that
+    round, in the order of `folds`)."""
     from .preprocess import RawPreprocessor
 
     y_pool = np.asarray(y_pool)
@@ -149,10 +162,13 @@ def cv_rounds(spec, pool: pd.DataFrame, y_pool, params: dict) -> tuple[int, floa
                       "seed": spec.split.seed,
                       "monotone_constraints": str(monotone_constraints(spec.features, pre.columns_)), **p}
     dtrain = xgb.DMatrix(pre.transform(pool), label=y_pool)
+    kept = _KeepFolds()
     history = xgb.cv(booster_params, dtrain, num_boost_round=n_rounds, folds=folds(spec, y_pool),
-                     early_stopping_rounds=early, maximize=True, seed=spec.split.seed)
-    best = int(history["test-auc-mean"].to_numpy().argmax())
-    return best + 1, float(history["test-auc-mean"].iloc[best]), float(history["test-auc-std"].iloc[best])
+                     early_stopping_rounds=early, maximize=True, seed=spec.split.seed, callbacks=[kept])
+    rounds = int(history["test-auc-mean"].to_numpy().argmax()) + 1
+    fold_aucs = [float(roc_auc_score(f.dtest.get_label(), f.bst.predict(f.dtest, iteration_range=(0, rounds))))
+                 for f in kept.folds]
+    return rounds, fold_aucs
 
 
 def scorecard_candidate(spec, pool: pd.DataFrame, y_pool, train, y_train, valid, y_valid, regime: str,
@@ -169,7 +185,8 @@ def scorecard_candidate(spec, pool: pd.DataFrame, y_pool, train, y_train, valid,
         fold_aucs.append(float(roc_auc_score(y_pool[te], m.predict_native(pool.iloc[te])["pd"])))
     model = ScorecardModel(spec.features, params, seed=spec.split.seed).fit(pool, y_pool)
     return Candidate("scorecard", params, float(np.mean(fold_aucs)),
-                     f"{spec.pd_model.cv_folds}-fold CV AUC (mean of folds)", float(np.std(fold_aucs))), model
+                     f"{spec.pd_model.cv_folds}-fold CV AUC (mean of folds)", float(np.std(fold_aucs)),
+                     fold_aucs=fold_aucs), model
 
 
 CANDIDATES = {"xgboost": xgboost_candidate, "scorecard": scorecard_candidate}
@@ -197,8 +214,11 @@ def fit_pd(spec, train: pd.DataFrame, y_train, valid: pd.DataFrame, y_valid, log
         champion = families[0]
         selection = f"family {champion} fixed by the spec"
     else:
-        champion, selection = choose_champion(fitted["xgboost"][0].selection_auc,
-                                              fitted["scorecard"][0].selection_auc, spec.pd_model.tie_tolerance)
+        xgb_cand, sc_cand = fitted["xgboost"][0], fitted["scorecard"][0]
+        diffs = (np.subtract(xgb_cand.fold_aucs, sc_cand.fold_aucs)
+                 if xgb_cand.fold_aucs and sc_cand.fold_aucs else None)
+        champion, selection = choose_champion(xgb_cand.selection_auc, sc_cand.selection_auc,
+                                              spec.pd_model.tie_tolerance, diffs)
     log(f"    PD champion: {champion} ({selection})")
     records = {fam: c.record(fam == champion) for fam, (c, _) in fitted.items()}
     model, tuning = fitted[champion][1], None
@@ -212,13 +232,21 @@ def fit_pd(spec, train: pd.DataFrame, y_train, valid: pd.DataFrame, y_valid, log
     return PDFit(model=model, regime=regime, candidates=list(records.values()), selection=selection, tuning=tuning)
 
 
-def choose_champion(xgb_auc: float, scorecard_auc: float, tolerance: float) -> tuple[str, str]:
-    """(family, why): XGBoost only if it beats the scorecard by more than `tolerance`."""
-    if xgb_auc > scorecard_auc + tolerance:
-        return "xgboost", f"xgboost {xgb_auc:.4f} > scorecard {scorecard_auc:.4f} + tie tolerance {tolerance}"
+def choose_champion(xgb_auc: float, scorecard_auc: float, tolerance: float,
+                    fold_diffs=None) -> tuple[str, str]:
+    """(family, why): XGBoost only if it beats the scorecard by more than `tolerance` and, given
+    the per-fold AUC differences (XGBoost minus scorecard, same folds), by more than their
+    standard error too (the one-standard-error rule: the simpler model unless the gap is real)."""
+    margin, what = tolerance, f"tie tolerance {tolerance}"
+    if fold_diffs is not None and len(fold_diffs) > 1:
+        se = float(np.std(fold_diffs, ddof=1) / np.sqrt(len(fold_diffs)))
+        if se > tolerance:
+            margin, what = se, f"one standard error {se:.4f} of the {len(fold_diffs)} per-fold differences"
+    if xgb_auc > scorecard_auc + margin:
+        return "xgboost", f"xgboost {xgb_auc:.4f} > scorecard {scorecard_auc:.4f} + {what}"
     if scorecard_auc >= xgb_auc:
         return "scorecard", f"scorecard {scorecard_auc:.4f} >= xgboost {xgb_auc:.4f}"
-    return "scorecard", (f"scorecard {scorecard_auc:.4f} within tie tolerance {tolerance} of xgboost "
+    return "scorecard", (f"scorecard {scorecard_auc:.4f} within {what} of xgboost "
                          f"{xgb_auc:.4f}: the simpler model wins ties")
 
 
