@@ -24,12 +24,17 @@ RUNS_AS = {"score": "score", "batch_score": "batch", "batch_score_gcs": "batch",
 
 
 def deployed() -> dict[str, dict]:
-    """{entry point: module call body} of the functions infra/functions deploys."""
+    """{entry point: module call body} of the functions infra/functions deploys; an
+    `environment_variables = local.NAME` is replaced by that local's map."""
     calls = {}
+    local_values = {name: value for _, name, _, value in module(FUNCTIONS).blocks("locals")}
     for name, body in module_calls(FUNCTIONS).items():
         assert unquote(body["source"]) == "../function", name
         entry = unquote(body["entry_point"])
         assert entry not in calls, f"{entry} deployed twice"
+        env = body.get("environment_variables")
+        if isinstance(env, str) and (ref := re.fullmatch(r"\$\{local\.(\w+)\}", env)):
+            body = {**body, "environment_variables": local_values[ref[1]]}
         calls[entry] = body
     return calls
 

@@ -10,6 +10,30 @@ locals {
   # batch_score and drift_check: the scheduler, plus whoever the user lists for direct calls.
   jobs_invokers = merge({ scheduler = "serviceAccount:${var.service_account_emails.scheduler}" },
   { for m in var.jobs_invoker_members : m => m })
+
+  # batch_score and batch_score_gcs run the same job (riskscore.batch) with the same settings.
+  batch_environment = {
+    MODEL_STORE           = local.model_store
+    MODEL_NAME            = var.model_name
+    MODEL_VERSION         = var.model_version
+    ORT_INTRA_OP_THREADS  = "2"
+    ORT_INTER_OP_THREADS  = "1"
+    STORE_READ_TIMEOUT_S  = "10"
+    STORE_READ_DEADLINE_S = "60"
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    MAX_BODY_BYTES        = "33554432" # 32 MiB: Cloud Run's request limit
+    BATCH_CHUNK_ROWS      = "50000"
+    MAX_INLINE_RECORDS    = "10000"
+    BATCH_STAGING_DATASET = var.batch_staging_dataset
+    BATCH_WORKERS         = "2" # chunks scored at once: one per vCPU
+    # Larger inputs go to Dataflow (a Flex Template launch); the answer is the job id.
+    DATAFLOW_MIN_ROWS        = tostring(var.dataflow_min_rows)
+    DATAFLOW_TEMPLATE        = var.dataflow_template
+    DATAFLOW_REGION          = var.region
+    DATAFLOW_SERVICE_ACCOUNT = var.service_account_emails.dataflow
+    DATAFLOW_TEMP_LOCATION   = var.dataflow_temp_location
+    DATAFLOW_MAX_WORKERS     = tostring(var.dataflow_max_workers)
+  }
 }
 
 data "archive_file" "source" {
@@ -83,29 +107,8 @@ module "batch_score" {
   concurrency              = 1
   ingress_settings         = var.jobs_ingress
   labels                   = var.labels
-  environment_variables = {
-    MODEL_STORE           = local.model_store
-    MODEL_NAME            = var.model_name
-    MODEL_VERSION         = var.model_version
-    ORT_INTRA_OP_THREADS  = "2"
-    ORT_INTER_OP_THREADS  = "1"
-    STORE_READ_TIMEOUT_S  = "10"
-    STORE_READ_DEADLINE_S = "60"
-    GOOGLE_CLOUD_PROJECT  = var.project_id
-    MAX_BODY_BYTES        = "33554432" # 32 MiB: Cloud Run's request limit
-    BATCH_CHUNK_ROWS      = "50000"
-    MAX_INLINE_RECORDS    = "10000"
-    BATCH_STAGING_DATASET = var.batch_staging_dataset
-    BATCH_WORKERS         = "2" # chunks scored at once: one per vCPU
-    # Larger inputs go to Dataflow (a Flex Template launch); the answer is the job id.
-    DATAFLOW_MIN_ROWS        = tostring(var.dataflow_min_rows)
-    DATAFLOW_TEMPLATE        = var.dataflow_template
-    DATAFLOW_REGION          = var.region
-    DATAFLOW_SERVICE_ACCOUNT = var.service_account_emails.dataflow
-    DATAFLOW_TEMP_LOCATION   = var.dataflow_temp_location
-    DATAFLOW_MAX_WORKERS     = tostring(var.dataflow_max_workers)
-  }
-  invoker_members = local.jobs_invokers
+  environment_variables    = local.batch_environment
+  invoker_members          = local.jobs_invokers
 }
 
 module "batch_score_gcs" {
@@ -128,28 +131,7 @@ module "batch_score_gcs" {
   concurrency              = 1
   ingress_settings         = "ALLOW_INTERNAL_ONLY" # only Eventarc calls it
   labels                   = var.labels
-  environment_variables = {
-    MODEL_STORE           = local.model_store
-    MODEL_NAME            = var.model_name
-    MODEL_VERSION         = var.model_version
-    ORT_INTRA_OP_THREADS  = "2"
-    ORT_INTER_OP_THREADS  = "1"
-    STORE_READ_TIMEOUT_S  = "10"
-    STORE_READ_DEADLINE_S = "60"
-    GOOGLE_CLOUD_PROJECT  = var.project_id
-    MAX_BODY_BYTES        = "33554432"
-    BATCH_CHUNK_ROWS      = "50000"
-    MAX_INLINE_RECORDS    = "10000"
-    BATCH_STAGING_DATASET = var.batch_staging_dataset
-    BATCH_WORKERS         = "2" # chunks scored at once: one per vCPU
-    # Larger inputs go to Dataflow (a Flex Template launch); the answer is the job id.
-    DATAFLOW_MIN_ROWS        = tostring(var.dataflow_min_rows)
-    DATAFLOW_TEMPLATE        = var.dataflow_template
-    DATAFLOW_REGION          = var.region
-    DATAFLOW_SERVICE_ACCOUNT = var.service_account_emails.dataflow
-    DATAFLOW_TEMP_LOCATION   = var.dataflow_temp_location
-    DATAFLOW_MAX_WORKERS     = tostring(var.dataflow_max_workers)
-  }
+  environment_variables    = local.batch_environment
   # The bucket's every finalized object arrives (Eventarc cannot filter storage events by
   # prefix); the function scores those under incoming/ and acknowledges the rest.
   event_trigger = {
