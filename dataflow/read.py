@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskscore.batch.columns import Chunk, InputColumns
-from riskscore.batch.sources import _csv_reader, _kind, open_source, parse_source
+from riskscore.batch.sources import csv_batches, file_kind, open_source, parse_source
 
 from .files import open_read
 
@@ -45,7 +45,7 @@ def plan(source, columns: InputColumns, *, project: str | None = None) -> Plan:
     parsed = parse_source(source)
     if parsed.kind in ("local", "gcs"):
         reader = open_source(parsed, columns, chunk_rows=1, project=project)  # checks every file's columns
-        return Plan("files", tuple(name for name, _ in reader._files))
+        return Plan("files", tuple(reader.file_names))
     from .bigquery import read_streams
 
     return Plan("streams", tuple(read_streams(parsed, columns, project)))
@@ -63,7 +63,7 @@ class Unit:
 def split(indexed_name: tuple[int, str]) -> Iterator[Unit]:
     """A file -> its units: each Parquet row group, or the whole CSV file."""
     index, name = indexed_name
-    if _kind(name) == "parquet":
+    if file_kind(name) == "parquet":
         with open_read(name) as fh:
             groups = pq.ParquetFile(fh).metadata.num_row_groups
         for g in range(groups):
@@ -80,7 +80,7 @@ def _raw_batches(unit: Unit, columns: InputColumns, chunk_rows: int, plan_kind: 
 
         yield from stream_batches(unit.name)
         return
-    kind = _kind(unit.name)
+    kind = file_kind(unit.name)
     with open_read(unit.name) as fh:
         if kind == "parquet":
             f = pq.ParquetFile(fh)
@@ -89,7 +89,7 @@ def _raw_batches(unit: Unit, columns: InputColumns, chunk_rows: int, plan_kind: 
             present = [c for c in columns.names if c in f.schema_arrow.names]
             yield from f.iter_batches(batch_size=chunk_rows, row_groups=[unit.row_group], columns=present)
         else:
-            yield from _csv_reader(fh, kind, columns, chunk_rows)
+            yield from csv_batches(fh, kind, columns, chunk_rows)
 
 
 def chunks(unit: Unit, columns: InputColumns, chunk_rows: int, plan_kind: str = "files") -> Iterator[Chunk]:

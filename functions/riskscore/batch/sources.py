@@ -67,7 +67,7 @@ def parse_source(value) -> Source:
                          "or a local path", details=[{"field": "input", "problem": "missing or malformed"}])
 
 
-def _kind(name: str) -> str | None:
+def file_kind(name: str) -> str | None:
     lower = name.lower()
     for ext in EXTENSIONS:
         if lower.endswith(ext):
@@ -76,7 +76,7 @@ def _kind(name: str) -> str | None:
 
 
 def _listed(name: str) -> bool:
-    return _kind(name) is not None and not any(p.startswith((".", "_")) for p in name.split("/"))
+    return file_kind(name) is not None and not any(p.startswith((".", "_")) for p in name.split("/"))
 
 
 class Reader:
@@ -85,6 +85,11 @@ class Reader:
     def __init__(self, source: Source, columns: InputColumns, chunk_rows: int, files: list, table=None):
         self.source, self.columns, self.chunk_rows = source, columns, chunk_rows
         self._files, self._table = files, table
+
+    @property
+    def file_names(self) -> list[str]:
+        """The files this reader streams, in order (none for a table or a query)."""
+        return [name for name, _ in self._files]
 
     def chunks(self) -> Iterator[Chunk]:
         row = 1
@@ -100,13 +105,13 @@ class Reader:
             yield from self._table()
             return
         for name, opener in self._files:
-            kind = _kind(name)
+            kind = file_kind(name)
             with opener() as fh:
                 try:
                     if kind == "parquet":
                         yield from _parquet_batches(pq.ParquetFile(fh), self.columns, self.chunk_rows)
                     else:
-                        yield from _csv_reader(fh, kind, self.columns, self.chunk_rows)
+                        yield from csv_batches(fh, kind, self.columns, self.chunk_rows)
                 except (pa.ArrowInvalid, OSError) as exc:
                     raise InvalidInput(f"{name}: cannot be read: {exc}",
                                        details=[{"field": "input", "problem": f"unreadable file {name}"}]) from exc
@@ -117,9 +122,9 @@ def open_source(source: Source | str | dict, columns: InputColumns, chunk_rows: 
     """Resolve `source` and check its columns; see the module docstring."""
     source = source if isinstance(source, Source) else parse_source(source)
     if source.kind == "local":
-        files = _local_files(source.location)
+        files = local_files(source.location)
     elif source.kind == "gcs":
-        files = _gcs_files(source.location)
+        files = gcs_files(source.location)
     else:
         return _bigquery_reader(source, columns, chunk_rows, project)
     for name, opener in files:
@@ -149,7 +154,7 @@ def iter_batches(source, columns: InputColumns, chunk_rows: int = 65_536, *,
 # --- files ------------------------------------------------------------------------------------
 
 def _file_columns(fh, name: str) -> list[str]:
-    kind = _kind(name)
+    kind = file_kind(name)
     try:
         if kind == "parquet":
             return pq.ParquetFile(fh).schema_arrow.names
@@ -165,7 +170,7 @@ def _parquet_batches(f: pq.ParquetFile, columns: InputColumns, chunk_rows: int) 
     yield from f.iter_batches(batch_size=chunk_rows, columns=present)
 
 
-def _csv_reader(fh, kind: str, columns: InputColumns, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+def csv_batches(fh, kind: str, columns: InputColumns, chunk_rows: int) -> Iterator[pa.RecordBatch]:
     stream = pa.CompressedInputStream(fh, "gzip") if kind == "csv.gz" else fh
     # Every column we read as text: the casting (and its per-row rejects) is ours, never a
     # type guessed from the first block that a later block then contradicts.
@@ -186,10 +191,10 @@ class _LocalOpener:
         return pa.OSFile(str(self.path), "rb")
 
 
-def _local_files(location: str) -> list:
+def local_files(location: str) -> list:
     path = Path(location)
     if path.is_file():
-        if _kind(path.name) is None:
+        if file_kind(path.name) is None:
             raise InvalidInput(f"input {location}: not a Parquet or CSV file (.parquet, .pq, .csv, .csv.gz)",
                                details=[{"field": "input", "problem": "unknown file type"}])
         return [(str(path), _LocalOpener(path))]
@@ -219,7 +224,7 @@ class _BlobOpener:
         return pa.PythonFile(self.blob.open("rb", chunk_size=8 << 20), mode="r")
 
 
-def _gcs_files(uri: str) -> list:
+def gcs_files(uri: str) -> list:
     from google.api_core import exceptions as gexc
 
     bucket_name, _, name = uri[len("gs://"):].partition("/")
@@ -229,7 +234,7 @@ def _gcs_files(uri: str) -> list:
         if name and not name.endswith("/"):
             blob = bucket.get_blob(name)
             if blob is not None:
-                if _kind(name) is None:
+                if file_kind(name) is None:
                     raise InvalidInput(f"input {uri}: not a Parquet or CSV object",
                                        details=[{"field": "input", "problem": "unknown file type"}])
                 return [(uri, _BlobOpener(blob))]
