@@ -14,7 +14,7 @@
    Starts each service once, unmeasured (page cache), then `--rounds` times, alternating the
    order each round, as a subprocess on a free loopback port:
      - score function:  functions-framework --target score   (gunicorn, 1 worker, gthread)
-     - alternative:     uvicorn app:app --app-dir bench/alternative   (1 process)
+     - alternative:     uvicorn app:app --app-dir <copy of bench/alternative>   (1 process)
    and measures
      - cold start: Popen to the first 200 (a small valid request every ~10 ms);
      - memory after warm-up of the process tree (gunicorn master + worker): RSS summed, as
