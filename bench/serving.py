@@ -6,10 +6,15 @@
 1. bench/prepare_models.py (in a subprocess): synthetic data into a temp dir, our ONNX bundle
    (training.train.train) into a temp model store and the conventional scikit-learn + XGBoost
    joblib pipeline (bench/alternative/train_alternative.py), same rows, spec and split.
-2. Starts each service once, unmeasured (page cache), then `--rounds` times, alternating the
+2. Copies each service's source (ours, the alternative's bench/alternative, and --before) into
+   the temp dir and compiles it as Google's Python buildpack does at build time (`python3 -m
+   compileall -f -q .`; `--no-bytecode` skips it), so that no service compiles its own modules
+   at every start (this environment sets PYTHONDONTWRITEBYTECODE=1). The servers import only
+   from those copies (PYTHONPATH is not passed on).
+   Starts each service once, unmeasured (page cache), then `--rounds` times, alternating the
    order each round, as a subprocess on a free loopback port:
      - score function:  functions-framework --target score   (gunicorn, 1 worker, gthread)
-     - alternative:     uvicorn app:app --app-dir bench/alternative   (1 process)
+     - alternative:     uvicorn app:app --app-dir <copy of bench/alternative>   (1 process)
    and measures
      - cold start: Popen to the first 200 (a small valid request every ~10 ms);
      - memory after warm-up of the process tree (gunicorn master + worker): RSS summed, as
@@ -48,6 +53,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -99,17 +105,32 @@ class Service:
         return [PYTHON, *flags, *[a.replace("{port}", str(port)) for a in self.argv]]
 
 
-def services(prepared: dict) -> list[Service]:
-    base = dict(os.environ)
+def deployed_copy(src: Path, dest: Path, compiled: bool) -> Path:
+    """The service's source as deployed: a copy of `src`, compiled as Google's Python buildpack
+    does at build time (`python3 -m compileall -f -q .`), so that no server compiles its own
+    modules at start. This environment sets PYTHONDONTWRITEBYTECODE=1, which otherwise makes
+    every start recompile them; the servers still read the compiled files with it set."""
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if compiled:
+        subprocess.run([PYTHON, "-m", "compileall", "-f", "-q", "."], cwd=dest, check=True)
+    return dest
+
+
+def services(prepared: dict, work: Path, compiled: bool = True) -> list[Service]:
+    # The servers import their code only from their (copied) source dir, as deployed: not from
+    # a PYTHONPATH that may point at this checkout.
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     ours = Service(
-        "ours", "score function (functions-framework, ONNX)", ROOT / "functions",
+        "ours", "score function (functions-framework, ONNX)",
+        deployed_copy(ROOT / "functions", work / "src-ours", compiled),
         dict(base, MODEL_STORE=prepared["ours"]["store"], MODEL_NAME=prepared["ours"]["model_name"]),
         [str(ROOT / ".venv" / "bin" / "functions-framework"), "--target", "score",
          "--host", "127.0.0.1", "--port", "{port}"])
+    alt_src = deployed_copy(BENCH / "alternative", work / "src-alternative", compiled)
     alternative = Service(
-        "alternative", "FastAPI + pandas + joblib sklearn/XGBoost (uvicorn)", ROOT,
+        "alternative", "FastAPI + pandas + joblib sklearn/XGBoost (uvicorn)", alt_src,
         dict(base, ALT_MODEL_PATH=prepared["alternative"]["path"]),
-        ["-m", "uvicorn", "app:app", "--app-dir", str(BENCH / "alternative"),
+        ["-m", "uvicorn", "app:app", "--app-dir", str(alt_src),
          "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"])
     return [ours, alternative]
 
@@ -342,7 +363,7 @@ STEPS = {
         ("scikit-learn (with scipy)",
          "import sklearn.pipeline, sklearn.compose, sklearn.impute, sklearn.preprocessing"),
         ("xgboost", "import xgboost"),
-        ("app.py (with joblib)", f"import sys; sys.path.insert(0, {str(BENCH / 'alternative')!r}); import app"),
+        ("app.py (with joblib)", "import app"),  # cwd: the service's source copy
         ("model load: joblib.load", "import joblib, os; joblib.load(os.environ['ALT_MODEL_PATH'])"),
     ],
 }
@@ -513,7 +534,9 @@ def markdown(result: dict) -> str:
         f"Median of {result['settings']['rounds']} rounds (order alternating); "
         f"range in brackets; the ratio is the median of the per-round ratios (each round runs both "
         f"back to back). Sequential: {result['settings']['requests']} requests after "
-        f"{result['settings']['warmup']} warm-up; load: {result['settings']['load_requests']} requests from {c} threads.",
+        f"{result['settings']['warmup']} warm-up; load: {result['settings']['load_requests']} requests from {c} threads. "
+        + ("Every service starts from uncompiled source (`--no-bytecode`)." if result["settings"].get("no_bytecode")
+           else "Every service starts from a copy of its source compiled with `compileall`, as the buildpack deploys it."),
         "",
         f"| metric | {result['labels']['ours']} | {result['labels']['alternative']} | ours / alternative |",
         "|---|---:|---:|---:|",
@@ -604,6 +627,9 @@ def main(argv=None) -> int:
     parser.add_argument("--before", type=Path, default=None,
                         help="a `functions/` folder of an earlier version of the code: its cold start and memory "
                              "are measured in every round too, right after ours (e.g. from `git archive`)")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="start every service from uncompiled source (with PYTHONDONTWRITEBYTECODE=1 each "
+                             "start compiles its modules), instead of compiled as the buildpack deploys it")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -620,12 +646,13 @@ def main(argv=None) -> int:
                             "--seed", str(args.seed)], check=True, stdout=subprocess.DEVNULL)
             prepared = json.loads((work / "prepared.json").read_text())
         result["models"] = prepared
-        svc = services(prepared)
+        compiled = not args.no_bytecode
+        svc = services(prepared, work, compiled)
         before = None
         if args.before:
             ours = svc[0]
-            before = Service("before", f"score function, earlier code ({args.before})", args.before.resolve(),
-                             ours.env, ours.argv)
+            before = Service("before", f"score function, earlier code ({args.before})",
+                             deployed_copy(args.before.resolve(), work / "src-before", compiled), ours.env, ours.argv)
         result["labels"] = {s.key: s.label for s in svc}
 
         for s in svc:  # unmeasured first start: page cache, lazy file-system state
@@ -681,7 +708,6 @@ def main(argv=None) -> int:
         if args.keep:
             print(f"kept {work}")
         else:
-            import shutil
             shutil.rmtree(work, ignore_errors=True)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
