@@ -13,30 +13,24 @@ import pyarrow as pa
 
 from riskscore import bq
 from riskscore.batch.columns import InputColumns
-from riskscore.batch.sources import Source
-from riskscore.errors import InputNotFound, InvalidInput
+from riskscore.batch.sources import Source, bq_input_errors
 
 MAX_STREAMS = 1000  # BigQuery may return fewer; each stream is one unit of work
 
 
 def read_streams(source: Source, columns: InputColumns, project: str | None) -> list[str]:
     """Check the table's (or query result's) columns; open a read session; its stream names."""
-    from google.api_core import exceptions as gexc
     from google.cloud.bigquery_storage_v1 import types
 
     client = bq.bigquery_client(project)
     where = str(source)
-    try:
+    with bq_input_errors(where):
         if source.kind == "bq_table":
             table = client.get_table(source.location)
         else:
             job = client.query(source.location)
             job.result()
             table = client.get_table(job.destination)
-    except gexc.NotFound as exc:
-        raise InputNotFound(f"input {where}: {exc.message}", details=[{"field": "input", "problem": "not found"}]) from None
-    except gexc.BadRequest as exc:
-        raise InvalidInput(f"input {where}: {exc.message}", details=[{"field": "input", "problem": "query failed"}]) from None
     names = [f.name for f in table.schema]
     columns.check(names, where)
     selected = [c for c in columns.names if c in set(names)]

@@ -14,16 +14,17 @@ import pyarrow as pa
 
 def _blob(uri: str):
     from riskscore.batch.sources import storage_client
+    from riskscore.store import split_gs_uri
 
-    bucket, _, name = uri[len("gs://"):].partition("/")
+    bucket, name = split_gs_uri(uri)
     return storage_client().bucket(bucket).blob(name)
 
 
 def open_read(name: str):
-    """A readable, seekable pyarrow file for a local path or gs:// URI (ranged reads on GCS)."""
-    if name.startswith("gs://"):
-        return pa.PythonFile(_blob(name).open("rb", chunk_size=8 << 20), mode="r")
-    return pa.OSFile(name, "rb")
+    """A readable, seekable pyarrow file for a local path or gs:// URI: batch_score's reader."""
+    from riskscore.batch.sources import open_file
+
+    return open_file(name)
 
 
 class Writer:
@@ -53,8 +54,9 @@ def delete_prefix(prefix: str) -> None:
     """Remove everything under `prefix` (a folder, or gs://bucket/prefix/); absent is fine."""
     if prefix.startswith("gs://"):
         from riskscore.batch.sources import storage_client
+        from riskscore.store import split_gs_uri
 
-        bucket, _, name = prefix[len("gs://"):].partition("/")
+        bucket, name = split_gs_uri(prefix)
         client = storage_client()
         for blob in client.list_blobs(client.bucket(bucket), prefix=name.rstrip("/") + "/"):
             try:

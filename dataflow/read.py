@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskscore.batch.columns import Chunk, InputColumns
-from riskscore.batch.sources import csv_batches, file_kind, open_source, parse_source
+from riskscore.batch.sources import cast_chunks, csv_batches, file_kind, open_source, parse_source
 
 from .files import open_read
 
@@ -98,13 +98,8 @@ def chunks(unit: Unit, columns: InputColumns, chunk_rows: int, plan_kind: str = 
     A file that cannot be read fails the run with InvalidInput naming it, as in batch_score."""
     from riskscore.errors import InvalidInput
 
-    row = 1
     try:
-        for whole in _raw_batches(unit, columns, chunk_rows, plan_kind):
-            for start in range(0, whole.num_rows, chunk_rows):
-                raw = whole.slice(start, chunk_rows)
-                yield columns.cast(raw, row)
-                row += raw.num_rows
+        yield from cast_chunks(_raw_batches(unit, columns, chunk_rows, plan_kind), columns, chunk_rows)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InvalidInput(f"{unit.name}: cannot be read: {exc}",
                            details=[{"field": "input", "problem": f"unreadable file {unit.name}"}]) from exc

@@ -77,10 +77,15 @@ def score(request):
         return _score(request)
 
 
+def _request_id(request) -> str:
+    """The caller's X-Request-Id if it is safe to log and echo, else a new one."""
+    given = request.headers.get("X-Request-Id", "")
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
 def _score(request):
     started = time.perf_counter()
-    given = request.headers.get("X-Request-Id", "")
-    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    request_id = _request_id(request)
     try:
         if request.method == "GET":  # a browser gets the console page, other clients JSON
             model = SCORER.ensure_loaded()
@@ -111,12 +116,11 @@ def batch_score(request):
     result per record. An input above DATAFLOW_MIN_ROWS -> 202 and the Dataflow job scoring it
     (riskscore.batch.route). Errors: 400 (bad body), 404 (no input), 422 (unusable input or
     output), 503 (model store or Dataflow launch failed)."""
-    given = request.headers.get("X-Request-Id", "")
-    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    request_id = _request_id(request)
     try:
         if request.method != "POST":
             raise MethodNotAllowed(f"use POST with a JSON body; got {request.method}")
-        from riskscore.batch import job, run
+        from riskscore.batch import job, route, run
 
         body = read_json(request, BATCH_SETTINGS.max_body_bytes)
         parsed = job.parse(body, BATCH_SETTINGS)
@@ -125,8 +129,6 @@ def batch_score(request):
             result = job.score_records(parsed, model)
             summary = {k: v for k, v in result.items() if k != "results"}
         else:
-            from riskscore.batch import route
-
             source = parsed.input.model_dump() if isinstance(parsed.input, job.Query) else parsed.input
             run_date = parsed.run_date or job.today()
             launched = route.route(source, parsed.output, run_date, model.version, BATCH_SETTINGS)
@@ -146,14 +148,12 @@ def batch_score_gcs(event):
     """A Parquet/CSV object finalized under `incoming/` -> `scored/<name>/run_date=…/` in the
     same bucket. Any other object (the function's own outputs included) is acknowledged and
     ignored, so the function never triggers itself; a redelivered event rewrites the same output."""
-    from riskscore.batch import gcs_event, run
+    from riskscore.batch import gcs_event, route, run
 
     target = gcs_event.target(event.data or {})
     if target is None:
         log("INFO", "batch event ignored", log_type="batch_event", object=gcs_event.describe(event.data or {}))
         return
-    from riskscore.batch import route
-
     try:
         model = _batch_models().pin()
         launched = route.route(target.source, target.output, target.run_date, model.version, BATCH_SETTINGS)

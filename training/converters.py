@@ -37,11 +37,10 @@ def splice(converted: onnx.ModelProto, prefix: str, outputs: dict[str, str], inp
     other tensor and node name gets `prefix`. Raises ValueError on an opset the bundle does
     not declare, so a converter upgrade cannot silently leave BigQuery ML's limits.
     """
-    allowed = {"": OPSET_VERSION, "ai.onnx.ml": ML_OPSET_VERSION}
     for op in converted.opset_import:
-        if op.domain not in allowed or op.version > allowed[op.domain]:
+        if op.domain not in TARGET_OPSET or op.version > TARGET_OPSET[op.domain]:
             raise ValueError(f"converter emitted opset {op.domain or 'ai.onnx'} {op.version}; the bundle "
-                             f"allows {allowed}")
+                             f"allows {TARGET_OPSET}")
     g = converted.graph
     if len(g.input) != 1:
         raise ValueError(f"expected a one-input converted graph, found inputs {[i.name for i in g.input]}")
@@ -70,27 +69,29 @@ def splice(converted: onnx.ModelProto, prefix: str, outputs: dict[str, str], inp
     return GraphParts(nodes, inits, [])
 
 
+def _convert_sklearn(estimator, n_columns: int, element: str, options: dict | None = None) -> onnx.ModelProto:
+    """skl2onnx's graph of a fitted estimator (or Pipeline) reading one [N, n_columns] input of
+    `element` ("float", "double" or "string"), at the bundle's opsets."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
+
+    tensor = {"float": FloatTensorType, "double": DoubleTensorType, "string": StringTensorType}[element]
+    return convert_sklearn(estimator, initial_types=[("input", tensor([None, n_columns]))],
+                           target_opset=TARGET_OPSET, options=options)
+
+
 def sklearn_parts(estimator, n_columns: int, prefix: str, outputs: dict[str, str],
                   input_name: str = MATRIX, double: bool = False, options: dict | None = None) -> GraphParts:
     """skl2onnx's conversion of a fitted estimator (or Pipeline) reading `input_name`
     [N, n_columns] (float64 if `double`)."""
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
-
-    tensor = DoubleTensorType if double else FloatTensorType
-    converted = convert_sklearn(estimator, initial_types=[("input", tensor([None, n_columns]))],
-                                target_opset=TARGET_OPSET, options=options)
+    converted = _convert_sklearn(estimator, n_columns, "double" if double else "float", options)
     return splice(converted, prefix, outputs, input_name)
 
 
 def splice_sklearn(step, prefix: str, output: str, input_name: str, numeric: bool) -> GraphParts:
     """skl2onnx's conversion of a one-column step reading the raw [N, 1] input `input_name`
     (float if `numeric`, else string), its output renamed `output`."""
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-
-    tensor = FloatTensorType if numeric else StringTensorType
-    converted = convert_sklearn(step, initial_types=[("input", tensor([None, 1]))], target_opset=TARGET_OPSET)
+    converted = _convert_sklearn(step, 1, "float" if numeric else "string")
     (out,) = [o.name for o in converted.graph.output]
     return splice(converted, prefix, {out: output}, input_name)
 

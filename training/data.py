@@ -31,7 +31,7 @@ import pandas as pd
 
 from riskscore import bq
 from riskscore.errors import ArtifactNotFound
-from riskscore.store import GcsStore
+from riskscore.store import GcsStore, split_gs_uri
 
 _EXTENSIONS = (".parquet", ".pq", ".csv.gz", ".csv")  # ".csv.gz" before ".csv"
 _SQL = re.compile(r"\s*(select|with)\s", re.IGNORECASE)
@@ -110,7 +110,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 
 def _read_gcs(uri: str, client) -> pd.DataFrame:
-    bucket, _, name = uri[len("gs://"):].partition("/")
+    bucket, name = split_gs_uri(uri)
     if not bucket or not name:
         raise ValueError(f"{uri}: expected gs://bucket/path/to/file.<ext>")
     fmt = _format(uri)

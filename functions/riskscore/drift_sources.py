@@ -219,8 +219,7 @@ class BatchOutputSource:
         from .batch import sources as shared
 
         lo, hi = window_bounds(start, end)
-        listed = shared.gcs_files(self.uri) if self.uri.startswith("gs://") else shared.local_files(self.uri)
-        files = [(name, opener) for name, opener in listed if re.search(r"(^|/)scores[^/]*\.parquet$", name)]
+        files = [(name, opener) for name, opener in shared.files_at(self.uri) if re.search(r"(^|/)scores[^/]*\.parquet$", name)]
         if not files:
             raise InputNotFound(f"source {self.uri!r} holds no run_date=YYYY-MM-DD/scores.parquet")
         for name, opener in files:

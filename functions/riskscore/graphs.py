@@ -13,7 +13,9 @@ their names, so the combined session answers with exactly the outputs the graphs
 one. Work the graphs share is kept once: an initializer with the same bytes as an earlier
 one, and a node with the same operator, attributes and (resolved) inputs as an earlier node,
 are replaced by the earlier one, so the preprocessing every graph repeats (imputation, one-hot
-encoding of the raw columns) runs once, with the same kernels on the same values. Anything this copy cannot prove safe raises `CombineError` and the caller keeps separate
+encoding of the raw columns) runs once, with the same kernels on the same values.
+
+Anything this copy cannot prove safe raises `CombineError` and the caller keeps separate
 sessions: differing IR versions or versions of one operator domain, an input declared
 differently, an output name in two graphs, subgraphs (If/Loop/Scan), operators of unknown
 domains, local functions, sparse or external initializers, fields this module does not know.

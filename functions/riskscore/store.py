@@ -75,6 +75,12 @@ class LocalStore:
 _LIBRARY_DEFAULT = object()  # "use google-cloud-storage's default", distinct from None
 
 
+def split_gs_uri(uri: str) -> tuple[str, str]:
+    """gs://bucket/path/to/object -> ("bucket", "path/to/object"); either part may be empty."""
+    bucket, _, name = uri[len("gs://"):].partition("/")
+    return bucket, name
+
+
 class GcsStore:
     """`gs://bucket/prefix`. Honours STORAGE_EMULATOR_HOST like the official client does.
 
@@ -87,8 +93,7 @@ class GcsStore:
                  read_retry=_LIBRARY_DEFAULT):
         from google.cloud import storage  # imported only when a gs:// store is used
 
-        rest = uri[len("gs://"):]
-        bucket, _, prefix = rest.partition("/")
+        bucket, prefix = split_gs_uri(uri)
         if not bucket:
             raise ValueError(f"GCS store URI needs a bucket: {uri!r}")
         self.uri = uri.rstrip("/")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 
-
 from .. import bundle
 from ..errors import RiskScoreError, StoreUnavailable
 from ..scorer import Model

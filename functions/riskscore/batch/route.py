@@ -25,7 +25,7 @@ from datetime import date
 
 from ..errors import RiskScoreError
 from ..settings import BatchSettings
-from .sources import gcs_files, file_kind, local_files, parse_source
+from .sources import file_kind, files_at, parse_source
 
 GZIP_RATIO = 4.0  # assumed: credit tables compress about 4:1 with gzip
 SAMPLE_BYTES = 64 * 1024
@@ -53,8 +53,7 @@ def estimate_rows(source, project: str | None = None) -> int | None:
             return int(bq.bigquery_client(project).get_table(parsed.location).num_rows or 0)
         except gexc.NotFound:
             return None  # the run itself reports the missing table
-    files = local_files(parsed.location) if parsed.kind == "local" else gcs_files(parsed.location)
-    return sum(_file_rows(name, opener) for name, opener in files)
+    return sum(_file_rows(name, opener) for name, opener in files_at(parsed.location))
 
 
 def _file_rows(name: str, opener) -> int:

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from .. import bq
 from ..errors import InvalidRequest, OutputNotWritable
+from ..store import split_gs_uri
 from .schema import FEW_VALUES, REJECTS_SCHEMA, SCORES_SCHEMA, arrow_schema, schema_for
 
 SCORES_FILE, REJECTS_FILE = "scores.parquet", "rejects.parquet"
@@ -48,7 +49,7 @@ def parse_destination(value) -> tuple[str, str]:
                                  details=[{"field": "output", "problem": "malformed BigQuery table id"}])
         return "bq", table
     if value.startswith("gs://"):
-        if not value[len("gs://"):].partition("/")[0]:
+        if not split_gs_uri(value)[0]:
             raise InvalidRequest(f"output {value!r}: expected gs://bucket/prefix",
                                  details=[{"field": "output", "problem": "no bucket"}])
         return "gcs", value.rstrip("/")
@@ -143,7 +144,7 @@ class GcsSink:
 
         from .sources import storage_client
 
-        bucket_name, _, prefix = uri[len("gs://"):].partition("/")
+        bucket_name, prefix = split_gs_uri(uri)
         prefix = prefix.strip("/")
         base = f"{prefix}/" if prefix else ""
         self.bucket = storage_client().bucket(bucket_name)

@@ -17,9 +17,10 @@ form for other readers of tables (drift): valid rows only, rejects to a callback
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -27,6 +28,7 @@ import pyarrow.parquet as pq
 
 from .. import bq
 from ..errors import InputNotFound, InvalidInput, InvalidRequest
+from ..store import split_gs_uri
 from .columns import Chunk, InputColumns
 
 EXTENSIONS = (".parquet", ".pq", ".csv.gz", ".csv")
@@ -55,7 +57,7 @@ def parse_source(value) -> Source:
                                      details=[{"field": "input", "problem": "malformed BigQuery table id"}])
             return Source("bq_table", table)
         if value.startswith("gs://"):
-            if not value[len("gs://"):].partition("/")[0]:
+            if not split_gs_uri(value)[0]:
                 raise InvalidRequest(f"input {value!r}: expected gs://bucket/path",
                                      details=[{"field": "input", "problem": "no bucket"}])
             return Source("gcs", value)
@@ -92,13 +94,7 @@ class Reader:
         return [name for name, _ in self._files]
 
     def chunks(self) -> Iterator[Chunk]:
-        row = 1
-        for whole in self._raw_batches():
-            # CSV blocks and BigQuery pages come in their own sizes: at most chunk_rows each.
-            for start in range(0, whole.num_rows, self.chunk_rows):
-                raw = whole.slice(start, self.chunk_rows)
-                yield self.columns.cast(raw, row)
-                row += raw.num_rows
+        return cast_chunks(self._raw_batches(), self.columns, self.chunk_rows)
 
     def _raw_batches(self) -> Iterator[pa.RecordBatch]:
         if self._table is not None:
@@ -117,16 +113,24 @@ class Reader:
                                        details=[{"field": "input", "problem": f"unreadable file {name}"}]) from exc
 
 
+def cast_chunks(batches: Iterable[pa.RecordBatch], columns: InputColumns, chunk_rows: int) -> Iterator[Chunk]:
+    """Raw record batches -> chunks of at most `chunk_rows` rows cast by the spec's types, rows
+    numbered from 1 (CSV blocks and BigQuery pages come in their own sizes)."""
+    row = 1
+    for whole in batches:
+        for start in range(0, whole.num_rows, chunk_rows):
+            raw = whole.slice(start, chunk_rows)
+            yield columns.cast(raw, row)
+            row += raw.num_rows
+
+
 def open_source(source: Source | str | dict, columns: InputColumns, chunk_rows: int, *,
                 project: str | None = None) -> Reader:
     """Resolve `source` and check its columns; see the module docstring."""
     source = source if isinstance(source, Source) else parse_source(source)
-    if source.kind == "local":
-        files = local_files(source.location)
-    elif source.kind == "gcs":
-        files = gcs_files(source.location)
-    else:
+    if source.kind not in ("local", "gcs"):
         return _bigquery_reader(source, columns, chunk_rows, project)
+    files = files_at(source.location)
     for name, opener in files:
         with opener() as fh:
             columns.check(_file_columns(fh, name), name)
@@ -183,6 +187,20 @@ def csv_batches(fh, kind: str, columns: InputColumns, chunk_rows: int) -> Iterat
         yield batch
 
 
+def files_at(location: str) -> list:
+    """(name, opener) of the Parquet/CSV file or files at a gs:// URI or a local path, in name
+    order (see the module docstring); raises InputNotFound / InvalidInput."""
+    return gcs_files(location) if location.startswith("gs://") else local_files(location)
+
+
+def open_file(name: str):
+    """A readable, seekable pyarrow file for a local path or a gs:// URI (ranged reads on GCS)."""
+    if name.startswith("gs://"):
+        bucket, blob = split_gs_uri(name)
+        return _BlobOpener(storage_client().bucket(bucket).blob(blob))()
+    return _LocalOpener(Path(name))()
+
+
 class _LocalOpener:
     def __init__(self, path: Path):
         self.path = path
@@ -227,7 +245,7 @@ class _BlobOpener:
 def gcs_files(uri: str) -> list:
     from google.api_core import exceptions as gexc
 
-    bucket_name, _, name = uri[len("gs://"):].partition("/")
+    bucket_name, name = split_gs_uri(uri)
     client = storage_client()
     bucket = client.bucket(bucket_name)
     try:
@@ -251,12 +269,26 @@ def gcs_files(uri: str) -> list:
 
 # --- BigQuery ---------------------------------------------------------------------------------
 
+@contextmanager
+def bq_input_errors(where: str):
+    """BigQuery's NotFound and BadRequest while resolving input `where` as the 404 / 422 a run
+    answers."""
+    from google.api_core import exceptions as gexc
+
+    try:
+        yield
+    except gexc.NotFound as exc:
+        raise InputNotFound(f"input {where}: {exc.message}", details=[{"field": "input", "problem": "not found"}]) from None
+    except gexc.BadRequest as exc:
+        raise InvalidInput(f"input {where}: {exc.message}", details=[{"field": "input", "problem": "query failed"}]) from None
+
+
 def _bigquery_reader(source: Source, columns: InputColumns, chunk_rows: int, project: str | None) -> Reader:
     from google.api_core import exceptions as gexc
 
     client = bq.bigquery_client(project)
     where = str(source)
-    try:
+    with bq_input_errors(where):
         if source.kind == "bq_table":
             table = client.get_table(source.location)
             names = [f.name for f in table.schema]
@@ -266,10 +298,6 @@ def _bigquery_reader(source: Source, columns: InputColumns, chunk_rows: int, pro
         else:
             rows = client.query(source.location).result()
             columns.check([f.name for f in rows.schema], where)
-    except gexc.NotFound as exc:
-        raise InputNotFound(f"input {where}: {exc.message}", details=[{"field": "input", "problem": "not found"}]) from None
-    except gexc.BadRequest as exc:
-        raise InvalidInput(f"input {where}: {exc.message}", details=[{"field": "input", "problem": "query failed"}]) from None
 
     stream = iter(rows.to_arrow_iterable(bqstorage_client=bq.bigquery_read_client()))
     try:  # the first batch now: a source that cannot be read fails before any output exists
