@@ -14,6 +14,7 @@ import pytest
 
 from riskscore import bundle, console, report
 from riskscore.schema import ScalingSpec
+from score_app import mimetype
 from test_score_function import make_client  # noqa: F401 - the fixture: a fresh main.py per test
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
@@ -47,7 +48,7 @@ class Elements(HTMLParser):
 
 @pytest.fixture
 def app(make_client, trained_store):  # noqa: F811 - pytest injects the imported fixture
-    return make_client(trained_store.path).flask
+    return make_client(trained_store.path).http
 
 
 def get(app, accept: str | None = None, query: str = ""):
@@ -66,16 +67,16 @@ def test_get_answers_html_to_browsers_and_json_to_everyone_else(app, trained_sto
     assert r.status_code == 200
     assert r.headers["Vary"] == "Accept"
     if html:
-        assert r.mimetype == "text/html"
-        assert f"<strong id=\"model-version\">{trained_store.result.manifest['version']}</strong>" in r.get_data(as_text=True)
+        assert mimetype(r) == "text/html"
+        assert f"<strong id=\"model-version\">{trained_store.result.manifest['version']}</strong>" in r.text
     else:
-        assert r.mimetype == "application/json"
-        assert r.get_json()["version"] == trained_store.result.manifest["version"]
+        assert mimetype(r) == "application/json"
+        assert r.json()["version"] == trained_store.result.manifest["version"]
 
 
 def test_page_forbids_loading_anything_from_elsewhere(app):
     r = get(app, BROWSER_ACCEPT)
-    html = r.get_data(as_text=True)
+    html = r.text
     csp = r.headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "connect-src 'self'" in csp and "frame-ancestors 'none'" in csp
     meta = Elements(html).tags
@@ -89,7 +90,7 @@ def test_page_forbids_loading_anything_from_elsewhere(app):
 
 
 def test_form_has_one_field_per_feature_with_its_bounds(app, trained_store):
-    page = Elements(get(app, "text/html").get_data(as_text=True))
+    page = Elements(get(app, "text/html").text)
     features = trained_store.result.manifest["features"]
     fields = [a["data-feature"] for t, a in page.tags if "data-feature" in a]
     assert fields == [f["name"] for f in features]
@@ -106,7 +107,7 @@ def test_form_has_one_field_per_feature_with_its_bounds(app, trained_store):
 
 
 def test_help_text_carries_description_bounds_and_nullability(app, trained_store):
-    html = get(app, "text/html").get_data(as_text=True)
+    html = get(app, "text/html").text
     help_of = dict(re.findall(r'<span class="help" id="help-(\w+)">([^<]*)</span>', html))
     assert help_of["age"] == "Age of the applicant in years; a number from 18 to 120; required"
     assert help_of["monthly_income"] == ("Monthly income; a number from 0 to 10,000,000; "
@@ -115,7 +116,7 @@ def test_help_text_carries_description_bounds_and_nullability(app, trained_store
 
 
 def test_model_panel_shows_metrics_and_rating_bands(app, trained_store):
-    html = get(app, "text/html").get_data(as_text=True)
+    html = get(app, "text/html").text
     m = trained_store.result.manifest
     assert f"<td>AUC</td><td class=\"num\">{m['metrics']['test']['auc']:.3f}</td>" in html
     rows = re.findall(r"<tr><td>(\w+)</td><td>([^<]*)</td>", html.split('id="bands-table"')[1])
@@ -124,7 +125,7 @@ def test_model_panel_shows_metrics_and_rating_bands(app, trained_store):
 
 
 def test_page_states_the_csv_limit_of_batch_score(app):
-    html = get(app, "text/html").get_data(as_text=True)
+    html = get(app, "text/html").text
     assert console.CSV_MAX_ROWS == 10_000
     assert "up to\n    10,000 rows" in html
     config = json.loads(re.search(r'<script type="application/json" id="console-config">(.*?)</script>', html).group(1))
@@ -136,20 +137,20 @@ def test_page_states_the_csv_limit_of_batch_score(app):
 def test_model_card_view_serves_the_verified_bundle_bytes(app, trained_store):
     m = trained_store.result.manifest
     r = get(app, None, "?view=model-card")
-    assert r.status_code == 200 and r.mimetype == "text/html"
-    assert r.get_data() == trained_store.store.read(f"{m['name']}/{m['version']}/model_card.html")
+    assert r.status_code == 200 and mimetype(r) == "text/html"
+    assert r.content == trained_store.store.read(f"{m['name']}/{m['version']}/model_card.html")
     assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
 
 
 def test_view_console_forces_the_page_without_an_accept_header(app):
     r = get(app, None, "?view=console")
-    assert r.status_code == 200 and r.mimetype == "text/html"
+    assert r.status_code == 200 and mimetype(r) == "text/html"
 
 
 def test_unknown_view_is_a_400_naming_the_parameter(app):
     r = get(app, "text/html", "?view=drift")
-    assert r.status_code == 400 and r.mimetype == "application/json"
-    assert r.get_json()["details"] == [{"field": "view", "problem": "must be one of console, model-card"}]
+    assert r.status_code == 400 and mimetype(r) == "application/json"
+    assert r.json()["details"] == [{"field": "view", "problem": "must be one of console, model-card"}]
 
 
 def test_version_without_a_model_card_is_a_404(make_client, tmp_path, trained_store):  # noqa: F811
@@ -165,10 +166,10 @@ def test_version_without_a_model_card_is_a_404(make_client, tmp_path, trained_st
     from riskscore.store import LocalStore
 
     bundle.set_current(LocalStore(store_path), m["name"], m["version"])
-    app = make_client(store_path).flask
+    app = make_client(store_path).http
     assert get(app, None, "?view=model-card").status_code == 404
     page = get(app, "text/html")
-    assert page.status_code == 200 and "?view=model-card" not in page.get_data(as_text=True)
+    assert page.status_code == 200 and "?view=model-card" not in page.text
 
 
 # --- escaping ---------------------------------------------------------------------------
@@ -218,7 +219,7 @@ def test_example_applicants_score_good_and_bad(app, trained_store):
     m = trained_store.result.manifest
     baseline = json.loads(trained_store.store.read(f"{m['name']}/{m['version']}/drift_baseline.json"))
     examples = console.example_applicants(m["features"], baseline["features"])
-    good, bad = (app.post("/", json={"features": examples[k]}).get_json() for k in ("good", "bad"))
+    good, bad = (app.post("/", json={"features": examples[k]}).json() for k in ("good", "bad"))
     assert good["pd"] < 0.05 < 0.3 < bad["pd"]
     ranks = [b["name"] for b in m["scaling"]["bands"]]
     assert ranks.index(good["rating"]) > ranks.index(bad["rating"])

@@ -7,12 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-import functions_framework
 import numpy as np
 import pandas as pd
 import pytest
 
 from riskscore.store import LocalStore
+from score_app import score_client
 from training.spec import ModelSpec
 from training.train import train
 
@@ -47,15 +47,14 @@ def test_minimal_model_is_served(minimal_store, monkeypatch):
     path, result = minimal_store
     monkeypatch.setenv("MODEL_STORE", str(path))
     monkeypatch.setenv("MODEL_NAME", "mini")
-    sys.modules.pop("main", None)
-    client = functions_framework.create_app(target="score", source=str(REPO / "functions" / "main.py")).test_client()
+    client = score_client()
     info = client.get("/")
-    assert info.status_code == 200 and info.get_json()["name"] == "mini"
+    assert info.status_code == 200 and info.json()["name"] == "mini"
     scored = client.post("/", json={"features": {"x": 2.5, "c": "a"}, "exposure": 1000})
-    body = scored.get_json()
+    body = scored.json()
     assert scored.status_code == 200, body
     assert "lgd" not in body and "expected_loss" not in body
     assert 0 < body["pd"] < 1 and body["reasons"][0]["feature"] == "x"
     rejected = client.post("/", json={"features": {"x": 0.0, "c": "z"}})
-    assert rejected.status_code == 400 and rejected.get_json()["details"][0]["field"] == "features.c"
+    assert rejected.status_code == 400 and rejected.json()["details"][0]["field"] == "features.c"
     sys.modules.pop("main", None)

@@ -16,6 +16,8 @@ import functions_framework
 import numpy as np
 import onnxruntime as ort
 import pytest
+from score_app import mimetype
+from starlette.testclient import TestClient
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = str(REPO / "functions" / "main.py")
@@ -43,22 +45,24 @@ class Reply:
 
 
 class Client:
-    """functions-framework's test client; every reply must be JSON and never a 500."""
+    """functions-framework's app for `score` (a Starlette app: `score` is an ASGI function)
+    through Starlette's test client; every reply must be JSON and never a 500."""
 
     def __init__(self, app):
-        self.flask = app.test_client()
+        self.http = TestClient(app)
 
     def request(self, method: str, *, json_body=None, data: bytes | str | None = None,
                 content_type: str | None = "application/json", headers=None) -> Reply:
         if json_body is not None:
             data = json.dumps(json_body)
-        kwargs = {"data": data, "headers": headers or {}}
+        # Header values go as latin-1 bytes, as on the wire (httpx refuses non-ASCII str).
+        headers = {k: v.encode("latin-1") for k, v in (headers or {}).items()}
         if content_type is not None:
-            kwargs["content_type"] = content_type
-        response = self.flask.open("/", method=method, **kwargs)
-        assert response.status_code != 500, response.get_data(as_text=True)
-        assert response.mimetype == "application/json", response.get_data(as_text=True)
-        return Reply(response.status_code, response.headers, json.loads(response.get_data()))
+            headers["Content-Type"] = content_type
+        response = self.http.request(method, "/", content=data, headers=headers)
+        assert response.status_code != 500, response.text
+        assert mimetype(response) == "application/json", response.text
+        return Reply(response.status_code, response.headers, response.json())
 
     def score(self, features: dict, **extra) -> Reply:
         return self.request("POST", json_body={"applicant_id": "A-1", "features": features, **extra})
@@ -492,10 +496,10 @@ def test_a_bug_is_a_500_logged_with_its_traceback_under_the_trace(make_client, t
         raise ZeroDivisionError("a bug in scoring")
 
     monkeypatch.setattr(sys.modules["main"].SCORER, "score", broken)
-    response = client.flask.post("/", json={"features": GOOD}, headers=TRACEPARENT)
+    response = client.http.post("/", json={"features": GOOD}, headers=TRACEPARENT)
     assert response.status_code == 500
-    assert response.get_json()["error"] == "internal_error"
-    assert "a bug" not in response.get_data(as_text=True)  # no internals in the answer
+    assert response.json()["error"] == "internal_error"
+    assert "a bug" not in response.text  # no internals in the answer
     [record] = [r for r in _log_lines(capsys.readouterr().out) if r["severity"] == "ERROR"]
     assert record["stack_trace"].startswith("Traceback (most recent call last)")
     assert "ZeroDivisionError: a bug in scoring" in record["stack_trace"]

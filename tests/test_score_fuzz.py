@@ -13,12 +13,13 @@ import os
 import sys
 from pathlib import Path
 
-import functions_framework
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from score_app import mimetype, score_client
 
 REPO = Path(__file__).resolve().parents[1]
+JSON = {"Content-Type": "application/json"}
 MAX_BODY_BYTES = 65_536  # the default: the issue's hostile bodies fit inside it
 GOOD = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89": 0, "late_90_plus": 0,
         "debt_ratio": 0.25, "monthly_income": 5500, "open_credit_lines": 6, "real_estate_loans": 1,
@@ -182,17 +183,16 @@ def app(trained_store):
     mp.setenv("MODEL_STORE", str(trained_store.path))
     mp.setenv("MAX_BODY_BYTES", str(MAX_BODY_BYTES))
     mp.delenv("PREDICTION_LOG", raising=False)
-    sys.modules.pop("main", None)
-    yield functions_framework.create_app(target="score", source=str(REPO / "functions" / "main.py")).test_client()
+    yield score_client()
     sys.modules.pop("main", None)
     mp.undo()
 
 
 @pytest.mark.parametrize("body", ISSUE_BODIES.values(), ids=ISSUE_BODIES.keys())
 def test_the_issues_bodies_are_a_400_naming_the_body(app, body):
-    resp = app.post("/", data=body, content_type="application/json")
-    assert resp.status_code == 400, resp.get_data(as_text=True)
-    assert resp.get_json()["details"][0]["field"] == "body"
+    resp = app.post("/", content=body, headers=JSON)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["details"][0]["field"] == "body"
 
 
 def test_structure_aware_fuzz_never_gets_a_5xx(app, capsys):
@@ -203,8 +203,8 @@ def test_structure_aware_fuzz_never_gets_a_5xx(app, capsys):
                                      HealthCheck.function_scoped_fixture])
     @given(body=hostile_bodies)
     def fuzz(body):
-        resp = app.post("/", data=body, content_type="application/json")
-        check(resp.status_code, resp.mimetype, resp.get_data(), body)
+        resp = app.post("/", content=body, headers=JSON)
+        check(resp.status_code, mimetype(resp), resp.content, body)
         statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
 
     fuzz()
@@ -224,7 +224,7 @@ def server(trained_store, tmp_path_factory, serve_function):
 
 
 def post(server, body: bytes):
-    return server.session.post(server.url, data=body, headers={"Content-Type": "application/json"}, timeout=30)
+    return server.session.post(server.url, data=body, headers=JSON, timeout=30)
 
 
 @pytest.mark.parametrize("body", ISSUE_BODIES.values(), ids=ISSUE_BODIES.keys())

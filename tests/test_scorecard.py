@@ -243,15 +243,14 @@ def test_served_sessions_give_each_graphs_outputs_bit_for_bit(published, german)
 
 @pytest.fixture
 def score_client(published, monkeypatch):
-    import functions_framework
+    from score_app import score_client
 
     path, _ = published
     for var in ("MODEL_VERSION", "PREDICTION_LOG", "APPLICANT_ID_SALT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MODEL_STORE", str(path))
     monkeypatch.setenv("MODEL_NAME", "german_credit")
-    app = functions_framework.create_app("score", str(REPO / "functions" / "main.py"))
-    return app.test_client()
+    return score_client()
 
 
 def test_score_accepts_integer_codes_as_integers_or_strings(german, score_client):
@@ -260,11 +259,11 @@ def test_score_accepts_integer_codes_as_integers_or_strings(german, score_client
     as_int = dict(applicant)
     as_str = {k: (str(v) if k in CODED else v) for k, v in applicant.items()}
     replies = [score_client.post("/", json={"features": f}) for f in (as_int, as_str)]
-    assert [r.status_code for r in replies] == [200, 200], [r.get_json() for r in replies]
-    assert replies[0].get_json()["pd"] == replies[1].get_json()["pd"]
+    assert [r.status_code for r in replies] == [200, 200], [r.json() for r in replies]
+    assert replies[0].json()["pd"] == replies[1].json()["pd"]
     bad = score_client.post("/", json={"features": {**as_int, "present_residence_since": 7}})
     assert bad.status_code == 400
-    assert any(d["field"] == "features.present_residence_since" for d in bad.get_json()["details"])
+    assert any(d["field"] == "features.present_residence_since" for d in bad.json()["details"])
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """The scoring console: a browser page served by `score` itself, built from the loaded
 version's manifest, so its form always matches the model being served.
 
-`html_response(request, model)` is the whole transport side: it answers a GET that asks for
+`html_response(accept, view, model)` is the whole transport side: it answers a GET that asks for
 HTML (a browser) with the console, `?view=model-card` with the version's model card, and
 returns None for everything else (JSON clients keep getting the model information). The page
 is rendered once per loaded version and kept.
@@ -17,6 +17,9 @@ from __future__ import annotations
 import json
 import math
 import threading
+
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from . import report
 from .errors import ArtifactNotFound, InvalidRequest
@@ -35,19 +38,20 @@ _cache_lock = threading.Lock()
 _cache: tuple[object, str] | None = None  # (model, rendered page) of the version last served
 
 
-def wants_html(request) -> bool:
-    """A browser's Accept prefers text/html; no Accept header, */* or JSON keep the JSON answer."""
-    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+def wants_html(accept: str | None) -> bool:
+    """A browser's Accept prefers text/html; no Accept header, */* or JSON keep the JSON answer.
+    (werkzeug's parser: what Flask's `request.accept_mimetypes` is.)"""
+    return parse_accept_header(accept, MIMEAccept).best_match(["application/json", "text/html"]) == "text/html"
 
 
-def html_response(request, model):
+def html_response(accept: str | None, view: str | None, model):
     """(body, status, headers) for a GET that asks for a page; None when JSON is wanted.
+    `accept` is the request's Accept header, `view` its `?view=` parameter.
 
     `?view=console` forces the console (e.g. from a client that sends no Accept header),
     `?view=model-card` serves the version's model card from the verified bundle bytes.
     """
-    view = request.args.get("view")
-    if view is None and not wants_html(request):
+    if view is None and not wants_html(accept):
         return None
     if view not in (None, *VIEWS):
         raise InvalidRequest(f"unknown view {view!r}; use one of {', '.join(VIEWS)}",

@@ -1,4 +1,10 @@
-"""Transport helpers shared by the HTTP functions: body parsing and the one error mapping."""
+"""Transport helpers shared by the HTTP functions: body parsing and the one error mapping.
+
+`score` runs on functions-framework's ASGI stack (Starlette under gunicorn's uvicorn worker:
+about a third of the server CPU per request of its Flask/gthread stack, docs/benchmarks.md);
+the batch and drift functions stay on Flask. Both read bodies through `check_body_headers`
+and `decode_body`, and answer `(body, status, headers)` from `respond`/`error_response`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,12 @@ import json
 import traceback
 from typing import Any
 
+from starlette.requests import ClientDisconnect
+from werkzeug.http import parse_options_header
+
 from . import jsonbody
 from .errors import (
+    InvalidRequest,
     PayloadTooLarge,
     RiskScoreError,
     UnsupportedMediaType,
@@ -18,20 +28,50 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def read_json(request, max_bytes: int) -> Any:
-    """The request's JSON body, or a RiskScoreError (413, 415 or 400) saying what was wrong.
+    """The JSON body of a Flask (WSGI) request, or a RiskScoreError (413, 415 or 400) saying
+    what was wrong. Decoding is `riskscore.jsonbody.loads`: explicit limits, and every
+    malformed body a 400."""
+    check_body_headers(request.headers.get("Content-Type"), request.headers.get("Content-Length"), max_bytes)
+    return decode_body(request.stream.read(max_bytes + 1), max_bytes)
 
-    Decoding is `riskscore.jsonbody.loads`: explicit limits, and every malformed body a 400.
-    """
-    length = request.content_length
-    if length is not None and length > max_bytes:
-        raise PayloadTooLarge(f"body is {length} bytes; the limit is {max_bytes}")
-    mimetype = (request.mimetype or "").lower()
+
+async def read_json_asgi(request, max_bytes: int) -> Any:
+    """The same for a Starlette (ASGI) request: the body is read in chunks and refused as soon
+    as it passes `max_bytes`, so a caller cannot make the instance buffer more than that."""
+    check_body_headers(request.headers.get("Content-Type"), request.headers.get("Content-Length"), max_bytes)
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise PayloadTooLarge(f"body is over the limit of {max_bytes} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise InvalidRequest("body: the client disconnected before sending all of it",
+                             details=[{"field": "body", "problem": "incomplete"}]) from None
+    return decode_body(b"".join(chunks), max_bytes)
+
+
+def check_body_headers(content_type: str | None, content_length: str | None, max_bytes: int) -> None:
+    """413 for a declared length over the limit, 415 for anything but UTF-8 JSON (werkzeug's
+    header parser: the one Flask uses, so both transports read headers alike)."""
+    if content_length is not None:
+        length = content_length.strip()
+        if not length.isdigit() or not length.isascii():
+            raise InvalidRequest(f"Content-Length must be a number of bytes; got {content_length[:40]!r}",
+                                 details=[{"field": "Content-Length", "problem": "not a number"}])
+        if int(length) > max_bytes:
+            raise PayloadTooLarge(f"body is {int(length)} bytes; the limit is {max_bytes}")
+    mimetype, params = parse_options_header(content_type or "")
+    mimetype = mimetype.lower()
     if mimetype != "application/json":
-        raise UnsupportedMediaType(f"expected Content-Type application/json, got {mimetype or 'none'!r}")
-    charset = request.mimetype_params.get("charset", "utf-8").lower()
+        raise UnsupportedMediaType(f"expected Content-Type application/json, got {mimetype[:80] or 'none'!r}")
+    charset = params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"expected a UTF-8 body, got charset {charset[:40]!r}")
-    raw = request.stream.read(max_bytes + 1)
+
+
+def decode_body(raw: bytes, max_bytes: int) -> Any:
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"body is over the limit of {max_bytes} bytes")
     return jsonbody.loads(raw)
