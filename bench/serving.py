@@ -11,9 +11,15 @@
    compileall -f -q .`; `--no-bytecode` skips it), so that no service compiles its own modules
    at every start (this environment sets PYTHONDONTWRITEBYTECODE=1). The servers import only
    from those copies (PYTHONPATH is not passed on).
+   The score function (and --before) runs in a virtualenv of functions/requirements.txt alone
+   (`--functions-venv`, built once and rebuilt when that file changes), as the buildpack
+   installs it: the development .venv holds more (the BigQuery emulator brings uvicorn's
+   "standard" extras, whose websockets uvicorn would import at every start). The
+   alternative runs in .venv.
    Starts each service once, unmeasured (page cache), then `--rounds` times, alternating the
    order each round, as a subprocess on a free loopback port:
-     - score function:  functions-framework --target score   (gunicorn, 1 worker, gthread)
+     - score function:  functions-framework --target score   (gunicorn, 1 uvicorn worker:
+                        `score` is an ASGI function; uvloop and httptools)
      - alternative:     uvicorn app:app --app-dir <copy of bench/alternative>   (1 process)
    and measures
      - cold start: Popen to the first 200 (a small valid request every ~10 ms);
@@ -97,35 +103,52 @@ HEADERS = {"Content-Type": "application/json"}
 # --------------------------------------------------------------------------- services
 
 class Service:
-    def __init__(self, key: str, label: str, cwd: Path, env: dict, argv: list[str]):
-        self.key, self.label, self.cwd, self.env, self.argv = key, label, cwd, env, argv
+    def __init__(self, key: str, label: str, cwd: Path, env: dict, argv: list[str], python: str = PYTHON):
+        self.key, self.label, self.cwd, self.env, self.argv, self.python = key, label, cwd, env, argv, python
 
     def command(self, port: int, importtime: bool = False) -> list[str]:
         flags = ["-X", "importtime"] if importtime else []
-        return [PYTHON, *flags, *[a.replace("{port}", str(port)) for a in self.argv]]
+        return [self.python, *flags, *[a.replace("{port}", str(port)) for a in self.argv]]
 
 
-def deployed_copy(src: Path, dest: Path, compiled: bool) -> Path:
+def functions_venv(path: Path) -> Path:
+    """A virtualenv with functions/requirements.txt installed and nothing else (what the
+    buildpack installs for a deployed function); rebuilt when that file changes."""
+    requirements = ROOT / "functions" / "requirements.txt"
+    stamp = path / ".requirements.txt"
+    if stamp.exists() and stamp.read_bytes() == requirements.read_bytes():
+        return path
+    print(f"installing functions/requirements.txt into {path}", flush=True)
+    shutil.rmtree(path, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    subprocess.run([str(path / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r", str(requirements)],
+                   check=True)
+    shutil.copyfile(requirements, stamp)
+    return path
+
+
+def deployed_copy(src: Path, dest: Path, compiled: bool, python: str = PYTHON) -> Path:
     """The service's source as deployed: a copy of `src`, compiled as Google's Python buildpack
     does at build time (`python3 -m compileall -f -q .`), so that no server compiles its own
     modules at start. This environment sets PYTHONDONTWRITEBYTECODE=1, which otherwise makes
     every start recompile them; the servers still read the compiled files with it set."""
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     if compiled:
-        subprocess.run([PYTHON, "-m", "compileall", "-f", "-q", "."], cwd=dest, check=True)
+        subprocess.run([python, "-m", "compileall", "-f", "-q", "."], cwd=dest, check=True)
     return dest
 
 
-def services(prepared: dict, work: Path, compiled: bool = True) -> list[Service]:
+def services(prepared: dict, work: Path, venv: Path, compiled: bool = True) -> list[Service]:
     # The servers import their code only from their (copied) source dir, as deployed: not from
     # a PYTHONPATH that may point at this checkout.
     base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    python = str(venv / "bin" / "python")
     ours = Service(
         "ours", "score function (functions-framework, ONNX)",
-        deployed_copy(ROOT / "functions", work / "src-ours", compiled),
+        deployed_copy(ROOT / "functions", work / "src-ours", compiled, python),
         dict(base, MODEL_STORE=prepared["ours"]["store"], MODEL_NAME=prepared["ours"]["model_name"]),
-        [str(ROOT / ".venv" / "bin" / "functions-framework"), "--target", "score",
-         "--host", "127.0.0.1", "--port", "{port}"])
+        [str(venv / "bin" / "functions-framework"), "--target", "score",
+         "--host", "127.0.0.1", "--port", "{port}"], python)
     alt_src = deployed_copy(BENCH / "alternative", work / "src-alternative", compiled)
     alternative = Service(
         "alternative", "FastAPI + pandas + joblib sklearn/XGBoost (uvicorn)", alt_src,
@@ -343,16 +366,22 @@ def measure(service: Service, args, log_dir: Path, label: str) -> dict:
 # (gunicorn arbiter and worker fork, or uvicorn's event loop and socket) and the first request.
 STEPS = {
     "ours": [
-        # gunicorn's master, before it forks the worker
+        # gunicorn's master, before it forks the worker (functions-framework imports Flask and
+        # makes a Flask app even for an ASGI function; then Starlette and the uvicorn worker)
         ("master: functions-framework, Flask, gunicorn",
-         "import functions_framework._cli, functions_framework._http.gunicorn, gunicorn.workers.gthread"),
+         "import functions_framework._cli, functions_framework._http.gunicorn"),
+        ("master: the ASGI stack (functions_framework.aio, Starlette, uvicorn worker)",
+         "import functions_framework.aio, uvicorn_worker"),
         # main.py sets OPENBLAS_NUM_THREADS=1 before numpy's first import; so does this step
         ("master: numpy (OpenBLAS on one thread, as main.py sets it)",
          "import os; os.environ.setdefault('OPENBLAS_NUM_THREADS', '1'); import numpy"),
         ("master: pydantic (BaseModel and friends)",
          "from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator"),
         ("master: riskscore modules and main.py (settings; no model)", "import main"),
-        # the worker, in its background thread right after the fork
+        # the worker: uvicorn's config loads its loop and protocol; the model loads in a
+        # background thread right after the fork
+        ("worker: uvloop and httptools (uvicorn's loop and HTTP protocol)",
+         "import uvicorn.loops.uvloop, uvicorn.protocols.http.httptools_impl"),
         ("worker: onnxruntime", "import onnxruntime"),
         ("worker: model load as served (read, sha256, combined graph, 2 sessions, request model)",
          "import main; main.SCORER.load()"),
@@ -401,7 +430,7 @@ print(json.dumps(out))
 
 
 def load_detail(service: Service) -> list[dict]:
-    out = subprocess.run([PYTHON, "-c", LOAD_DETAIL], cwd=service.cwd, env=service.env, capture_output=True, text=True)
+    out = subprocess.run([service.python, "-c", LOAD_DETAIL], cwd=service.cwd, env=service.env, capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(f"load detail failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -425,9 +454,9 @@ def cold_start_steps(service: Service) -> list[dict]:
     """One fresh interpreter through the steps: time and RSS each adds. The first row is the
     bare interpreter: the wall time of `python -c pass` and the RSS before any import."""
     t = time.perf_counter()
-    subprocess.run([PYTHON, "-c", "pass"], check=True)
+    subprocess.run([service.python, "-c", "pass"], check=True)
     interpreter_s = time.perf_counter() - t
-    out = subprocess.run([PYTHON, "-c", STEP_RUNNER, json.dumps(STEPS[service.key])], cwd=service.cwd,
+    out = subprocess.run([service.python, "-c", STEP_RUNNER, json.dumps(STEPS[service.key])], cwd=service.cwd,
                          env=service.env, capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(f"cold-start steps of {service.key} failed:\n{out.stderr[-3000:]}")
@@ -627,6 +656,9 @@ def main(argv=None) -> int:
     parser.add_argument("--before", type=Path, default=None,
                         help="a `functions/` folder of an earlier version of the code: its cold start and memory "
                              "are measured in every round too, right after ours (e.g. from `git archive`)")
+    parser.add_argument("--functions-venv", type=Path, default=OUT / "venv-functions",
+                        help="the virtualenv of functions/requirements.txt the score function runs in "
+                             "(created or rebuilt when that file changed)")
     parser.add_argument("--no-bytecode", action="store_true",
                         help="start every service from uncompiled source (with PYTHONDONTWRITEBYTECODE=1 each "
                              "start compiles its modules), instead of compiled as the buildpack deploys it")
@@ -647,12 +679,13 @@ def main(argv=None) -> int:
             prepared = json.loads((work / "prepared.json").read_text())
         result["models"] = prepared
         compiled = not args.no_bytecode
-        svc = services(prepared, work, compiled)
+        svc = services(prepared, work, functions_venv(args.functions_venv.resolve()), compiled)
         before = None
         if args.before:
             ours = svc[0]
             before = Service("before", f"score function, earlier code ({args.before})",
-                             deployed_copy(args.before.resolve(), work / "src-before", compiled), ours.env, ours.argv)
+                             deployed_copy(args.before.resolve(), work / "src-before", compiled, ours.python),
+                             ours.env, ours.argv, ours.python)
         result["labels"] = {s.key: s.label for s in svc}
 
         for s in svc:  # unmeasured first start: page cache, lazy file-system state

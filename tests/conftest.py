@@ -309,8 +309,9 @@ def trained_store(tmp_path_factory, small_spec, small_data):
 
 # --- batch functions (functions/main.py: batch_score, batch_score_gcs) ---
 #
-#   batch_app  (function): batch_app(store_path, target="batch_score", **env) -> the Flask test
-#              client of a freshly imported functions/main.py with MODEL_STORE=store_path.
+#   batch_app  (function): batch_app(store_path, target="batch_score", **env) -> the test client
+#              (Flask's; Starlette's for target "score") of a freshly imported functions/main.py
+#              with MODEL_STORE=store_path.
 #   bq_for_batch (function): points riskscore.bq's client factories at the BigQuery emulator.
 
 BATCH_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "ORT_INTRA_OP_THREADS", "ORT_INTER_OP_THREADS",
@@ -324,7 +325,9 @@ BATCH_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "ORT_INTRA_OP_THREADS
 def batch_app(monkeypatch):
     import sys
 
+    import flask
     import functions_framework
+    from starlette.testclient import TestClient
 
     source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "functions", "main.py")
     saved_path, saved_main = list(sys.path), sys.modules.get("main")
@@ -336,7 +339,9 @@ def batch_app(monkeypatch):
         for key, value in env.items():
             monkeypatch.setenv(key, str(value))
         sys.modules.pop("main", None)
-        return functions_framework.create_app(target=target, source=source).test_client()
+        app = functions_framework.create_app(target=target, source=source)
+        # `score` is an ASGI function: functions-framework makes a Starlette app of it
+        return app.test_client() if isinstance(app, flask.Flask) else TestClient(app)
 
     yield make
     sys.path[:] = saved_path

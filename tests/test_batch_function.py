@@ -20,9 +20,9 @@ FEATURES = ["revolving_utilization", "age", "late_30_59", "late_60_89", "late_90
 
 
 def post(client, body) -> tuple[int, dict]:
-    response = client.post("/", data=json.dumps(body), content_type="application/json")
-    assert response.status_code != 500, response.get_data(as_text=True)
-    return response.status_code, json.loads(response.get_data())
+    response = client.post("/", json=body)  # a Flask or (target "score") a Starlette test client
+    assert response.status_code != 500, response.text
+    return response.status_code, json.loads(response.text)
 
 
 def scores(folder: Path, run_date: str = RUN_DATE) -> pd.DataFrame:

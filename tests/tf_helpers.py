@@ -62,10 +62,11 @@ def expr(value) -> str:
 
 
 def entry_points(path: Path = ROOT / "functions" / "main.py") -> dict[str, str]:
-    """{function name: "http" | "cloud_event"} of the functions-framework entry points in main.py."""
+    """{function name: "http" | "cloud_event"} of the functions-framework entry points in main.py
+    (`functions_framework.http` and `functions_framework.aio.http` alike)."""
     found = {}
     for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.FunctionDef):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for deco in node.decorator_list:
                 target = deco.func if isinstance(deco, ast.Call) else deco
                 if isinstance(target, ast.Attribute) and target.attr in ("http", "cloud_event"):
