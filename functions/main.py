@@ -47,9 +47,13 @@ if os.environ.get("FUNCTION_TARGET", "score") == "score":
     os.register_at_fork(after_in_child=SCORER.load_in_background)
 
 # Batch functions: pyarrow, the Google clients and the batch modules load on their first call,
-# never on `score`'s path.
-BATCH_SETTINGS = BatchSettings.from_env()
-DRIFT_SETTINGS = DriftSettings.from_env()
+# never on `score`'s path. Each instance reads the settings of the function it serves
+# (FUNCTION_TARGET: the runtime sets it, and functions-framework from its --target; unset, when
+# main.py is imported outside functions-framework: every function's),
+# so a score instance never builds the batch or drift settings classes (cold start).
+_TARGET = os.environ.get("FUNCTION_TARGET")
+BATCH_SETTINGS = BatchSettings.from_env() if _TARGET in (None, "batch_score", "batch_score_gcs") else None
+DRIFT_SETTINGS = DriftSettings.from_env() if _TARGET in (None, "drift_check") else None
 _BATCH_MODELS = None
 
 
