@@ -103,20 +103,26 @@ def test_what_cannot_be_combined_safely_is_refused_naming_the_graph_and_the_reas
         graphs.combine({"first": tiny("a", 2.0), "second": second})
 
 
-def _bundle(trained_store):
+def _bundle(trained_store, serving_graph: bool = True):
+    """The trained version's manifest and files; without its serving graph (training/serving_graph.py)
+    as a version published before it was made: serving then combines the graphs at load."""
     version = trained_store.result.manifest["version"]
     loaded = bundle.load(trained_store.store, MODEL, version)
-    return loaded.manifest, loaded.files
+    manifest = dict(loaded.manifest)
+    if not serving_graph:
+        del manifest["serving_graph"]
+    return manifest, loaded.files
 
 
-def test_the_served_sessions_give_each_graphs_outputs_bit_for_bit(trained_store, small_data):
-    manifest, files = _bundle(trained_store)
+@pytest.mark.parametrize("serving_graph", [True, False], ids=["trained serving graph", "combined at load"])
+def test_the_served_sessions_give_each_graphs_outputs_bit_for_bit(trained_store, small_data, serving_graph):
+    manifest, files = _bundle(trained_store, serving_graph)
     assert_served_like_each_graph(manifest, files, small_data.head(3000))
 
 
 def test_a_version_whose_graphs_cannot_be_combined_is_served_one_session_per_graph(trained_store, small_data,
                                                                                   monkeypatch, capsys):
-    manifest, files = _bundle(trained_store)
+    manifest, files = _bundle(trained_store, serving_graph=False)
     combined = Model(manifest, files, ScoreSettings())
 
     def refuse(_graphs):

@@ -18,6 +18,7 @@ from riskscore.store import Store
 from .export import TrainingData, version_models
 from .metrics import pd_metrics
 from .pd_model import run_onnx
+from .serving_graph import serving_graph
 from .spec import ModelSpec, check_data
 from .split import split_frame
 
@@ -160,6 +161,8 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
         segment_all, df[spec.target].to_numpy(), full_out["pd"],
         lgd_all if lgd_all is not None else np.full(len(df), np.nan))
     anomaly_test = run_onnx(graphs["anomaly"], spec.features, test_df)
+    serving = st.run("serving_graph", serving_graph,
+                     {key: files[entry["file"]] for key, entry in models.items()}, spec.features, test_df)
     metrics["anomaly"] = {"test_flag_rate": float(np.mean(anomaly_test["anomaly_flag"])),
                           "contamination": spec.contamination}
 
@@ -198,6 +201,9 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
                  "default_rate": float(df[spec.target].mean())},
         "libraries": {lib: importlib.metadata.version(lib) for lib in LIBRARIES},
     }
+    if serving is not None:  # the per-request models, combined once here (training/serving_graph.py)
+        files[serving[1]["file"]] = serving[0]
+        manifest["serving_graph"] = serving[1]
     test_defaults = test_df[test_df[spec.target] == 1]
     evaluation = {
         "y_test": y["test"], "pd_test": test_out["pd"], "score_test": test_out["score"],
