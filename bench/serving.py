@@ -403,10 +403,10 @@ STEPS = {
 LOAD_DETAIL = """
 import json, time
 import onnxruntime
-from riskscore import bundle, graphs
+from riskscore import bundle
 from riskscore.request import request_model
 from riskscore.schema import FeatureSpec, ScalingSpec
-from riskscore.scorer import ON_DEMAND, build_session
+from riskscore.scorer import ON_DEMAND, build_session, combined_graph
 from riskscore.settings import ScoreSettings
 from riskscore.store import open_store
 out = []
@@ -417,8 +417,9 @@ b = timed("read the bundle, sha256 every file, parse the manifest",
           lambda: bundle.load(open_store(s.model_store), s.model_name, s.model_version))
 files = {name: b.files[meta["file"]] for name, meta in b.manifest["models"].items()}
 every = {name: data for name, data in files.items() if name not in ON_DEMAND}
-combined, _ = timed(f"combine {', '.join(every)} into one graph ({sum(map(len, every.values())) / 1024:.0f} KiB)",
-                    lambda: graphs.combine(every))
+combined, _ = timed(("the trained serving graph of " if "serving_graph" in b.manifest else "combine ")
+                    + f"{', '.join(every)} ({sum(map(len, every.values())) / 1024:.0f} KiB)",
+                    lambda: combined_graph(b.manifest, b.files, every))
 timed("session: the combined graph", lambda: build_session(combined, s, "basic"))
 for name in sorted(set(files) - set(every)):
     timed(f"session: {name} ({len(files[name]) / 1024:.0f} KiB)", lambda: build_session(files[name], s, "basic"))

@@ -49,7 +49,7 @@ def build_session(graph: bytes, settings: ScoreSettings, optimization: str = "al
     return ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def _combined(manifest: dict, files: dict[str, bytes], every_request: dict[str, bytes]):
+def combined_graph(manifest: dict, files: dict[str, bytes], every_request: dict[str, bytes]):
     """The per-request graphs as one model: the one training combined and verified (the
     manifest's `serving_graph`, training/serving_graph.py), or, for a version published without
     it, combined now (riskscore.graphs: about 12 ms of CPU at every load)."""
@@ -89,7 +89,7 @@ class Model:
         every_request = {name: data for name, data in onnx_files.items() if name not in ON_DEMAND}
         if len(every_request) > 1:
             try:
-                combined, outputs = _combined(manifest, files, every_request)
+                combined, outputs = combined_graph(manifest, files, every_request)
                 self._sessions.append((build_session(combined, settings, optimization), outputs))
                 onnx_files = {name: data for name, data in onnx_files.items() if name in ON_DEMAND}
             except Exception as exc:  # noqa: BLE001 - CombineError, or onnxruntime refusing the result
