@@ -1,7 +1,7 @@
 """Transport helpers shared by the HTTP functions: body parsing and the one error mapping.
 
 `score` runs on functions-framework's ASGI stack (Starlette under gunicorn's uvicorn worker:
-about a third of the server CPU per request of its Flask/gthread stack, docs/benchmarks.md);
+0.34–0.42 of the server CPU per request of its Flask/gthread stack, docs/benchmarks.md);
 the batch and drift functions stay on Flask. Both read bodies through `check_body_headers`
 and `decode_body`, and answer `(body, status, headers)` from `respond`/`error_response`.
 """
