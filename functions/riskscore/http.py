@@ -12,9 +12,6 @@ import json
 import traceback
 from typing import Any
 
-from starlette.requests import ClientDisconnect
-from werkzeug.http import parse_options_header
-
 from . import jsonbody
 from .errors import (
     InvalidRequest,
@@ -38,6 +35,10 @@ def read_json(request, max_bytes: int) -> Any:
 async def read_json_asgi(request, max_bytes: int) -> Any:
     """The same for a Starlette (ASGI) request: the body is read in chunks and refused as soon
     as it passes `max_bytes`, so a caller cannot make the instance buffer more than that."""
+    # Imported here, like werkzeug below: the Dataflow workers import this module (for `log`)
+    # without functions-framework's HTTP stacks installed.
+    from starlette.requests import ClientDisconnect
+
     check_body_headers(request.headers.get("Content-Type"), request.headers.get("Content-Length"), max_bytes)
     chunks, size = [], 0
     try:
@@ -55,6 +56,8 @@ async def read_json_asgi(request, max_bytes: int) -> Any:
 def check_body_headers(content_type: str | None, content_length: str | None, max_bytes: int) -> None:
     """413 for a declared length over the limit, 415 for anything but UTF-8 JSON (werkzeug's
     header parser: the one Flask uses, so both transports read headers alike)."""
+    from werkzeug.http import parse_options_header
+
     if content_length is not None:
         length = content_length.strip()
         if not length.isdigit() or not length.isascii():
