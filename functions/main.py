@@ -39,6 +39,9 @@ from riskscore.request import validate  # noqa: E402
 from riskscore.scorer import Scorer  # noqa: E402
 from riskscore.settings import BatchSettings, DriftSettings, ScoreSettings  # noqa: E402
 
+# The function this instance serves: the runtime sets FUNCTION_TARGET, and functions-framework
+# from its --target; unset when main.py is imported outside functions-framework.
+_TARGET = os.environ.get("FUNCTION_TARGET")
 SETTINGS = ScoreSettings.from_env()
 SCORER = Scorer(SETTINGS)
 PREDICTIONS = PredictionLog(SETTINGS)
@@ -48,20 +51,18 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's id is echoed o
 # that serves. The model (and onnxruntime, which is not fork-safe) is loaded once, in the
 # worker, right after the fork and in the background; a first request waits for it. Without a
 # fork (the test client, `--debug`), the first request loads it.
-# Only where this instance serves `score` (FUNCTION_TARGET is set by the runtime and by
-# functions-framework): a batch or drift instance never loads the score model.
+# Only where this instance serves `score` (or FUNCTION_TARGET is unset): a batch or drift
+# instance never loads the score model.
 # Right before the fork, everything the master built moves to the collector's permanent
 # generation (gc.freeze): the worker's collections, during the model load and then per
 # request, never scan those objects again, nor copy their pages by touching them.
-if os.environ.get("FUNCTION_TARGET", "score") == "score":
+if _TARGET in (None, "score"):
     os.register_at_fork(before=gc.freeze, after_in_child=SCORER.load_in_background)
 
 # Batch functions: pyarrow, the Google clients and the batch modules load on their first call,
-# never on `score`'s path. Each instance reads the settings of the function it serves
-# (FUNCTION_TARGET: the runtime sets it, and functions-framework from its --target; unset, when
-# main.py is imported outside functions-framework: every function's),
-# so a score instance never builds the batch or drift settings classes (cold start).
-_TARGET = os.environ.get("FUNCTION_TARGET")
+# never on `score`'s path. Each instance reads the settings of the function it serves (all of
+# them when _TARGET is unset), so a score instance never builds the batch or drift settings
+# classes (cold start).
 BATCH_SETTINGS = BatchSettings.from_env() if _TARGET in (None, "batch_score", "batch_score_gcs") else None
 DRIFT_SETTINGS = DriftSettings.from_env() if _TARGET in (None, "drift_check") else None
 gc.enable()

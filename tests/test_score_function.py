@@ -12,15 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-import functions_framework
 import numpy as np
 import onnxruntime as ort
 import pytest
-from score_app import mimetype
+from score_app import mimetype, score_client
 from starlette.testclient import TestClient
 
-REPO = Path(__file__).resolve().parents[1]
-SOURCE = str(REPO / "functions" / "main.py")
 MODEL = "credit_default"
 
 GOOD = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89": 0, "late_90_plus": 0,
@@ -48,8 +45,8 @@ class Client:
     """functions-framework's app for `score` (a Starlette app: `score` is an ASGI function)
     through Starlette's test client; every reply must be JSON and never a 500."""
 
-    def __init__(self, app):
-        self.http = TestClient(app)
+    def __init__(self, http: TestClient):
+        self.http = http
 
     def request(self, method: str, *, json_body=None, data: bytes | str | None = None,
                 content_type: str | None = "application/json", headers=None) -> Reply:
@@ -84,9 +81,7 @@ def make_client(monkeypatch):
         monkeypatch.setenv("MODEL_STORE", str(store_path))
         for key, value in env.items():
             monkeypatch.setenv(key, str(value))
-        sys.modules.pop("main", None)
-        app = functions_framework.create_app(target="score", source=SOURCE)
-        return Client(app)
+        return Client(score_client())
 
     yield make
     sys.path[:] = saved_path

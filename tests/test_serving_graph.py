@@ -61,7 +61,7 @@ def test_a_serving_graph_for_other_models_is_not_used(published, monkeypatch):
 def test_a_combined_graph_that_answers_differently_fails_training(published, small_data, monkeypatch):
     manifest, files = published
     graph_files = {name: files[meta["file"]] for name, meta in manifest["models"].items()}
-    features = [_feature(f) for f in manifest["features"]]
+    features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
     real = graphs.combine
 
     def off_by_one(g):
@@ -80,10 +80,6 @@ def test_a_combined_graph_that_answers_differently_fails_training(published, sma
 
 def test_nothing_to_combine_gives_no_serving_graph(published, small_data):
     manifest, files = published
-    features = [_feature(f) for f in manifest["features"]]
+    features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
     only_pd = {"pd": files[manifest["models"]["pd"]["file"]], "embedding": files[manifest["models"]["embedding"]["file"]]}
     assert serving_graph(only_pd, features, small_data.head(10)) is None
-
-
-def _feature(entry: dict) -> FeatureSpec:
-    return FeatureSpec.model_validate(entry)

@@ -13,17 +13,18 @@ exactly the per-request models it would combine (`riskscore.scorer.Model`).
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pandas as pd
 
 from riskscore import graphs
 from riskscore.errors import ExportVerificationError
-from riskscore.scorer import ON_DEMAND
+from riskscore.scorer import ON_DEMAND, build_session
+from riskscore.settings import ScoreSettings
 
 from .preprocess import onnx_inputs
 
 FILE = "serving.onnx"
-LEVELS = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+# build_session's optimization levels: "basic" for `score`, "all" for batch chunks.
+LEVELS = ("basic", "all")
 
 
 def serving_graph(files: dict[str, bytes], features, rows: pd.DataFrame) -> tuple[bytes, dict] | None:
@@ -53,9 +54,8 @@ def serving_graph(files: dict[str, bytes], features, rows: pd.DataFrame) -> tupl
 
 
 def _run(graph: bytes, feeds: dict[str, np.ndarray], level: str) -> dict[str, np.ndarray]:
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = LEVELS[level]
-    session = ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
+    """Every output of `graph`, in a session built as serving builds it."""
+    session = build_session(graph, ScoreSettings(), level)
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(names, feeds)))
 

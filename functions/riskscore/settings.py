@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class EnvSettings(BaseModel):
+    # defer_build: a class's validator is built when it first validates, so an instance builds
+    # only its own function's settings, not the bases' or the other functions' (cold start).
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), defer_build=True)
 
     @classmethod
