@@ -33,6 +33,9 @@ def environment():
         loader=jinja2.PackageLoader("riskscore.report", "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    from riskscore.report.format import FILTERS
+
+    env.filters.update(FILTERS)
     env.globals["stylesheet"] = stylesheet()
     env.globals["csp"] = META_CONTENT_SECURITY_POLICY
     return env
