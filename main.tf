@@ -28,7 +28,8 @@ locals {
 module "services" {
   source = "./infra/services"
 
-  project_id = var.project_id
+  project_id        = var.project_id
+  narrative_enabled = var.narrative_enabled
 }
 
 module "storage" {
@@ -81,6 +82,7 @@ module "iam" {
   batch_source_table     = var.batch_source_table
   training_data_table    = var.training_data_table
   salt_secret_id         = module.secrets.salt_secret_id
+  narrative_enabled      = var.narrative_enabled
 }
 
 module "functions" {
@@ -114,6 +116,10 @@ module "functions" {
   score_invoker_members    = var.score_invoker_members
   jobs_ingress             = var.jobs_ingress
   jobs_invoker_members     = var.jobs_invoker_members
+  narrative_enabled        = var.narrative_enabled
+  narrative_model          = var.narrative_model
+  narrative_location       = var.narrative_location == "" ? var.region : var.narrative_location
+  narrative_timeout_s      = var.narrative_timeout_s
   labels                   = local.labels
 }
 

@@ -208,3 +208,27 @@ variable "dataflow_backfill" {
   description = "One Dataflow run launched at apply time (input, output, run_date); null: none."
   default     = null
 }
+
+variable "narrative_enabled" {
+  type        = bool
+  description = "Let score?include=narrative ask Gemini on Vertex AI for a written summary: enables the Vertex AI API and lets the score identity (only) call Gemini models. Off: every narrative is the template explanation."
+  default     = false
+}
+
+variable "narrative_model" {
+  type        = string
+  description = "Gemini model that writes narratives (NARRATIVE_MODEL), e.g. gemini-2.5-flash."
+  default     = "gemini-2.5-flash"
+}
+
+variable "narrative_location" {
+  type        = string
+  description = "Vertex AI location of the Gemini calls (NARRATIVE_LOCATION); empty: the region."
+  default     = ""
+}
+
+variable "narrative_timeout_s" {
+  type        = number
+  description = "Deadline of one narrative call in seconds (NARRATIVE_TIMEOUT_S); past it, the template explanation."
+  default     = 3
+}

@@ -80,6 +80,11 @@ module "score" {
     STORE_READ_TIMEOUT_S  = "10"
     STORE_READ_DEADLINE_S = "20"
     GOOGLE_CLOUD_PROJECT  = var.project_id
+    # Narratives (score?include=narrative): an empty model or location means the template only.
+    NARRATIVE_MODEL     = var.narrative_enabled ? var.narrative_model : ""
+    NARRATIVE_LOCATION  = var.narrative_enabled ? var.narrative_location : ""
+    NARRATIVE_BASE_URL  = "" # Google's regional endpoint; a Private Service Connect URL if needed
+    NARRATIVE_TIMEOUT_S = tostring(var.narrative_timeout_s)
   }
   secret_environment_variables = {
     APPLICANT_ID_SALT = var.salt_secret_id

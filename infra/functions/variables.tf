@@ -128,3 +128,26 @@ variable "dataflow_max_workers" {
   type        = number
   description = "Autoscaling ceiling of workers per Dataflow job."
 }
+
+variable "narrative_enabled" {
+  type        = bool
+  description = "Configure score's narratives (Gemini on Vertex AI); off: NARRATIVE_MODEL is empty and every narrative is the template."
+  default     = false
+}
+
+variable "narrative_model" {
+  type        = string
+  description = "Gemini model of the narratives (NARRATIVE_MODEL)."
+  default     = "gemini-2.5-flash"
+}
+
+variable "narrative_location" {
+  type        = string
+  description = "Vertex AI location of the Gemini calls (NARRATIVE_LOCATION)."
+}
+
+variable "narrative_timeout_s" {
+  type        = number
+  description = "Deadline of one narrative call in seconds (NARRATIVE_TIMEOUT_S)."
+  default     = 3
+}

@@ -43,6 +43,29 @@ resource "google_secret_manager_secret_iam_member" "score_salt" {
   member    = google_service_account.this["score"].member
 }
 
+# --- score: Gemini on Vertex AI, only with narrative_enabled. generateContent on a publisher
+# --- model is authorized as aiplatform.endpoints.predict on the project; roles/aiplatform.user
+# --- would also let the identity create and delete endpoints, datasets, jobs and models, so a
+# --- custom role holds that one permission. (A deleted custom role keeps its id for 37 days:
+# --- turning the narrative off and on again within that time needs the role undeleted.) ----
+resource "google_project_iam_custom_role" "gemini_caller" {
+  count = var.narrative_enabled ? 1 : 0
+
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_gemini_caller"
+  title       = "${var.name_prefix} Gemini caller"
+  description = "Calls Gemini models on Vertex AI (generateContent) and nothing else."
+  permissions = ["aiplatform.endpoints.predict"]
+}
+
+resource "google_project_iam_member" "score_gemini" {
+  count = var.narrative_enabled ? 1 : 0
+
+  project = var.project_id
+  role    = google_project_iam_custom_role.gemini_caller[0].id
+  member  = google_service_account.this["score"].member
+}
+
 # --- batch: models (read), incoming/ and the nightly source table (read), scored/ and the
 # --- score tables (write), BigQuery load and read-session jobs ------------------------------
 resource "google_storage_bucket_iam_member" "batch_models" {

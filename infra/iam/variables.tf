@@ -77,3 +77,9 @@ variable "templates_folder" {
   type        = string
   description = "Managed folder of the model bucket holding the Flex Template spec."
 }
+
+variable "narrative_enabled" {
+  type        = bool
+  description = "Let the score identity call Gemini models on Vertex AI (score?include=narrative)."
+  default     = false
+}

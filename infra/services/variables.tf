@@ -25,3 +25,9 @@ variable "services" {
     "storage.googleapis.com",
   ]
 }
+
+variable "narrative_enabled" {
+  type        = bool
+  description = "Also enable Vertex AI (aiplatform.googleapis.com): score's narratives call Gemini there."
+  default     = false
+}

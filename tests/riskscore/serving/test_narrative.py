@@ -41,12 +41,12 @@ def vertex(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def narrating(batch_app, trained_store, vertex):
+def narrating(function_app, trained_store, vertex):
     """narrating(**env) -> the score function's test client, configured for the stand-in."""
     def make(**env):
         settings = {"GOOGLE_CLOUD_PROJECT": PROJECT, "NARRATIVE_LOCATION": LOCATION, "NARRATIVE_MODEL": MODEL,
                     "NARRATIVE_BASE_URL": vertex.url, "NARRATIVE_TIMEOUT_S": "3", **env}
-        return batch_app(trained_store.path, target="score", **{k: v for k, v in settings.items() if v is not None})
+        return function_app(trained_store.path, **{k: v for k, v in settings.items() if v is not None})
     return make
 
 
