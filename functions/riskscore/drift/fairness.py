@@ -24,6 +24,9 @@ from pydantic import Field, model_validator
 from ..contract.schema import ScalingSpec, StrictModel
 from .stats import auc_ks
 
+__all__ = ["FOUR_FIFTHS", "MIN_GROUP_ROWS", "MISSING_GROUP", "DecisionRule", "FairnessAccumulator",
+           "ProtectedColumn", "column_table", "fairness_report", "wilson"]
+
 FOUR_FIFTHS = 0.8
 MIN_GROUP_ROWS = 30
 MISSING_GROUP = "missing"

@@ -30,6 +30,9 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+__all__ = ["GENERATE_CONTENT", "INSTRUCTIONS", "MAX_CHARS", "MAX_OUTPUT_TOKENS", "Narrator", "Outcome", "check",
+           "facts", "prompt"]
+
 # The one Google API call of a narrative, for checks of what the score identity may call.
 GENERATE_CONTENT = {
     "method": "POST",
