@@ -73,7 +73,8 @@ module "iam" {
   batch_incoming_folder  = module.storage.batch_incoming_folder
   batch_scored_folder    = module.storage.batch_scored_folder
   drift_reports_folder   = module.storage.drift_reports_folder
-  dataflow_folder        = module.storage.dataflow_folder
+  dataflow_bucket        = module.storage.dataflow_bucket
+  sources_bucket         = module.storage.sources_bucket
   templates_folder       = module.storage.templates_folder
   tables                 = module.bigquery.tables
   staging_dataset_id     = module.bigquery.staging_dataset_id
@@ -145,8 +146,8 @@ module "dataflow" {
   metadata_json                   = file("${path.root}/dataflow/metadata.json")
   model_bucket                    = module.storage.model_bucket
   model_name                      = var.model_name
-  batch_bucket                    = module.storage.batch_bucket
-  dataflow_folder                 = module.storage.dataflow_folder
+  dataflow_bucket                 = module.storage.dataflow_bucket
+  staging_dataset                 = "${var.project_id}.${module.bigquery.staging_dataset_id}"
   service_account_email           = module.iam.emails["dataflow"]
   scheduler_service_account_email = module.iam.emails["scheduler"]
   max_workers                     = var.dataflow_max_workers
