@@ -4,8 +4,8 @@ the smoke test follows whichever model is deployed, not the demo's columns.
     python3 scripts/smoke_request.py MODEL_INFO_JSON  ->  the POST body (JSON) on stdout
 
 Standard library only: it runs in Cloud Build's cloud-sdk image. Each feature gets a value
-inside its declared range: a numeric feature the middle of [min, max] (whole numbers for
-integer features), a categorical one its first category.
+inside its declared range: a numeric feature the middle of [min, max], a categorical one its
+first category.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def feature_value(feature: dict):
         value = float(low if high is None else high)
     else:
         value = (float(low) + float(high)) / 2
-    return round(value) if feature.get("type") in ("int", "integer") else value
+    return value
 
 
 def request_body(model_info: dict) -> dict:

@@ -134,14 +134,16 @@ module "batch_score" {
   service_account_email    = var.service_account_emails.batch
   memory_mib               = 4096
   cpu                      = "2"
-  timeout_s                = 3600
-  min_instances            = 0
-  max_instances            = 2
-  concurrency              = 1
-  ingress_settings         = var.jobs_ingress
-  labels                   = var.labels
-  environment_variables    = local.batch_environment
-  invoker_members          = local.jobs_invokers
+  # Scheduler's attempt deadline (at most 30 min) equals this: a retry never starts while the
+  # attempt it replaces still runs. Inputs above dataflow_min_rows go to Dataflow instead.
+  timeout_s             = 1800
+  min_instances         = 0
+  max_instances         = 2
+  concurrency           = 1
+  ingress_settings      = var.jobs_ingress
+  labels                = var.labels
+  environment_variables = local.batch_environment
+  invoker_members       = local.jobs_invokers
 }
 
 module "batch_score_gcs" {
