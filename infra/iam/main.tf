@@ -280,14 +280,6 @@ resource "google_storage_bucket_iam_member" "dataflow_temp" {
   member = google_service_account.this["dataflow"].member
 }
 
-# Beam checks that its temp and staging buckets exist (storage.buckets.get); a bucket of
-# Dataflow's own files only, so reading the bucket's metadata reveals nothing else.
-resource "google_storage_bucket_iam_member" "dataflow_temp_bucket" {
-  bucket = var.dataflow_bucket
-  role   = "roles/storage.legacyBucketReader"
-  member = google_service_account.this["dataflow"].member
-}
-
 resource "google_bigquery_table_iam_member" "dataflow_source" {
   project    = local.source[0]
   dataset_id = local.source[1]
@@ -356,8 +348,9 @@ resource "google_project_iam_custom_role" "dataflow_machine_types" {
   permissions = ["compute.machineTypes.get"]
 }
 
+# The launcher VM (running as the dataflow account) builds the job too: it gets the same check.
 resource "google_project_iam_member" "dataflow_launchers_machine_types" {
-  for_each = toset(["batch", "scheduler"])
+  for_each = toset(["batch", "scheduler", "dataflow"])
 
   project = var.project_id
   role    = google_project_iam_custom_role.dataflow_machine_types.id
