@@ -21,9 +21,22 @@ SOURCE = "https://github.com/darkbitio/gcp-iam-role-permissions"
 _ROLE = re.compile(r'"(roles/[A-Za-z0-9_.]+)"')
 
 
+IDENTITIES = ROOT / "infra" / "iam-data" / "cloudbuild-identities.json"
+# The permissions that set the resource-level IAM policies this configuration writes: which of
+# them Editor holds is recorded as evidence (README, "Permissions to deploy").
+SET_IAM = ["resourcemanager.projects.setIamPolicy", "storage.buckets.setIamPolicy",
+           "storage.managedFolders.setIamPolicy", "bigquery.datasets.setIamPolicy",
+           "bigquery.tables.setIamPolicy", "secretmanager.secrets.setIamPolicy",
+           "iam.serviceAccounts.setIamPolicy", "run.services.setIamPolicy", "run.jobs.setIamPolicy",
+           "artifactregistry.repositories.setIamPolicy"]
+
+
 def granted_roles(root: Path = ROOT) -> list[str]:
-    """Every predefined role named in the repository's Terraform."""
+    """Every predefined role named in the repository's Terraform, and the Cloud Build identities'."""
     names: set[str] = set()
+    for who, entry in json.loads(IDENTITIES.read_text()).items():
+        if isinstance(entry, dict):
+            names.update(entry["project_roles"])
     for tf in root.rglob("*.tf"):
         if any(part.startswith(".") for part in tf.relative_to(root).parts):
             continue
@@ -42,6 +55,10 @@ def extract(repo: Path, roles: list[str]) -> dict:
         data = json.loads(git(repo, "show", f"HEAD:{role}"))
         out["roles"][role] = {"title": data.get("title", ""), "stage": data.get("stage", ""),
                               "permissions": sorted(data["includedPermissions"])}
+    for role in ("roles/editor",):
+        held = set(json.loads(git(repo, "show", f"HEAD:{role}"))["includedPermissions"])
+        out.setdefault("evidence", {})[role] = {"setIamPolicy_held": [p for p in SET_IAM if p in held],
+                                               "setIamPolicy_missing": [p for p in SET_IAM if p not in held]}
     return out
 
 
