@@ -1,7 +1,10 @@
 """Who may do what, resolved from the Terraform: per identity, the permissions it holds on which
 resource, and a check of one Google API call against them.
 
-    python scripts/iam_grants.py          # the grants per identity (role, resource, condition)
+    python scripts/iam_grants.py                    # the grants per identity (role, resource, condition)
+    python scripts/iam_grants.py --table CALLS.json # Markdown: per identity, each granted permission
+                                                    # and whether a recorded call used it
+  (CALLS.json: a list of [identity, method, resource], as the tests record them)
 
 Resources are named logically, the way the configuration wires them (root main.tf):
   project                      the project
@@ -314,12 +317,19 @@ def permission_table(resolver: Resolver, calls, identities=WORKLOADS[:-1], servi
     return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     resolver = Resolver()
+    if len(argv) == 3 and argv[1] == "--table":
+        calls = [tuple(c) for c in json.loads(Path(argv[2]).read_text())]
+        refused = [reason for c in calls if (reason := resolver.check(c))]
+        print(permission_table(resolver, calls))
+        for reason in refused:
+            print(f"refused: {reason}", file=sys.stderr)
+        return 1 if refused else 0
     for g in sorted(resolver.grants, key=lambda g: (g.identity, g.resource, g.role)):
         print(f"{g.identity:18} {g.role:45} {g.resource:32} {g.condition or ''}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv))
