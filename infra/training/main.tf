@@ -15,7 +15,7 @@ resource "google_artifact_registry_repository" "images" {
   project       = var.project_id
   location      = var.region
   repository_id = "${var.name_prefix}-images"
-  description   = "Container images of the training job."
+  description   = "Container images of the training job and the Dataflow template (written by the deploy build only)."
   format        = "DOCKER"
   labels        = var.labels
 
