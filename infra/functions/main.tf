@@ -167,7 +167,7 @@ module "batch_score_gcs" {
   concurrency              = 1
   ingress_settings         = "ALLOW_INTERNAL_ONLY" # only Eventarc calls it
   labels                   = var.labels
-  # The same settings as batch_score, but a Dataflow threshold sized to 540 s, not 3,600 s.
+  # The same settings as batch_score, but a Dataflow threshold sized to 540 s, not 1,800 s.
   environment_variables = merge(local.batch_environment, {
     DATAFLOW_MIN_ROWS = tostring(var.batch_gcs_dataflow_min_rows)
   })

@@ -17,8 +17,3 @@ output "grants" {
     google_project_iam_member.batch_trigger_events.id],
   )
 }
-
-output "grants_ready" {
-  description = "Id of the pause after the service agents' grants: depend on it before creating event triggers."
-  value       = time_sleep.grants_propagate.id
-}
