@@ -129,6 +129,17 @@ variable "dataflow_max_workers" {
   description = "Autoscaling ceiling of workers per Dataflow job."
 }
 
+variable "batch_gcs_dataflow_min_rows" {
+  type        = number
+  description = "batch_score_gcs: files of at least this many rows go to Dataflow (sized to its 540 s timeout)."
+}
+
+variable "deploy_service_account" {
+  type        = string
+  description = "Email of the deploy identity (Cloud Build's deploy build), an invoker of score for the smoke test; empty: none."
+  default     = ""
+}
+
 variable "narrative_enabled" {
   type        = bool
   description = "Configure score's narratives (Gemini on Vertex AI); off: NARRATIVE_MODEL is empty and every narrative is the template."
