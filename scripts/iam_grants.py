@@ -120,11 +120,13 @@ def _resources(rel: str, root: Path):
 
 
 def _custom_roles(root: Path) -> dict[str, frozenset[str]]:
-    """`google_project_iam_custom_role.NAME.id` -> its permissions."""
+    """`google_project_iam_custom_role.NAME.id` -> its permissions (`NAME[0].id` for a role
+    created with `count`, that is only where a feature is on: its grants are checked as if on)."""
     found = {}
     for t, n, body in _resources("infra/iam", root):
         if t == "google_project_iam_custom_role":
-            found[f"google_project_iam_custom_role.{n}.id"] = frozenset(tfcheck.unquote(p) for p in body["permissions"])
+            name = f"{n}[0]" if "count" in body else n
+            found[f"google_project_iam_custom_role.{name}.id"] = frozenset(tfcheck.unquote(p) for p in body["permissions"])
     return found
 
 

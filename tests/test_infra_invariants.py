@@ -169,7 +169,9 @@ def test_scheduler_calls_batch_and_drift_with_oidc_for_the_function_url():
 # by the variable or table it is granted on.
 EXPECTED_ROLES = {
     "score": {("roles/storage.objectViewer", "bucket:model_bucket"),
-              ("roles/secretmanager.secretAccessor", "secret:salt_secret_id")},
+              ("roles/secretmanager.secretAccessor", "secret:salt_secret_id"),
+              # with narrative_enabled only: a custom role holding aiplatform.endpoints.predict
+              ("${google_project_iam_custom_role.gemini_caller[0].id}", "project")},
     "batch": {("roles/storage.objectViewer", "bucket:model_bucket"),
               ("roles/storage.objectViewer", "folder:batch_incoming_folder"),
               ("roles/storage.objectUser", "folder:batch_scored_folder"),

@@ -21,6 +21,9 @@ CASES = [
     ("score", "secretmanager.versions.access", "secret:salt", None),
     ("score", "storage.objects.insert", "gs://model/credit_default/current.json", "storage.objects.create"),
     ("score", "storage.objects.get", "gs://batch/incoming/a.csv", "storage.objects.get"),
+    # score's narrative (narrative_enabled): Gemini's generateContent; no other identity may call it
+    ("score", "aiplatform.generateContent", "project", None),
+    ("batch", "aiplatform.generateContent", "project", "aiplatform.endpoints.predict"),
     # batch: a managed-folder grant never reaches the bucket (GcsSink's bucket.exists())
     ("batch", "storage.buckets.get", "gs://batch", "storage.buckets.get on gs://batch"),
     ("batch", "storage.objects.get", "gs://batch/incoming/day/a.csv", None),
@@ -171,6 +174,7 @@ REMOVALS = [
     ("infra/iam", 'google_project_iam_member" "builder_sources"', ("builder", "storage.objects.get", "gs://sources/functions-abc.zip")),
     ("infra/functions", 'google_artifact_registry_repository_iam_member" "builder_pushes"', ("builder", "artifactregistry.docker.push", "repository:functions")),
     ("infra/iam", 'google_project_iam_member" "batch_trigger_events"', ("batch_trigger", "eventarc.events.receive", "project")),
+    ("infra/iam", 'google_project_iam_member" "score_gemini"', ("score", "aiplatform.generateContent", "project")),
 ]
 
 
