@@ -1,5 +1,5 @@
 """RunInference's ModelHandler for a model bundle: loaded once per worker process from the model
-store (every sha256 verified by `riskscore.bundle.load`), the version pinned at launch, and
+store (every sha256 verified by `riskscore.contract.bundle.load`), the version pinned at launch, and
 batches scored by `batch_score`'s own code (`riskscore.batch.run.BatchScorer`, which calls the
 one vectorized scoring core).
 
@@ -38,11 +38,11 @@ class BundleModelHandler(ModelHandler[pa.RecordBatch, PredictionResult, Any]):
 
     def load_model(self):
         """The verified bundle as a BatchScorer; Beam calls this once per worker process."""
-        from riskscore import bundle
+        from riskscore.contract import bundle
         from riskscore.batch.run import BatchScorer
-        from riskscore.scorer import Model
+        from riskscore.model.scorer import Model
         from riskscore.settings import BatchSettings
-        from riskscore.store import open_store
+        from riskscore.io.store import open_store
 
         settings = BatchSettings(model_store=self.model_store, model_name=self.model_name,
                                  model_version=self.model_version,

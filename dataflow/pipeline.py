@@ -48,10 +48,10 @@ class Job:
 def launch_job(source, destination: str, run_date: date, settings, temp_location: str | None = None,
                chunk_rows: int | None = None, max_batch_chunks: int = 4) -> Job:
     """Pin the version (MODEL_VERSION or current.json now), check input and output; a Job."""
-    from riskscore import bundle
+    from riskscore.contract import bundle
     from riskscore.batch.sinks import parse_destination
     from riskscore.errors import InvalidRequest, RiskScoreError, StoreUnavailable
-    from riskscore.store import open_store
+    from riskscore.io.store import open_store
 
     kind, where = parse_destination(destination)
     try:

@@ -31,12 +31,13 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 # the model arithmetic in its own, configured threads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from riskscore import console, logline, trace  # noqa: E402 - after the lines above: before numpy, any model class
+from riskscore.serving import console, trace  # noqa: E402 - after the lines above: before numpy, any model class
+from riskscore.io import logline  # noqa: E402
 from riskscore.errors import MethodNotAllowed, RiskScoreError  # noqa: E402
-from riskscore.http import error_response, log, read_json, read_json_asgi, respond  # noqa: E402
-from riskscore.prediction_log import PredictionLog  # noqa: E402
-from riskscore.request import validate  # noqa: E402
-from riskscore.scorer import Scorer  # noqa: E402
+from riskscore.serving.http import error_response, read_json, read_json_asgi, respond  # noqa: E402
+from riskscore.serving.prediction_log import PredictionLog  # noqa: E402
+from riskscore.contract.request import validate  # noqa: E402
+from riskscore.model.scorer import Scorer  # noqa: E402
 from riskscore.settings import BatchSettings, DriftSettings, ScoreSettings  # noqa: E402
 
 # The function this instance serves: the runtime sets FUNCTION_TARGET, and functions-framework
@@ -155,10 +156,10 @@ def batch_score(request):
             run_date = parsed.run_date or job.today()
             launched = route.route(source, parsed.output, run_date, model.version, BATCH_SETTINGS)
             if launched is not None:  # too large for one instance: a Dataflow job scores it
-                log("INFO", "batch run on dataflow", log_type="batch_dataflow", request_id=request_id, **launched)
+                logline.emit("INFO", "batch run on dataflow", log_type="batch_dataflow", request_id=request_id, **launched)
                 return respond(launched, status=202, headers={"X-Request-Id": request_id})
             result = summary = run.run(source, parsed.output, run_date, model, BATCH_SETTINGS)
-        log("INFO", "batch run", log_type="batch_run", request_id=request_id, **summary)
+        logline.emit("INFO", "batch run", log_type="batch_run", request_id=request_id, **summary)
         return respond(result, headers={"X-Request-Id": request_id})
     except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500
         return error_response(exc, retry_after_s=BATCH_SETTINGS.store_read_deadline_s, request_id=request_id,
@@ -174,23 +175,23 @@ def batch_score_gcs(event):
 
     target = gcs_event.target(event.data or {})
     if target is None:
-        log("INFO", "batch event ignored", log_type="batch_event", object=gcs_event.describe(event.data or {}))
+        logline.emit("INFO", "batch event ignored", log_type="batch_event", object=gcs_event.describe(event.data or {}))
         return
     try:
         model = _batch_models().pin()
         launched = route.route(target.source, target.output, target.run_date, model.version, BATCH_SETTINGS)
         if launched is not None:
-            log("INFO", "batch run on dataflow", log_type="batch_dataflow", event_id=event["id"], **launched)
+            logline.emit("INFO", "batch run on dataflow", log_type="batch_dataflow", event_id=event["id"], **launched)
             return
         summary = run.run(target.source, target.output, target.run_date, model, BATCH_SETTINGS)
     except RiskScoreError as exc:
         if exc.status >= 500:
             raise  # worth a redelivery
         # A bad file stays bad: say so once, and acknowledge the event.
-        log("ERROR", "batch event failed", log_type="batch_event", object=target.source, error=exc.code,
+        logline.emit("ERROR", "batch event failed", log_type="batch_event", object=target.source, error=exc.code,
             reason=exc.message, details=exc.details)
         return
-    log("INFO", "batch run", log_type="batch_run", event_id=event["id"], **summary)
+    logline.emit("INFO", "batch run", log_type="batch_run", event_id=event["id"], **summary)
 
 
 @functions_framework.http
@@ -198,7 +199,7 @@ def drift_check(request):
     """POST {"source", "start", "end"} -> run a drift check, answer its JSON report.
     GET -> the latest report (`?window=W` one window; `?index=1` the list of reports;
     `?format=html` the page instead of JSON)."""
-    from riskscore import drift_report  # pyarrow and the report layer: only this function pays
+    from riskscore.drift import report as drift_report  # pyarrow and the report layer: only this function pays
 
     try:
         if request.method == "GET":

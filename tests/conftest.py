@@ -298,7 +298,7 @@ def small_spec():
 
 @pytest.fixture(scope="session")
 def trained_store(tmp_path_factory, small_spec, small_data):
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
     from training.train import train
 
     path = tmp_path_factory.mktemp("trained_store") / "models"
@@ -312,7 +312,7 @@ def trained_store(tmp_path_factory, small_spec, small_data):
 #   batch_app  (function): batch_app(store_path, target="batch_score", **env) -> the test client
 #              (Flask's; Starlette's for target "score") of a freshly imported functions/main.py
 #              with MODEL_STORE=store_path.
-#   bq_for_batch (function): points riskscore.bq's client factories at the BigQuery emulator.
+#   bq_for_batch (function): points riskscore.io.bq's client factories at the BigQuery emulator.
 
 BATCH_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "ORT_INTRA_OP_THREADS", "ORT_INTER_OP_THREADS",
              "MAX_BODY_BYTES", "STORE_READ_TIMEOUT_S", "STORE_READ_DEADLINE_S", "GOOGLE_CLOUD_PROJECT",
@@ -353,10 +353,10 @@ def batch_app(monkeypatch):
 
 @pytest.fixture
 def bq_for_batch(bq_emulator, monkeypatch):
-    import riskscore.bq
+    import riskscore.io.bq
 
-    monkeypatch.setattr(riskscore.bq, "bigquery_client", lambda project=None: bq_emulator.client())
-    monkeypatch.setattr(riskscore.bq, "bigquery_read_client", bq_emulator.read_client)
+    monkeypatch.setattr(riskscore.io.bq, "bigquery_client", lambda project=None: bq_emulator.client())
+    monkeypatch.setattr(riskscore.io.bq, "bigquery_read_client", bq_emulator.read_client)
     return bq_emulator
 
 

@@ -205,12 +205,12 @@ def test_a_query_streams_through_the_storage_read_api_into_a_real_table(trained_
 
     from google.cloud import bigquery
 
-    import riskscore.bq
+    import riskscore.io.bq
     from riskscore.batch.model import PinnedModels
     from riskscore.batch.run import run
     from riskscore.settings import BatchSettings
 
-    monkeypatch.setattr(riskscore.bq, "bigquery_client", lambda project=None: gcp_bigquery)
+    monkeypatch.setattr(riskscore.io.bq, "bigquery_client", lambda project=None: gcp_bigquery)
     dataset = gcp_bigquery.create_dataset(f"riskscore_test_{uuid.uuid4().hex[:12]}")
     try:
         table = f"{dataset.project}.{dataset.dataset_id}.applicants"

@@ -231,11 +231,11 @@ def test_more_inline_records_than_allowed_is_a_400(batch_app, trained_store):
 
 def test_the_model_version_is_pinned_for_the_whole_run(trained_store, table, tmp_path):
     """current.json moves to another version while the run is under way: no row changes version."""
-    from riskscore import bundle
+    from riskscore.contract import bundle
     from riskscore.batch.model import PinnedModels
     from riskscore.batch.run import run
     from riskscore.settings import BatchSettings
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
 
     path = tmp_path / "models"
     shutil.copytree(trained_store.path, path)

@@ -262,9 +262,9 @@ def test_current_json_moving_after_launch_changes_no_row(trained_store, small_da
     import apache_beam as beam
 
     from dataflow.pipeline import build, launch_job
-    from riskscore import bundle
+    from riskscore.contract import bundle
     from riskscore.settings import BatchSettings
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
 
     path = tmp_path / "models"
     shutil.copytree(trained_store.path, path)

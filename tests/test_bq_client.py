@@ -1,4 +1,4 @@
-"""riskscore.bq.bigquery_client: the one BigQuery client factory, kept off the score path."""
+"""riskscore.io.bq.bigquery_client: the one BigQuery client factory, kept off the score path."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_score_path_never_imports_bigquery():
     # main.py is the deployed module of all entry points; importing it (and the factory's
     # module) must not load google.cloud.bigquery (~0.8 s, ~140 MB on every cold start).
-    code = ("import sys; import main, riskscore.bq; "
+    code = ("import sys; import main, riskscore.io.bq; "
             "assert 'google.cloud.bigquery' not in sys.modules, 'google.cloud.bigquery imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT / "functions")
 
@@ -25,7 +25,7 @@ def test_client_project_and_environment_credentials(monkeypatch, project, expect
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
-    from riskscore.bq import bigquery_client
+    from riskscore.io.bq import bigquery_client
 
     credentials = AnonymousCredentials()
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "env-project")

@@ -12,8 +12,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from riskscore import bundle, console, report
-from riskscore.schema import ScalingSpec
+from riskscore.contract import bundle
+from riskscore.serving import console
+from riskscore import report
+from riskscore.contract.schema import ScalingSpec
 from score_app import mimetype
 from test_score_function import make_client  # noqa: F401 - the fixture: a fresh main.py per test
 
@@ -163,7 +165,7 @@ def test_version_without_a_model_card_is_a_404(make_client, tmp_path, trained_st
     del manifest["files"]["model_card.html"]
     (version_dir / "model_card.html").unlink()
     (version_dir / "manifest.json").write_bytes(bundle.dumps(manifest))
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
 
     bundle.set_current(LocalStore(store_path), m["name"], m["version"])
     app = make_client(store_path).http

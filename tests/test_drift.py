@@ -19,9 +19,9 @@ from scipy import stats
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 import drift_data as dd
-from riskscore.drift_report import run
+from riskscore.drift.report import run
 from riskscore.settings import DriftSettings
-from riskscore.store import LocalStore
+from riskscore.io.store import LocalStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = str(ROOT / "functions" / "main.py")
@@ -235,7 +235,7 @@ def test_outputs_reports_index_and_warehouse_rows(settings, tmp_path, fresh):
 
 def test_schema_names_every_warehouse_column():
     from riskscore.drift import DRIFT_REPORTS_SCHEMA
-    from riskscore.drift_report import arrow_schema
+    from riskscore.drift.report import arrow_schema
 
     assert [f["name"] for f in DRIFT_REPORTS_SCHEMA] == arrow_schema().names
     assert all(set(f) == {"name", "type", "mode"} for f in DRIFT_REPORTS_SCHEMA)
@@ -323,12 +323,12 @@ def test_bigquery_sink_source_and_drift_reports_table(bq_for_batch, bq_dataset, 
     import pyarrow as pa
     from google.cloud import bigquery
 
-    import riskscore.bq
+    import riskscore.io.bq
 
     # The emulator cannot Storage-Read a query's (anonymous) result table: results page over REST.
-    monkeypatch.setattr(riskscore.bq, "bigquery_read_client", lambda: None)
+    monkeypatch.setattr(riskscore.io.bq, "bigquery_read_client", lambda: None)
 
-    bq_emulator = bq_for_batch  # riskscore.bq's client factories point at the emulator
+    bq_emulator = bq_for_batch  # riskscore.io.bq's client factories point at the emulator
     client = bq_emulator.client()
     df = _shift(fresh.head(1500), "age")
     recs = list(dd.records(df))

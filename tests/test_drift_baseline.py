@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskscore.schema import FeatureSpec
+from riskscore.contract.schema import FeatureSpec
 from training.drift_baseline import (
     OTHER,
     bin_counts,

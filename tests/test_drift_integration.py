@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from riskscore.drift_report import run
+from riskscore.drift.report import run
 from riskscore.settings import BatchSettings, DriftSettings
 
 
@@ -18,8 +18,8 @@ def settings(trained_store, tmp_path):
 
 
 def test_on_the_score_functions_prediction_log(trained_store, small_data, settings, tmp_path):
-    from riskscore.prediction_log import PredictionLog
-    from riskscore.scorer import Scorer
+    from riskscore.serving.prediction_log import PredictionLog
+    from riskscore.model.scorer import Scorer
     from riskscore.settings import ScoreSettings
 
     log = tmp_path / "predictions.jsonl"

@@ -1,4 +1,4 @@
-"""riskscore.graphs: the graphs a request runs, combined into one onnxruntime session, give
+"""riskscore.model.graphs: the graphs a request runs, combined into one onnxruntime session, give
 exactly the outputs of each graph alone; whatever cannot be combined safely is refused, and the
 model then serves one session per graph."""
 
@@ -13,8 +13,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnx_helpers import assert_served_like_each_graph
-from riskscore import bundle, graphs
-from riskscore.scorer import Model, build_session
+from riskscore.contract import bundle
+from riskscore.model import graphs
+from riskscore.model.scorer import Model, build_session
 from riskscore.settings import ScoreSettings
 
 MODEL = "credit_default"

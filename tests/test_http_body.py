@@ -1,4 +1,4 @@
-"""The body checks both transports share (riskscore.http): declared length, media type and
+"""The body checks both transports share (riskscore.serving.http): declared length, media type and
 charset are judged before a byte is read; the ASGI reader stops at the limit."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from starlette.requests import Request
 
 from riskscore.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from riskscore.http import check_body_headers, read_json_asgi
+from riskscore.serving.http import check_body_headers, read_json_asgi
 
 LIMIT = 100
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from riskscore.errors import InvalidRequest
-from riskscore.jsonbody import MAX_DEPTH, MAX_NUMBER_CHARS, MAX_STRING_CHARS, loads
+from riskscore.serving.jsonbody import MAX_DEPTH, MAX_NUMBER_CHARS, MAX_STRING_CHARS, loads
 
 GOOD = {"applicant_id": "A-1", "features": {"age": 42, "housing": "own"}}
 GOOD_TEXT = json.dumps(GOOD)

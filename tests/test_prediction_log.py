@@ -7,7 +7,7 @@ import io
 import json
 import threading
 
-from riskscore.prediction_log import PredictionLog
+from riskscore.serving.prediction_log import PredictionLog
 from riskscore.settings import ScoreSettings
 
 
@@ -59,7 +59,7 @@ def test_concurrent_writers_never_interleave_lines(tmp_path):
 def test_error_logs_and_predictions_share_stdout_without_interleaving(tmp_path, capsys):
     import sys
 
-    from riskscore.http import log as error_log
+    from riskscore.io.logline import emit as error_log
 
     predictions = PredictionLog(ScoreSettings(), stream=sys.stdout)
     workers = [threading.Thread(target=lambda: [_write(predictions) for _ in range(300)]),

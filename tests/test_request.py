@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from riskscore.errors import InvalidRequest
-from riskscore.request import request_model, validate
-from riskscore.schema import FeatureSpec
+from riskscore.contract.request import request_model, validate
+from riskscore.contract.schema import FeatureSpec
 
 FEATURES = [
     FeatureSpec(name="age", type="numeric", min=18, max=120),
@@ -85,7 +85,7 @@ def test_integer_codes_outside_the_spec_are_refused(sent, field, problem):
 
 
 def test_openapi_shows_integer_codes_as_strings_or_integers():
-    from riskscore.openapi import openapi_document
+    from riskscore.serving.openapi import openapi_document
 
     schemas = openapi_document(CODED)["components"]["schemas"]
     props = schemas["Features"]["properties"]

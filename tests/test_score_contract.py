@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from score_app import mimetype, score_client
 
-from riskscore.openapi import ErrorResponse, ScoreResponse, openapi_document
+from riskscore.serving.openapi import ErrorResponse, ScoreResponse, openapi_document
 from training.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[1]

@@ -376,7 +376,7 @@ def test_pinned_version_that_does_not_exist_is_503(make_client, trained_store):
 
 def test_scores_from_a_gcs_model_store(make_client, trained_store, gcs_emulator, gcs_bucket):
     """The cloud layout: the same version, copied into a bucket, served from gs://."""
-    from riskscore.store import open_store
+    from riskscore.io.store import open_store
 
     gcs = open_store(f"gs://{gcs_bucket}/models")
     for path in sorted(trained_store.path.rglob("*")):

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from riskscore import bundle
+from riskscore.contract import bundle
 from riskscore.errors import ArtifactNotFound, IntegrityError, StoreUnavailable
-from riskscore.store import GcsStore, LocalStore, open_store
+from riskscore.io.store import GcsStore, LocalStore, open_store
 
 MODEL = "pd"
 

@@ -11,8 +11,8 @@ import pytest
 from onnx import helper
 
 from riskscore.errors import ExportVerificationError
-from riskscore.reasons import MAX_REASONS, adverse_reasons, explanation
-from riskscore.schema import FeatureSpec
+from riskscore.model.reasons import MAX_REASONS, adverse_reasons, explanation
+from riskscore.contract.schema import FeatureSpec
 from training.lgd_model import LGDModel
 from training.pd_model import run_onnx
 from training.preprocess import RawPreprocessor
@@ -176,9 +176,9 @@ def test_explanation_names_the_rating_and_the_reasons():
 
 
 def test_served_reasons_are_the_largest_contributions_of_the_pd_graph(trained_store, small_data, small_spec):
-    from riskscore.scorer import Model
+    from riskscore.model.scorer import Model
     from riskscore.settings import ScoreSettings
-    from riskscore.bundle import load
+    from riskscore.contract.bundle import load
 
     b = load(trained_store.store, small_spec.name)
     model = Model(b.manifest, b.files, ScoreSettings.from_env({}))
@@ -195,7 +195,7 @@ def test_served_reasons_are_the_largest_contributions_of_the_pd_graph(trained_st
 def test_runs_are_appended_as_jsonl(tmp_path, trained_store):
     from datetime import datetime, timezone
 
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
 
     store = LocalStore(tmp_path)
     ok = run_record(run_id="r1", started_at=datetime.now(timezone.utc), model="m", data_uri="d.parquet",
@@ -214,7 +214,7 @@ def test_runs_are_appended_as_jsonl(tmp_path, trained_store):
 def test_runs_go_to_gcs_as_one_object_each(gcs_emulator, gcs_bucket):
     from datetime import datetime, timezone
 
-    from riskscore.store import open_store
+    from riskscore.io.store import open_store
 
     store = open_store(f"gs://{gcs_bucket}/models")
     rec = run_record(run_id="r9", started_at=datetime.now(timezone.utc), model="m", data_uri="x", params={},
@@ -226,7 +226,7 @@ def test_runs_go_to_gcs_as_one_object_each(gcs_emulator, gcs_bucket):
 def test_runs_are_recorded_in_bigquery_when_configured(tmp_path, bq_emulator, bq_dataset):
     from datetime import datetime, timezone
 
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
     from training.runs_log import RUNS_SCHEMA
 
     client = bq_emulator.client()
@@ -255,7 +255,7 @@ def test_runs_merge_is_valid_on_real_bigquery(tmp_path, gcp_bigquery):
     import uuid
     from datetime import datetime, timezone
 
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
 
     dataset = gcp_bigquery.create_dataset(f"riskscore_test_{uuid.uuid4().hex[:12]}")
     try:

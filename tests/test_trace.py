@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from riskscore import logline
-from riskscore.trace import SAMPLED, SPAN, TRACE, log_fields
+from riskscore.io import logline
+from riskscore.serving.trace import SAMPLED, SPAN, TRACE, log_fields
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 W3C = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

@@ -17,8 +17,8 @@ import sys
 import time
 from datetime import date
 
-from ..errors import RiskScoreError
-from ..settings import BatchSettings
+from riskscore.errors import RiskScoreError
+from riskscore.settings import BatchSettings
 
 
 class ProgressBar:
@@ -63,9 +63,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
-    from .job import today
-    from .model import PinnedModels
-    from .run import run
+    from riskscore.batch.job import today
+    from riskscore.batch.model import PinnedModels
+    from riskscore.batch.run import run
 
     overrides = {"model_store": args.model_store, "model_name": args.model_name,
                  "model_version": args.model_version, "batch_chunk_rows": args.chunk_rows,

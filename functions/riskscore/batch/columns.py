@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import InvalidInput
-from ..schema import FeatureSpec
+from riskscore.errors import InvalidInput
+from riskscore.contract.schema import FeatureSpec
 
 MAX_TEXT = 200  # the score request's limit on a categorical value's length
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity|nan)$"
@@ -133,7 +133,7 @@ class InputColumns:
 
 
 def _rejects(records: list[dict], id_column: str | None) -> pa.RecordBatch:
-    from .schema import REJECTS_SCHEMA, arrow_schema, schema_for
+    from riskscore.batch.schema import REJECTS_SCHEMA, arrow_schema, schema_for
 
     schema = arrow_schema(schema_for(REJECTS_SCHEMA, id_column), for_files=True)
     columns = [[r["id"] if name == id_column else r[name] for r in records] for name in schema.names]

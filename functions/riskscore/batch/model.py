@@ -2,7 +2,7 @@
 run starts (read once; a pointer that moves mid-run does not affect the run).
 
 A batch model runs its graphs (all but the embedding, which batch outputs do not carry) as
-the one combined ONNX session of `riskscore.scorer.Model` (riskscore.graphs): the raw columns
+the one combined ONNX session of `riskscore.model.scorer.Model` (riskscore.model.graphs): the raw columns
 are fed once and the preprocessing every graph repeats runs once, with outputs identical to
 the separate sessions'.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 
-from .. import bundle
-from ..errors import RiskScoreError, StoreUnavailable
-from ..scorer import Model
-from ..settings import BatchSettings
-from ..store import open_store
+from riskscore.contract import bundle
+from riskscore.errors import RiskScoreError, StoreUnavailable
+from riskscore.model.scorer import Model
+from riskscore.settings import BatchSettings
+from riskscore.io.store import open_store
 
 
 class PinnedModels:

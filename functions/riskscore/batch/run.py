@@ -21,13 +21,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..decision import DecisionCore
-from ..reasons import MAX_REASONS
-from ..settings import BatchSettings
-from .columns import Chunk, InputColumns
-from .schema import SCORES_SCHEMA, arrow_schema, schema_for
-from .sinks import open_sink
-from .sources import open_source
+from riskscore.model.decision import DecisionCore
+from riskscore.model.reasons import MAX_REASONS
+from riskscore.settings import BatchSettings
+from riskscore.batch.columns import Chunk, InputColumns
+from riskscore.batch.schema import SCORES_SCHEMA, arrow_schema, schema_for
+from riskscore.batch.sinks import open_sink
+from riskscore.batch.sources import open_source
 
 Progress = Callable[[int, int, int], None]  # rows_in, rows_scored, rows_rejected so far
 

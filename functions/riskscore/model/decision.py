@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .reasons import top_reasons
-from .schema import FeatureSpec, ScalingSpec
+from riskscore.model.reasons import top_reasons
+from riskscore.contract.schema import FeatureSpec, ScalingSpec
 
 class DecisionCore:
     """Built once per model version from its manifest; `decide` is thread-safe (no state)."""

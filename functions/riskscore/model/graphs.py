@@ -116,7 +116,7 @@ def combine(graphs: dict[str, bytes]) -> tuple[bytes, dict[str, list[str]]]:
                       *(_field(_GRAPH_OUTPUT, o) for o in outputs),
                       *(_field(_GRAPH_VALUE_INFO, v) for v in value_infos)])
     model = b"".join([_key(_MODEL_IR_VERSION, 0) + _varint(ir_versions.pop()),
-                      _field(2, b"riskscore.graphs.combine"), _field(_MODEL_GRAPH, graph),
+                      _field(2, b"riskscore.model.graphs.combine"), _field(_MODEL_GRAPH, graph),
                       *(_field(_MODEL_OPSET, _field(_OPSET_DOMAIN, d.encode()) + _key(_OPSET_VERSION, 0) + _varint(v))
                         for d, v in sorted(opsets.items()))])
     return model, outputs_of

@@ -21,8 +21,8 @@ import threading
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from . import report
-from .errors import ArtifactNotFound, InvalidRequest
+from riskscore import report
+from riskscore.errors import ArtifactNotFound, InvalidRequest
 
 # A CSV in the console holds at most as many rows as batch_score's `records` mode takes
 # inline (BatchSettings.max_inline_records default): larger files belong in a batch job.

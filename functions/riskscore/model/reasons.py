@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .schema import FeatureSpec
+from riskscore.contract.schema import FeatureSpec
 
 MAX_REASONS = 4
 

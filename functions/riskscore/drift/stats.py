@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_validator
 
-from .schema import StrictModel
+from riskscore.contract.schema import StrictModel
 
 OTHER = "__other__"          # categorical slot for values unseen in training
 PSI_EPS = 1e-4               # floor for empty bins in `psi`

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import Field
 
-from .request import request_model
-from .schema import FeatureSpec, StrictModel
+from riskscore.contract.request import request_model
+from riskscore.contract.schema import FeatureSpec, StrictModel
 
 
 class Reason(StrictModel):

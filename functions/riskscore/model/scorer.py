@@ -1,7 +1,7 @@
 """The model side of serving: load a verified bundle into ONNX sessions once, then score.
 
 No transport here: `decide` takes graph inputs (column arrays) and returns the decision as
-columns (the one vectorized core, `riskscore.decision`); `score_rows` wraps it for validated
+columns (the one vectorized core, `riskscore.model.decision`); `score_rows` wraps it for validated
 feature dicts and adds the applicant-facing texts.
 """
 
@@ -12,15 +12,16 @@ import time
 
 import numpy as np
 
-from . import bundle, graphs
-from .errors import RiskScoreError, StoreUnavailable
-from .http import log
-from .decision import DecisionCore
-from .reasons import explanation, reason_list
-from .request import request_model
-from .schema import FeatureSpec, ScalingSpec
-from .settings import ScoreSettings
-from .store import open_store
+from riskscore.contract import bundle
+from riskscore.model import graphs
+from riskscore.errors import RiskScoreError, StoreUnavailable
+from riskscore.io.logline import emit
+from riskscore.model.decision import DecisionCore
+from riskscore.model.reasons import explanation, reason_list
+from riskscore.contract.request import request_model
+from riskscore.contract.schema import FeatureSpec, ScalingSpec
+from riskscore.settings import ScoreSettings
+from riskscore.io.store import open_store
 
 
 # Models run only when a caller asks for them (`include_embedding`); every other model of a
@@ -52,7 +53,7 @@ def build_session(graph: bytes, settings: ScoreSettings, optimization: str = "al
 def combined_graph(manifest: dict, files: dict[str, bytes], every_request: dict[str, bytes]):
     """The per-request graphs as one model: the one training combined and verified (the
     manifest's `serving_graph`, training/serving_graph.py), or, for a version published without
-    it, combined now (riskscore.graphs: about 12 ms of CPU at every load)."""
+    it, combined now (riskscore.model.graphs: about 12 ms of CPU at every load)."""
     pre = manifest.get("serving_graph")
     if pre is not None and sorted(pre["models"]) == sorted(every_request) and pre["file"] in files:
         return files[pre["file"]], pre["outputs"]
@@ -63,7 +64,7 @@ class Model:
     """A loaded version: manifest, feature schema and its ONNX sessions.
 
     The models that run on every request share ONE session over their combined graph
-    (riskscore.graphs): one `run` per call instead of one per model, with exactly the outputs
+    (riskscore.model.graphs): one `run` per call instead of one per model, with exactly the outputs
     the graphs give one by one; a version whose graphs cannot be combined gets one session
     per model. The on-demand models (ON_DEMAND) have their own sessions. onnxruntime's
     `InferenceSession.run` is thread-safe, so one instance serves all threads.
@@ -94,7 +95,7 @@ class Model:
                 onnx_files = {name: data for name, data in onnx_files.items() if name in ON_DEMAND}
             except Exception as exc:  # noqa: BLE001 - CombineError, or onnxruntime refusing the result
                 # The separate graphs are what training verified: serve those.
-                log("WARNING", "model graphs not combined; one session per model", reason=str(exc)[:500],
+                emit("WARNING", "model graphs not combined; one session per model", reason=str(exc)[:500],
                     model_version=self.version)
         for name, data in onnx_files.items():
             session = build_session(data, settings, optimization)
@@ -243,7 +244,7 @@ class Scorer:
             try:
                 self.ensure_loaded()
             except RiskScoreError as exc:
-                log("ERROR", "model not loaded at cold start; requests get 503 until a retry succeeds",
+                emit("ERROR", "model not loaded at cold start; requests get 503 until a retry succeeds",
                     error=exc.code, reason=exc.message, model_store=self.settings.model_store,
                     model_name=self.settings.model_name)
 

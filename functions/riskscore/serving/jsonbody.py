@@ -33,7 +33,7 @@ import json
 import re
 from typing import Any
 
-from .errors import InvalidRequest
+from riskscore.errors import InvalidRequest
 
 MAX_DEPTH = 32
 MAX_NUMBER_CHARS = 100

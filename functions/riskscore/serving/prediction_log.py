@@ -8,8 +8,8 @@ import secrets
 import sys
 from datetime import datetime, timezone
 
-from . import logline
-from .settings import ScoreSettings
+from riskscore.io import logline
+from riskscore.settings import ScoreSettings
 
 
 class PredictionLog:

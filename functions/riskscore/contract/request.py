@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
-from .errors import InvalidRequest
-from .schema import FeatureSpec, category_code
+from riskscore.errors import InvalidRequest
+from riskscore.contract.schema import FeatureSpec, category_code
 
 
 def _code_to_string(value: Any) -> Any:

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from .errors import ArtifactNotFound, StoreUnavailable
+from riskscore.errors import ArtifactNotFound, StoreUnavailable
 
 
 class Store(Protocol):

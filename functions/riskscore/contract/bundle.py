@@ -13,8 +13,8 @@ import json
 import math
 from dataclasses import dataclass
 
-from .errors import ArtifactNotFound, IntegrityError
-from .store import Store
+from riskscore.errors import ArtifactNotFound, IntegrityError
+from riskscore.io.store import Store
 
 MANIFEST = "manifest.json"
 CURRENT = "current.json"

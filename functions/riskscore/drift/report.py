@@ -21,13 +21,13 @@ from datetime import date, datetime
 
 from markupsafe import Markup
 
-from . import report as pages
-from .bundle import _json_safe
-from .drift import DRIFT_REPORTS_SCHEMA, SEVERITY, Versions, check, parse_window, window_name
-from .errors import ArtifactNotFound, InvalidRequest
-from .logline import emit
-from .report.plots import BAD, GOOD, REFERENCE, STATUS_COLORS, Chart
-from .store import open_store
+from riskscore import report as pages
+from riskscore.contract.bundle import _json_safe
+from riskscore.drift.check import DRIFT_REPORTS_SCHEMA, SEVERITY, Versions, check, parse_window, window_name
+from riskscore.errors import ArtifactNotFound, InvalidRequest
+from riskscore.io.logline import emit
+from riskscore.report.plots import BAD, GOOD, REFERENCE, STATUS_COLORS, Chart
+from riskscore.io.store import open_store
 
 INDEX_JSON = "index.json"
 WAREHOUSE_FILE = "drift_reports.parquet"
@@ -194,7 +194,7 @@ def _write_bigquery(settings, table, row: dict) -> None:
     from google.api_core import exceptions as gexc
     from google.cloud import bigquery
 
-    from . import bq
+    from riskscore.io import bq
 
     uri = settings.drift_reports_table
     if not uri.startswith("bq://") or uri[5:].count(".") != 2:

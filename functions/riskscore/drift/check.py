@@ -1,9 +1,9 @@
 """The drift check: what the product scored, compared with what the model was trained on.
 
-`check(source, start, end, ...)` streams a source (`riskscore.drift_sources`) once and, per
+`check(source, start, end, ...)` streams a source (`riskscore.drift.sources`) once and, per
 model version found in the window, accumulates counts on the frozen bins of that version's
 `drift_baseline.json` (written at training time); `run(...)` then writes the report
-(`riskscore.drift_report`). Memory is bounded by the bins, not the rows (a backtest keeps the
+(`riskscore.drift.report`). Memory is bounded by the bins, not the rows (a backtest keeps the
 labelled rows' PD, label and band: 17 bytes a row).
 
 Per input feature: PSI on the baseline bins (empty bins smoothed, `drift_stats.psi`), a
@@ -29,9 +29,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 
-from . import bundle
-from .drift_sources import Columns, open_source, partition_date
-from .drift_stats import (
+from riskscore.contract import bundle
+from riskscore.drift.sources import Columns, open_source, partition_date
+from riskscore.drift.stats import (
     OTHER,
     DriftSpec,
     chi2_homogeneity,
@@ -40,7 +40,7 @@ from .drift_stats import (
     ks_pvalue,
     psi,
 )
-from .errors import ArtifactNotFound, InvalidRequest
+from riskscore.errors import ArtifactNotFound, InvalidRequest
 
 STATUSES = ("stable", "warning", "alert", "insufficient_data")
 _RANK = {"insufficient_data": -1, "stable": 0, "warning": 1, "alert": 2}
@@ -506,37 +506,3 @@ def check(source: str, start: date, end: date, versions: Versions, **source_kwar
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return report
-
-
-def main(argv=None) -> int:
-    """`python -m riskscore.drift`: run the check, write the report, print the JSON."""
-    import argparse
-    import sys
-
-    from .drift_report import run
-    from .errors import RiskScoreError
-    from .settings import DriftSettings
-
-    parser = argparse.ArgumentParser(prog="python -m riskscore.drift", description=__doc__.split("\n")[0])
-    parser.add_argument("--source", help="prediction log or batch output (default: DRIFT_SOURCE)")
-    parser.add_argument("--start", help="first day, YYYY-MM-DD (default: the last full day, UTC)")
-    parser.add_argument("--end", help="last day, YYYY-MM-DD (default: start)")
-    parser.add_argument("--store", help="model store (default: MODEL_STORE)")
-    parser.add_argument("--model", help="model name (default: MODEL_NAME)")
-    parser.add_argument("--reports-dir", help="where reports go (default: REPORTS_DIR or <store>/<model>/reports/drift)")
-    args = parser.parse_args(argv)
-    settings = DriftSettings.from_env()
-    updates = {k: v for k, v in {"model_store": args.store, "model_name": args.model,
-                                 "reports_dir": args.reports_dir}.items() if v}
-    settings = settings.model_copy(update=updates)
-    try:
-        report = run(settings, {"source": args.source, "start": args.start, "end": args.end})
-    except RiskScoreError as exc:
-        print(json.dumps(exc.to_dict()), file=sys.stderr)
-        return 2
-    print(json.dumps(report, indent=2, allow_nan=False))
-    return 0 if report["status"] in ("stable", "insufficient_data") else 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -17,9 +17,9 @@ batches (batch outputs carry no features unless they pass them through). Rows ar
 the window `[start, end + 1 day)` by time; a batch output's time is its run date (the
 `run_date` column or partition folder; `scored_at` only when neither exists).
 
-Readers: batch outputs are listed and opened with batch scoring's readers
-(`riskscore.batch.sources`), BigQuery results stream through the same Storage Read client
-(`riskscore.bq`); what is drift's own is the prediction-log format (JSON lines, the sink's
+Readers: batch outputs are listed and opened by `riskscore.io.files` (as batch scoring's
+inputs are), BigQuery results stream through the same Storage Read client
+(`riskscore.io.bq`); what is drift's own is the prediction-log format (JSON lines, the sink's
 `jsonPayload` columns), the window and the mapping to the common columns.
 """
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from .errors import InputNotFound, InvalidInput
+from riskscore.errors import InputNotFound, InvalidInput
 
 COMMON = ("time", "model_version", "applicant_id_hash", "pd", "score", "rating")
 _PARTITION = re.compile(r"run_date=(\d{4}-\d{2}-\d{2})")
@@ -208,7 +208,7 @@ class BatchOutputSource:
     """A batch output: a local folder or `gs://bucket/prefix` holding
     `run_date=YYYY-MM-DD/scores.parquet` partitions, one partition, or one Parquet file.
 
-    Files are listed and opened by batch scoring's readers (`riskscore.batch.sources`: local
+    Files are listed and opened by `riskscore.io.files` (local
     files, and GCS objects read in ranged 8 MiB requests), so both read storage one way; only
     the partitions inside the window are opened."""
 
@@ -216,10 +216,10 @@ class BatchOutputSource:
         self.uri = uri
 
     def batches(self, columns: Columns, start: date, end: date) -> Iterator:
-        from .batch import sources as shared
+        from riskscore.io.files import files_at
 
         lo, hi = window_bounds(start, end)
-        files = [(name, opener) for name, opener in shared.files_at(self.uri) if re.search(r"(^|/)scores[^/]*\.parquet$", name)]
+        files = [(name, opener) for name, opener in files_at(self.uri) if re.search(r"(^|/)scores[^/]*\.parquet$", name)]
         if not files:
             raise InputNotFound(f"source {self.uri!r} holds no run_date=YYYY-MM-DD/scores.parquet")
         for name, opener in files:
@@ -247,7 +247,7 @@ class BigQuerySource:
         from google.api_core import exceptions as gexc
         from google.cloud import bigquery
 
-        from . import bq
+        from riskscore.io import bq
 
         client = bq.bigquery_client(self.project)
         try:

@@ -3,7 +3,7 @@ line the functions log (errors and predictions alike).
 
 Each line is written with one `write` under one process-wide lock, so concurrent threads
 never interleave (or lose) a record. Fields set with `context(...)` for the current request
-(the Cloud Trace correlation fields, see riskscore.trace) go into every line emitted while it
+(the Cloud Trace correlation fields, see riskscore.serving.trace) go into every line emitted while it
 is active: a context variable, so each gunicorn thread sees only its own request's fields.
 """
 

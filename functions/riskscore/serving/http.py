@@ -12,21 +12,21 @@ import json
 import traceback
 from typing import Any
 
-from . import jsonbody
-from .errors import (
+from riskscore.serving import jsonbody
+from riskscore.errors import (
     InvalidRequest,
     PayloadTooLarge,
     RiskScoreError,
     UnsupportedMediaType,
 )
-from .logline import emit
+from riskscore.io.logline import emit
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def read_json(request, max_bytes: int) -> Any:
     """The JSON body of a Flask (WSGI) request, or a RiskScoreError (413, 415 or 400) saying
-    what was wrong. Decoding is `riskscore.jsonbody.loads`: explicit limits, and every
+    what was wrong. Decoding is `riskscore.serving.jsonbody.loads`: explicit limits, and every
     malformed body a 400."""
     check_body_headers(request.headers.get("Content-Type"), request.headers.get("Content-Length"), max_bytes)
     return decode_body(request.stream.read(max_bytes + 1), max_bytes)
@@ -35,8 +35,8 @@ def read_json(request, max_bytes: int) -> Any:
 async def read_json_asgi(request, max_bytes: int) -> Any:
     """The same for a Starlette (ASGI) request: the body is read in chunks and refused as soon
     as it passes `max_bytes`, so a caller cannot make the instance buffer more than that."""
-    # Imported here, like werkzeug below: the Dataflow workers import this module (for `log`)
-    # without functions-framework's HTTP stacks installed.
+    # Imported here, like werkzeug below: the module imports without functions-framework's HTTP stacks
+    # installed.
     from starlette.requests import ClientDisconnect
 
     check_body_headers(request.headers.get("Content-Type"), request.headers.get("Content-Length"), max_bytes)
@@ -89,12 +89,12 @@ def error_response(exc: Exception, retry_after_s: float | None = None, request_i
     """Map any exception to a JSON error. An unexpected one is a bug: logged with its
     traceback (`stack_trace`, which Error Reporting reads), answered 500 without internals."""
     if not isinstance(exc, RiskScoreError):
-        log("ERROR", f"unhandled error: {exc!r}", error=repr(exc), request_id=request_id,
+        emit("ERROR", f"unhandled error: {exc!r}", error=repr(exc), request_id=request_id,
             stack_trace="".join(traceback.format_exception(exc)))
         exc = RiskScoreError("internal error")
     headers = {}
     if exc.status == 503:
-        log("ERROR", "service unavailable", error=exc.code, reason=exc.message, request_id=request_id)
+        emit("ERROR", "service unavailable", error=exc.code, reason=exc.message, request_id=request_id)
         if retry_after_s is not None:
             headers["Retry-After"] = str(max(1, int(round(retry_after_s))))
     if exc.status == 405 and allow:
@@ -104,8 +104,3 @@ def error_response(exc: Exception, retry_after_s: float | None = None, request_i
         body["request_id"] = request_id
         headers["X-Request-Id"] = request_id
     return respond(body, exc.status, headers)
-
-
-def log(severity: str, message: str, **fields) -> None:
-    """One structured line in Cloud Logging's JSON format."""
-    emit(severity, message, **fields)
