@@ -87,7 +87,7 @@ def test_publish_then_load_returns_identical_bytes(store):
     manifest = publish(store, "v1")
     loaded = bundle.load(store, MODEL, "v1")
     assert loaded.files == FILES
-    assert loaded.version == "v1"
+    assert loaded.manifest["version"] == "v1"
     assert loaded.manifest == manifest
     assert loaded.manifest["metrics"] == {"auc": 0.8}
     for name, data in FILES.items():
@@ -110,7 +110,7 @@ def test_publish_without_make_current_leaves_pointer(store):
     pointer_before = store.read(f"{MODEL}/current.json")
     publish(store, "v2", make_current=False)
     assert store.read(f"{MODEL}/current.json") == pointer_before
-    assert bundle.load(store, MODEL).version == "v1"
+    assert bundle.load(store, MODEL).manifest["version"] == "v1"
 
 
 def test_publish_same_version_twice_raises(store):
@@ -148,12 +148,12 @@ def test_set_current_and_rollback_record_previous(store):
     pointer = bundle.read_current(store, MODEL)
     assert (pointer["version"], pointer["previous"]) == ("v2", "v1")
     assert pointer["manifest_sha256"] == bundle.sha256(store.read(f"{MODEL}/v2/manifest.json"))
-    assert bundle.load(store, MODEL).version == "v2"
+    assert bundle.load(store, MODEL).manifest["version"] == "v2"
 
     bundle.set_current(store, MODEL, "v1")  # rollback
     pointer = bundle.read_current(store, MODEL)
     assert (pointer["version"], pointer["previous"]) == ("v1", "v2")
-    assert bundle.load(store, MODEL).version == "v1"
+    assert bundle.load(store, MODEL).manifest["version"] == "v1"
 
 
 def test_set_current_to_missing_version_raises(store):

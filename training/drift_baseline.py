@@ -47,13 +47,12 @@ from riskscore.drift.stats import (  # noqa: E402,F401 - re-exported
     PSI_EPS,
     PSI_SIGNIFICANT,
     PSI_STABLE,
-    _as_float,
     bin_counts,
     category_proportions,
     missing_rate,
     numeric_summary,
+    as_float,
     psi,
-    psi_level,
 )
 
 
@@ -74,7 +73,7 @@ def quantile_edges(values: Any, bins: int = 10) -> list[float]:
     tail above it. Strictly increasing, finite, at most ``bins - 1`` edges; empty when no
     value is present.
     """
-    x = _as_float(values)
+    x = as_float(values)
     x = x[~np.isnan(x)]
     if x.size == 0:
         return []
@@ -150,7 +149,7 @@ def drift_baseline(
         values = np.asarray(arr)
         if values.ndim != 1:
             raise ValueError(f"extra_numeric[{name!r}] must be 1-D, got shape {values.shape}")
-        outputs[str(name)] = _numeric_entry(f"extra_numeric[{name!r}]", _as_float(values), bins)
+        outputs[str(name)] = _numeric_entry(f"extra_numeric[{name!r}]", as_float(values), bins)
 
     return {
         "version": BASELINE_VERSION,

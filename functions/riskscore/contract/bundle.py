@@ -26,18 +26,18 @@ def sha256(data: bytes) -> str:
 
 def dumps(obj) -> bytes:
     """Strict JSON (NaN and infinities become null), so every reader can parse it."""
-    return json.dumps(_json_safe(obj), indent=2, sort_keys=True, default=str, allow_nan=False).encode()
+    return json.dumps(json_safe(obj), indent=2, sort_keys=True, default=str, allow_nan=False).encode()
 
 
-def _json_safe(obj):
+def json_safe(obj):
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
+        return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:  # numpy scalars
-        return _json_safe(obj.item())
+        return json_safe(obj.item())
     return obj
 
 
@@ -47,10 +47,6 @@ class Bundle:
 
     manifest: dict
     files: dict[str, bytes]
-
-    @property
-    def version(self) -> str:
-        return self.manifest["version"]
 
 
 def publish(store: Store, model: str, version: str, files: dict[str, bytes], manifest: dict,

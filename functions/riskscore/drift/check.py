@@ -42,7 +42,6 @@ from riskscore.drift.stats import (
 )
 from riskscore.errors import ArtifactNotFound, InvalidRequest
 
-STATUSES = ("stable", "warning", "alert", "insufficient_data")
 _RANK = {"insufficient_data": -1, "stable": 0, "warning": 1, "alert": 2}
 SEVERITY = {"stable": "INFO", "insufficient_data": "INFO", "warning": "WARNING", "alert": "ERROR"}
 RECENT_ROWS = 25

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from markupsafe import Markup
 
 from riskscore import report as pages
-from riskscore.contract.bundle import _json_safe
+from riskscore.contract.bundle import json_safe
 from riskscore.drift.check import DRIFT_REPORTS_SCHEMA, SEVERITY, Versions, check, parse_window, window_name
 from riskscore.errors import ArtifactNotFound, InvalidRequest
 from riskscore.io.logline import emit
@@ -82,7 +82,7 @@ def run(settings, body: dict | None) -> dict:
     reports = Reports(settings)
     name = window_name(start, end)
     report["report_url"] = reports.url(f"{name}/report.html")
-    report = _json_safe(report)
+    report = json_safe(report)
     index = update_index(reports, report, name)
     reports.write(f"{name}/report.json", json.dumps(report, indent=1, allow_nan=False))
     reports.write(f"{name}/report.html", render_page(report, index))
@@ -103,11 +103,6 @@ def latest(settings, window: str | None = None) -> tuple[dict, list[dict]]:
     if report is None:
         raise ArtifactNotFound(f"no drift report for window {name!r} in {reports.url('')}")
     return report, index
-
-
-def page_html(settings, window: str | None = None) -> str:
-    report, index = latest(settings, window)
-    return render_page(report, index)
 
 
 def index_html(settings) -> str:

@@ -106,7 +106,7 @@ def _hash_ids(values) -> list[str | None]:
 
 
 def _normalize_batch_output(batch, columns: Columns, day: date | None):
-    """A batch-output record batch (issue8's columns) -> the common columns."""
+    """A batch-output record batch (the columns of riskscore.batch.schema) -> the common columns."""
     pa = _pa()
     import pyarrow.compute as pc
 

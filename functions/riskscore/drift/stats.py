@@ -25,8 +25,8 @@ from riskscore.contract.schema import StrictModel
 
 OTHER = "__other__"          # categorical slot for values unseen in training
 PSI_EPS = 1e-4               # floor for empty bins in `psi`
-PSI_STABLE = 0.1             # psi < 0.1: stable
-PSI_SIGNIFICANT = 0.25       # psi > 0.25: significant shift; in between: moderate
+PSI_STABLE = 0.1             # default PSI warning threshold (DriftSpec.psi_warning)
+PSI_SIGNIFICANT = 0.25       # default PSI alert threshold (DriftSpec.psi_alert)
 
 
 def psi(expected: Sequence[float], actual: Sequence[float], eps: float = PSI_EPS) -> float:
@@ -55,15 +55,6 @@ def psi(expected: Sequence[float], actual: Sequence[float], eps: float = PSI_EPS
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def psi_level(value: float) -> str:
-    """'stable' (< 0.1), 'moderate' (0.1 to 0.25) or 'significant' (> 0.25)."""
-    if value < PSI_STABLE:
-        return "stable"
-    if value <= PSI_SIGNIFICANT:
-        return "moderate"
-    return "significant"
-
-
 def bin_counts(values: Any, edges: Sequence[float]) -> np.ndarray:
     """Share of the non-missing `values` in each of the ``len(edges) + 1`` frozen bins.
 
@@ -72,7 +63,7 @@ def bin_counts(values: Any, edges: Sequence[float]) -> np.ndarray:
     Returns float64 proportions summing to 1, or all zeros when no value is present (the
     caller should then skip PSI for the feature). Infinite values fall in the outer bins.
     """
-    x = _as_float(values)
+    x = as_float(values)
     x = x[~np.isnan(x)]
     e = np.asarray(edges, dtype=np.float64)
     counts = np.bincount(np.searchsorted(e, x, side="right"), minlength=e.size + 1).astype(np.float64)
@@ -122,7 +113,7 @@ def numeric_summary(values: Any) -> dict:
 
     Statistics are over non-missing values and None when there are none.
     """
-    x = _as_float(values)
+    x = as_float(values)
     rows = int(x.size)
     x = x[~np.isnan(x)]
     n = int(x.size)
@@ -134,7 +125,7 @@ def numeric_summary(values: Any) -> dict:
     return out
 
 
-def _as_float(values: Any) -> np.ndarray:
+def as_float(values: Any) -> np.ndarray:
     """1-D float64 view of `values`; None and NaN (and pandas NA) become NaN."""
     try:
         return np.asarray(values, dtype=np.float64).ravel()

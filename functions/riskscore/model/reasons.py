@@ -46,12 +46,6 @@ def reason_text(f: FeatureSpec, value) -> str:
     return f"{subject}: {_value_text(f, value)}, which raises the estimated risk of default"
 
 
-def adverse_reasons(features: list[FeatureSpec], values: dict, contributions, limit: int = MAX_REASONS) -> list[dict]:
-    """The features that raise the risk most (positive contributions), largest first, at most `limit`."""
-    index, value = top_reasons(contributions, limit)
-    return reason_list(features, values, index[0], np.round(value[0], 4))
-
-
 def reason_list(features: list[FeatureSpec], values: dict, index, contribution) -> list[dict]:
     """One row's ranked reasons (from `top_reasons`, contributions already rounded) with texts."""
     return [{"feature": features[i].name, "value": values.get(features[i].name), "contribution": float(c),

@@ -122,10 +122,6 @@ class Model:
                 out[f.name] = np.array([v if v in known else "" for v in values], dtype=object).reshape(-1, 1)
         return out
 
-    def run(self, rows: list[dict], skip: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
-        """Every output of every model (but those in `skip`) for validated feature dicts."""
-        return self.run_feeds(self.feeds(rows), skip)
-
     def run_feeds(self, feeds: dict[str, np.ndarray], skip: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
         """Every output of every model (but those in `skip`) for graph inputs (`feeds`' form)."""
         out: dict[str, np.ndarray] = {}

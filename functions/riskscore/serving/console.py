@@ -95,7 +95,7 @@ def context(manifest: dict, documents: dict[str, bytes]) -> dict:
     config = {
         "features": [{k: f.get(k) for k in ("name", "type", "min", "max", "nullable", "categories")}
                      for f in features],
-        "examples": example_applicants(features, baseline, manifest["scaling"]),
+        "examples": example_applicants(features, baseline),
         "gauge": gauge,
         "has_lgd": has_lgd,
         "id_column": columns.get("id") or "applicant_id",
@@ -164,7 +164,7 @@ def _round(v: float) -> float:
     return float(f"{v:.3g}") if abs(v) < 10 else float(round(v))
 
 
-def example_applicants(features: list[dict], baseline: dict, scaling: dict | None = None) -> dict:
+def example_applicants(features: list[dict], baseline: dict) -> dict:
     """A low-risk ("good") and a high-risk ("bad") applicant, derived from the manifest.
 
     A feature with a monotone direction takes the low-risk or the high-risk end of its
