@@ -270,19 +270,18 @@ def test_the_model_version_is_pinned_for_the_whole_run(trained_store, table, tmp
 ])
 def test_columns_are_read_by_the_spec_types(trained_store, small_data, tmp_path, column, values, expected):
     from riskscore.batch.columns import InputColumns
-    from riskscore.batch.sources import iter_batches
+    from riskscore.batch.sources import open_source
 
     df = small_data.head(30).copy().reset_index(drop=True)
     df[column] = values
     path = tmp_path / "typed.parquet"
     df.to_parquet(path)
     columns = InputColumns.from_manifest(trained_store.result.manifest)
-    rejected = []
-    batches = list(iter_batches(str(path), columns, 64, on_reject=rejected.append))
-    assert not rejected, [r.to_pylist() for r in rejected]
-    got = batches[0].column(column).to_pylist()[:3]
+    chunks = list(open_source(str(path), columns, 64).chunks())
+    assert not chunks[0].rejects.num_rows, chunks[0].rejects.to_pylist()
+    got = chunks[0].rows.column(column).to_pylist()[:3]
     assert got == expected
-    assert str(batches[0].schema.field(column).type) == ("double" if column == "age" else "string")
+    assert str(chunks[0].rows.schema.field(column).type) == ("double" if column == "age" else "string")
 
 
 def test_the_command_line_runs_the_same_job_and_prints_the_summary(trained_store, table, tmp_path, capsys,
