@@ -74,7 +74,7 @@ def decision_sql(manifest: dict, predicted: str, passthrough: list[str] = ()) ->
     score, contributions ARRAY<FLOAT64>) -> passthrough, pd, score, rating, reason_1..4,
     reason_1..4_contribution, model_version."""
     bands = manifest["scaling"]["bands"]  # ascending; the first one's min_score may be null (-inf)
-    # As DecisionCore.rating_index: the first band catches everything below the second's min.
+    # As ScalingSpec.rating_index: the first band catches everything below the second's min.
     rating = "CASE " + " ".join(f"WHEN ROUND(score, 1) >= {float(b['min_score'])!r} THEN {_string(b['name'])}"
                                 for b in reversed(bands[1:])) + f" ELSE {_string(bands[0]['name'])} END"
     names = "[" + ", ".join(_string(f["name"]) for f in manifest["features"]) + "]"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
@@ -152,9 +154,12 @@ class ScalingSpec(StrictModel):
     def offset(self) -> float:
         return self.base_score - self.factor * math.log(self.base_odds)
 
+    def rating_index(self, score) -> np.ndarray:
+        """The rating rule, over a column: each score's position in `bands`, the band whose
+        min_score is the largest <= score (the first band below every min_score)."""
+        edges = np.array([b.min_score for b in self.bands[1:]], dtype=np.float64)
+        return np.searchsorted(edges, np.asarray(score, dtype=np.float64), side="right")
+
     def rating(self, score: float) -> str:
-        name = self.bands[0].name
-        for band in self.bands[1:]:
-            if score >= band.min_score:
-                name = band.name
-        return name
+        """The name of one score's band (`rating_index`)."""
+        return self.bands[int(self.rating_index([score])[0])].name

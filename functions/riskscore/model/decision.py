@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from riskscore.model.reasons import top_reasons
 from riskscore.contract.schema import FeatureSpec, ScalingSpec
+from riskscore.model.reasons import top_reasons
+
 
 class DecisionCore:
     """Built once per model version from its manifest; `decide` is thread-safe (no state)."""
@@ -20,9 +21,7 @@ class DecisionCore:
         self.features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
         self.feature_names = np.array([f.name for f in self.features], dtype=object)
         self.scaling = ScalingSpec.model_validate(manifest["scaling"])
-        bands = self.scaling.bands
-        self._band_edges = np.array([b.min_score for b in bands[1:]], dtype=np.float64)
-        self._band_names = np.array([b.name for b in bands], dtype=object)
+        self._band_names = np.array([b.name for b in self.scaling.bands], dtype=object)
         profiles = manifest["models"].get("segment", {}).get("profiles", [])
         names = {int(p["id"]): p["name"] for p in profiles}
         k = max(names, default=-1) + 1
@@ -31,11 +30,6 @@ class DecisionCore:
     @property
     def band_names(self) -> np.ndarray:
         return self._band_names
-
-    def rating_index(self, score: np.ndarray) -> np.ndarray:
-        """ScalingSpec.rating over a column, as positions in `band_names`: the band whose
-        min_score is the largest <= score."""
-        return np.searchsorted(self._band_edges, score, side="right")
 
     def segment_names(self, segment: np.ndarray) -> np.ndarray:
         """The profile name of each segment id (the id as text for an id without a profile)."""
@@ -62,7 +56,7 @@ class DecisionCore:
         # Rate the score as shown, so a 649.96 shown as 650.0 is never rated below 650.
         score = np.round(out["score"].astype(np.float64), 1)
         index, value = top_reasons(out["contributions"])
-        rating = self.rating_index(score)
+        rating = self.scaling.rating_index(score)
         result = {"pd": pd_, "score": score, "rating": self._band_names[rating], "rating_index": rating,
                   "reason_index": index, "reason_contribution": np.round(value, 4)}
         if "lgd" in out:
