@@ -406,7 +406,7 @@ import onnxruntime
 from riskscore.contract import bundle
 from riskscore.contract.request import request_model
 from riskscore.contract.schema import FeatureSpec, ScalingSpec
-from riskscore.model.scorer import ON_DEMAND, build_session, combined_graph
+from riskscore.model.sessions import ON_DEMAND, build_session, combined_graph
 from riskscore.settings import ScoreSettings
 from riskscore.io.store import open_store
 out = []

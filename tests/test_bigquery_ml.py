@@ -24,7 +24,7 @@ import pytest
 
 from riskscore.contract import bundle
 from riskscore.contract.schema import FeatureSpec
-from riskscore.model.scorer import build_session
+from riskscore.model.sessions import build_session
 from riskscore.io.store import LocalStore
 from training import bigquery_ml
 from training.cli import main as cli_main

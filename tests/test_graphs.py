@@ -15,7 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx_helpers import assert_served_like_each_graph
 from riskscore.contract import bundle
 from riskscore.model import graphs
-from riskscore.model.scorer import Model, build_session
+from riskscore.model.sessions import Model, build_session
 from riskscore.settings import ScoreSettings
 
 MODEL = "credit_default"

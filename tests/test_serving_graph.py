@@ -13,7 +13,7 @@ from riskscore.contract import bundle
 from riskscore.model import graphs
 from riskscore.errors import ExportVerificationError
 from riskscore.contract.schema import FeatureSpec
-from riskscore.model.scorer import ON_DEMAND, Model
+from riskscore.model.sessions import ON_DEMAND, Model
 from riskscore.settings import ScoreSettings
 from training.serving_graph import serving_graph
 

@@ -176,7 +176,7 @@ def test_explanation_names_the_rating_and_the_reasons():
 
 
 def test_served_reasons_are_the_largest_contributions_of_the_pd_graph(trained_store, small_data, small_spec):
-    from riskscore.model.scorer import Model
+    from riskscore.model.sessions import Model
     from riskscore.settings import ScoreSettings
     from riskscore.contract.bundle import load
 

@@ -5,7 +5,7 @@ Every graph is exported within BigQuery ML's ONNX limits (see training/onnx_grap
 the same files the Cloud Functions serve are imported with `CREATE MODEL … MODEL_TYPE='ONNX'`.
 The view reproduces `riskscore.model.decision.DecisionCore.decide` for the columns it covers:
 
-- inputs: NULL numeric -> NaN, NULL or unknown categorical -> '' (riskscore.batch.run.feeds);
+- inputs: NULL numeric -> NaN, NULL or unknown categorical -> '' (riskscore.model.feeds);
 - rating: the band of the score rounded to 0.1 (the band with the largest min_score <= it);
 - reason_1..4: the features with the largest positive contributions, ties in feature order,
   contributions rounded to 4 places (riskscore.model.reasons.top_reasons).

@@ -7,7 +7,7 @@ result is verified like every export: on real rows, under both graph optimizatio
 serving uses ("basic" for `score`, "all" for batch chunks), every output of the combined model
 must equal the separate graph's output bit for bit, or training fails. The manifest entry
 names the models it holds and their outputs; serving uses the file only when that list is
-exactly the per-request models it would combine (`riskscore.model.scorer.Model`).
+exactly the per-request models it would combine (`riskscore.model.sessions.Model`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pandas as pd
 
 from riskscore.model import graphs
 from riskscore.errors import ExportVerificationError
-from riskscore.model.scorer import ON_DEMAND, build_session
+from riskscore.model.sessions import ON_DEMAND, build_session
 from riskscore.settings import ScoreSettings
 
 from .preprocess import onnx_inputs
