@@ -50,11 +50,12 @@ def launch_job(source, destination: str, run_date: date, settings, temp_location
     """Pin the version (MODEL_VERSION or current.json now), check input and output; a Job."""
     from riskscore.batch.sinks import parse_destination
     from riskscore.errors import InvalidRequest
+    from riskscore.contract.manifest import Manifest
     from riskscore.model.loader import load_bundle
 
     kind, where = parse_destination(destination)
     # The whole bundle, verified: a broken version fails the launch, not every worker.
-    manifest = load_bundle(settings).manifest
+    manifest = Manifest.of(load_bundle(settings).manifest)
     columns = InputColumns.from_manifest(manifest)
     planned = plan(source, columns, project=settings.google_cloud_project)
     run = f"dataflow-{uuid.uuid4().hex[:12]}"
@@ -66,7 +67,7 @@ def launch_job(source, destination: str, run_date: date, settings, temp_location
     else:
         prefix = join(where, "_tmp", run)
     return Job(source=source, destination=destination, run_date=run_date, model_store=settings.model_store,
-               model_name=settings.model_name, model_version=manifest["version"], columns=columns,
+               model_name=settings.model_name, model_version=manifest.version, columns=columns,
                plan=planned, staging_prefix=prefix, scored_at=datetime.now(timezone.utc),
                chunk_rows=chunk_rows or settings.batch_chunk_rows, max_batch_chunks=max_batch_chunks,
                project=settings.google_cloud_project, staging_dataset=settings.batch_staging_dataset)

@@ -234,8 +234,7 @@ def test_example_applicants_score_good_and_bad(app, trained_store):
 ], ids=["linear", "pdo", "band-beyond-range"])
 def test_gauge_covers_scores_and_every_band(scaling, lo, hi):
     spec = ScalingSpec.model_validate(scaling).model_dump(mode="json")
-    manifest = {"scaling": spec, "rating_bands": []}
-    gauge = console.gauge_scale(spec, console._bands(manifest))
+    gauge = console.gauge_scale(spec, console.band_table(spec, []))
     assert (gauge["lo"], gauge["hi"]) == (lo, hi)
     assert sum(s["width_pct"] for s in gauge["segments"]) == pytest.approx(100, abs=0.01)
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskscore.errors import InvalidInput
+from riskscore.contract.manifest import Manifest
 from riskscore.contract.schema import FeatureSpec
 
 MAX_TEXT = 200  # the score request's limit on a categorical value's length
@@ -46,10 +47,9 @@ class InputColumns:
     exposure: str | None = None
 
     @classmethod
-    def from_manifest(cls, manifest: dict) -> "InputColumns":
-        cols = manifest.get("columns") or {}
-        return cls([FeatureSpec.model_validate(f) for f in manifest["features"]],
-                   id=cols.get("id"), exposure=cols.get("exposure"))
+    def from_manifest(cls, manifest: Manifest | dict) -> "InputColumns":
+        m = Manifest.of(manifest)
+        return cls(m.features, id=m.id_column, exposure=m.exposure_column)
 
     @property
     def names(self) -> list[str]:

@@ -13,11 +13,10 @@ import json
 import math
 from dataclasses import dataclass
 
+from riskscore.contract.manifest import CURRENT_FILE, MANIFEST_FILE
 from riskscore.errors import ArtifactNotFound, IntegrityError
 from riskscore.io.store import Store
 
-MANIFEST = "manifest.json"
-CURRENT = "current.json"
 
 
 def sha256(data: bytes) -> str:
@@ -53,7 +52,7 @@ def publish(store: Store, model: str, version: str, files: dict[str, bytes], man
             make_current: bool) -> dict:
     """Write a version atomically; returns the manifest as written (with `files` hashes)."""
     prefix = f"{model}/{version}"
-    if store.exists(f"{prefix}/{MANIFEST}"):
+    if store.exists(f"{prefix}/{MANIFEST_FILE}"):
         raise FileExistsError(f"version {version!r} of {model!r} already exists in {store.uri}")
     manifest = dict(manifest, name=model, version=version,
                     files={name: {"sha256": sha256(data), "bytes": len(data)}
@@ -61,7 +60,7 @@ def publish(store: Store, model: str, version: str, files: dict[str, bytes], man
     for name, data in files.items():
         store.write(f"{prefix}/{name}", data)
     manifest_bytes = dumps(manifest)
-    store.write(f"{prefix}/{MANIFEST}", manifest_bytes)
+    store.write(f"{prefix}/{MANIFEST_FILE}", manifest_bytes)
     if make_current:
         set_current(store, model, version)
     return manifest
@@ -69,28 +68,28 @@ def publish(store: Store, model: str, version: str, files: dict[str, bytes], man
 
 def set_current(store: Store, model: str, version: str) -> None:
     """Point `current.json` at an existing version (promote and rollback)."""
-    manifest_bytes = store.read(f"{model}/{version}/{MANIFEST}")
+    manifest_bytes = store.read(f"{model}/{version}/{MANIFEST_FILE}")
     pointer = {"version": version, "manifest_sha256": sha256(manifest_bytes)}
     previous = read_current(store, model)
     if previous and previous.get("version") != version:
         pointer["previous"] = previous["version"]
-    store.write(f"{model}/{CURRENT}", dumps(pointer))
+    store.write(f"{model}/{CURRENT_FILE}", dumps(pointer))
 
 
 def read_current(store: Store, model: str) -> dict | None:
     try:
-        return json.loads(store.read(f"{model}/{CURRENT}"))
+        return json.loads(store.read(f"{model}/{CURRENT_FILE}"))
     except ArtifactNotFound:
         return None
 
 
 def read_manifest(store: Store, model: str, version: str) -> dict:
-    return json.loads(store.read(f"{model}/{version}/{MANIFEST}"))
+    return json.loads(store.read(f"{model}/{version}/{MANIFEST_FILE}"))
 
 
 def list_versions(store: Store, model: str) -> list[str]:
     """Versions that have a manifest (a version still being written has none yet)."""
-    return [v for v in store.list_dirs(model) if store.exists(f"{model}/{v}/{MANIFEST}")]
+    return [v for v in store.list_dirs(model) if store.exists(f"{model}/{v}/{MANIFEST_FILE}")]
 
 
 def load(store: Store, model: str, version: str | None = None) -> Bundle:
@@ -103,14 +102,14 @@ def load(store: Store, model: str, version: str | None = None) -> Bundle:
     if version is None:
         pointer = read_current(store, model)
         if pointer is None:
-            raise ArtifactNotFound(f"model {model!r} has no {CURRENT} in model store {store.uri}")
+            raise ArtifactNotFound(f"model {model!r} has no {CURRENT_FILE} in model store {store.uri}")
         version = pointer["version"]
         expected_manifest_sha = pointer.get("manifest_sha256")
     prefix = f"{model}/{version}"
-    manifest_bytes = store.read(f"{prefix}/{MANIFEST}")
+    manifest_bytes = store.read(f"{prefix}/{MANIFEST_FILE}")
     if expected_manifest_sha and sha256(manifest_bytes) != expected_manifest_sha:
-        raise IntegrityError(f"{prefix}/{MANIFEST}: sha256 {sha256(manifest_bytes)} differs from "
-                             f"{expected_manifest_sha} recorded in {CURRENT}")
+        raise IntegrityError(f"{prefix}/{MANIFEST_FILE}: sha256 {sha256(manifest_bytes)} differs from "
+                             f"{expected_manifest_sha} recorded in {CURRENT_FILE}")
     manifest = json.loads(manifest_bytes)
     files = {}
     for name, meta in manifest["files"].items():

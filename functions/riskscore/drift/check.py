@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 
 from riskscore.contract import bundle
+from riskscore.contract.manifest import DRIFT_BASELINE_FILE, Manifest
 from riskscore.drift.sources import Columns, open_source, partition_date
 from riskscore.drift.stats import (
     OTHER,
@@ -45,7 +46,6 @@ from riskscore.errors import ArtifactNotFound, InvalidRequest
 _RANK = {"insufficient_data": -1, "stable": 0, "warning": 1, "alert": 2}
 SEVERITY = {"stable": "INFO", "insufficient_data": "INFO", "warning": "WARNING", "alert": "ERROR"}
 RECENT_ROWS = 25
-BASELINE_FILE = "drift_baseline.json"
 
 # The warehouse row of one run (BigQuery REST schema form; the Terraform test compares it).
 DRIFT_REPORTS_SCHEMA = [
@@ -119,16 +119,16 @@ class VersionInfo:
     """What the check needs of one model version: its manifest and drift baseline."""
 
     version: str
-    manifest: dict
+    manifest: Manifest
     baseline: dict
 
     @property
     def spec(self) -> DriftSpec:
-        return DriftSpec.model_validate((self.manifest.get("spec") or {}).get("drift") or {})
+        return DriftSpec.model_validate(self.manifest.spec.get("drift") or {})
 
     @property
     def columns(self) -> Columns:
-        spec = self.manifest.get("spec") or {}
+        spec = self.manifest.spec
         return Columns(features={n: e["type"] for n, e in self.baseline["features"].items()},
                        target=spec.get("target"), id=spec.get("id"))
 
@@ -150,8 +150,8 @@ class Versions:
         """None when the version or its baseline is not in the store (the report says so)."""
         if version not in self._cache:
             try:
-                manifest = bundle.read_manifest(self.store, self.model, version)
-                baseline = json.loads(self.store.read(f"{self.model}/{version}/{BASELINE_FILE}"))
+                manifest = Manifest.of(bundle.read_manifest(self.store, self.model, version))
+                baseline = json.loads(self.store.read(f"{self.model}/{version}/{DRIFT_BASELINE_FILE}"))
                 self._cache[version] = VersionInfo(version, manifest, baseline)
             except ArtifactNotFound:
                 self._cache[version] = None
@@ -391,7 +391,7 @@ class VersionCheck:
         }
 
     def _rating_mix(self, spec: DriftSpec, enough: bool) -> dict | None:
-        bands = [b for b in self.info.manifest.get("rating_bands") or [] if b.get("test_count") is not None]
+        bands = [b for b in self.info.manifest.rating_bands if b.get("test_count") is not None]
         total_base = sum(int(b["test_count"]) for b in bands)
         total = sum(c for v, c in self.ratings.items() if v is not None)
         if not bands or not total_base or not total:
@@ -413,7 +413,7 @@ class VersionCheck:
         p = np.concatenate([x[0] for x in self.labelled])
         y = np.concatenate([x[1] for x in self.labelled])
         bands = np.concatenate([x[2] for x in self.labelled])
-        test = (self.info.manifest.get("metrics") or {}).get("test") or {}
+        test = self.info.manifest.metrics.get("test") or {}
         out = {"rows": int(y.size), "defaults": int(y.sum()), "default_rate": float(y.mean()),
                "mean_pd": float(p.mean()), "auc": None, "ks": None, "brier": float(np.mean((p - y) ** 2)),
                "training": {k: test.get(k) for k in ("auc", "ks", "brier")}, "bands": []}
@@ -421,7 +421,7 @@ class VersionCheck:
             out["auc"], out["ks"] = auc_ks(y, p)
         out["change"] = {k: (out[k] - test[k]) if out[k] is not None and test.get(k) is not None else None
                          for k in ("auc", "ks", "brier")}
-        order = [b["name"] for b in self.info.manifest.get("rating_bands") or []]
+        order = [b["name"] for b in self.info.manifest.rating_bands]
         for name in order + sorted({str(b) for b in bands.tolist()} - set(order)):
             m = bands == name
             if m.any():
@@ -473,7 +473,7 @@ def check(source: str, start: date, end: date, versions: Versions, **source_kwar
     checks: dict[str, VersionCheck] = {}
     info = versions.get(current)
     if info is None:
-        raise ArtifactNotFound(f"current version {current!r} of {versions.model!r} has no {BASELINE_FILE}")
+        raise ArtifactNotFound(f"current version {current!r} of {versions.model!r} has no {DRIFT_BASELINE_FILE}")
     # Read the union of columns of every version seen so far: versions of one model share the
     # spec's features in practice; a feature a version lacks is ignored for it.
     columns = info.columns

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from riskscore.contract.schema import FeatureSpec, ScalingSpec
+from riskscore.contract.manifest import Manifest
 from riskscore.model.reasons import top_reasons
 
 
 class DecisionCore:
     """Built once per model version from its manifest; `decide` is thread-safe (no state)."""
 
-    def __init__(self, manifest: dict):
-        self.features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
+    def __init__(self, manifest: Manifest | dict):
+        m = Manifest.of(manifest)
+        self.features = m.features
         self.feature_names = np.array([f.name for f in self.features], dtype=object)
-        self.scaling = ScalingSpec.model_validate(manifest["scaling"])
+        self.scaling = m.scaling
         self._band_names = np.array([b.name for b in self.scaling.bands], dtype=object)
-        profiles = manifest["models"].get("segment", {}).get("profiles", [])
-        names = {int(p["id"]): p["name"] for p in profiles}
+        names = {int(p["id"]): p["name"] for p in m.segment_profiles}
         k = max(names, default=-1) + 1
         self._segment_names = np.array([names.get(i, str(i)) for i in range(k)], dtype=object)
 

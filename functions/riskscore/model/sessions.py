@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from riskscore.contract.request import request_model
-from riskscore.contract.schema import FeatureSpec, ScalingSpec
+from riskscore.contract.manifest import Manifest
 from riskscore.io.logline import emit
 from riskscore.model import graphs
 from riskscore.model.decision import DecisionCore
@@ -48,11 +48,11 @@ def build_session(graph: bytes, settings: ScoreSettings, optimization: str = "al
     return ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def combined_graph(manifest: dict, files: dict[str, bytes], every_request: dict[str, bytes]):
+def combined_graph(manifest: Manifest | dict, files: dict[str, bytes], every_request: dict[str, bytes]):
     """The per-request graphs as one model: the one training combined and verified (the
     manifest's `serving_graph`, training/serving_graph.py), or, for a version published without
     it, combined now (riskscore.model.graphs: about 12 ms of CPU at every load)."""
-    pre = manifest.get("serving_graph")
+    pre = Manifest.of(manifest).serving_graph
     if pre is not None and sorted(pre["models"]) == sorted(every_request) and pre["file"] in files:
         return files[pre["file"]], pre["outputs"]
     return graphs.combine(every_request)
@@ -73,14 +73,15 @@ class Model:
 
     def __init__(self, manifest: dict, files: dict[str, bytes], settings: ScoreSettings,
                  optimization: str = "all"):
+        m = Manifest.of(manifest)
         self.manifest = manifest
-        self.version: str = manifest["version"]
-        self.features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
-        self.scaling = ScalingSpec.model_validate(manifest["scaling"])
+        self.version: str = m.version
+        self.features = m.features
+        self.scaling = m.scaling
         # The verified non-ONNX files (model card, drift baseline, forecast) for pages served
         # from this version; the ONNX bytes are not kept once their sessions exist.
         self.documents = {name: data for name, data in files.items() if not name.endswith(".onnx")}
-        onnx_files = {name: files[meta["file"]] for name, meta in manifest["models"].items()}
+        onnx_files = {name: files[meta["file"]] for name, meta in m.models.items()}
         # (session, {model: its output names}); built one after the other, in this thread:
         # building them on two threads was at best 7 ms faster and cost 3.6 MiB more (a
         # second malloc arena); see docs/benchmarks.md.
@@ -88,7 +89,7 @@ class Model:
         every_request = {name: data for name, data in onnx_files.items() if name not in ON_DEMAND}
         if len(every_request) > 1:
             try:
-                combined, outputs = combined_graph(manifest, files, every_request)
+                combined, outputs = combined_graph(m, files, every_request)
                 self._sessions.append((build_session(combined, settings, optimization), outputs))
                 onnx_files = {name: data for name, data in onnx_files.items() if name in ON_DEMAND}
             except Exception as exc:  # noqa: BLE001 - CombineError, or onnxruntime refusing the result
@@ -101,7 +102,7 @@ class Model:
         # The session that runs each model (the per-request models share one).
         self.sessions = {name: session for session, outputs in self._sessions for name in outputs}
         self._plans: dict[frozenset[str], list[tuple[object, list[str]]]] = {}
-        self.core = DecisionCore(manifest)
+        self.core = DecisionCore(m)
         # Built once per version, off the request path: the pydantic model of a valid request.
         self.request_model = request_model(self.features)
         self.known = known_categories(self.features)

@@ -22,6 +22,7 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
 from riskscore import report
+from riskscore.contract.manifest import DRIFT_BASELINE_FILE, MODEL_CARD_FILE, Manifest
 from riskscore.errors import ArtifactNotFound, InvalidRequest
 
 # A CSV in the console holds at most as many rows as batch_score's `records` mode takes
@@ -30,8 +31,6 @@ CSV_MAX_ROWS = 10_000
 # Parallel POSTs while scoring a CSV: enough to hide round trips, few enough not to crowd
 # out other callers of a small instance.
 CSV_CONCURRENCY = 4
-MODEL_CARD = "model_card.html"
-DRIFT_BASELINE = "drift_baseline.json"
 VIEWS = ("console", "model-card")
 
 _cache_lock = threading.Lock()
@@ -57,9 +56,9 @@ def html_response(accept: str | None, view: str | None, model):
         raise InvalidRequest(f"unknown view {view!r}; use one of {', '.join(VIEWS)}",
                              details=[{"field": "view", "problem": f"must be one of {', '.join(VIEWS)}"}])
     if view == "model-card":
-        card = model.documents.get(MODEL_CARD)
+        card = model.documents.get(MODEL_CARD_FILE)
         if card is None:
-            raise ArtifactNotFound(f"version {model.version} has no {MODEL_CARD} in its bundle")
+            raise ArtifactNotFound(f"version {model.version} has no {MODEL_CARD_FILE} in its bundle")
         return card, 200, _html_headers()
     return page(model), 200, _html_headers()
 
@@ -84,39 +83,39 @@ def page(model) -> str:
     return html
 
 
-def context(manifest: dict, documents: dict[str, bytes]) -> dict:
+def context(manifest: Manifest | dict, documents: dict[str, bytes]) -> dict:
     """Everything the console template shows, from a version's manifest and bundle files."""
-    features = manifest["features"]
-    columns = manifest.get("columns") or {}
+    m = Manifest.of(manifest)
+    # The feature and scaling objects as published: the page's script reads them as JSON.
+    features = m.raw["features"]
     baseline = _baseline(documents)
-    bands = _bands(manifest)
-    gauge = gauge_scale(manifest["scaling"], bands)
-    has_lgd = "lgd" in manifest["models"]
+    bands = band_table(m.raw["scaling"], m.rating_bands)
+    gauge = gauge_scale(m.raw["scaling"], bands)
+    has_lgd = "lgd" in m.models
     config = {
         "features": [{k: f.get(k) for k in ("name", "type", "min", "max", "nullable", "categories")}
                      for f in features],
         "examples": example_applicants(features, baseline),
         "gauge": gauge,
         "has_lgd": has_lgd,
-        "id_column": columns.get("id") or "applicant_id",
-        "exposure_column": columns.get("exposure") or "exposure",
+        "id_column": m.id_column or "applicant_id",
+        "exposure_column": m.exposure_column or "exposure",
         "csv_max_rows": CSV_MAX_ROWS,
         "csv_concurrency": CSV_CONCURRENCY,
         "max_reasons": 4,
     }
     return {
-        "title": f"{manifest['name']} {manifest['version']}: scoring console",
-        "model": {"name": manifest["name"], "version": manifest["version"],
-                  "created_at": manifest["created_at"], "description": manifest.get("description") or ""},
+        "title": f"{m.name} {m.version}: scoring console",
+        "model": {"name": m.name, "version": m.version, "created_at": m.created_at, "description": m.description},
         "fields": [_field(f) for f in features],
-        "exposure_column": columns.get("exposure"),
-        "id_column": columns.get("id"),
+        "exposure_column": m.exposure_column,
+        "id_column": m.id_column,
         "has_lgd": has_lgd,
         "bands": bands,
         "gauge": gauge,
-        "metrics": _metrics(manifest.get("metrics") or {}),
-        "data": _data_facts(manifest.get("data") or {}),
-        "has_model_card": MODEL_CARD in documents,
+        "metrics": _metrics(m.metrics),
+        "data": _data_facts(m.data),
+        "has_model_card": MODEL_CARD_FILE in documents,
         "csv_max_rows": CSV_MAX_ROWS,
         "csv_concurrency": CSV_CONCURRENCY,
         "config": config,
@@ -125,7 +124,7 @@ def context(manifest: dict, documents: dict[str, bytes]) -> dict:
 
 def _baseline(documents: dict[str, bytes]) -> dict:
     try:
-        return json.loads(documents[DRIFT_BASELINE]).get("features", {})
+        return json.loads(documents[DRIFT_BASELINE_FILE]).get("features", {})
     except (KeyError, ValueError):
         return {}
 
@@ -209,10 +208,11 @@ def _clip(v: float, f: dict) -> float:
     return v
 
 
-def _bands(manifest: dict) -> list[dict]:
-    """Rating bands, lowest first, with their score range and test-set figures."""
-    stats = {b["name"]: b for b in manifest.get("rating_bands") or []}
-    bands = manifest["scaling"]["bands"]
+def band_table(scaling: dict, rating_bands: list[dict]) -> list[dict]:
+    """Rating bands of `scaling`, lowest first, with their score range and the test-set
+    figures of the manifest's `rating_bands`."""
+    stats = {b["name"]: b for b in rating_bands}
+    bands = scaling["bands"]
     out = []
     for i, band in enumerate(bands):
         upper = bands[i + 1]["min_score"] if i + 1 < len(bands) else None
