@@ -26,6 +26,7 @@ from riskscore.contract.bundle import json_safe
 from riskscore.drift.check import DRIFT_REPORTS_SCHEMA, SEVERITY, Versions, check, parse_window, window_name
 from riskscore.errors import ArtifactNotFound, InvalidRequest
 from riskscore.io.logline import emit
+from riskscore.report.format import number, percent
 from riskscore.report.plots import BAD, GOOD, REFERENCE, STATUS_COLORS, Chart
 from riskscore.io.store import open_store
 
@@ -240,15 +241,7 @@ def render_page(report: dict, index: list[dict]) -> str:
     return pages.render("drift_report.html", title=f"Drift: {report['model_name']} {report['window']['start']}"
                         + ("" if report["window"]["start"] == report["window"]["end"]
                            else f" to {report['window']['end']}"),
-                        report=report, versions=versions, trend=_trend_chart(index), fmt=_fmt, pct=_pct)
-
-
-def _fmt(value, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def _pct(value, digits: int = 1) -> str:
-    return "—" if value is None else f"{100 * value:.{digits}f}%"
+                        report=report, versions=versions, trend=_trend_chart(index), fmt=number, pct=percent)
 
 
 def _overlay(entry: dict, title: str) -> Markup:
@@ -257,7 +250,7 @@ def _overlay(entry: dict, title: str) -> Markup:
                                (entry["window"], BAD if entry["status"] in ("warning", "alert") else GOOD,
                                 "window")], rotate=len(entry["bins"]) > 6)
     return chart.figure(f"{title}: baseline and window shares per bin",
-                        f"PSI {_fmt(entry.get('psi'))}; bins frozen at training time.")
+                        f"PSI {number(entry.get('psi'))}; bins frozen at training time.")
 
 
 def _version_charts(v: dict) -> dict:
@@ -285,7 +278,7 @@ def _version_charts(v: dict) -> dict:
                                                         "training (test rows)"),
                                                        ([b["window"] for b in mix["bands"]], GOOD, "window")])
         charts["rating_mix"] = chart.figure("Share of rows per rating band, baseline and window",
-                                            f"PSI of the rating mix {_fmt(mix['psi'])}.")
+                                            f"PSI of the rating mix {number(mix['psi'])}.")
     days = v.get("by_day") or []
     if days:
         x = list(range(len(days)))

@@ -24,6 +24,7 @@ from werkzeug.http import parse_accept_header
 from riskscore import report
 from riskscore.contract.manifest import DRIFT_BASELINE_FILE, MODEL_CARD_FILE, Manifest
 from riskscore.errors import ArtifactNotFound, InvalidRequest
+from riskscore.report.format import count, number, percent
 
 # A CSV in the console holds at most as many rows as batch_score's `records` mode takes
 # inline (BatchSettings.max_inline_records default): larger files belong in a batch job.
@@ -222,8 +223,8 @@ def band_table(scaling: dict, rating_bands: list[dict]) -> list[dict]:
                     "range": (f"below {_number(upper)}" if band["min_score"] is None
                               else f"{_number(band['min_score'])} and above" if upper is None
                               else f"{_number(band['min_score'])} to {_number(upper)}"),
-                    "test_count": f"{s['test_count']:,}" if "test_count" in s else "",
-                    "observed_default_rate": "" if rate is None else f"{rate:.2%}"})
+                    "test_count": count(s["test_count"]) if "test_count" in s else "",
+                    "observed_default_rate": "" if rate is None else percent(rate, 2)})
     return out
 
 
@@ -252,34 +253,34 @@ def gauge_scale(scaling: dict, bands: list[dict]) -> dict:
 
 
 _METRICS = (  # (key in metrics["test"], label, format)
-    ("auc", "AUC", "{:.3f}"), ("gini", "Gini", "{:.3f}"), ("ks", "KS", "{:.3f}"),
-    ("brier", "Brier score", "{:.4f}"), ("pr_auc", "PR AUC", "{:.3f}"),
-    ("default_rate", "Observed default rate", "{:.2%}"), ("mean_pd", "Mean PD", "{:.2%}"),
-    ("rows", "Rows", "{:,}"),
+    ("auc", "AUC", number), ("gini", "Gini", number), ("ks", "KS", number),
+    ("brier", "Brier score", lambda v: number(v, 4)), ("pr_auc", "PR AUC", number),
+    ("default_rate", "Observed default rate", lambda v: percent(v, 2)), ("mean_pd", "Mean PD", lambda v: percent(v, 2)),
+    ("rows", "Rows", count),
 )
 
 
 def _metrics(metrics: dict) -> list[dict]:
     """Test and validation metrics side by side, formatted; absent values are blank."""
     test, valid = metrics.get("test") or {}, metrics.get("valid") or {}
-    rows = [{"label": label, "test": fmt.format(test[key]) if test.get(key) is not None else "",
-             "valid": fmt.format(valid[key]) if valid.get(key) is not None else ""}
+    rows = [{"label": label, "test": fmt(test[key]) if test.get(key) is not None else "",
+             "valid": fmt(valid[key]) if valid.get(key) is not None else ""}
             for key, label, fmt in _METRICS if key in test or key in valid]
     lgd = metrics.get("lgd") or {}
     if lgd.get("mae") is not None:
-        rows.append({"label": "LGD mean absolute error", "test": f"{lgd['mae']:.3f}", "valid": ""})
+        rows.append({"label": "LGD mean absolute error", "test": number(lgd["mae"]), "valid": ""})
     anomaly = metrics.get("anomaly") or {}
     if anomaly.get("test_flag_rate") is not None:
-        rows.append({"label": "Anomaly flag rate", "test": f"{anomaly['test_flag_rate']:.2%}", "valid": ""})
+        rows.append({"label": "Anomaly flag rate", "test": percent(anomaly["test_flag_rate"], 2), "valid": ""})
     return rows
 
 
 def _data_facts(data: dict) -> list[tuple[str, str]]:
     facts = []
     if data.get("rows") is not None:
-        facts.append(("Training rows", f"{data['rows']:,}"))
+        facts.append(("Training rows", count(data["rows"])))
     if data.get("split"):
         facts.append(("Split", data["split"]))
     if data.get("default_rate") is not None:
-        facts.append(("Default rate", f"{data['default_rate']:.2%}"))
+        facts.append(("Default rate", percent(data["default_rate"], 2)))
     return facts
