@@ -9,7 +9,9 @@ and `decode_body`, and answer `(body, status, headers)` from `respond`/`error_re
 from __future__ import annotations
 
 import json
+import re
 import traceback
+import uuid
 from typing import Any
 
 from riskscore.serving import jsonbody
@@ -22,6 +24,15 @@ from riskscore.errors import (
 from riskscore.io.logline import emit
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's id is echoed only if it is safe to log
+
+
+def request_id_of(headers) -> str:
+    """The caller's X-Request-Id if it is safe to log and echo, else a new one."""
+    given = headers.get("X-Request-Id", "")
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def read_json(request, max_bytes: int) -> Any:
