@@ -30,7 +30,7 @@ from training import bigquery_ml
 from training.cli import main as cli_main
 from training.preprocess import onnx_inputs
 
-from test_batch_function import RUN_DATE, post, scores
+from support.batch import RUN_DATE, post, scores
 
 ROWS = 400
 
@@ -41,7 +41,7 @@ def manifest(trained_store):
 
 
 def test_rating_and_reasons_sql_on_the_emulator_equals_batch_score(trained_store, manifest, small_data,
-                                                                   bq_emulator, bq_dataset, batch_app, tmp_path):
+                                                                   bq_emulator, bq_dataset, function_app, tmp_path):
     from google.cloud import bigquery
 
     rows = small_data.head(ROWS).reset_index(drop=True)  # with missing values
@@ -70,7 +70,7 @@ def test_rating_and_reasons_sql_on_the_emulator_equals_batch_score(trained_store
 
     path = tmp_path / "rows.parquet"
     rows.to_parquet(path)
-    status, body = post(batch_app(trained_store.path), {"input": str(path), "output": str(tmp_path / "o"),
+    status, body = post(function_app(trained_store.path, "batch_score"), {"input": str(path), "output": str(tmp_path / "o"),
                                                         "run_date": RUN_DATE})
     assert status == 200 and body["rows_scored"] == ROWS, body
     want = scores(tmp_path / "o")

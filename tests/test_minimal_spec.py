@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from riskscore.io.store import LocalStore
-from score_app import score_client
+from support.client import function_client as score_client
 from training.spec import ModelSpec
 from training.train import train
 

@@ -243,7 +243,7 @@ def test_served_sessions_give_each_graphs_outputs_bit_for_bit(published, german)
 
 @pytest.fixture
 def score_client(published, monkeypatch):
-    from score_app import score_client
+    from support.client import function_client as score_client
 
     path, _ = published
     for var in ("MODEL_VERSION", "PREDICTION_LOG", "APPLICANT_ID_SALT"):

@@ -10,14 +10,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support.batch import post
+from support.client import cloud_event
 
 RUN_DATE = "2026-11-20"
-
-
-def post(client, body) -> tuple[int, dict]:
-    response = client.post("/", data=json.dumps(body), content_type="application/json")
-    assert response.status_code != 500, response.get_data(as_text=True)
-    return response.status_code, json.loads(response.get_data())
 
 
 def parquet_bytes(df: pd.DataFrame) -> bytes:
@@ -43,7 +39,7 @@ def broken(small_data) -> pd.DataFrame:
 
 # --- Cloud Storage -----------------------------------------------------------------------------
 
-def test_gcs_prefix_in_gcs_prefix_out_and_a_rerun_replaces_it(batch_app, trained_store, gcs_emulator, gcs_bucket,
+def test_gcs_prefix_in_gcs_prefix_out_and_a_rerun_replaces_it(function_app, trained_store, gcs_emulator, gcs_bucket,
                                                                broken, small_data):
     client = gcs_emulator.client()
     bucket = client.bucket(gcs_bucket)
@@ -51,7 +47,7 @@ def test_gcs_prefix_in_gcs_prefix_out_and_a_rerun_replaces_it(batch_app, trained
     csv = small_data.iloc[400:600].to_csv(index=False).encode()
     bucket.blob("in/part-1.csv").upload_from_string(csv)
     bucket.blob("in/_SUCCESS").upload_from_string(b"")
-    app = batch_app(trained_store.path)
+    app = function_app(trained_store.path, "batch_score")
     for _ in range(2):
         status, body = post(app, {"input": f"gs://{gcs_bucket}/in", "output": f"gs://{gcs_bucket}/out",
                                   "run_date": RUN_DATE})
@@ -66,26 +62,18 @@ def test_gcs_prefix_in_gcs_prefix_out_and_a_rerun_replaces_it(batch_app, trained
     assert list(rejects["row_number"]) == [6, 7]
 
 
-def test_a_missing_gcs_input_is_a_404_and_nothing_is_written(batch_app, trained_store, gcs_emulator, gcs_bucket):
-    status, body = post(batch_app(trained_store.path), {"input": f"gs://{gcs_bucket}/nothing-here.parquet",
+def test_a_missing_gcs_input_is_a_404_and_nothing_is_written(function_app, trained_store, gcs_emulator, gcs_bucket):
+    status, body = post(function_app(trained_store.path, "batch_score"), {"input": f"gs://{gcs_bucket}/nothing-here.parquet",
                                                         "output": f"gs://{gcs_bucket}/out", "run_date": RUN_DATE})
     assert (status, body["error"]) == (404, "input_not_found") and "nothing-here" in body["message"]
     assert names(gcs_emulator.client(), gcs_bucket) == []
 
 
-def cloud_event(client, bucket: str, name: str, event_id: str = "evt-1"):
-    headers = {"ce-specversion": "1.0", "ce-type": "google.cloud.storage.object.v1.finalized",
-               "ce-source": f"//storage.googleapis.com/projects/_/buckets/{bucket}", "ce-id": event_id,
-               "ce-time": "2026-11-20T10:00:00Z", "ce-subject": f"objects/{name}"}
-    data = {"bucket": bucket, "name": name, "timeCreated": "2026-11-20T09:59:58.123Z"}
-    return client.post("/", data=json.dumps(data), headers=headers, content_type="application/json")
-
-
-def test_a_file_dropped_in_incoming_is_scored_beside_and_a_redelivery_rewrites_it(batch_app, trained_store,
+def test_a_file_dropped_in_incoming_is_scored_beside_and_a_redelivery_rewrites_it(function_app, trained_store,
                                                                                  gcs_emulator, gcs_bucket, broken):
     client = gcs_emulator.client()
     client.bucket(gcs_bucket).blob("incoming/branch-7/apps.parquet").upload_from_string(parquet_bytes(broken))
-    app = batch_app(trained_store.path, target="batch_score_gcs")
+    app = function_app(trained_store.path, target="batch_score_gcs")
     for attempt in range(2):  # a redelivered event rewrites the same output
         response = cloud_event(app, gcs_bucket, "incoming/branch-7/apps.parquet", event_id="evt-7")
         assert response.status_code == 200, response.get_data(as_text=True)
@@ -98,19 +86,19 @@ def test_a_file_dropped_in_incoming_is_scored_beside_and_a_redelivery_rewrites_i
 
 @pytest.mark.parametrize("name", ["scored/branch-7/apps/run_date=2026-11-20/scores.parquet", "other/x.parquet",
                                   "incoming/notes.txt", "incoming/_tmp/x.parquet", "incoming/"])
-def test_events_outside_incoming_are_acknowledged_and_ignored(batch_app, trained_store, gcs_emulator, gcs_bucket,
+def test_events_outside_incoming_are_acknowledged_and_ignored(function_app, trained_store, gcs_emulator, gcs_bucket,
                                                               name, capsys):
-    app = batch_app(trained_store.path, target="batch_score_gcs")
+    app = function_app(trained_store.path, target="batch_score_gcs")
     response = cloud_event(app, gcs_bucket, name)
     assert response.status_code == 200
     assert names(gcs_emulator.client(), gcs_bucket) == []
     assert '"batch event ignored"' in capsys.readouterr().out
 
 
-def test_a_broken_incoming_file_is_logged_and_acknowledged(batch_app, trained_store, gcs_emulator, gcs_bucket, capsys):
+def test_a_broken_incoming_file_is_logged_and_acknowledged(function_app, trained_store, gcs_emulator, gcs_bucket, capsys):
     client = gcs_emulator.client()
     client.bucket(gcs_bucket).blob("incoming/junk.parquet").upload_from_string(b"not parquet at all")
-    response = cloud_event(batch_app(trained_store.path, target="batch_score_gcs"), gcs_bucket, "incoming/junk.parquet")
+    response = cloud_event(function_app(trained_store.path, target="batch_score_gcs"), gcs_bucket, "incoming/junk.parquet")
     assert response.status_code == 200  # retrying cannot fix the file
     assert names(client, gcs_bucket) == ["incoming/junk.parquet"]
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "batch event failed" in line]
@@ -138,10 +126,10 @@ def bq_rows(emulator, sql: str) -> pd.DataFrame:
     return emulator.client().query(sql).result().to_arrow(create_bqstorage_client=False).to_pandas()
 
 
-def test_bigquery_table_in_bigquery_table_out_partitioned_and_idempotent(batch_app, trained_store, bq_for_batch,
+def test_bigquery_table_in_bigquery_table_out_partitioned_and_idempotent(function_app, trained_store, bq_for_batch,
                                                                         bq_dataset, bq_input):
     out = f"{bq_for_batch.project}.{bq_dataset}.batch_scores"
-    app = batch_app(trained_store.path)
+    app = function_app(trained_store.path, "batch_score")
     for run_date in (RUN_DATE, RUN_DATE, "2026-11-21"):
         status, body = post(app, {"input": f"bq://{bq_input}", "output": f"bq://{out}", "run_date": run_date})
         assert status == 200, body
@@ -161,7 +149,7 @@ def test_bigquery_table_in_bigquery_table_out_partitioned_and_idempotent(batch_a
     assert leftovers == []
 
 
-def test_staging_tables_go_to_the_staging_dataset_when_one_is_set(batch_app, trained_store, bq_for_batch,
+def test_staging_tables_go_to_the_staging_dataset_when_one_is_set(function_app, trained_store, bq_for_batch,
                                                                   bq_dataset, bq_input):
     """BATCH_STAGING_DATASET: the run creates and drops its staging tables there (in the cloud
     the function may create tables only there), and the output is the same."""
@@ -169,25 +157,25 @@ def test_staging_tables_go_to_the_staging_dataset_when_one_is_set(batch_app, tra
     out = f"{project}.{bq_dataset}.batch_scores"
     body = {"input": f"bq://{bq_input}", "output": f"bq://{out}", "run_date": RUN_DATE}
     staging = bq_for_batch.new_dataset("staging")
-    status, answer = post(batch_app(trained_store.path, BATCH_STAGING_DATASET=f"{project}.{staging}"), body)
+    status, answer = post(function_app(trained_store.path, "batch_score", BATCH_STAGING_DATASET=f"{project}.{staging}"), body)
     assert status == 200 and answer["rows_scored"] == 398, answer
     assert bq_rows(bq_for_batch, f"SELECT COUNT(*) AS n FROM `{out}`")["n"][0] == 398
     for dataset in (staging, bq_dataset):
         assert [t.table_id for t in bq_for_batch.client().list_tables(dataset) if "staging" in t.table_id] == []
 
 
-def test_a_bigquery_query_is_an_input(batch_app, trained_store, bq_for_batch, bq_dataset, bq_input, tmp_path):
+def test_a_bigquery_query_is_an_input(function_app, trained_store, bq_for_batch, bq_dataset, bq_input, tmp_path):
     sql = f"SELECT * FROM `{bq_input}` WHERE revolving_utilization IS NOT NULL AND age < 60"
     expected = bq_rows(bq_for_batch, f"SELECT COUNT(*) AS n FROM ({sql})")["n"][0]
-    status, body = post(batch_app(trained_store.path), {"input": {"query": sql}, "output": str(tmp_path / "o"),
+    status, body = post(function_app(trained_store.path, "batch_score"), {"input": {"query": sql}, "output": str(tmp_path / "o"),
                                                         "run_date": RUN_DATE})
     assert status == 200, body
     assert body["rows_in"] == body["rows_scored"] == expected > 0
 
 
-def test_a_missing_bigquery_table_is_a_404(batch_app, trained_store, bq_for_batch, bq_dataset):
+def test_a_missing_bigquery_table_is_a_404(function_app, trained_store, bq_for_batch, bq_dataset):
     out = f"{bq_for_batch.project}.{bq_dataset}.batch_scores"
-    status, body = post(batch_app(trained_store.path), {"input": f"bq://{bq_for_batch.project}.{bq_dataset}.nope",
+    status, body = post(function_app(trained_store.path, "batch_score"), {"input": f"bq://{bq_for_batch.project}.{bq_dataset}.nope",
                                                         "output": f"bq://{out}", "run_date": RUN_DATE})
     assert (status, body["error"]) == (404, "input_not_found") and "nope" in body["message"]
     assert [t.table_id for t in bq_for_batch.client().list_tables(bq_dataset)] == []

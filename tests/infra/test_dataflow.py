@@ -9,7 +9,7 @@ import json
 import re
 from datetime import date
 
-from tf_helpers import ROOT, block, expr, module, module_calls, resources, unquote
+from support.terraform import ROOT, block, expr, module, module_calls, resources, unquote
 
 DATAFLOW = "infra/dataflow"
 METADATA = json.loads((ROOT / "dataflow" / "metadata.json").read_text())
@@ -73,7 +73,7 @@ def test_the_one_off_job_is_google_betas_and_off_unless_asked():
 
 
 def test_the_batch_functions_launch_the_same_template_as_the_dataflow_account():
-    from test_infra_invariants import deployed
+    from support.terraform import deployed
 
     root = module_calls(".")["functions"]
     assert expr(root["dataflow_template"]) == "module.dataflow.template_path"

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from riskscore.report.plots import Chart, nice_ticks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def parse(svg: str) -> ElementTree.Element:

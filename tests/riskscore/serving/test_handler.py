@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from score_app import mimetype, score_client
+from support.client import Client, mimetype
+from support.server import function_server
 from starlette.testclient import TestClient
 
 MODEL = "credit_default"
@@ -26,70 +27,6 @@ GOOD = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89":
 BAD = {"revolving_utilization": 0.98, "age": 22, "late_30_59": 3, "late_60_89": 2, "late_90_plus": 4,
        "debt_ratio": 1.00, "monthly_income": 1500, "open_credit_lines": 12, "real_estate_loans": 0,
        "dependents": 3}
-
-# Every setting main.py reads, cleared so that the developer's shell cannot leak into a test.
-SETTINGS_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "ORT_INTRA_OP_THREADS", "ORT_INTER_OP_THREADS",
-                "MAX_BODY_BYTES", "LOAD_RETRY_S", "STORE_READ_TIMEOUT_S", "STORE_READ_DEADLINE_S", "PREDICTION_LOG", "APPLICANT_ID_SALT", "GOOGLE_CLOUD_PROJECT",
-                "FUNCTION_TARGET", "FUNCTION_SOURCE", "FUNCTION_SIGNATURE_TYPE", "ENTRY_POINT"]
-
-
-class Reply:
-    def __init__(self, status: int, headers, body: dict):
-        self.status, self.headers, self.body = status, headers, body
-
-    def __repr__(self) -> str:
-        return f"Reply({self.status}, {self.body!r})"
-
-
-class Client:
-    """functions-framework's app for `score` (a Starlette app: `score` is an ASGI function)
-    through Starlette's test client; every reply must be JSON and never a 500."""
-
-    def __init__(self, http: TestClient):
-        self.http = http
-
-    def request(self, method: str, *, json_body=None, data: bytes | str | None = None,
-                content_type: str | None = "application/json", headers=None) -> Reply:
-        if json_body is not None:
-            data = json.dumps(json_body)
-        # Header values go as latin-1 bytes, as on the wire (httpx refuses non-ASCII str).
-        headers = {k: v.encode("latin-1") for k, v in (headers or {}).items()}
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        response = self.http.request(method, "/", content=data, headers=headers)
-        assert response.status_code != 500, response.text
-        assert mimetype(response) == "application/json", response.text
-        return Reply(response.status_code, response.headers, response.json())
-
-    def score(self, features: dict, **extra) -> Reply:
-        return self.request("POST", json_body={"applicant_id": "A-1", "features": features, **extra})
-
-
-@pytest.fixture
-def make_client(monkeypatch):
-    """make_client(store_path, **env) -> a Client of a freshly imported functions/main.py.
-
-    main.py reads its settings and loads the model at import; functions-framework executes
-    the source file into a new module object on every create_app (and replaces
-    sys.modules['main']), so each client below has its own settings and model.
-    """
-    saved_path, saved_main = list(sys.path), sys.modules.get("main")
-
-    def make(store_path, **env) -> Client:
-        for var in SETTINGS_ENV:
-            monkeypatch.delenv(var, raising=False)
-        monkeypatch.setenv("MODEL_STORE", str(store_path))
-        for key, value in env.items():
-            monkeypatch.setenv(key, str(value))
-        return Client(score_client())
-
-    yield make
-    sys.path[:] = saved_path
-    if saved_main is None:
-        sys.modules.pop("main", None)
-    else:
-        sys.modules["main"] = saved_main
-
 
 @pytest.fixture
 def client(make_client, trained_store) -> Client:
@@ -404,11 +341,11 @@ def test_unreachable_gcs_store_answers_503_within_the_read_deadline(make_client,
 # --- a real functions-framework server --------------------------------------------------
 
 @pytest.fixture(scope="module")
-def server(trained_store, tmp_path_factory, serve_function):
+def server(trained_store, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
     env.update(MODEL_STORE=str(trained_store.path), MAX_BODY_BYTES="4096", PYTHONUNBUFFERED="1")
     log_path = tmp_path_factory.mktemp("server") / "functions-framework.log"
-    with serve_function("score", env, log_path) as srv:
+    with function_server("score", env, log_path) as srv:
         yield srv.session, srv.url
 
 

@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_script(name: str):
@@ -72,3 +72,19 @@ def entry_points(path: Path = ROOT / "functions" / "main.py") -> dict[str, str]:
                 if isinstance(target, ast.Attribute) and target.attr in ("http", "cloud_event"):
                     found[node.name] = target.attr
     return found
+
+
+def deployed(functions: str = "infra/functions") -> dict[str, dict]:
+    """{entry point: module call body} of the functions infra/functions deploys; an
+    `environment_variables = local.NAME` is replaced by that local's map."""
+    calls = {}
+    local_values = {name: value for _, name, _, value in module(functions).blocks("locals")}
+    for name, body in module_calls(functions).items():
+        assert unquote(body["source"]) == "../function", name
+        entry = unquote(body["entry_point"])
+        assert entry not in calls, f"{entry} deployed twice"
+        env = body.get("environment_variables")
+        if isinstance(env, str) and (ref := re.fullmatch(r"\$\{local\.(\w+)\}", env)):
+            body = {**body, "environment_variables": local_values[ref[1]]}
+        calls[entry] = body
+    return calls

@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 
 import pytest
+from support.server import function_server
 import requests
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian's package)")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HEIGHT = 900
 # Chromium logs every 4xx fetch as a console error; only the test that provokes a 400 allows it.
 EXPECTED_400 = "the server responded with a status of 400"
@@ -33,35 +34,11 @@ EXPECTED_400 = "the server responded with a status of 400"
 @pytest.fixture(scope="module")
 def server(trained_store, tmp_path_factory):
     """URL of a functions-framework server running functions/main.py on the trained store."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     log = tmp_path_factory.mktemp("console_server") / "server.log"
     env = {k: v for k, v in os.environ.items() if k not in ("MODEL_VERSION", "PREDICTION_LOG")}
     env.update(MODEL_STORE=str(trained_store.path), MODEL_NAME="credit_default", THREADS="8")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "functions_framework", "--target", "score",
-                                 "--source", str(REPO / "functions" / "main.py"), "--host", "127.0.0.1",
-                                 "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if requests.get(url, timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "server did not start: " + log.read_text()
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with function_server("score", env, log, timeout_s=60) as srv:
+        yield srv.url
 
 
 @pytest.fixture(scope="module")

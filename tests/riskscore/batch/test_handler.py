@@ -12,25 +12,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from support.batch import RUN_DATE, post, rejects, scores
 
-RUN_DATE = "2026-11-20"
 FEATURES = ["revolving_utilization", "age", "late_30_59", "late_60_89", "late_90_plus", "debt_ratio",
             "monthly_income", "open_credit_lines", "real_estate_loans", "dependents", "housing",
             "employment_type", "loan_purpose"]
-
-
-def post(client, body) -> tuple[int, dict]:
-    response = client.post("/", json=body)  # a Flask or (target "score") a Starlette test client
-    assert response.status_code != 500, response.text
-    return response.status_code, json.loads(response.text)
-
-
-def scores(folder: Path, run_date: str = RUN_DATE) -> pd.DataFrame:
-    return pd.read_parquet(folder / f"run_date={run_date}" / "scores.parquet")
-
-
-def rejects(folder: Path, run_date: str = RUN_DATE) -> pd.DataFrame:
-    return pd.read_parquet(folder / f"run_date={run_date}" / "rejects.parquet")
 
 
 @pytest.fixture
@@ -42,8 +28,8 @@ def table(tmp_path, small_data) -> Path:
 
 
 @pytest.fixture
-def app(batch_app, trained_store):
-    return batch_app(trained_store.path)
+def app(function_app, trained_store):
+    return function_app(trained_store.path, "batch_score")
 
 
 def test_a_run_scores_every_row_and_answers_with_the_summary(app, table, tmp_path, capsys):
@@ -77,16 +63,16 @@ def test_scores_files_use_dictionaries_for_few_valued_columns_only(app, table, t
     assert all(group.column(i).compression == "ZSTD" for i in range(group.num_columns))
 
 
-def test_the_batch_decision_equals_score_row_for_row(batch_app, trained_store, small_data, tmp_path):
+def test_the_batch_decision_equals_score_row_for_row(function_app, trained_store, small_data, tmp_path):
     """Thousands of rows (with missing values) through both functions: the same decision."""
     rows = small_data.head(2000).reset_index(drop=True)
     path = tmp_path / "rows.parquet"
     rows.to_parquet(path)
-    status, body = post(batch_app(trained_store.path), {"input": str(path), "output": str(tmp_path / "o"),
+    status, body = post(function_app(trained_store.path, "batch_score"), {"input": str(path), "output": str(tmp_path / "o"),
                                                         "run_date": RUN_DATE})
     assert status == 200 and body["rows_scored"] == 2000, body
     batch = scores(tmp_path / "o").set_index("applicant_id")
-    score_app = batch_app(trained_store.path, target="score")
+    score_app = function_app(trained_store.path, target="score")
     checked = 0
     for record in rows.to_dict("records"):
         features = {f: (None if record[f] is None or record[f] != record[f] else record[f]) for f in FEATURES}
@@ -200,20 +186,20 @@ def test_get_is_not_allowed(app):
     assert response.status_code == 405 and response.headers["Allow"] == "POST"
 
 
-def test_inline_records_get_one_result_each_in_order_and_a_bad_one_fails_alone(batch_app, trained_store, small_data):
+def test_inline_records_get_one_result_each_in_order_and_a_bad_one_fails_alone(function_app, trained_store, small_data):
     rows = small_data.head(30).to_dict("records")
     records = [{"applicant_id": r["applicant_id"], "exposure": r["loan_amount"],
                 "features": {f: (None if r[f] is None or r[f] != r[f] else r[f]) for f in FEATURES}} for r in rows]
     records[4]["features"]["age"] = "old"
     records[9] = {"features": {}}
-    app = batch_app(trained_store.path)
+    app = function_app(trained_store.path, "batch_score")
     status, body = post(app, {"records": records})
     assert status == 200, body
     assert (body["rows_in"], body["rows_scored"], body["rows_rejected"]) == (30, 28, 2)
     results = body["results"]
     assert [r.get("applicant_id") for i, r in enumerate(results) if i not in (4, 9)] == \
         [r["applicant_id"] for i, r in enumerate(records) if i not in (4, 9)]
-    score_app = batch_app(trained_store.path, target="score")
+    score_app = function_app(trained_store.path, target="score")
     status, single = post(score_app, records[4])
     assert status == 400 and results[4] == {k: single[k] for k in ("error", "message", "details")}
     required = [f["name"] for f in trained_store.result.manifest["features"] if not f["nullable"]]
@@ -223,8 +209,8 @@ def test_inline_records_get_one_result_each_in_order_and_a_bad_one_fails_alone(b
     assert {k: v for k, v in one.items() if k != "request_id"} == results[0]
 
 
-def test_more_inline_records_than_allowed_is_a_400(batch_app, trained_store):
-    app = batch_app(trained_store.path, MAX_INLINE_RECORDS=3)
+def test_more_inline_records_than_allowed_is_a_400(function_app, trained_store):
+    app = function_app(trained_store.path, "batch_score", MAX_INLINE_RECORDS=3)
     status, body = post(app, {"records": [{}] * 4})
     assert status == 400 and "at most 3" in body["message"]
 

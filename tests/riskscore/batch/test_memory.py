@@ -14,9 +14,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support.server import function_server
 import requests
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
 
 
@@ -77,45 +78,12 @@ def big_inputs(tmp_path_factory, small_data):
 
 @pytest.fixture(scope="module")
 def batch_server(trained_store, tmp_path_factory):
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_", "BATCH_", "ORT_"))}
     env.update(MODEL_STORE=str(trained_store.path), PYTHONUNBUFFERED="1")
     log_path = tmp_path_factory.mktemp("batch_server") / "functions-framework.log"
-    executable = Path(sys.executable).parent / "functions-framework"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(executable), "--target", "batch_score", "--source", str(REPO / "functions" / "main.py"),
-                                 "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    session = requests.Session()
-    session.trust_env = False
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"functions-framework exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                if session.get(url, timeout=1).status_code == 405:  # up: batch_score takes POST only
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"functions-framework not ready within 60 s:\n{log_path.read_text()}")
-            time.sleep(0.1)
-        yield session, url, proc.pid
-    finally:
-        session.close()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
+    # Up when GET answers 405: batch_score takes POST only.
+    with function_server("batch_score", env, log_path, timeout_s=60, ready_status=405) as srv:
+        yield srv.session, srv.url, srv.proc.pid
 
 
 def test_a_million_rows_stream_in_flat_memory(batch_server, big_inputs, tmp_path):

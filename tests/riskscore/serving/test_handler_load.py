@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from support.server import function_server
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 REQUESTS = 20_000
 CONCURRENCY = 16
 FEATURES = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89": 0, "late_90_plus": 0,
@@ -23,42 +24,14 @@ FEATURES = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_
             "dependents": 2}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(trained_store, tmp_path):
-    port = _free_port()
     log_path = tmp_path / "predictions.jsonl"
     stdout_path = tmp_path / "stdout.log"
     env = dict(os.environ, MODEL_STORE=str(trained_store.path), PREDICTION_LOG=str(log_path),
                THREADS=str(CONCURRENCY), APPLICANT_ID_SALT="test-salt")
-    with open(stdout_path, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "functions_framework", "--target", "score",
-                                 "--source", str(REPO / "functions" / "main.py"), "--host", "127.0.0.1",
-                                 "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, stdout_path.read_text()
-            try:
-                if requests.get(url, timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        yield url, log_path, stdout_path, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with function_server("score", env, stdout_path) as srv:
+        yield srv.url, log_path, stdout_path, srv.proc
 
 
 @pytest.mark.slow

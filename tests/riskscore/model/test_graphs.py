@@ -198,4 +198,4 @@ def test_the_score_path_never_imports_onnx():
     from pathlib import Path
 
     code = "import sys; import main; assert 'onnx' not in sys.modules, 'onnx imported'"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1] / "functions")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[3] / "functions")

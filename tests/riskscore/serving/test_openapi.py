@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from score_app import mimetype, score_client
+from support.client import function_client, mimetype
 
 from riskscore.serving.openapi import ErrorResponse, ScoreResponse, openapi_document
 from training.spec import load_spec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 GOOD = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89": 0, "late_90_plus": 0,
         "debt_ratio": 0.25, "monthly_income": 5500, "open_credit_lines": 6, "real_estate_loans": 1,
         "dependents": 2, "housing": "rent", "employment_type": "salaried", "loan_purpose": "car"}
@@ -27,7 +27,7 @@ def app(trained_store, tmp_path_factory):
     mp.setenv("MODEL_STORE", str(trained_store.path))
     mp.setenv("MAX_BODY_BYTES", "4096")
     mp.setenv("PREDICTION_LOG", str(tmp_path_factory.mktemp("log") / "predictions.jsonl"))
-    yield score_client()
+    yield function_client()
     sys.modules.pop("main", None)
     mp.undo()
 

@@ -10,7 +10,7 @@ import subprocess
 import textwrap
 
 import pytest
-from tf_helpers import ROOT, load_script, tfcheck
+from support.terraform import ROOT, load_script, tfcheck
 
 extract = load_script("extract_provider_schema")
 

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support.batch import post
 
 RUN_DATE = "2026-11-20"
 
@@ -78,11 +79,6 @@ def dataflow_env(url: str, min_rows: int) -> dict:
             "DATAFLOW_ENDPOINT": url, "GOOGLE_CLOUD_PROJECT": "test-project"}
 
 
-def post(client, body) -> tuple[int, dict]:
-    response = client.post("/", data=json.dumps(body), content_type="application/json")
-    return response.status_code, json.loads(response.get_data())
-
-
 @pytest.fixture
 def gcs_input(gcs_emulator, small_data):
     """gs://BUCKET/incoming/: two Parquet files, 3000 rows."""
@@ -95,9 +91,9 @@ def gcs_input(gcs_emulator, small_data):
     return SimpleNamespace(bucket=bucket, uri=f"gs://{bucket}/incoming/", client=client)
 
 
-def test_a_large_input_is_launched_on_dataflow_and_answered_with_the_job_id(batch_app, trained_store, fake_google,
+def test_a_large_input_is_launched_on_dataflow_and_answered_with_the_job_id(function_app, trained_store, fake_google,
                                                                             gcs_input):
-    app = batch_app(trained_store.path, **dataflow_env(fake_google.url, 2999))
+    app = function_app(trained_store.path, "batch_score", **dataflow_env(fake_google.url, 2999))
     output = f"gs://{gcs_input.bucket}/scored"
     status, body = post(app, {"input": gcs_input.uri, "output": output, "run_date": RUN_DATE})
     assert status == 202, body
@@ -121,17 +117,17 @@ def test_a_large_input_is_launched_on_dataflow_and_answered_with_the_job_id(batc
     assert [b.name for b in gcs_input.client.list_blobs(gcs_input.bucket, prefix="scored/")] == []
 
 
-def test_an_input_at_or_below_the_threshold_is_scored_in_the_instance(batch_app, trained_store, fake_google,
+def test_an_input_at_or_below_the_threshold_is_scored_in_the_instance(function_app, trained_store, fake_google,
                                                                       gcs_input):
-    app = batch_app(trained_store.path, **dataflow_env(fake_google.url, 3000))
+    app = function_app(trained_store.path, "batch_score", **dataflow_env(fake_google.url, 3000))
     status, body = post(app, {"input": gcs_input.uri, "output": f"gs://{gcs_input.bucket}/scored",
                               "run_date": RUN_DATE})
     assert status == 200 and body["rows_scored"] == 3000, body
     assert fake_google.state.requests == []
 
 
-def test_the_same_run_launched_twice_is_never_two_jobs(batch_app, trained_store, fake_google, gcs_input):
-    app = batch_app(trained_store.path, **dataflow_env(fake_google.url, 10))
+def test_the_same_run_launched_twice_is_never_two_jobs(function_app, trained_store, fake_google, gcs_input):
+    app = function_app(trained_store.path, "batch_score", **dataflow_env(fake_google.url, 10))
     job = {"input": gcs_input.uri, "output": f"gs://{gcs_input.bucket}/scored", "run_date": RUN_DATE}
     status, first = post(app, job)
     assert status == 202
@@ -142,10 +138,10 @@ def test_the_same_run_launched_twice_is_never_two_jobs(batch_app, trained_store,
     assert names == {first["job_name"]} == {again["job_name"]}  # one name per run: Dataflow refuses the second
 
 
-def test_a_refused_launch_is_a_503_naming_dataflows_reason(batch_app, trained_store, fake_google, gcs_input):
+def test_a_refused_launch_is_a_503_naming_dataflows_reason(function_app, trained_store, fake_google, gcs_input):
     fake_google.state.answer = (403, {"error": {"code": 403, "message": "Permission dataflow.jobs.create denied",
                                                 "status": "PERMISSION_DENIED"}})
-    app = batch_app(trained_store.path, **dataflow_env(fake_google.url, 10))
+    app = function_app(trained_store.path, "batch_score", **dataflow_env(fake_google.url, 10))
     status, body = post(app, {"input": gcs_input.uri, "output": f"gs://{gcs_input.bucket}/scored",
                               "run_date": RUN_DATE})
     assert status == 503 and body["error"] == "dataflow_launch_failed"
@@ -203,11 +199,11 @@ def test_routing_without_its_launch_settings_is_refused_at_start(missing):
         BatchSettings.from_env(env)
 
 
-def test_a_large_file_dropped_in_incoming_is_launched_on_dataflow_too(batch_app, trained_store, fake_google,
+def test_a_large_file_dropped_in_incoming_is_launched_on_dataflow_too(function_app, trained_store, fake_google,
                                                                       gcs_input, capsys):
-    from test_batch_cloud import cloud_event
+    from support.client import cloud_event
 
-    app = batch_app(trained_store.path, target="batch_score_gcs", **dataflow_env(fake_google.url, 1500))
+    app = function_app(trained_store.path, target="batch_score_gcs", **dataflow_env(fake_google.url, 1500))
     response = cloud_event(app, gcs_input.bucket, "incoming/p1.parquet")  # 2000 rows
     assert response.status_code == 200, response.get_data(as_text=True)
     [request] = fake_google.state.requests

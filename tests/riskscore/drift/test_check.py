@@ -11,7 +11,6 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import functions_framework
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -23,8 +22,7 @@ from riskscore.drift.report import run
 from riskscore.settings import DriftSettings
 from riskscore.io.store import LocalStore
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE = str(ROOT / "functions" / "main.py")
+ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -245,10 +243,8 @@ def test_schema_names_every_warehouse_column():
 
 
 @pytest.fixture
-def client(store_path, tmp_path, monkeypatch):
-    monkeypatch.setenv("MODEL_STORE", str(store_path))
-    monkeypatch.setenv("REPORTS_DIR", str(tmp_path / "reports"))
-    return functions_framework.create_app(target="drift_check", source=SOURCE).test_client()
+def client(store_path, tmp_path, function_app):
+    return function_app(store_path, "drift_check", REPORTS_DIR=tmp_path / "reports")
 
 
 def test_function_post_then_get(client, tmp_path, fresh):

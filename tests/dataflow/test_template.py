@@ -9,7 +9,7 @@ import re
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 METADATA = json.loads((ROOT / "dataflow" / "metadata.json").read_text())
 
 

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from tf_helpers import ROOT, block, entry_points, expr, load_script, module, module_calls, resources, unquote, variables
+from support.terraform import ROOT, block, deployed, entry_points, expr, load_script, module, module_calls, resources, unquote, variables
 
 FUNCTIONS = "infra/functions"
 # The contract between branches (CONTRACTS.md): entry point -> (trigger, settings class).
@@ -21,22 +21,6 @@ CONTRACT = {
 # Environment variables the contract adds to a settings class on another branch, not merged yet.
 # The service account each function runs as.
 RUNS_AS = {"score": "score", "batch_score": "batch", "batch_score_gcs": "batch", "drift_check": "drift"}
-
-
-def deployed() -> dict[str, dict]:
-    """{entry point: module call body} of the functions infra/functions deploys; an
-    `environment_variables = local.NAME` is replaced by that local's map."""
-    calls = {}
-    local_values = {name: value for _, name, _, value in module(FUNCTIONS).blocks("locals")}
-    for name, body in module_calls(FUNCTIONS).items():
-        assert unquote(body["source"]) == "../function", name
-        entry = unquote(body["entry_point"])
-        assert entry not in calls, f"{entry} deployed twice"
-        env = body.get("environment_variables")
-        if isinstance(env, str) and (ref := re.fullmatch(r"\$\{local\.(\w+)\}", env)):
-            body = {**body, "environment_variables": local_values[ref[1]]}
-        calls[entry] = body
-    return calls
 
 
 # --- entry points and triggers ------------------------------------------------------------

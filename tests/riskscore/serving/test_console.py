@@ -16,8 +16,7 @@ from riskscore.contract import bundle
 from riskscore.serving import console
 from riskscore import report
 from riskscore.contract.schema import ScalingSpec
-from score_app import mimetype
-from test_score_function import make_client  # noqa: F401 - the fixture: a fresh main.py per test
+from support.client import mimetype
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from score_app import mimetype, score_client
+from support.client import function_client, mimetype
+from support.server import function_server
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 JSON = {"Content-Type": "application/json"}
 MAX_BODY_BYTES = 65_536  # the default: the hostile bodies fit inside it
 GOOD = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89": 0, "late_90_plus": 0,
@@ -183,7 +184,7 @@ def app(trained_store):
     mp.setenv("MODEL_STORE", str(trained_store.path))
     mp.setenv("MAX_BODY_BYTES", str(MAX_BODY_BYTES))
     mp.delenv("PREDICTION_LOG", raising=False)
-    yield score_client()
+    yield function_client()
     sys.modules.pop("main", None)
     mp.undo()
 
@@ -215,11 +216,11 @@ def test_structure_aware_fuzz_never_gets_a_5xx(app, capsys):
 # --- through a real functions-framework server -------------------------------------------
 
 @pytest.fixture(scope="module")
-def server(trained_store, tmp_path_factory, serve_function):
+def server(trained_store, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in ("MAX_BODY_BYTES", "PREDICTION_LOG", "MODEL_VERSION")}
     env.update(MODEL_STORE=str(trained_store.path), MAX_BODY_BYTES=str(MAX_BODY_BYTES), PYTHONUNBUFFERED="1")
     log_path = tmp_path_factory.mktemp("fuzz-server") / "functions-framework.log"
-    with serve_function("score", env, log_path) as srv:
+    with function_server("score", env, log_path) as srv:
         yield srv
 
 
