@@ -150,7 +150,7 @@ def pd_only(work: Path, data: Path, rows: int) -> dict:
 
 
 def bigquery(work: Path, data: Path, rows: int) -> dict:
-    """BigQuery -> BigQuery through the emulator (started as tests/conftest.py starts it)."""
+    """BigQuery -> BigQuery through the emulator (started as tests/support/emulators.py starts it)."""
     sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(ROOT / "functions"))
     import conftest  # the emulator's offline start lives there, once

@@ -1,6 +1,6 @@
 """The scoring console without a browser: content negotiation on GET, the page generated from
 the manifest, escaping, the model card view and the example applicants.
-(tests/test_console_browser.py drives the page in headless Chromium.)"""
+(tests/browser/test_console_browser.py drives the page in headless Chromium.)"""
 
 from __future__ import annotations
 
