@@ -19,7 +19,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from riskscore.model.decision import DecisionCore
 from riskscore.model.feeds import arrow_feeds

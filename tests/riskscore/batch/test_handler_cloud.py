@@ -7,7 +7,6 @@ import io
 import json
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from support.batch import post

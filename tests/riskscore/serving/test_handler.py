@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from support.client import Client, mimetype
+from support.client import Client
 from support.server import function_server
-from starlette.testclient import TestClient
 
 MODEL = "credit_default"
 
