@@ -5,6 +5,10 @@ Handlers map any `RiskScoreError` to JSON in one place (`riskscore.serving.http.
 
 from __future__ import annotations
 
+__all__ = ["ArtifactNotFound", "ExportVerificationError", "InputNotFound", "IntegrityError",
+           "InvalidInput", "InvalidRequest", "MethodNotAllowed", "OutputNotWritable", "PayloadTooLarge",
+           "RiskScoreError", "StoreUnavailable", "UnsupportedMediaType"]
+
 
 class RiskScoreError(Exception):
     status = 500

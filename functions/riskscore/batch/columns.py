@@ -24,6 +24,8 @@ from riskscore.errors import InvalidInput
 from riskscore.contract.manifest import Manifest
 from riskscore.contract.schema import FeatureSpec
 
+__all__ = ["Chunk", "InputColumns", "MAX_TEXT"]
+
 MAX_TEXT = 200  # the score request's limit on a categorical value's length
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity|nan)$"
 

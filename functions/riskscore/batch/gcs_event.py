@@ -13,6 +13,8 @@ from datetime import date, datetime
 from riskscore.batch.job import today
 from riskscore.io.files import EXTENSIONS
 
+__all__ = ["Target", "describe", "target"]
+
 INCOMING, SCORED = "incoming/", "scored"
 
 

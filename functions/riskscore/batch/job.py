@@ -15,6 +15,8 @@ from riskscore.settings import BatchSettings
 from riskscore.batch.sinks import parse_destination
 from riskscore.batch.sources import parse_source
 
+__all__ = ["Job", "Query", "parse", "score_records", "today"]
+
 
 class Query(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -15,6 +15,8 @@ from riskscore.model.loader import load_model, pinned_version
 from riskscore.model.sessions import Model
 from riskscore.settings import BatchSettings
 
+__all__ = ["PinnedModels"]
+
 
 class PinnedModels:
     """Loads the version each run pins; keeps the last one loaded for the next run (a warm

@@ -28,6 +28,9 @@ from riskscore.settings import BatchSettings
 from riskscore.batch.sources import parse_source
 from riskscore.io.files import file_kind, files_at
 
+__all__ = ["GZIP_RATIO", "LAUNCH_TIMEOUT_S", "LaunchFailed", "SAMPLE_BYTES", "estimate_rows", "job_name",
+           "launch", "launch_body", "route"]
+
 GZIP_RATIO = 4.0  # assumed: credit tables compress about 4:1 with gzip
 SAMPLE_BYTES = 64 * 1024
 LAUNCH_TIMEOUT_S = 60.0

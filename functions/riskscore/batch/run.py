@@ -29,6 +29,8 @@ from riskscore.batch.schema import SCORES_SCHEMA, arrow_schema, schema_for
 from riskscore.batch.sinks import open_sink
 from riskscore.batch.sources import open_source
 
+__all__ = ["BatchScorer", "run"]
+
 Progress = Callable[[int, int, int], None]  # rows_in, rows_scored, rows_rejected so far
 
 

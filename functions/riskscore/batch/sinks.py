@@ -31,6 +31,9 @@ from riskscore.errors import InvalidRequest, OutputNotWritable
 from riskscore.io.store import split_gs_uri
 from riskscore.batch.schema import FEW_VALUES, REJECTS_SCHEMA, SCORES_SCHEMA, arrow_schema, schema_for
 
+__all__ = ["BQ_LOAD_ROWS", "BigQuerySink", "GcsSink", "LocalSink", "open_sink", "parquet_options",
+           "parse_destination"]
+
 SCORES_FILE, REJECTS_FILE = "scores.parquet", "rejects.parquet"
 BQ_LOAD_ROWS = 500_000  # rows per staging load job: bounds the memory held for one load
 _TABLE = re.compile(r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_-]+$")

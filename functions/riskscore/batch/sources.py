@@ -31,6 +31,9 @@ from riskscore.io import bq
 from riskscore.io.files import file_kind, files_at
 from riskscore.io.store import split_gs_uri
 
+__all__ = ["Reader", "Source", "bq_input_errors", "cast_chunks", "csv_batches", "open_source",
+           "parse_source"]
+
 _TABLE = re.compile(r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$")
 
 

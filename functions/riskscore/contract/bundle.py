@@ -17,6 +17,9 @@ from riskscore.contract.manifest import CURRENT_FILE, MANIFEST_FILE
 from riskscore.errors import ArtifactNotFound, IntegrityError
 from riskscore.io.store import Store
 
+__all__ = ["Bundle", "dumps", "json_safe", "list_versions", "load", "publish", "read_current",
+           "read_manifest", "set_current", "sha256"]
+
 
 
 def sha256(data: bytes) -> str:

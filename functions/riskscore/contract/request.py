@@ -9,6 +9,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from riskscore.errors import InvalidRequest
 from riskscore.contract.schema import FeatureSpec, category_code
 
+__all__ = ["features_model", "request_model", "validate"]
+
 
 def _code_to_string(value: Any) -> Any:
     """A JSON integer sent for an integer-coded category is that category's string ("2")."""

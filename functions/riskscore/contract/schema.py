@@ -13,6 +13,9 @@ import numpy as np
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+__all__ = ["DEFAULT_BANDS", "FeatureSpec", "RatingBand", "ScalingSpec", "StrictModel", "category_code",
+           "is_integer_code"]
+
 
 class StrictModel(BaseModel):
     """Unknown keys are errors: a typo in a spec or a manifest must not pass silently."""

@@ -43,6 +43,9 @@ from riskscore.drift.stats import (
 )
 from riskscore.errors import ArtifactNotFound, InvalidRequest
 
+__all__ = ["DRIFT_REPORTS_SCHEMA", "RECENT_ROWS", "SEVERITY", "VersionCheck", "VersionInfo", "Versions",
+           "auc_ks", "check", "default_window", "parse_window", "window_name", "worst"]
+
 _RANK = {"insufficient_data": -1, "stable": 0, "warning": 1, "alert": 2}
 SEVERITY = {"stable": "INFO", "insufficient_data": "INFO", "warning": "WARNING", "alert": "ERROR"}
 RECENT_ROWS = 25

@@ -30,6 +30,10 @@ from riskscore.report.format import number, percent
 from riskscore.report.plots import BAD, GOOD, REFERENCE, STATUS_COLORS, Chart
 from riskscore.io.store import open_store
 
+__all__ = ["INDEX_JSON", "Reports", "TREND_REPORTS", "WAREHOUSE_FILE", "arrow_schema", "index_html",
+           "latest", "log_run", "render_index", "render_page", "run", "summary", "update_index",
+           "warehouse_row", "write_warehouse_row"]
+
 INDEX_JSON = "index.json"
 WAREHOUSE_FILE = "drift_reports.parquet"
 TREND_REPORTS = 30

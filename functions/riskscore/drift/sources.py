@@ -34,6 +34,9 @@ from pathlib import Path
 
 from riskscore.errors import InputNotFound, InvalidInput
 
+__all__ = ["BATCH_ROWS", "BatchOutputSource", "BigQuerySource", "COMMON", "Columns", "JsonlLogSource",
+           "open_source", "partition_date", "window_bounds"]
+
 COMMON = ("time", "model_version", "applicant_id_hash", "pd", "score", "rating")
 _PARTITION = re.compile(r"run_date=(\d{4}-\d{2}-\d{2})")
 BATCH_ROWS = 65_536

@@ -23,6 +23,10 @@ from pydantic import Field, model_validator
 
 from riskscore.contract.schema import StrictModel
 
+__all__ = ["DriftSpec", "OTHER", "PSI_EPS", "PSI_SIGNIFICANT", "PSI_STABLE", "as_float", "bin_counts",
+           "category_proportions", "chi2_homogeneity", "chi2_sf", "ks_binned", "ks_pvalue", "missing_rate",
+           "numeric_summary", "psi"]
+
 OTHER = "__other__"          # categorical slot for values unseen in training
 PSI_EPS = 1e-4               # floor for empty bins in `psi`
 PSI_STABLE = 0.1             # default PSI warning threshold (DriftSpec.psi_warning)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+__all__ = ["bigquery_client", "bigquery_read_client"]
+
 if TYPE_CHECKING:  # annotations only: no import at run time
     from google.cloud import bigquery
 

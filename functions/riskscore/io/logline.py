@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Iterator
 
+__all__ = ["LOCK", "context", "dumps", "emit"]
+
 LOCK = threading.Lock()
 _CONTEXT: ContextVar[dict] = ContextVar("riskscore_log_context", default={})
 

@@ -14,6 +14,8 @@ from typing import Protocol
 
 from riskscore.errors import ArtifactNotFound, StoreUnavailable
 
+__all__ = ["GcsStore", "LocalStore", "Store", "open_store", "split_gs_uri"]
+
 
 class Store(Protocol):
     uri: str

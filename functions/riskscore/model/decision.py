@@ -13,6 +13,8 @@ import numpy as np
 from riskscore.contract.manifest import Manifest
 from riskscore.model.reasons import top_reasons
 
+__all__ = ["DecisionCore"]
+
 
 class DecisionCore:
     """Built once per model version from its manifest; `decide` is thread-safe (no state)."""

@@ -23,6 +23,8 @@ domains, local functions, sparse or external initializers, fields this module do
 
 from __future__ import annotations
 
+__all__ = ["CombineError", "combine"]
+
 # Field numbers from onnx.proto (ModelProto, GraphProto, NodeProto, ...).
 _MODEL_IR_VERSION, _MODEL_GRAPH, _MODEL_OPSET = 1, 7, 8
 _MODEL_IGNORED = {2, 3, 4, 5, 6, 14}  # producer name/version, domain, model version, doc, metadata

@@ -7,6 +7,8 @@ import numpy as np
 
 from riskscore.contract.schema import FeatureSpec
 
+__all__ = ["MAX_REASONS", "explanation", "reason_list", "reason_text", "top_reasons"]
+
 MAX_REASONS = 4
 
 

@@ -26,6 +26,9 @@ from riskscore.contract.manifest import DRIFT_BASELINE_FILE, MODEL_CARD_FILE, Ma
 from riskscore.errors import ArtifactNotFound, InvalidRequest
 from riskscore.report.format import count, number, percent
 
+__all__ = ["CSV_CONCURRENCY", "CSV_MAX_ROWS", "VIEWS", "band_table", "context", "example_applicants",
+           "gauge_scale", "html_response", "page", "wants_html"]
+
 # A CSV in the console holds at most as many rows as batch_score's `records` mode takes
 # inline (BatchSettings.max_inline_records default): larger files belong in a batch job.
 CSV_MAX_ROWS = 10_000

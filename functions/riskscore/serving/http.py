@@ -23,6 +23,9 @@ from riskscore.errors import (
 )
 from riskscore.io.logline import emit
 
+__all__ = ["JSON_HEADERS", "check_body_headers", "decode_body", "error_response", "read_json",
+           "read_json_asgi", "request_id_of", "respond"]
+
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 

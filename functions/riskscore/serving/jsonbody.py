@@ -35,6 +35,8 @@ from typing import Any
 
 from riskscore.errors import InvalidRequest
 
+__all__ = ["MAX_DEPTH", "MAX_NUMBER_CHARS", "MAX_STRING_CHARS", "loads"]
+
 MAX_DEPTH = 32
 MAX_NUMBER_CHARS = 100
 MAX_STRING_CHARS = 1000

@@ -10,6 +10,9 @@ from pydantic import Field
 from riskscore.contract.request import request_model
 from riskscore.contract.schema import FeatureSpec, StrictModel
 
+__all__ = ["Anomaly", "ErrorDetail", "ErrorResponse", "Reason", "ScoreResponse", "Segment",
+           "openapi_document"]
+
 
 class Reason(StrictModel):
     feature: str

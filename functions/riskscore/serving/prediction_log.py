@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from riskscore.io import logline
 from riskscore.settings import ScoreSettings
 
+__all__ = ["PredictionLog"]
+
 
 class PredictionLog:
     def __init__(self, settings: ScoreSettings, stream=None):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+__all__ = ["SAMPLED", "SPAN", "TRACE", "from_cloud_trace_context", "from_traceparent", "log_fields"]
+
 TRACE = "logging.googleapis.com/trace"
 SPAN = "logging.googleapis.com/spanId"
 SAMPLED = "logging.googleapis.com/trace_sampled"
