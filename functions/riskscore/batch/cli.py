@@ -55,8 +55,8 @@ def report_error(exc: RiskScoreError) -> int:
 class ProgressBar:
     """One self-overwriting line: rows read, rows/s, rejects so far."""
 
-    def __init__(self, stream=sys.stderr, every_s: float = 0.5):
-        self.stream, self.every_s = stream, every_s
+    def __init__(self, stream=None, every_s: float = 0.5):
+        self.stream, self.every_s = stream or sys.stderr, every_s
         self.started = self.last = time.perf_counter()
 
     def __call__(self, rows_in: int, rows_scored: int, rows_rejected: int, final: bool = False) -> None:

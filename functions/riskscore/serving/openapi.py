@@ -91,7 +91,7 @@ def openapi_document(features: list[FeatureSpec], title: str = "credit-risk scor
                               **errors}},
             "get": {"operationId": "modelInfo",
                     "description": "JSON model information; a browser (Accept: text/html) gets the scoring "
-                                   "console page instead (riskscore/console.py)",
+                                   "console page instead (riskscore/serving/console.py)",
                     "parameters": [{"name": "view", "in": "query", "required": False,
                                     "description": "console: the console page whatever the Accept header; "
                                                    "model-card: the served version's model card",
