@@ -136,6 +136,7 @@ def test_segment_graph_tampering_is_caught(segments, parts):
 # --- reason codes ---------------------------------------------------------------------------
 
 def test_served_reasons_are_the_largest_contributions_of_the_pd_graph(trained_store, small_data, small_spec):
+    from riskscore.model.feeds import dict_feeds
     from riskscore.model.sessions import Model
     from riskscore.settings import ScoreSettings
     from riskscore.contract.bundle import load
@@ -144,7 +145,7 @@ def test_served_reasons_are_the_largest_contributions_of_the_pd_graph(trained_st
     model = Model(b.manifest, b.files, ScoreSettings.from_env({}))
     rows = small_data[[f.name for f in small_spec.features]].head(50)
     dicts = [{k: (None if v is None or v != v else v) for k, v in r.items()} for r in rows.to_dict("records")]
-    contributions = model.run(dicts)["contributions"]
+    contributions = model.run_feeds(dict_feeds(dicts, model.features, model.known))["contributions"]
     for row, contrib, result in zip(dicts, contributions, model.score_rows(dicts)):
         top = [small_spec.features[i].name for i in np.argsort(-contrib) if contrib[i] > 0][:MAX_REASONS]
         assert [r["feature"] for r in result["reasons"]] == top

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from support.client import Client
+from support.client import FUNCTION_ENV, Client
 from support.server import function_server
 
 MODEL = "credit_default"
@@ -341,7 +341,7 @@ def test_unreachable_gcs_store_answers_503_within_the_read_deadline(make_client,
 
 @pytest.fixture(scope="module")
 def server(trained_store, tmp_path_factory):
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in FUNCTION_ENV}
     env.update(MODEL_STORE=str(trained_store.path), MAX_BODY_BYTES="4096", PYTHONUNBUFFERED="1")
     log_path = tmp_path_factory.mktemp("server") / "functions-framework.log"
     with function_server("score", env, log_path) as srv:
