@@ -14,7 +14,8 @@
 # only the code differs. Sizes (environment): ROUNDS=5 REQUESTS=500 LOAD_REQUESTS=1200
 # BATCH_ROWS=5000000 BATCH_ROUNDS=2 TRAIN_ROWS=200000 TRAIN_RUNS=3; 0 skips a part.
 # PY is the development interpreter; FUNCTIONS_VENV a virtualenv of functions/requirements.txt
-# alone (the score function runs in it, as deployed). Writes WORK_DIR/compare.json.
+# alone (the score function runs in it, as deployed; created from BASE's when missing). Each
+# side's server and training run once unmeasured first. Writes WORK_DIR/compare.json.
 set -eu
 [ $# -ge 2 ] || { sed -n '2,8p' "$0"; exit 2; }
 BASE=$(cd "$1" && pwd)
@@ -25,6 +26,8 @@ FUNCTIONS_VENV=${FUNCTIONS_VENV:-/work/wt/bench-venvs/functions}
 cmp -s "$BASE/functions/requirements.txt" "$NEW/functions/requirements.txt" ||
     echo "note: functions/requirements.txt differs between the two; both run in $FUNCTIONS_VENV"
 mkdir -p "$WORK"
+[ -x "$FUNCTIONS_VENV/bin/functions-framework" ] || { "$PY" -m venv "$FUNCTIONS_VENV" &&
+    "$FUNCTIONS_VENV/bin/python" -m pip install --quiet -r "$BASE/functions/requirements.txt"; }
 # The editable install in .venv maps riskscore and training to /work/main: every process
 # gets its own side's tree first on the path, or none (then it imports from its cwd).
 [ -f "$WORK/prepared.json" ] ||
@@ -96,7 +99,7 @@ if train_rows and train_runs:
         m = {"train_s": float(total.group(1)) if total else None, "train_process_s": m["wall_s"]}
         print(f"training run {i + 1} {key}: train() {m['train_s']}s, process {m['train_process_s']:.1f}s", flush=True)
         return m
-    for d in sides.values():  # unmeasured first run: the first use builds caches (matplotlib's fonts)
+    for d in sides.values():  # unmeasured first run of each, as the serving part primes
         os.environ["PYTHONPATH"] = f"{d}:{d / 'functions'}"
         batch.timed([sys.executable, str(d / "bench" / "training.py"), "--rows", "20000"], cwd=d)
         del os.environ["PYTHONPATH"]
