@@ -34,7 +34,7 @@ mkdir -p "$WORK"
     PYTHONPATH="$BASE:$BASE/functions" "$PY" "$BASE/bench/prepare_models.py" --dir "$WORK" --rows 50000 >/dev/null
 export BASE NEW WORK FUNCTIONS_VENV
 exec env -u PYTHONPATH "$PY" - <<'EOF'
-import json, os, re, statistics, sys
+import json, os, re, shutil, statistics, sys
 from pathlib import Path
 from types import SimpleNamespace as NS
 
@@ -57,6 +57,8 @@ def alternate(rounds, measure):
 rounds = size("ROUNDS", 5)
 if rounds:
     python = str(VENV / "bin" / "python")
+    for k in sides:
+        shutil.rmtree(WORK / f"src-{k}", ignore_errors=True)
     svc = {k: serving.Service(k, f"score function, {d}",
                               serving.deployed_copy(d / "functions", WORK / f"src-{k}", True, python),
                               dict(env, MODEL_STORE=prepared["ours"]["store"],
@@ -91,18 +93,20 @@ if rows and batch_rounds:
 
 train_rows, train_runs = size("TRAIN_ROWS", 200_000), size("TRAIN_RUNS", 3)
 if train_rows and train_runs:
-    def train(key, d, i):
+    def run_training(d, rows):  # the side's own bench script, its own tree first on the path
         os.environ["PYTHONPATH"] = f"{d}:{d / 'functions'}"
-        m = batch.timed([sys.executable, str(d / "bench" / "training.py"), "--rows", str(train_rows)], cwd=d)
-        del os.environ["PYTHONPATH"]
+        try:
+            return batch.timed([sys.executable, str(d / "bench" / "training.py"), "--rows", str(rows)], cwd=d)
+        finally:
+            del os.environ["PYTHONPATH"]
+    def train(key, d, i):
+        m = run_training(d, train_rows)
         total = re.search(r"train\(\) total\*\* \| \*\*([\d.]+)", m["stdout"])  # its table's total row
         m = {"train_s": float(total.group(1)) if total else None, "train_process_s": m["wall_s"]}
         print(f"training run {i + 1} {key}: train() {m['train_s']}s, process {m['train_process_s']:.1f}s", flush=True)
         return m
     for d in sides.values():  # unmeasured first run of each, as the serving part primes
-        os.environ["PYTHONPATH"] = f"{d}:{d / 'functions'}"
-        batch.timed([sys.executable, str(d / "bench" / "training.py"), "--rows", "20000"], cwd=d)
-        del os.environ["PYTHONPATH"]
+        run_training(d, 20_000)
     alternate(train_runs, train)
 
 # key, label, lower is better
@@ -120,12 +124,12 @@ print(f"\nbase {BASE}\nnew  {NEW}\n\n| figure | base | new | new / base, median 
       "|---|---:|---:|---:|---|")
 summary = {}
 for key, label, lower in FIGURES:
-    pairs = [(b[key], n[key]) for b, n in zip(runs["base"], runs["new"]) if key in b and b[key] and n[key]]
+    pairs = [(b[key], n[key]) for b, n in zip(runs["base"], runs["new"]) if b.get(key) and n.get(key)]
     if not pairs:
         continue
     ratios = [n / b for b, n in pairs]
-    med = lambda xs: statistics.median(xs)
-    summary[key] = {"base": med([b for b, _ in pairs]), "new": med([n for _, n in pairs]), "ratio": med(ratios),
+    med = statistics.median
+    summary[key] = {"base": med(b for b, _ in pairs), "new": med(n for _, n in pairs), "ratio": med(ratios),
                     "min": min(ratios), "max": max(ratios), "pairs": len(pairs)}
     s = summary[key]
     print(f"| {label} | {s['base']:,.3f} | {s['new']:,.3f} | **{s['ratio']:.2f}** [{s['min']:.2f}–{s['max']:.2f}] "
