@@ -106,7 +106,7 @@ if train_rows and train_runs:
         print(f"training run {i + 1} {key}: train() {m['train_s']}s, process {m['train_process_s']:.1f}s", flush=True)
         return m
     for d in sides.values():  # unmeasured first run of each, as the serving part primes
-        run_training(d, 20_000)
+        run_training(d, min(train_rows, 20_000))
     alternate(train_runs, train)
 
 # key, label, lower is better
