@@ -313,18 +313,29 @@ def load(port: int, concurrency: int, total: int, server_pid: int | None = None)
 
 
 def measure_before(service: Service, args, log_dir: Path, label: str) -> dict:
-    """Cold start and memory after warm-up only: the earlier code next to ours, same round."""
+    """Cold start, memory after warm-up and the server's CPU per request under the same load
+    test as ours: the earlier code next to ours (right before or after it), same round."""
     loadavg = os.getloadavg()
     server = Running(service, log_dir / f"{service.key}-{label}.log")
     try:
         ready = server.wait_ready()
         warm = sequential(server.port, args.warmup)
         mem = tree_memory(server.proc.pid)
+        conc = load(server.port, args.concurrency, args.load_requests, server.proc.pid)
     finally:
         server.stop()
     return {"loadavg_before": loadavg, "cold_start_s": ready["cold_start_s"],
             "cold_start_cpu_s": ready["cold_start_cpu_s"], "rss_mib": mib(mem["rss_kib"]),
-            "unique_mib": mib(mem["unique_kib"]), "errors": warm["errors"]}
+            "unique_mib": mib(mem["unique_kib"]), "load_server_cpu_ms": conc["server_cpu_ms"],
+            "load_rps": conc["rps"], "errors": warm["errors"] + conc["errors"]}
+
+
+def measure_and_print_before(before: Service, args, work: Path, i: int, result: dict) -> None:
+    b = measure_before(before, args, work, f"round{i + 1}")
+    result.setdefault("before_runs", []).append(b)
+    print(f"round {i + 1} before       cold {b['cold_start_s']:.2f}s  cpu {b['cold_start_cpu_s']:.2f}s  "
+          f"unique {b['unique_mib'] or float('nan'):.0f} MiB  {b['load_server_cpu_ms']:.3f} ms CPU/request",
+          flush=True)
 
 
 def mib(kib: int | None) -> float | None:
@@ -611,11 +622,13 @@ def markdown(result: dict) -> str:
     if result.get("before"):
         b, o = result["before"], result["summary"]["ours"]
         unique = lambda v: "n/a" if v is None else f"{v:.0f}"
-        lines += [f"Earlier code, measured in every round right after ours ({b['label']}):", "",
+        lines += [f"Earlier code, measured in every round right before or after ours, alternating ({b['label']}):", "",
                   "| | ours | earlier | ours / earlier (median of rounds) |", "|---|---:|---:|---:|",
                   f"| cold start (s) | {o['cold_start_s']['median']:.3f} | {b['cold_start_s']:.3f} | {b['cold_ratio']:.2f} |",
                   f"| CPU time of the tree until the first 200 (s) | {o['cold_start_cpu_s']['median']:.3f} | "
                   f"{b['cold_start_cpu_s']:.3f} | {b['cpu_ratio']:.2f} |",
+                  f"| server CPU per request at concurrency {result['settings']['concurrency']} (ms) | "
+                  f"{o['load_server_cpu_ms']['median']:.3f} | {b['load_server_cpu_ms']:.3f} | {b['request_cpu_ratio']:.2f} |",
                   f"| distinct resident pages after warm-up (MiB) | {unique(o.get('unique_mib', {}).get('median'))} | "
                   f"{unique(b['unique_mib'])} | |",
                   f"| RSS summed after warm-up (MiB) | {o['rss_mib']['median']:.0f} | {b['rss_mib']:.0f} | |", ""]
@@ -655,8 +668,9 @@ def main(argv=None) -> int:
     parser.add_argument("--prepared", type=Path, default=None,
                         help="reuse a directory written by bench/prepare_models.py instead of training")
     parser.add_argument("--before", type=Path, default=None,
-                        help="a `functions/` folder of an earlier version of the code: its cold start and memory "
-                             "are measured in every round too, right after ours (e.g. from `git archive`)")
+                        help="a `functions/` folder of an earlier version of the code: its cold start, memory and "
+                             "server CPU per request are measured in every round too, right before or after ours "
+                             "(alternating; e.g. from `git archive`)")
     parser.add_argument("--functions-venv", type=Path, default=OUT / "venv-functions",
                         help="the virtualenv of functions/requirements.txt the score function runs in "
                              "(created or rebuilt when that file changed)")
@@ -699,18 +713,20 @@ def main(argv=None) -> int:
         runs: dict[str, list[dict]] = {s.key: [] for s in svc}
         for i in range(args.rounds):
             for s in (svc if i % 2 == 0 else svc[::-1]):
+                # The earlier code right before ours in odd rounds and right after in even ones,
+                # so that neither always meets the machine warmer.
+                if s.key == "ours" and before and i % 2 == 1:
+                    measure_and_print_before(before, args, work, i, result)
                 r = measure(s, args, work, f"round{i + 1}")
-                # Right after the server, under the same load on the machine: the same start step by step.
+                if s.key == "ours" and before and i % 2 == 0:
+                    measure_and_print_before(before, args, work, i, result)
+                # Then, under the same load on the machine: the same start step by step.
                 r["steps"] = cold_start_steps(s)
                 if s.key == "ours":
                     r["load_detail"] = load_detail(s)
-                    if before:
-                        b = measure_before(before, args, work, f"round{i + 1}")
-                        result.setdefault("before_runs", []).append(b)
-                        print(f"round {i + 1} before       cold {b['cold_start_s']:.2f}s  "
-                              f"unique {b['unique_mib'] or float('nan'):.0f} MiB", flush=True)
                 runs[s.key].append(r)
-                print(f"round {i + 1} {s.key:12s} cold {r['cold_start_s']:.2f}s  rss {r['rss_mib']:.0f} MiB  "
+                print(f"round {i + 1} {s.key:12s} cold {r['cold_start_s']:.2f}s  cpu {r['cold_start_cpu_s']:.2f}s  "
+                      f"rss {r['rss_mib']:.0f} MiB  {r['load_server_cpu_ms']:.3f} ms CPU/request  "
                       f"unique {r['unique_mib'] or float('nan'):.0f} MiB  p50 {r['seq_p50_ms']:.2f} ms  "
                       f"{r['load_rps']:.0f} req/s  errors {r['errors']}", flush=True)
         result["runs"] = runs
@@ -733,6 +749,9 @@ def main(argv=None) -> int:
                                                 for o, r in zip(runs["ours"], b_runs)),
                 "cpu_ratio": statistics.median(o["cold_start_cpu_s"] / r["cold_start_cpu_s"]
                                                for o, r in zip(runs["ours"], b_runs)),
+                "load_server_cpu_ms": statistics.median(r["load_server_cpu_ms"] for r in b_runs),
+                "request_cpu_ratio": statistics.median(o["load_server_cpu_ms"] / r["load_server_cpu_ms"]
+                                                       for o, r in zip(runs["ours"], b_runs)),
                 "errors": sum(r["errors"] for r in b_runs)}
         print("import breakdown (-X importtime)", flush=True)
         result["imports"] = {s.key: import_breakdown(s, work) for s in svc}

@@ -32,6 +32,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from riskscore.io import logline  # noqa: E402 - after the lines above: before numpy, any model class
 from riskscore.model.scorer import Scorer  # noqa: E402
 from riskscore.serving import handler, trace  # noqa: E402
+from riskscore.serving.narrative import Narrator  # noqa: E402 - standard library only: google.genai loads on the first narrative
 from riskscore.serving.prediction_log import PredictionLog  # noqa: E402
 from riskscore.settings import BatchSettings, DriftSettings, ScoreSettings  # noqa: E402
 
@@ -41,6 +42,7 @@ _TARGET = os.environ.get("FUNCTION_TARGET")
 SETTINGS = ScoreSettings.from_env()
 SCORER = Scorer(SETTINGS)
 PREDICTIONS = PredictionLog(SETTINGS)
+NARRATOR = Narrator(SETTINGS)
 
 # Cold start: functions-framework imports this file in gunicorn's master and forks the worker
 # that serves. The model (and onnxruntime, which is not fork-safe) is loaded once, in the
@@ -83,7 +85,7 @@ async def score(request):
     event loop, which keeps no thread-pool hand-off per request. Every log line of the request
     (the prediction, any error) carries its Cloud Trace ids."""
     with logline.context(trace.log_fields(request.headers, SETTINGS.google_cloud_project)):
-        body, status, headers = await handler.score(request, SCORER, PREDICTIONS, SETTINGS)
+        body, status, headers = await handler.score(request, SCORER, PREDICTIONS, SETTINGS, NARRATOR)
     return Response(body, status, headers)
 
 

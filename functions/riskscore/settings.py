@@ -61,6 +61,14 @@ class ScoreSettings(ModelSettings):
     # Salt for hashing applicant ids in the prediction log (from Secret Manager in the cloud).
     # Unset: a random salt per instance, so ids in the log cannot be linked at all.
     applicant_id_salt: str | None = None
+    # The narrative (`?include=narrative`, riskscore.serving.narrative): Gemini on Vertex AI in
+    # the project GOOGLE_CLOUD_PROJECT. An unset model or location: the template explanation.
+    narrative_model: str | None = Field(None, description="e.g. gemini-2.5-flash")
+    narrative_location: str | None = Field(None, description="Vertex AI location, e.g. europe-west1")
+    # A private (Private Service Connect) endpoint, or a local stand-in in tests; unset: Google's.
+    narrative_base_url: str | None = Field(None, pattern=r"^https?://")
+    # Well inside the function's 30 s timeout: past it, the template explanation.
+    narrative_timeout_s: float = Field(3.0, gt=0, le=20)
 
 
 class BatchSettings(ModelSettings):

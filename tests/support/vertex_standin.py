@@ -11,7 +11,8 @@ The token endpoint (the key file's `token_uri`) answers the service account's si
 with an access token; `generateContent` answers 401 to any other bearer token, 404 to any other
 path, 400 to a body that is not Vertex AI's request JSON, and otherwise what `reply` returns.
 Every call is recorded, with `route` ("token" or "generateContent"), so a test can also compare
-the calls made with the permissions granted (`GENERATE_CONTENT_PERMISSION` for generateContent).
+the calls made with the permissions granted (`iam_calls`: generateContent needs
+aiplatform.endpoints.predict on the project).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from typing import Callable
 from urllib.parse import parse_qs
 
 ACCESS_TOKEN = "standin-access-token"
-GENERATE_CONTENT_PERMISSION = "aiplatform.endpoints.predict"
+# generateContent as the IAM check (scripts/iam_grants.py) names it: a method on the project,
+# authorized by aiplatform.endpoints.predict.
+IAM_METHOD, IAM_RESOURCE = "aiplatform.generateContent", "project"
 GENERATE_CONTENT_PATH = re.compile(
     r"^/v1(?:beta1)?/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
     r"/publishers/google/models/(?P<model>[^/:]+):generateContent$")
@@ -122,6 +125,10 @@ class VertexStandIn:
 
     def generate_calls(self) -> list[Call]:
         return [c for c in self.calls if c.route == "generateContent"]
+
+    def iam_calls(self, identity: str) -> list[tuple[str, str, str]]:
+        """The generateContent calls made, as (identity, method, resource) for the IAM check."""
+        return [(identity, IAM_METHOD, IAM_RESOURCE) for c in self.generate_calls() if not c.problems]
 
     def service_account_file(self, folder: Path) -> Path:
         """A service-account key (a fresh RSA key) whose token endpoint is this stand-in."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from riskscore.contract.protected import DecisionRule, ProtectedColumn
 from riskscore.contract.schema import FeatureSpec, ScalingSpec
 
 __all__ = ["CURRENT_FILE", "DRIFT_BASELINE_FILE", "FORECAST_FILE", "MANIFEST_FILE", "MODEL_CARD_FILE",
@@ -55,3 +56,14 @@ class Manifest:
     @property
     def segment_profiles(self) -> list[dict]:
         return self.models.get("segment", {}).get("profiles", [])
+
+    @cached_property
+    def protected(self) -> list[ProtectedColumn]:
+        """The spec's protected columns (never model inputs): evaluated for fairness only."""
+        return [ProtectedColumn.model_validate(p) for p in self.spec.get("protected") or []]
+
+    @cached_property
+    def decision(self) -> DecisionRule | None:
+        """The spec's approval cut-off, if it declares one."""
+        raw = self.spec.get("decision")
+        return DecisionRule.model_validate(raw) if raw else None

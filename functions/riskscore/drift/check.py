@@ -31,10 +31,12 @@ import numpy as np
 
 from riskscore.contract import bundle
 from riskscore.contract.manifest import DRIFT_BASELINE_FILE, Manifest
+from riskscore.drift.fairness import FairnessAccumulator
 from riskscore.drift.sources import Columns, open_source, partition_date
 from riskscore.drift.stats import (
     OTHER,
     DriftSpec,
+    auc_ks,
     chi2_homogeneity,
     chi2_sf,
     ks_binned,
@@ -44,7 +46,7 @@ from riskscore.drift.stats import (
 from riskscore.errors import ArtifactNotFound, InvalidRequest
 
 __all__ = ["DRIFT_REPORTS_SCHEMA", "RECENT_ROWS", "SEVERITY", "VersionCheck", "VersionInfo", "Versions",
-           "auc_ks", "check", "default_window", "parse_window", "window_name", "worst"]
+           "check", "default_window", "parse_window", "window_name", "worst"]
 
 _RANK = {"insufficient_data": -1, "stable": 0, "warning": 1, "alert": 2}
 SEVERITY = {"stable": "INFO", "insufficient_data": "INFO", "warning": "WARNING", "alert": "ERROR"}
@@ -133,7 +135,8 @@ class VersionInfo:
     def columns(self) -> Columns:
         spec = self.manifest.spec
         return Columns(features={n: e["type"] for n, e in self.baseline["features"].items()},
-                       target=spec.get("target"), id=spec.get("id"))
+                       target=spec.get("target"), id=spec.get("id"),
+                       protected={p.name: "numeric" if p.bands else "categorical" for p in self.manifest.protected})
 
 
 class Versions:
@@ -294,6 +297,10 @@ class VersionCheck:
         self.labelled: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.recent: list[dict] = []
         self.present: set[str] = set()
+        m = info.manifest
+        # Fairness figures need the spec's protected columns and its approval cut-off.
+        self.fairness = (FairnessAccumulator(m.protected, m.decision, m.scaling)
+                         if m.protected and m.decision else None)
 
     def add(self, batch) -> None:
         import pyarrow.compute as pc
@@ -321,8 +328,11 @@ class VersionCheck:
             self.ratings[item["values"]] += item["counts"]
         self._add_days(batch.column("time"), pd_, score)
         target = self.info.columns.target
-        if target and target in names:
-            y = _floats(batch.column(target))
+        y = _floats(batch.column(target)) if target and target in names else None
+        if self.fairness is not None:
+            self.fairness.add({c.name: _floats(batch.column(c.name)) if c.bands else batch.column(c.name).to_pylist()
+                               for c in self.fairness.columns if c.name in names}, pd_, score, y)
+        if y is not None:
             ok = ~np.isnan(y) & ~np.isnan(pd_)
             if ok.any():
                 self.labelled.append((pd_[ok], y[ok].astype(np.int8),
@@ -368,7 +378,7 @@ class VersionCheck:
             return {"model_version": self.version, "rows": self.rows, "status": "insufficient_data",
                     "error": f"no drift baseline for version {self.version!r} in the model store",
                     "features": [], "outputs": [], "rating_mix": None, "backtest": None, "by_day": [],
-                    "recent_predictions": [], "unavailable_features": []}
+                    "recent_predictions": [], "unavailable_features": [], "fairness": None}
         spec = self.info.spec
         enough = self.rows >= spec.min_rows
         features = [acc.result(n, spec, enough) for n, acc in self.features.items() if n in self.present]
@@ -382,6 +392,7 @@ class VersionCheck:
             "thresholds": {"psi_warning": spec.psi_warning, "psi_alert": spec.psi_alert},
             "features": features, "outputs": outputs, "rating_mix": rating_mix,
             "backtest": self._backtest(),
+            "fairness": self.fairness.result() if self.fairness is not None else None,
             "drifted_features": [f["name"] for f in features if f["status"] in ("warning", "alert")],
             "unavailable_features": [n for n in self.features if n not in self.present],
             "by_day": [{"date": (date(1970, 1, 1) + timedelta(days=int(d))).isoformat(), "rows": int(s[0]),
@@ -431,21 +442,6 @@ class VersionCheck:
                 out["bands"].append({"name": name, "rows": int(m.sum()), "mean_pd": float(p[m].mean()),
                                      "observed_rate": float(y[m].mean())})
         return out
-
-
-def auc_ks(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
-    """AUC (Mann-Whitney, ties at half) and KS = max(TPR - FPR) of scores `p` for labels `y`."""
-    order = np.argsort(p, kind="mergesort")
-    ps, ys = p[order], y[order]
-    _, first, counts = np.unique(ps, return_index=True, return_counts=True)
-    ranks = np.repeat(first + (counts + 1) / 2.0, counts)  # average 1-based rank of each tie group
-    pos = float(ys.sum())
-    neg = float(ys.size - pos)
-    auc = (ranks[ys == 1].sum() - pos * (pos + 1) / 2) / (pos * neg)
-    # KS over distinct thresholds t (flag p >= t): the last k = size - first rows of the sort.
-    tpr = np.cumsum(ys[::-1])[ps.size - 1 - first] / pos
-    fpr = np.cumsum(1 - ys[::-1])[ps.size - 1 - first] / neg
-    return float(auc), float(np.max(np.abs(tpr - fpr)))
 
 
 def _pa_mask(mask: np.ndarray):
@@ -502,7 +498,7 @@ def check(source: str, start: date, end: date, versions: Versions, **source_kwar
         "window": {"start": start.isoformat(), "end": end.isoformat()},
         "source": source,
         "rows": sum(r["rows"] for r in results),
-        **{k: primary[k] for k in ("features", "outputs", "rating_mix", "backtest")},
+        **{k: primary[k] for k in ("features", "outputs", "rating_mix", "backtest", "fairness")},
         "drifted_features": sorted({f for r in results for f in r.get("drifted_features", [])}),
         "versions": results or [primary],
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -19,88 +19,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import Field, model_validator
 
-from ..contract.schema import ScalingSpec, StrictModel
-from .stats import auc_ks
+from riskscore.contract.protected import MISSING_GROUP, DecisionRule, ProtectedColumn
+from riskscore.contract.schema import ScalingSpec
+from riskscore.drift.stats import auc_ks
 
-__all__ = ["FOUR_FIFTHS", "MIN_GROUP_ROWS", "MISSING_GROUP", "DecisionRule", "FairnessAccumulator",
-           "ProtectedColumn", "column_table", "fairness_report", "wilson"]
+__all__ = ["FOUR_FIFTHS", "MIN_GROUP_ROWS", "FairnessAccumulator", "column_table", "fairness_report", "wilson"]
 
 FOUR_FIFTHS = 0.8
 MIN_GROUP_ROWS = 30
-MISSING_GROUP = "missing"
-
-
-class ProtectedColumn(StrictModel):
-    """A protected attribute: each value a group, or for a numeric column, bands between `bands`."""
-
-    name: str
-    bands: list[float] | None = Field(None, min_length=1, description="numeric: band edges, increasing")
-    description: str = ""
-
-    @model_validator(mode="after")
-    def _increasing(self) -> "ProtectedColumn":
-        if self.bands is not None and any(b <= a for a, b in zip(self.bands, self.bands[1:])):
-            raise ValueError(f"protected column {self.name!r}: bands must strictly increase")
-        return self
-
-    def group_names(self) -> list[str] | None:
-        """The band names in order (numeric), or None (categorical: the values seen)."""
-        if self.bands is None:
-            return None
-        e = [f"{b:g}" for b in self.bands]
-        return [f"< {e[0]}"] + [f"{a} to < {b}" for a, b in zip(e, e[1:])] + [f"≥ {e[-1]}"]
-
-    def groups(self, values) -> np.ndarray:
-        """The group of each value (object array of names); missing values are `MISSING_GROUP`."""
-        if self.bands is not None:
-            x = np.asarray(values, dtype=np.float64)
-            names = np.array(self.group_names() + [MISSING_GROUP], dtype=object)
-            index = np.searchsorted(np.asarray(self.bands), x, side="right")
-            return names[np.where(np.isnan(x), len(names) - 1, index)]
-        out = np.empty(len(values), dtype=object)
-        for i, v in enumerate(values):
-            missing = v is None or (isinstance(v, float) and math.isnan(v)) or v == ""
-            out[i] = MISSING_GROUP if missing else _code(v)
-        return out
-
-
-def _code(v) -> str:
-    """A category as text: 2 and 2.0 are both "2" (as the spec reads categorical codes)."""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
-class DecisionRule(StrictModel):
-    """The spec's `decision:` cut-off: who would be approved."""
-
-    approve_below_pd: float | None = Field(None, gt=0, lt=1)
-    approve_from_rating: str | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> "DecisionRule":
-        if (self.approve_below_pd is None) == (self.approve_from_rating is None):
-            raise ValueError("decision: give exactly one of approve_below_pd and approve_from_rating")
-        return self
-
-    def describe(self) -> str:
-        if self.approve_below_pd is not None:
-            return f"approved when PD < {self.approve_below_pd:g}"
-        return f"approved when rated {self.approve_from_rating} or better"
-
-    def approved(self, pd_: np.ndarray, score: np.ndarray, scaling: ScalingSpec) -> np.ndarray:
-        """Whether each row is approved (NaN PD or score: not approved)."""
-        if self.approve_below_pd is not None:
-            return np.asarray(pd_, dtype=np.float64) < self.approve_below_pd
-        names = [b.name for b in scaling.bands]
-        if self.approve_from_rating not in names:
-            raise ValueError(f"decision.approve_from_rating {self.approve_from_rating!r} is not a rating band "
-                             f"(bands: {names})")
-        cut = scaling.bands[names.index(self.approve_from_rating)].min_score
-        s = np.round(np.asarray(score, dtype=np.float64), 1)  # rated as shown, like the decision
-        return np.ones(s.shape, dtype=bool) & ~np.isnan(s) if cut is None else s >= cut
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float] | None:

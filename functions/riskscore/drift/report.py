@@ -230,6 +230,19 @@ def log_run(report: dict, stream=None) -> None:
          status=report["status"], model_name=report["model_name"], model_version=report["model_version"],
          window=report["window"], rows=report["rows"], drifted_features=report["drifted_features"],
          report_url=report.get("report_url"))
+    # One WARNING line per group below the four-fifths line, per model version: figures of a
+    # group, never an applicant's values.
+    for v in report["versions"]:
+        fairness = v.get("fairness") or {}
+        for table in fairness.get("columns", []):
+            for g in table["groups"]:
+                if g["four_fifths"] == "fails":
+                    emit("WARNING", f"fairness: adverse impact ratio {g['air']:.2f} below {fairness['four_fifths']} "
+                         f"for {table['column']} = {g['group']}", stream=stream, log_type="drift_fairness",
+                         model_name=report["model_name"], model_version=v["model_version"], window=report["window"],
+                         column=table["column"], group=g["group"], air=g["air"], approval_rate=g["approval_rate"],
+                         reference_group=table["reference_group"], rows=g["rows"], rule=fairness["rule"],
+                         report_url=report.get("report_url"))
 
 
 # --------------------------------------------------------------------------- the pages

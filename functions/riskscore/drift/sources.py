@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -45,11 +45,14 @@ BATCH_ROWS = 65_536
 @dataclass(frozen=True)
 class Columns:
     """What the drift check wants from a source: features (name -> 'numeric'/'categorical'),
-    the spec's target column (outcomes for a backtest) and id column (hashed for display)."""
+    the spec's target column (outcomes for a backtest) and id column (hashed for display), and
+    its protected columns (name -> kind; fairness figures). Only batch outputs and tables can
+    carry protected columns: the prediction log never holds them."""
 
     features: dict[str, str]
     target: str | None = None
     id: str | None = None
+    protected: dict[str, str] = field(default_factory=dict)
 
 
 def window_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -144,6 +147,9 @@ def _normalize_batch_output(batch, columns: Columns, day: date | None):
             add(name, pc.cast(batch.column(name), pa.float64() if kind == "numeric" else pa.string()))
     if columns.target and columns.target in names:
         add(columns.target, pc.cast(batch.column(columns.target), pa.float64()))
+    for name, kind in columns.protected.items():
+        if name in names and name not in fields:
+            add(name, pc.cast(batch.column(name), pa.float64() if kind == "numeric" else pa.string()))
     return pa.RecordBatch.from_arrays(arrays, names=fields)
 
 
@@ -154,7 +160,8 @@ def _parquet_batches(handle, uri: str, columns: Columns, day: date | None):
         pf = pq.ParquetFile(handle)
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not a Parquet file"
         raise InvalidInput(f"source {uri!r} is not a readable Parquet file: {exc}") from None
-    wanted = set(COMMON) | set(columns.features) | {"scored_at", "run_date", columns.target, columns.id}
+    wanted = set(COMMON) | set(columns.features) | set(columns.protected) | {"scored_at", "run_date", columns.target,
+                                                                             columns.id}
     present = [n for n in pf.schema_arrow.names if n in wanted]
     if "pd" not in present:
         raise InvalidInput(f"source {uri!r} has no 'pd' column: not a batch-scoring output")
@@ -308,7 +315,8 @@ class BigQuerySource:
     def _batch_query(self, schema, columns: Columns, start, end):
         from google.cloud import bigquery
 
-        wanted = set(COMMON) | set(columns.features) | {"scored_at", "run_date", columns.target, columns.id}
+        wanted = set(COMMON) | set(columns.features) | set(columns.protected) | {"scored_at", "run_date",
+                                                                                 columns.target, columns.id}
         select = ", ".join(f"`{n}`" for n in schema if n in wanted)
         where = "run_date BETWEEN @start AND @end" if "run_date" in schema else "TRUE"
         sql = f"SELECT {select} FROM `{self.table}` WHERE {where}"

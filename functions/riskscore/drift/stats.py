@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 
 from riskscore.contract.schema import StrictModel
 
-__all__ = ["DriftSpec", "OTHER", "PSI_EPS", "PSI_SIGNIFICANT", "PSI_STABLE", "as_float", "bin_counts",
+__all__ = ["DriftSpec", "OTHER", "PSI_EPS", "PSI_SIGNIFICANT", "PSI_STABLE", "as_float", "auc_ks", "bin_counts",
            "category_proportions", "chi2_homogeneity", "chi2_sf", "ks_binned", "ks_pvalue", "missing_rate",
            "numeric_summary", "psi"]
 
@@ -258,3 +258,18 @@ def chi2_homogeneity(expected_counts: Sequence[float], actual_counts: Sequence[f
         return 0.0, 0
     fitted = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
     return float(np.sum((table - fitted) ** 2 / fitted)), int(table.shape[1] - 1)
+
+
+def auc_ks(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """AUC (Mann-Whitney, ties at half) and KS = max(TPR - FPR) of scores `p` for labels `y`."""
+    order = np.argsort(p, kind="mergesort")
+    ps, ys = p[order], y[order]
+    _, first, counts = np.unique(ps, return_index=True, return_counts=True)
+    ranks = np.repeat(first + (counts + 1) / 2.0, counts)  # average 1-based rank of each tie group
+    pos = float(ys.sum())
+    neg = float(ys.size - pos)
+    auc = (ranks[ys == 1].sum() - pos * (pos + 1) / 2) / (pos * neg)
+    # KS over distinct thresholds t (flag p >= t): the last k = size - first rows of the sort.
+    tpr = np.cumsum(ys[::-1])[ps.size - 1 - first] / pos
+    fpr = np.cumsum(1 - ys[::-1])[ps.size - 1 - first] / neg
+    return float(auc), float(np.max(np.abs(tpr - fpr)))

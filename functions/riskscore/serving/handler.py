@@ -14,6 +14,7 @@ from riskscore.errors import MethodNotAllowed
 from riskscore.model.scorer import Scorer
 from riskscore.serving import console
 from riskscore.serving.http import error_response, read_json_asgi, request_id_of, respond
+from riskscore.serving.narrative import Narrator
 from riskscore.serving.prediction_log import PredictionLog
 from riskscore.settings import ScoreSettings
 
@@ -27,7 +28,9 @@ def model_info(model) -> dict:
             "scaling": m["scaling"], "models": sorted(m["models"])}
 
 
-async def score(request, scorer: Scorer, predictions: PredictionLog, settings: ScoreSettings):
+async def score(request, scorer: Scorer, predictions: PredictionLog, settings: ScoreSettings, narrator: Narrator):
+    """`?include=narrative` adds the narrative (riskscore.serving.narrative), written after the
+    prediction is logged; whatever happens to it, the decision is answered."""
     started = time.perf_counter()
     request_id = request_id_of(request.headers)
     try:
@@ -48,6 +51,10 @@ async def score(request, scorer: Scorer, predictions: PredictionLog, settings: S
                           applicant_id=req.applicant_id, features=features,
                           outputs={k: v for k, v in result.items() if k not in ("explanation", "model_version")},
                           latency_ms=(time.perf_counter() - started) * 1000)
+        if "narrative" in include:
+            outcome = await narrator.narrate(result, model.features, [b.name for b in model.scaling.bands],
+                                             request_id=request_id)
+            response.update(outcome.fields())
         return respond(response, headers={"X-Request-Id": request_id})
     except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500
         return error_response(exc, retry_after_s=settings.load_retry_s, request_id=request_id,

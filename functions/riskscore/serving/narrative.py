@@ -30,6 +30,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from riskscore.io.logline import emit
+
 __all__ = ["GENERATE_CONTENT", "INSTRUCTIONS", "MAX_CHARS", "MAX_OUTPUT_TOKENS", "Narrator", "Outcome", "check",
            "facts", "prompt"]
 
@@ -197,13 +199,12 @@ def _prepare():
 
 
 class Narrator:
-    """One per instance; `narrate` from the event loop. `settings` is the score function's
-    settings (narrative_model, narrative_location, google_cloud_project, narrative_base_url,
-    narrative_timeout_s); `log` writes one structured line (riskscore's `log`)."""
+    """One per instance; `narrate` from the event loop. `settings`: the score function's
+    (narrative_model, narrative_location, google_cloud_project, narrative_base_url,
+    narrative_timeout_s)."""
 
-    def __init__(self, settings, log):
+    def __init__(self, settings):
         self.settings = settings
-        self._log = log
         self._cache = _Cache()
         self._credentials = None
         self._clients: dict[int, object] = {}  # per event loop: the async HTTP client is bound to one
@@ -242,7 +243,7 @@ class Narrator:
             outcome = Outcome(result["explanation"], "template", "timeout")
         except Exception as exc:  # noqa: BLE001 - the score never fails because of the narrative
             outcome = Outcome(result["explanation"], "template", _reason(exc))
-        self._log("INFO" if outcome.source == "gemini" else "WARNING", "narrative", log_type="narrative",
+        emit("INFO" if outcome.source == "gemini" else "WARNING", "narrative", log_type="narrative",
                   request_id=request_id, model_version=result["model_version"],
                   narrative_model=self.settings.narrative_model, source=outcome.source, reason=outcome.reason,
                   cached=cached, latency_ms=round((time.perf_counter() - started) * 1000, 3),

@@ -3,7 +3,7 @@ validate requests, plus response models describing what the handler returns."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -46,6 +46,11 @@ class ScoreResponse(StrictModel):
     reasons: list[Reason] = Field(max_length=4)
     explanation: str
     embedding: list[float] | None = Field(None, description="only with ?include=embedding")
+    narrative: str | None = Field(None, description="only with ?include=narrative: a few sentences from the "
+                                                    "decision's facts, by Gemini or the template explanation")
+    narrative_source: Literal["gemini", "template"] | None = Field(None, description="only with ?include=narrative")
+    narrative_reason: str | None = Field(None, description="why the template explanation stands in (with "
+                                                           "narrative_source template), e.g. timeout")
 
 
 class ErrorDetail(StrictModel):
@@ -83,7 +88,9 @@ def openapi_document(features: list[FeatureSpec], title: str = "credit-risk scor
             "post": {
                 "operationId": "score",
                 "parameters": [{"name": "include", "in": "query", "required": False,
-                                "schema": {"type": "string", "enum": ["embedding"]}}],
+                                "description": "comma-separated: embedding, narrative",
+                                "schema": {"type": "string",
+                                           "pattern": "^(embedding|narrative)(,(embedding|narrative))*$"}}],
                 "requestBody": {"required": True,
                                 "content": {"application/json": {"schema": _ref("ScoreRequest")}}},
                 "responses": {"200": {"description": "the credit decision",

@@ -5,15 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from riskscore.contract.protected import MISSING_GROUP, DecisionRule, ProtectedColumn
 from riskscore.contract.schema import ScalingSpec
-from riskscore.drift.fairness import (
-    MISSING_GROUP,
-    DecisionRule,
-    FairnessAccumulator,
-    ProtectedColumn,
-    fairness_report,
-    wilson,
-)
+from riskscore.drift.fairness import FairnessAccumulator, fairness_report, wilson
 
 SCALING = ScalingSpec()
 

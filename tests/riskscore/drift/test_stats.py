@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from riskscore.drift.check import auc_ks, worst
-from riskscore.drift.stats import DriftSpec, chi2_homogeneity, chi2_sf, ks_binned, ks_pvalue
+from riskscore.drift.check import worst
+from riskscore.drift.stats import DriftSpec, auc_ks, chi2_homogeneity, chi2_sf, ks_binned, ks_pvalue
 
 
 @pytest.mark.parametrize("lam", [0.2, 0.35, 0.5, 0.8, 1.0, 1.36, 2.0, 3.0, 5.0])

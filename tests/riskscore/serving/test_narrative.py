@@ -5,6 +5,8 @@ outcome the contract names, the wire format the client sends, the log line and t
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -12,6 +14,8 @@ from support.vertex_standin import ACCESS_TOKEN, Reply, VertexStandIn, facts_of
 
 from riskscore.contract.schema import FeatureSpec
 from riskscore.serving import narrative
+from support.server import FUNCTIONS_SOURCE
+from support.terraform import load_script
 
 APPLICANT_ID = "APPLICANT-7f3e-secret"
 GOOD = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89": 0, "late_90_plus": 0,
@@ -119,6 +123,10 @@ def test_the_wire_format_is_vertex_ai_generate_content(narrating, vertex, capsys
     assert facts["rating"] == body["rating"] and facts["model_version"] == body["model_version"]
     assert facts["probability_of_default"] == f"{body['pd']:.1%}"
     assert [f["factor"] for f in facts["factors_raising_risk"]] and len(facts["factors_raising_risk"]) == len(body["reasons"])
+    # The call as made on the wire is one the Terraform's grants permit to score's identity alone.
+    resolver = load_script("iam_grants").Resolver()
+    assert [resolver.check(c) for c in vertex.iam_calls("score")] == [None]
+    assert "aiplatform.endpoints.predict" in resolver.check(vertex.iam_calls("batch")[0])
     # The log line has the figures, never the prompt nor the answer.
     out = capsys.readouterr().out
     assert "Facts of the decision" not in out and body["narrative"] not in out and APPLICANT_ID not in out
@@ -152,6 +160,18 @@ def test_an_unknown_category_is_not_repeated_to_the_model(narrating, vertex, tra
     post(narrating(), features={**GOOD, categorical[0]["name"]: injected})
     [call] = vertex.generate_calls()
     assert injected not in json.dumps(call.body)
+
+
+def test_score_starts_without_the_client_library(trained_store):
+    """`score`'s cold start imports main.py and its model; google.genai (about 1.2 s) waits
+    for the first narrative."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import main; main.SCORER.ensure_loaded(); "
+            "print(sorted(m for m in sys.modules if m.startswith('google.genai')))")
+    env = {"MODEL_STORE": str(trained_store.path), "FUNCTION_TARGET": "score", "NARRATIVE_MODEL": MODEL,
+           "NARRATIVE_LOCATION": LOCATION, "GOOGLE_CLOUD_PROJECT": PROJECT, "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code, str(FUNCTIONS_SOURCE.parent)], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.strip() == "[]"
 
 
 # --- the checks on an answer, one by one -------------------------------------------------------

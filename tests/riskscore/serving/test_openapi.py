@@ -38,7 +38,7 @@ def test_committed_openapi_document_is_in_sync():
     assert committed == generated, "run `python -m training openapi` and commit functions/openapi.json"
 
 
-@pytest.mark.parametrize("query", ["", "?include=embedding"])
+@pytest.mark.parametrize("query", ["", "?include=embedding", "?include=narrative,embedding"])
 def test_score_response_matches_the_documented_schema(app, query):
     resp = app.post("/" + query, json={"applicant_id": "A-1", "exposure": 10_000, "features": GOOD})
     assert resp.status_code == 200, resp.text
@@ -46,6 +46,9 @@ def test_score_response_matches_the_documented_schema(app, query):
     assert (body.embedding is not None) == bool(query)
     if query:
         assert len(body.embedding) == 8
+    # Unconfigured here: the template explanation, saying so.
+    assert (body.narrative, body.narrative_source, body.narrative_reason) == (
+        (body.explanation, "template", "not_configured") if "narrative" in query else (None, None, None))
     assert body.expected_loss == pytest.approx(body.pd * body.lgd * 10_000, abs=0.01)
 
 
