@@ -66,7 +66,7 @@ class ScoreSettings(ModelSettings):
     narrative_model: str | None = Field(None, description="e.g. gemini-2.5-flash")
     narrative_location: str | None = Field(None, description="Vertex AI location, e.g. europe-west1")
     # A private (Private Service Connect) endpoint, or a local stand-in in tests; unset: Google's.
-    narrative_base_url: str | None = Field(None, pattern=r"^https?://")
+    narrative_base_url: str | None = Field(None, pattern=r"^(https?://\S+)?$")
     # Well inside the function's 30 s timeout: past it, the template explanation.
     narrative_timeout_s: float = Field(3.0, gt=0, le=20)
 

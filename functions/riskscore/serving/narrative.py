@@ -278,7 +278,7 @@ class Narrator:
             # also stop the client's own retries of broken connections (1-10 s sleeps).
             retry = types.HttpRetryOptions(attempts=2, initial_delay=0.1, max_delay=0.2, exp_base=2.0,
                                            jitter=0.0, http_status_codes=[500, 502, 503, 504])
-            options = types.HttpOptions(api_version=API_VERSION, base_url=s.narrative_base_url,
+            options = types.HttpOptions(api_version=API_VERSION, base_url=s.narrative_base_url or None,
                                         timeout=int(s.narrative_timeout_s * 1000), retry_options=retry)
             client = genai.Client(vertexai=True, project=s.google_cloud_project, location=s.narrative_location,
                                   credentials=self._credentials, http_options=options)
