@@ -45,6 +45,7 @@ SECTIONS = [
     ("calibration", "Calibration"),
     ("scores", "Score distribution"),
     ("ratings", "Rating bands"),
+    ("fairness", "Fairness by protected group"),
     ("importance", "Feature importance"),
     ("segments", "Segment profiles"),
     ("forecast", "Default-rate history and forecast"),
@@ -77,7 +78,7 @@ def render_model_card(manifest: dict, evaluation: dict, *, strict: bool = False)
     builders: dict[str, Callable[[], str]] = {
         "use": card.use, "data": card.data, "performance": card.performance, "pd-family": card.pd_family,
         "roc": card.roc,
-        "calibration": card.calibration, "scores": card.scores, "ratings": card.ratings,
+        "calibration": card.calibration, "scores": card.scores, "ratings": card.ratings, "fairness": card.fairness,
         "importance": card.importance, "segments": card.segments, "forecast": card.forecast,
         "lgd": card.lgd, "anomaly": card.anomaly, "expected-loss": card.expected_loss,
         "parity": card.parity, "libraries": card.libraries}
@@ -786,6 +787,12 @@ class _Card:
                   "passes. PD reason-code contributions are also checked to add up exactly to the log-odds. Figures "
                   "marked <em>reported</em> are recorded for information and not gated (the PD log-odds is a "
                   "float32 sum over hundreds of trees; the PD computed from it is gated).</p>")
+
+    def fairness(self) -> str:
+        fairness = _mapping(self.m.get("fairness"))
+        if not fairness:
+            return _missing("The spec declares no protected columns (`protected:`): no fairness figures.")
+        return render("model_card_fairness.html", fairness=fairness)
 
     def libraries(self) -> str:
         libs = _mapping(self.m.get("libraries"))

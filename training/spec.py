@@ -14,8 +14,9 @@ import pandas as pd
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from riskscore.drift.stats import DriftSpec
+from riskscore.contract.protected import DecisionRule, ProtectedColumn
 from riskscore.contract.schema import FeatureSpec, ScalingSpec, StrictModel, category_code
+from riskscore.drift.stats import DriftSpec
 
 
 class SpecError(ValueError):
@@ -95,6 +96,10 @@ class ModelSpec(StrictModel):
     promotion: PromotionSpec = Field(default_factory=PromotionSpec)
     # Drift-check thresholds (PSI warning/alert, minimum rows); read by riskscore.drift.check.
     drift: DriftSpec = Field(default_factory=DriftSpec)
+    # Fairness evidence: attributes evaluated per group on the test rows (model card) and by the
+    # drift check, never model inputs; `decision` says who would be approved.
+    protected: list[ProtectedColumn] = Field(default_factory=list)
+    decision: DecisionRule | None = None
 
     @model_validator(mode="after")
     def _unique_roles(self) -> "ModelSpec":
@@ -107,6 +112,20 @@ class ModelSpec(StrictModel):
         for role, col in roles.items():
             if col is not None and col in names:
                 raise ValueError(f"column {col!r} is the {role} and cannot also be a feature")
+        for p in self.protected:
+            if p.name in names:
+                raise ValueError(f"column {p.name!r} is protected and cannot also be a feature (protected "
+                                 "columns are never model inputs)")
+            clash = [role for role, col in roles.items() if col == p.name]
+            if clash:
+                raise ValueError(f"column {p.name!r} is the {clash[0]} and cannot also be protected")
+        if self.protected and self.decision is None:
+            raise ValueError("protected columns need a decision cut-off: decision.approve_below_pd or "
+                             "decision.approve_from_rating")
+        bands = [b.name for b in self.scaling.bands]
+        if self.decision and self.decision.approve_from_rating not in (None, *bands):
+            raise ValueError(f"decision.approve_from_rating {self.decision.approve_from_rating!r} is not a rating "
+                             f"band (bands: {bands})")
         return self
 
     @property
@@ -144,7 +163,7 @@ def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
 
     required = [spec.target] + [c for c in (spec.id, spec.exposure, spec.lgd, spec.date) if c]
-    for col in required + [f.name for f in spec.features]:
+    for col in required + [f.name for f in spec.features] + [p.name for p in spec.protected]:
         if col not in df.columns:
             problems.append(f"column {col!r} named in the spec is missing from the data")
     if problems:
@@ -215,6 +234,16 @@ def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
         out[spec.date] = dates
     if spec.id:
         out[spec.id] = df[spec.id].astype(str)
+    for p in spec.protected:  # kept for evaluation only: no model reads them
+        if p.bands is not None:
+            num = pd.to_numeric(df[p.name], errors="coerce").astype(np.float64)
+            bad = num.isna() & df[p.name].notna()
+            if bad.any():
+                problems.append(f"protected column {p.name!r} has bands but {int(bad.sum())} values are not numbers "
+                                f"(e.g. {df[p.name][bad].iloc[0]!r})")
+            out[p.name] = num
+        else:
+            out[p.name] = pd.Series([category_code(v) for v in df[p.name]], index=df.index, dtype=object)
     if problems:
         raise SpecError("; ".join(problems))
     return out

@@ -13,6 +13,7 @@ import pandas as pd
 
 from riskscore.contract import bundle
 from riskscore.contract.schema import is_integer_code
+from riskscore.drift.fairness import fairness_report
 from riskscore.io.store import Store
 
 from .export import TrainingData, version_models
@@ -141,6 +142,10 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     pd_fit, pre = fitted["pd"].fit_, fitted["pd"].preprocessor_
     full_out = run_onnx(graphs["pd"], spec.features, df)
     test_out = _rows(full_out, df, test_df)
+    # Fairness on the test rows: the protected columns are read here, to evaluate, and nowhere else.
+    fairness = fairness_report(spec.protected, {p.name: test_df[p.name].to_numpy() for p in spec.protected},
+                               spec.decision, spec.scaling, test_out["pd"], test_out["score"],
+                               test_df[spec.target].to_numpy()) if spec.protected else None
     metrics["test"] = pd_metrics(y["test"], test_out["pd"].astype(np.float64))
     if pd_fit.regime["name"] == "large":
         metrics["valid"] = pd_metrics(y["valid"], fitted["pd"].model_.predict_native(parts["valid"])["pd"])
@@ -201,6 +206,8 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
                  "default_rate": float(df[spec.target].mean())},
         "libraries": {lib: importlib.metadata.version(lib) for lib in LIBRARIES},
     }
+    if fairness is not None:
+        manifest["fairness"] = fairness
     if serving is not None:  # the per-request models, combined once here (training/serving_graph.py)
         files[serving[1]["file"]] = serving[0]
         manifest["serving_graph"] = serving[1]
