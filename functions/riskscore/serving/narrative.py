@@ -16,7 +16,8 @@ Contract:
   or the answer.
 
 The call is Vertex AI's `generateContent` REST method (`GENERATE_CONTENT`), which needs the
-permission `aiplatform.endpoints.predict` on the project (`roles/aiplatform.user` holds it).
+permission `aiplatform.endpoints.predict` on the project (the score identity holds it through a custom
+role, infra/iam; `roles/aiplatform.user` would hold it among many others).
 """
 
 from __future__ import annotations
@@ -244,11 +245,11 @@ class Narrator:
         except Exception as exc:  # noqa: BLE001 - the score never fails because of the narrative
             outcome = Outcome(result["explanation"], "template", _reason(exc))
         emit("INFO" if outcome.source == "gemini" else "WARNING", "narrative", log_type="narrative",
-                  request_id=request_id, model_version=result["model_version"],
-                  narrative_model=self.settings.narrative_model, source=outcome.source, reason=outcome.reason,
-                  cached=cached, latency_ms=round((time.perf_counter() - started) * 1000, 3),
-                  prompt_tokens=usage.get("promptTokenCount"), answer_tokens=usage.get("candidatesTokenCount"),
-                  total_tokens=usage.get("totalTokenCount"))
+             request_id=request_id, model_version=result["model_version"],
+             narrative_model=self.settings.narrative_model, source=outcome.source, reason=outcome.reason,
+             cached=cached, latency_ms=round((time.perf_counter() - started) * 1000, 3),
+             prompt_tokens=usage.get("promptTokenCount"), answer_tokens=usage.get("candidatesTokenCount"),
+             total_tokens=usage.get("totalTokenCount"))
         return outcome
 
     async def _generate(self, decision_facts: dict) -> tuple[str, dict]:
@@ -298,8 +299,8 @@ def _reason(exc: Exception) -> str:
     name = type(exc).__name__
     if "Timeout" in name:
         return "timeout"
-    if isinstance(exc, (ValueError, KeyError, TypeError)):  # JSON that is not an answer
-        return "malformed_answer"
     if "DefaultCredentials" in name or "RefreshError" in name:
         return "no_credentials"
+    if isinstance(exc, (ValueError, KeyError, TypeError)):  # JSON that is not an answer
+        return "malformed_answer"
     return "unreachable"
