@@ -9,8 +9,8 @@ import onnx
 import pandas as pd
 from onnx import numpy_helper
 
-from training.spec import load_spec
-from training.synthetic import generate
+from training.data.spec import load_spec
+from training.data.synthetic import generate
 
 FEATURES = load_spec(Path(__file__).resolve().parents[1] / "training/specs/credit_default.yaml").features
 
@@ -61,7 +61,7 @@ def assert_served_like_each_graph(manifest: dict, files: dict[str, bytes], df: p
     from riskscore.schema import FeatureSpec
     from riskscore.scorer import ON_DEMAND, Model
     from riskscore.settings import ScoreSettings
-    from training.preprocess import onnx_inputs
+    from training.onnx.preprocess import onnx_inputs
 
     features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
     feeds = onnx_inputs(df, features)

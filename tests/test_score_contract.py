@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from score_app import mimetype, score_client
 
 from riskscore.openapi import ErrorResponse, ScoreResponse, openapi_document
-from training.spec import load_spec
+from training.data.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89": 0, "late_90_plus": 0,

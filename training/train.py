@@ -15,12 +15,12 @@ from riskscore import bundle
 from riskscore.schema import is_integer_code
 from riskscore.store import Store
 
-from .export import TrainingData, version_models
-from .metrics import pd_metrics
-from .pd_model import run_onnx
-from .serving_graph import serving_graph
-from .spec import ModelSpec, check_data
-from .split import split_frame
+from training.models.protocol import TrainingData, version_models
+from training.evaluation.metrics import pd_metrics
+from training.models.pd.booster import run_onnx
+from training.onnx.serving_graph import serving_graph
+from training.data.spec import ModelSpec, check_data
+from training.data.split import split_frame
 
 LIBRARIES = ["xgboost", "scikit-learn", "skl2onnx", "onnxmltools", "onnx", "onnxruntime", "numpy", "pandas",
              "statsmodels", "optbinning"]
@@ -107,9 +107,9 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     `pd_overrides` ({family: params}) replace the spec's PD parameters; `tune_trials` runs that
     many Optuna trials on the champion family (recorded in the manifest and `TrainResult.tuning`).
     """
-    from .drift_baseline import drift_baseline
-    from .forecast import default_rate_forecast
-    from .model_card import render_model_card
+    from training.evaluation.drift_baseline import drift_baseline
+    from training.models.forecast import default_rate_forecast
+    from training.evaluation.model_card import render_model_card
 
     now = now or datetime.now(timezone.utc)
     st = _Stages(log)
@@ -201,7 +201,7 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
                  "default_rate": float(df[spec.target].mean())},
         "libraries": {lib: importlib.metadata.version(lib) for lib in LIBRARIES},
     }
-    if serving is not None:  # the per-request models, combined once here (training/serving_graph.py)
+    if serving is not None:  # the per-request models, combined once here (training/onnx/serving_graph.py)
         files[serving[1]["file"]] = serving[0]
         manifest["serving_graph"] = serving[1]
     test_defaults = test_df[test_df[spec.target] == 1]
