@@ -109,14 +109,14 @@ from training.data.spec import load_spec, check_data
 from training.data.split import split_frame
 from training.models.pd.family import boosting_params
 from training.models.pd.booster import PDModel
-from training.onnx.preprocess import onnx_inputs
+from training.onnx.run import onnx_inputs
 spec = load_spec({root!r} + '/training/specs/credit_default.yaml')
 df = check_data(spec, pd.read_parquet({train!r}))
 parts = split_frame(df, spec.target, spec.split.valid_fraction, spec.split.test_fraction, date=spec.date, seed=spec.split.seed)
 y = {{k: v[spec.target].to_numpy() for k, v in parts.items()}}
 # The product's XGBoost candidate in the large regime, as training fits it.
 model = PDModel(spec.features, boosting_params(spec, 'large'), seed=spec.split.seed).fit(parts['train'], y['train'], parts['valid'], y['valid'])
-graph, _ = model.to_onnx(spec.scaling)
+graph = model.to_onnx(spec.scaling)
 X = pq.read_table({data!r}).slice(0, {rows}).to_pandas()
 feeds = onnx_inputs(X, spec.features)
 matrix = model.preprocessor_.transform(X)

@@ -28,7 +28,8 @@ from onnx import TensorProto, helper  # noqa: E402
 from training.models.anomaly import AnomalyModel  # noqa: E402
 from training.onnx.converters import sklearn_parts  # noqa: E402
 from training.onnx.graph import make_model  # noqa: E402
-from training.onnx.preprocess import RawPreprocessor, onnx_inputs  # noqa: E402
+from training.onnx.preprocess import RawPreprocessor  # noqa: E402
+from training.onnx.run import onnx_inputs  # noqa: E402
 from training.data.spec import load_spec  # noqa: E402
 from training.data.synthetic import generate  # noqa: E402
 

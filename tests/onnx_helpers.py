@@ -61,7 +61,7 @@ def assert_served_like_each_graph(manifest: dict, files: dict[str, bytes], df: p
     from riskscore.schema import FeatureSpec
     from riskscore.scorer import ON_DEMAND, Model
     from riskscore.settings import ScoreSettings
-    from training.onnx.preprocess import onnx_inputs
+    from training.onnx.run import onnx_inputs
 
     features = [FeatureSpec.model_validate(f) for f in manifest["features"]]
     feeds = onnx_inputs(df, features)

@@ -28,7 +28,7 @@ from riskscore.scorer import build_session
 from riskscore.store import LocalStore
 from training import bigquery_ml
 from training.cli import main as cli_main
-from training.onnx.preprocess import onnx_inputs
+from training.onnx.run import onnx_inputs
 
 from test_batch_function import RUN_DATE, post, scores
 

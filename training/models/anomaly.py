@@ -39,7 +39,7 @@ from sklearn.ensemble._iforest import _average_path_length
 from riskscore.errors import ExportVerificationError
 
 from training.onnx.graph import MATRIX, GraphParts, const, expose_outputs, make_model
-from training.models.pd.booster import run_onnx
+from training.onnx.run import run_onnx
 from training.onnx.preprocess import fitted_preprocessor
 
 PARITY_TOLERANCE = 1e-5
@@ -350,6 +350,13 @@ class AnomalyModel(BaseEstimator):
         if inconsistent:
             raise ExportVerificationError(f"anomaly ONNX score and flag disagree on {inconsistent} rows")
         return report
+
+    def evaluate(self, onnx_model: onnx.ModelProto, ev) -> None:
+        """The graph's flag rate on the test rows; their anomaly scores for the card."""
+        out = run_onnx(onnx_model, self.preprocessor_.features, ev.data.parts["test"])
+        ev.metrics["anomaly"] = {"test_flag_rate": float(np.mean(out["anomaly_flag"])),
+                                 "contamination": ev.data.spec.contamination}
+        ev.card["anomaly_score_test"] = out["anomaly_score"]
 
     def manifest_entry(self) -> dict:
         return {

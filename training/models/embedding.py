@@ -35,7 +35,7 @@ from riskscore.errors import ExportVerificationError
 
 from training.onnx.converters import MATRIX64, matrix64_parts, sklearn_parts
 from training.onnx.graph import GraphParts, const, expose_outputs, make_model
-from training.models.pd.booster import run_onnx
+from training.onnx.run import run_onnx
 from training.onnx.preprocess import fitted_preprocessor
 
 FIT_ROWS = 50_000  # enough for 31 inputs and ~2.5k weights; keeps the fit to a few seconds
@@ -184,6 +184,9 @@ class EmbeddingModel(TransformerMixin, BaseEstimator):
                 "embedding ONNX export differs from the native autoencoder: "
                 + ", ".join(f"{k} {v:.3g}" for k, v in bad.items()) + f" (tolerance {PARITY_TOLERANCE})")
         return report
+
+    def evaluate(self, onnx_model: onnx.ModelProto, ev) -> None:
+        """Nothing beyond parity: the embedding is an input to other models, not a figure."""
 
     def manifest_entry(self) -> dict:
         return {

@@ -21,7 +21,8 @@ from riskscore.errors import ExportVerificationError
 
 from training.onnx.converters import xgboost_parts
 from training.onnx.graph import GraphParts, const, make_model, xgboost_base_score
-from training.models.pd.booster import PARITY_TOLERANCE, run_onnx
+from training.models.pd.booster import PARITY_TOLERANCE
+from training.onnx.run import run_onnx
 
 
 class LGDModel(RegressorMixin, BaseEstimator):
@@ -96,6 +97,20 @@ class LGDModel(RegressorMixin, BaseEstimator):
                 "baseline_mae": float(np.mean(np.abs(base - y))),
                 "baseline_rmse": float(np.sqrt(np.mean((base - y) ** 2))),
                 "baseline": "mean LGD of the training defaults"}
+
+    def evaluate(self, onnx_model: onnx.ModelProto, ev) -> None:
+        """Metrics on the test defaults; the graph's LGD on every row, with PD and the exposure
+        column (if the spec names one) the expected loss; the card's test arrays."""
+        spec, df, defaults = ev.data.spec, ev.data.df, ev.data.defaulted["test"]
+        ev.metrics["lgd"] = self.metrics(defaults, defaults[spec.lgd])
+        ev.outputs[self.key] = run_onnx(onnx_model, self.preprocessor.features, df)
+        lgd_all = ev.outputs[self.key]["lgd"]
+        if spec.exposure:
+            el = ev.outputs["pd"]["pd"] * lgd_all * df[spec.exposure].to_numpy()
+            ev.metrics["expected_loss"] = {"total": float(np.nansum(el)), "mean": float(np.nanmean(el)),
+                                           "definition": "PD x LGD x exposure"}
+        ev.card.update(lgd_actual=defaults[spec.lgd].to_numpy(),
+                       lgd_pred=pd.Series(lgd_all, index=df.index).loc[defaults.index].to_numpy())
 
     def manifest_entry(self) -> dict:
         return {"file": "lgd.onnx", "outputs": ["lgd"], "objective": "reg:logistic",

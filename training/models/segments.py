@@ -22,7 +22,7 @@ from riskscore.errors import ExportVerificationError
 
 from training.onnx.converters import MATRIX64, matrix64_parts, sklearn_parts
 from training.onnx.graph import GraphParts, const, make_model
-from training.models.pd.booster import run_onnx
+from training.onnx.run import run_onnx
 
 FIT_ROWS = 50_000  # KMeans centroids are stable well before this; keeps training fast
 DISTANCE_TOLERANCE = 1e-5  # |onnx - native| / max(1, native): float32 output of float64 distances
@@ -113,6 +113,15 @@ class SegmentModel(ClusterMixin, BaseEstimator):
                         "mean_pd": float(pd_[mask].mean()) if mask.any() else None,
                         "mean_lgd": float(lgd[mask].mean()) if mask.any() else None})
         return out
+
+    def evaluate(self, onnx_model: onnx.ModelProto, ev) -> None:
+        """The segment profiles of every row (added to the entry), from the graph's segment and
+        the PD (and LGD, if the version has one) already evaluated."""
+        df = ev.data.df
+        segment = run_onnx(onnx_model, self.preprocessor.features, df)["segment"]
+        lgd = ev.outputs["lgd"]["lgd"] if "lgd" in ev.outputs else np.full(len(df), np.nan)
+        ev.entries[self.key]["profiles"] = self.profiles(segment, df[ev.data.spec.target].to_numpy(),
+                                                         ev.outputs["pd"]["pd"], lgd)
 
     def manifest_entry(self) -> dict:
         return {"file": "segment.onnx", "outputs": ["segment", "segment_distances"], "k": self.k,

@@ -15,7 +15,6 @@ what serving computes; `fit` checks that output against the scikit-learn steps b
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pandas as pd
 from onnx import TensorProto, helper
 from sklearn.base import BaseEstimator, TransformerMixin, clone
@@ -26,21 +25,7 @@ from riskscore.errors import ExportVerificationError
 
 from training.onnx.converters import splice_sklearn
 from training.onnx.graph import MATRIX, GraphParts, make_model, matrix_columns
-
-
-def onnx_inputs(df: pd.DataFrame, features) -> dict[str, np.ndarray]:
-    """Feed dict for a raw-column graph: float32 [N, 1] numeric, str [N, 1] categorical
-    (missing as the empty string, exactly what the score function sends)."""
-    feeds = {}
-    for f in features:
-        col = df[f.name]
-        if f.type == "numeric":
-            feeds[f.name] = col.to_numpy(dtype=np.float32, na_value=np.nan).reshape(-1, 1)
-        else:
-            values = col.astype(str).to_numpy(dtype=object)  # str(v) of every value, vectorized
-            values[col.isna().to_numpy()] = ""
-            feeds[f.name] = values.reshape(-1, 1)
-    return feeds
+from training.onnx.run import onnx_inputs, session
 
 
 class RawPreprocessor(TransformerMixin, BaseEstimator):
@@ -67,7 +52,7 @@ class RawPreprocessor(TransformerMixin, BaseEstimator):
         parts = self.graph_parts()
         parts.outputs.append(helper.make_tensor_value_info(MATRIX, TensorProto.FLOAT, [None, len(self.columns_)]))
         self.graph_ = make_model(self.features, parts, "raw-column preprocessing")
-        self._session = ort.InferenceSession(self.graph_.SerializeToString(), providers=["CPUExecutionProvider"])
+        self._session = session(self.graph_.SerializeToString())
         feeds = onnx_inputs(X, self.features)
         graph, native = self._session.run([MATRIX], feeds)[0], self._native(feeds)
         if not np.array_equal(graph, native):

@@ -20,7 +20,7 @@ from riskscore.errors import ExportVerificationError
 from riskscore.scorer import ON_DEMAND, build_session
 from riskscore.settings import ScoreSettings
 
-from training.onnx.preprocess import onnx_inputs
+from training.onnx.run import onnx_inputs
 
 FILE = "serving.onnx"
 # build_session's optimization levels: "basic" for `score`, "all" for batch chunks.

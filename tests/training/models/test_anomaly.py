@@ -15,7 +15,7 @@ from riskscore.errors import ExportVerificationError
 from training.models import anomaly
 from training.models.anomaly import PARITY_TOLERANCE, AnomalyModel
 from training.onnx.graph import expose_outputs
-from training.models.pd.booster import run_onnx
+from training.onnx.run import run_onnx
 from training.onnx.preprocess import RawPreprocessor
 
 SEED = 7

@@ -13,7 +13,7 @@ from onnx_helpers import EXTREME, FEATURES, TYPICAL, holdout, tampered
 from riskscore.errors import ExportVerificationError
 from training.models.embedding import PARITY_TOLERANCE, EmbeddingModel
 from training.onnx.graph import expose_outputs
-from training.models.pd.booster import run_onnx
+from training.onnx.run import run_onnx
 from training.onnx.preprocess import RawPreprocessor
 
 SEED = 11

@@ -9,7 +9,7 @@ from onnx import helper
 
 from riskscore.errors import ExportVerificationError
 from training.models.lgd import LGDModel
-from training.models.pd.booster import run_onnx
+from training.onnx.run import run_onnx
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib.metadata
+import json
 import math
 import re
 from datetime import datetime
@@ -92,9 +93,9 @@ def bundle_graph(trained_store, small_spec):
 def test_onnx_matches_native_xgboost_on_the_test_split(fitted):
     assert fitted.model.best_iteration_ == fitted.manifest["models"]["pd"]["best_iteration"], \
         "the manifest's params and seed do not reproduce the exported model"
-    exported, bias = fitted.model.to_onnx(fitted.spec.scaling)
+    exported = fitted.model.to_onnx(fitted.spec.scaling)
     assert exported.SerializeToString() == fitted.onnx_bytes, "the rebuilt model exports a different graph"
-    assert bias == fitted.manifest["models"]["pd"]["contribution_bias"]
+    assert fitted.model.contribution_bias_ == fitted.manifest["models"]["pd"]["contribution_bias"]
     recorded = fitted.manifest["parity"]["pd"]
     assert recorded["rows"] == len(fitted.test) == fitted.manifest["data"]["split_rows"]["test"]
     assert recorded["pd_max_abs_diff"] <= PARITY
@@ -248,21 +249,22 @@ TAMPERING = {
 
 
 def test_verify_export_accepts_the_untouched_export(fitted):
-    graph, bias = fitted.model.to_onnx(fitted.spec.scaling)
-    report = verify_export(fitted.model, graph, bias, fitted.test)
+    graph = fitted.model.to_onnx(fitted.spec.scaling)
+    report = verify_export(fitted.model, graph, fitted.test)
     assert report["rows"] == len(fitted.test)
     assert report["pd_max_abs_diff"] <= PARITY and report["additivity_max_abs_diff"] <= ADDITIVITY
 
 
 @pytest.mark.parametrize("tamper, message", TAMPERING.values(), ids=TAMPERING.keys())
 def test_verify_export_catches_a_tampered_graph(fitted, tamper, message):
-    graph, bias = fitted.model.to_onnx(fitted.spec.scaling)
-    verify_export(fitted.model, graph, bias, fitted.test)  # the untouched export passes
-    tampered = copy.deepcopy(graph)
-    tampered_bias = tamper(tampered, fitted, bias)
-    assert tampered.SerializeToString() != graph.SerializeToString() or tampered_bias != bias
+    graph = fitted.model.to_onnx(fitted.spec.scaling)
+    verify_export(fitted.model, graph, fitted.test)  # the untouched export passes
+    tampered, model = copy.deepcopy(graph), copy.copy(fitted.model)
+    bias = fitted.model.contribution_bias_
+    model.contribution_bias_ = tamper(tampered, fitted, bias)
+    assert tampered.SerializeToString() != graph.SerializeToString() or model.contribution_bias_ != bias
     with pytest.raises(ExportVerificationError, match=message):
-        verify_export(fitted.model, tampered, tampered_bias, fitted.test)
+        verify_export(model, tampered, fitted.test)
 
 
 # --- score scaling ----------------------------------------------------------------------
@@ -286,7 +288,7 @@ SCALINGS = {
 
 @pytest.mark.parametrize("scaling, expected", SCALINGS.values(), ids=SCALINGS.keys())
 def test_score_scaling(fitted, scaling, expected):
-    graph, _ = fitted.model.to_onnx(scaling)
+    graph = fitted.model.to_onnx(scaling)
     out = run_graph(graph.SerializeToString(), fitted.spec.features, fitted.test)
     p = out["pd"].astype(np.float64)
     np.testing.assert_allclose(out["score"], expected(p, scaling), atol=1e-3, rtol=0)
@@ -296,7 +298,7 @@ def test_score_scaling(fitted, scaling, expected):
 def test_pdo_base_odds_score_the_base_score(fitted):
     """At the base odds the pdo score is the base score, and doubling the odds adds `pdo` points."""
     scaling = ScalingSpec(method="pdo", base_score=600, base_odds=50, pdo=20)
-    graph, _ = fitted.model.to_onnx(scaling)
+    graph = fitted.model.to_onnx(scaling)
     session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
     rows = fitted.test.head(200)
     pd_, logit, score = session.run(["pd", "logit", "score"], feeds(fitted.spec.features, rows))
@@ -408,7 +410,8 @@ def test_manifest_describes_the_version(trained_store, small_spec, small_data):
     assert m["name"] == small_spec.name
     assert re.fullmatch(r"v\d{8}-\d{6}(-\d+)?", m["version"])
     assert datetime.fromisoformat(m["created_at"]).tzinfo is not None
-    assert store.read(f"{small_spec.name}/{m['version']}/manifest.json") is not None
+    stored = json.loads(store.read(f"{small_spec.name}/{m['version']}/manifest.json"))
+    assert (stored["name"], stored["version"], stored["files"]) == (m["name"], m["version"], m["files"])
 
     features = {f["name"]: f for f in m["features"]}
     assert list(features) == [f.name for f in small_spec.features]

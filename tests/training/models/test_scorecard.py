@@ -18,7 +18,8 @@ from onnx import numpy_helper
 from riskscore.errors import ExportVerificationError
 from riskscore.store import LocalStore
 from training.models.pd.family import choose_champion, choose_regime
-from training.models.pd.booster import ADDITIVITY_TOLERANCE, PARITY_TOLERANCE, run_onnx, verify_export
+from training.models.pd.booster import ADDITIVITY_TOLERANCE, PARITY_TOLERANCE, verify_export
+from training.onnx.run import run_onnx
 from training.models.pd.scorecard import ScorecardModel
 from training.data.spec import check_data, load_spec
 
@@ -45,8 +46,7 @@ def fitted(german):
     spec, _, df = german
     model = ScorecardModel(spec.features, spec.pd_model.scorecard.model_dump(), seed=1)
     model.fit(df, df[spec.target].to_numpy())
-    graph, bias = model.to_onnx(spec.scaling)
-    return model, graph, bias
+    return model, model.to_onnx(spec.scaling)
 
 
 def test_the_csv_holds_integer_codes_and_the_spec_reads_them_as_categories(german):
@@ -59,13 +59,13 @@ def test_the_csv_holds_integer_codes_and_the_spec_reads_them_as_categories(germa
 
 def test_graph_has_the_pd_contract_and_matches_the_native_model(german, fitted):
     spec, _, df = german
-    model, graph, bias = fitted
+    model, graph = fitted
     inputs = {i.name: i.type.tensor_type.elem_type for i in graph.graph.input}
     assert list(inputs) == [f.name for f in spec.features]
     assert all(inputs[f.name] == (onnx.TensorProto.FLOAT if f.type == "numeric" else onnx.TensorProto.STRING)
                for f in spec.features)
     assert [o.name for o in graph.graph.output] == ["pd", "logit", "score", "contributions"]
-    report = verify_export(model, graph, bias, df)
+    report = verify_export(model, graph, df)
     assert report["pd_max_abs_diff"] <= PARITY_TOLERANCE
     assert report["additivity_max_abs_diff"] <= ADDITIVITY_TOLERANCE
     out = run_onnx(graph, spec.features, df)
@@ -76,7 +76,7 @@ def test_graph_has_the_pd_contract_and_matches_the_native_model(german, fitted):
 
 
 def test_graph_uses_plain_onnx_ops(fitted):
-    _, graph, _ = fitted
+    _, graph = fitted
     ops = {(n.domain or "", n.op_type) for n in graph.graph.node}
     assert {d for d, _ in ops} <= {"", "ai.onnx.ml"}
     assert {op for d, op in ops if d == "ai.onnx.ml"} == {"LabelEncoder"}
@@ -85,7 +85,7 @@ def test_graph_uses_plain_onnx_ops(fitted):
 def test_split_boundaries_bin_the_same_in_the_graph(german, fitted):
     """Values exactly at each split, and the float32 just below it, land in the native bin."""
     spec, _, df = german
-    model, graph, bias = fitted
+    model, graph = fitted
     rows = []
     for f in spec.numeric:
         for s in model.binnings_[f.name].splits:
@@ -94,7 +94,7 @@ def test_split_boundaries_bin_the_same_in_the_graph(german, fitted):
                 row[f.name] = float(v)
                 rows.append(row)
     edge = pd.DataFrame(rows)
-    report = verify_export(model, graph, bias, edge)
+    report = verify_export(model, graph, edge)
     assert report["contributions_max_abs_diff"] <= 1e-6
 
 
@@ -104,7 +104,7 @@ def _points(model, feature: str, bin_label: str) -> float:
 
 def test_missing_and_unseen_values_get_their_own_bins(german, fitted):
     spec, _, df = german
-    model, graph, _ = fitted
+    model, graph = fitted
     rows = df.iloc[:3].copy()
     rows["duration_in_month"] = np.nan          # missing numeric
     rows["purpose"] = [None, "spaceship", None]  # missing and unseen categorical
@@ -124,7 +124,7 @@ def test_missing_and_unseen_values_get_their_own_bins(german, fitted):
 
 def test_a_tampered_points_table_fails_the_parity_check(german, fitted):
     spec, _, df = german
-    model, graph, bias = fitted
+    model, graph = fitted
     broken = onnx.ModelProto()
     broken.CopyFrom(graph)
     table = next(t for t in broken.graph.initializer if t.name == "duration_in_month__table")
@@ -132,12 +132,12 @@ def test_a_tampered_points_table_fails_the_parity_check(german, fitted):
     values[1] += 0.01
     table.CopyFrom(numpy_helper.from_array(values, table.name))
     with pytest.raises(ExportVerificationError, match="differs from the native scorecard"):
-        verify_export(model, broken, bias, df)
+        verify_export(model, broken, df)
 
 
 def test_information_value_and_points_tables(german, fitted):
     spec, _, df = german
-    model, _, _ = fitted
+    model, _ = fitted
     iv = model.iv_rows()
     assert [r["iv"] for r in iv] == sorted((r["iv"] for r in iv), reverse=True)
     for r in iv:

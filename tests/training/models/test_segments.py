@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from riskscore.errors import ExportVerificationError
-from training.models.pd.booster import run_onnx
+from training.onnx.run import run_onnx
 from training.models.segments import SegmentModel
 
 

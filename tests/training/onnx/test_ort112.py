@@ -18,7 +18,7 @@ import onnx
 import pytest
 
 from training.onnx.graph import IR_VERSION, ML_OPSET_VERSION, OPSET_VERSION
-from training.models.pd.booster import onnx_inputs, run_onnx
+from training.onnx.run import onnx_inputs, run_onnx
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ort112")
@@ -128,7 +128,7 @@ def test_scorecard_and_preprocessing_graphs_run_under_ort112(ort112_python, tmp_
     df = check_data(spec, pd.read_csv(DATA))
     model = ScorecardModel(spec.features, spec.pd_model.scorecard.model_dump(), seed=1)
     model.fit(df, df[spec.target].to_numpy())
-    graphs = {"scorecard": model.to_onnx(spec.scaling)[0]}
+    graphs = {"scorecard": model.to_onnx(spec.scaling)}
     graphs["preprocess"] = RawPreprocessor(spec.features).fit(df).graph_
     paths = {}
     for stem, graph in graphs.items():

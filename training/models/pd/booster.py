@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pandas as pd
 import xgboost as xgb
 from onnx import TensorProto, helper
@@ -19,7 +18,8 @@ from riskscore.errors import ExportVerificationError
 from riskscore.schema import ScalingSpec
 
 from training.onnx.graph import GraphParts, booster_trees, const, make_model, tree_ensemble_parts
-from training.onnx.preprocess import RawPreprocessor, onnx_inputs
+from training.onnx.preprocess import RawPreprocessor
+from training.onnx.run import run_onnx
 
 PARITY_TOLERANCE = 1e-5
 ADDITIVITY_TOLERANCE = 1e-4
@@ -82,8 +82,8 @@ class PDModel(ClassifierMixin, BaseEstimator):
             grouped[:, group] += contribs[:, col]
         return {"pd": 1 / (1 + np.exp(-logit.astype(np.float64))), "logit": logit, "contributions": grouped}
 
-    def to_onnx(self, scaling: ScalingSpec) -> tuple[onnx.ModelProto, float]:
-        """The whole model as one ONNX graph, and the contribution bias (base value)."""
+    def to_onnx(self, scaling: ScalingSpec) -> onnx.ModelProto:
+        """The whole model as one ONNX graph; sets `contribution_bias_` (the base value)."""
         trees, base_margin, _ = booster_trees(self._booster())
         parts = self.preprocessor_.graph_parts()
         # One pass over the trees gives the contributions and the margin (its last column),
@@ -101,7 +101,8 @@ class PDModel(ClassifierMixin, BaseEstimator):
                           helper.make_tensor_value_info("score", TensorProto.FLOAT, [None]),
                           helper.make_tensor_value_info("contributions", TensorProto.FLOAT,
                                                         [None, len(self.features)])]
-        return make_model(self.features, parts, "probability of default"), float(bias)
+        self.contribution_bias_ = float(bias)
+        return make_model(self.features, parts, "probability of default")
 
 
 def monotone_constraints(features, columns: list[tuple[str, str]]) -> tuple[int, ...]:
@@ -145,16 +146,11 @@ def scoring_parts(scaling: ScalingSpec) -> GraphParts:
     return GraphParts(nodes, inits, [])
 
 
-def run_onnx(onnx_model: onnx.ModelProto, features, X: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Every output of an exported graph on the raw rows `X`."""
-    session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, onnx_inputs(X, features))))
-
-
-def verify_export(model, onnx_model: onnx.ModelProto, bias: float, X: pd.DataFrame) -> dict:
+def verify_export(model, onnx_model: onnx.ModelProto, X: pd.DataFrame) -> dict:
     """Compare the ONNX graph with the native model (either PD family: `predict_native`,
-    `features`, `native_name`) on real rows; raise on any mismatch."""
+    `features`, `native_name`, and `contribution_bias_` set by its `to_onnx`) on real rows;
+    raise on any mismatch."""
+    bias = model.contribution_bias_
     out = run_onnx(onnx_model, model.features, X)
     pd_onnx, logit_onnx, contrib_onnx = out["pd"], out["logit"], out["contributions"]
     native = model.predict_native(X)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
 import pandas as pd
 
-from training.models.pd.family import PDFit, fit_pd
-from training.models.pd.booster import verify_export
-from training.onnx.preprocess import RawPreprocessor
 from training.data.spec import ModelSpec
+from training.evaluation.metrics import pd_metrics
+from training.models.pd.booster import verify_export
+from training.models.pd.family import PDFit, fit_pd
+from training.models.protocol import Evaluation
+from training.onnx.preprocess import RawPreprocessor
+from training.onnx.run import run_onnx
 
 FILE = "pd.onnx"
 OUTPUTS = ["pd", "logit", "score", "contributions"]
@@ -16,8 +20,8 @@ OUTPUTS = ["pd", "logit", "score", "contributions"]
 
 class PDExport:
     """fit_version runs the family and regime selection (`fit_pd`); `fit_` holds its result and
-    `model_` the champion (PDModel or ScorecardModel); `bias_` is set by to_onnx and
-    `preprocessor_` by shared_preprocessor."""
+    `model_` the champion (PDModel or ScorecardModel, whose `contribution_bias_` its to_onnx
+    sets); `preprocessor_` is set by shared_preprocessor."""
 
     key = "pd"
 
@@ -48,18 +52,39 @@ class PDExport:
         return self.preprocessor_
 
     def to_onnx(self) -> onnx.ModelProto:
-        onnx_model, self.bias_ = self.model_.to_onnx(self.spec.scaling)
-        return onnx_model
+        return self.model_.to_onnx(self.spec.scaling)
 
     def verify(self, onnx_model: onnx.ModelProto, X: pd.DataFrame) -> dict:
-        return verify_export(self.model_, onnx_model, self.bias_, X)
+        return verify_export(self.model_, onnx_model, X)
 
     def manifest_entry(self) -> dict:
         fit = self.fit_
         return {"file": FILE, "outputs": list(OUTPUTS), "family": self.model_.family, "regime": fit.regime,
-                "candidates": fit.candidates, "selection": fit.selection, "contribution_bias": self.bias_,
+                "candidates": fit.candidates, "selection": fit.selection,
+                "contribution_bias": self.model_.contribution_bias_,
                 "tuning": ({k: v for k, v in fit.tuning.items() if k != "trials"} if fit.tuning else None),
                 **_family_entry(self.model_, self.spec)}
+
+
+    def evaluate(self, onnx_model: onnx.ModelProto, ev: Evaluation) -> None:
+        """Test metrics from the graph (every row scored once, the splits sliced from it); the
+        validation figures from the native model in the large regime, else the champion's
+        cross-validated AUC (the validation rows are in the refit); the card's test arrays."""
+        spec, parts = self.spec, ev.data.parts
+        ev.outputs[self.key] = run_onnx(onnx_model, spec.features, ev.data.df)
+        test = ev.rows(self.key, "test")
+        y_test = parts["test"][spec.target].to_numpy()
+        ev.metrics["test"] = pd_metrics(y_test, test["pd"].astype(np.float64))
+        if self.fit_.regime["name"] == "large":
+            ev.metrics["valid"] = pd_metrics(parts["valid"][spec.target].to_numpy(),
+                                             self.model_.predict_native(parts["valid"])["pd"])
+        else:
+            champion = next(c for c in self.fit_.candidates if c["chosen"])
+            ev.metrics["cv"] = {"auc": champion["selection_auc"], "auc_std": champion["auc_std"],
+                                "folds": self.fit_.regime["folds"], "rows": self.fit_.regime["rows"]}
+        ev.card.update(y_test=y_test, pd_test=test["pd"], score_test=test["score"],
+                       importance=dict(zip([f.name for f in spec.features],
+                                           np.abs(test["contributions"]).mean(axis=0).tolist())))
 
 
 def _family_entry(model, spec: ModelSpec) -> dict:

@@ -23,6 +23,7 @@ optimistic one (its rounds were chosen on those folds).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -172,7 +173,7 @@ def cv_rounds(spec, pool: pd.DataFrame, y_pool, params: dict) -> tuple[int, list
 
 
 def scorecard_candidate(spec, pool: pd.DataFrame, y_pool, train, y_train, valid, y_valid, regime: str,
-                        overrides: dict | None = None, log=None) -> tuple[Candidate, object]:
+                        overrides: dict | None = None) -> tuple[Candidate, object]:
     params = scorecard_params(spec, overrides)
     if regime == "large":
         model = ScorecardModel(spec.features, params, seed=spec.split.seed).fit(train, y_train)
@@ -205,9 +206,10 @@ def fit_pd(spec, train: pd.DataFrame, y_train, valid: pd.DataFrame, y_valid, log
     log(f"    PD regime: {regime['name']} ({regime['reason']})")
     families = ["xgboost", "scorecard"] if spec.pd_model.family == "auto" else [spec.pd_model.family]
     fitted = {}
+    fit_candidate = {**CANDIDATES, "xgboost": partial(xgboost_candidate, log=log)}  # only boosting reports progress
     for fam in families:
-        cand, model = CANDIDATES[fam](spec, pool, y_pool, train, y_train, valid, y_valid, regime["name"],
-                                      (overrides or {}).get(fam), log=log)
+        cand, model = fit_candidate[fam](spec, pool, y_pool, train, y_train, valid, y_valid, regime["name"],
+                                         (overrides or {}).get(fam))
         log(f"    {fam}: {cand.metric} {cand.selection_auc:.4f}")
         fitted[fam] = (cand, model)
     if len(families) == 1:

@@ -27,6 +27,7 @@ import numpy as np
 import onnx
 import pandas as pd
 from onnx import TensorProto, helper
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from riskscore.schema import ScalingSpec
@@ -64,27 +65,26 @@ def _categorical_input(col: pd.Series) -> np.ndarray:
     return np.array([None if (v is None or v != v or v == "") else str(v) for v in col], dtype=object)
 
 
-class ScorecardModel:
+class ScorecardModel(ClassifierMixin, BaseEstimator):
     """fit(X, y) on checked raw columns; predict_native through optbinning and scikit-learn."""
 
     family = "scorecard"
     native_name = "the native scorecard (optbinning WoE + scikit-learn regression)"
 
     def __init__(self, features=(), params=None, seed: int = 0, log=None):
-        self.features = list(features)
-        self.params = dict(params or {})
+        self.features = features
+        self.params = params
         self.seed = seed
         self.log = log
 
     # --- fitting ------------------------------------------------------------------------
 
-    def fit(self, X: pd.DataFrame, y, X_valid=None, y_valid=None) -> "ScorecardModel":
+    def fit(self, X: pd.DataFrame, y) -> "ScorecardModel":
         """Bin every feature (on at most `binning_sample` rows), keep those with IV >=
-        `min_iv`, fit the regression on all rows. X_valid/y_valid are ignored (no early
-        stopping here): the signature matches the boosted family's."""
+        `min_iv`, fit the regression on all rows (no early stopping, so no validation rows)."""
         from optbinning import OptimalBinning
 
-        p = self.params
+        p = dict(self.params or {})
         y = np.asarray(y).astype(int)
         sample = np.arange(len(X))
         if len(X) > p["binning_sample"]:
@@ -173,8 +173,9 @@ class ScorecardModel:
         woe = woe_of(cats + [None, "\x00unseen"]) if cats else woe_of([None, "\x00unseen"])
         return {"categories": cats, "points": coef * woe}
 
-    def to_onnx(self, scaling: ScalingSpec) -> tuple[onnx.ModelProto, float]:
-        """The scorecard as one ONNX graph (plain ONNX and ai.onnx.ml LabelEncoder), and its bias."""
+    def to_onnx(self, scaling: ScalingSpec) -> onnx.ModelProto:
+        """The scorecard as one ONNX graph (plain ONNX and ai.onnx.ml LabelEncoder); sets
+        `contribution_bias_` (the intercept)."""
         from training.models.pd.booster import scoring_parts
 
         nodes, inits, pieces = [], [], []
@@ -223,7 +224,8 @@ class ScorecardModel:
                           helper.make_tensor_value_info("score", TensorProto.FLOAT, [None]),
                           helper.make_tensor_value_info("contributions", TensorProto.FLOAT,
                                                         [None, len(self.features)])]
-        return make_model(self.features, parts, "probability of default (scorecard)"), float(self.intercept_)
+        self.contribution_bias_ = float(self.intercept_)
+        return make_model(self.features, parts, "probability of default (scorecard)")
 
     # --- tables for risk committees -----------------------------------------------------
 
