@@ -27,6 +27,8 @@ import numpy as np
 from markupsafe import Markup
 
 from riskscore.report import render
+from riskscore.report.format import MISSING, count, number, percent
+from riskscore.report.format import points as percentage_points
 from riskscore.report.plots import ACCENT, BAD, GOOD, REFERENCE, Chart
 
 from training.evaluation import model_card_pd as pd_tables
@@ -114,15 +116,15 @@ def _finite(value) -> bool:
 
 
 def _f(value, digits: int = 4) -> str:
-    return f"{float(value):.{digits}f}" if _finite(value) else "—"
+    return number(value, digits) if _finite(value) else MISSING
 
 
 def _pct(value, digits: int = 2) -> str:
-    return f"{100 * float(value):.{digits}f}%" if _finite(value) else "—"
+    return percent(value, digits) if _finite(value) else MISSING
 
 
 def _int(value) -> str:
-    return f"{int(value):,}" if _finite(value) else "—"
+    return count(value) if _finite(value) else MISSING
 
 
 def _sci(value) -> str:
@@ -133,7 +135,7 @@ def _sci(value) -> str:
 
 def _pp(value) -> str:
     """A difference of rates in percentage points."""
-    return f"{100 * float(value):.2f} pp" if _finite(value) else "—"
+    return percentage_points(value) if _finite(value) else MISSING
 
 
 def _money(value) -> str:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from riskscore.report.format import number, percent
+
 
 def _num(value, digits: int = 4) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+    return number(value, digits)
 
 
 def _pct(value) -> str:
-    return "—" if value is None else f"{100 * value:.1f} %"
+    return percent(value, 2)  # written as the rest of the card writes percentages
 
 
 def candidate_table(pd_entry: Mapping) -> tuple[list[str], list[list[str]]]:
