@@ -122,8 +122,8 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     parity: dict[str, dict] = {}
 
     # Every model the same way: fit, export, verify against the native model (or raise), entry,
-    # evaluate its graph. PD comes first (the family and regime are chosen in pd_family; the test
-    # split stays out); the others share the raw-column preprocessing fitted with it.
+    # evaluate its graph. PD comes first (the family and regime are chosen in models/pd/family.py;
+    # the test split stays out); the others share the raw-column preprocessing fitted with it.
     ev = Evaluation(data, models)
     fitted = {}
     for model in version_models(spec, data, log=log, pd_overrides=pd_overrides, tune_trials=tune_trials):
