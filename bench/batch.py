@@ -107,8 +107,8 @@ sys.path.insert(0, {root!r}); sys.path.insert(0, {root!r} + '/functions')
 import numpy as np, pandas as pd, onnxruntime as ort, pyarrow.parquet as pq, xgboost as xgb
 from training.data.spec import load_spec, check_data
 from training.data.split import split_frame
-from training.models.pd.family import boosting_params
 from training.models.pd.booster import PDModel
+from training.models.pd.family import boosting_params
 from training.onnx.run import onnx_inputs
 spec = load_spec({root!r} + '/training/specs/credit_default.yaml')
 df = check_data(spec, pd.read_parquet({train!r}))

@@ -25,13 +25,13 @@ import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
 
+from training.data.spec import load_spec  # noqa: E402
+from training.data.synthetic import generate  # noqa: E402
 from training.models.anomaly import AnomalyModel  # noqa: E402
 from training.onnx.converters import sklearn_parts  # noqa: E402
 from training.onnx.graph import make_model  # noqa: E402
 from training.onnx.preprocess import RawPreprocessor  # noqa: E402
 from training.onnx.run import onnx_inputs  # noqa: E402
-from training.data.spec import load_spec  # noqa: E402
-from training.data.synthetic import generate  # noqa: E402
 
 
 def session(model) -> ort.InferenceSession:

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from riskscore import bundle
-from training.evaluation.drift_baseline import drift_baseline
 from training.data.spec import load_spec
 from training.data.synthetic import generate
+from training.evaluation.drift_baseline import drift_baseline
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "training" / "specs" / "credit_default.yaml"
 SPEC = load_spec(SPEC_PATH)

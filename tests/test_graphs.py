@@ -170,8 +170,8 @@ def test_equal_nodes_are_kept_once_but_a_graph_output_is_always_produced():
 
 def test_batch_runs_the_combined_session_once_per_chunk_and_decides_as_each_graph(trained_store, small_spec):
     from riskscore.settings import BatchSettings
-    from training.onnx.run import onnx_inputs
     from training.data.synthetic import generate
+    from training.onnx.run import onnx_inputs
 
     manifest, files = _bundle(trained_store)
     settings = BatchSettings(model_store="unused")

@@ -24,8 +24,8 @@ def _table(rows: list[list], header: list[str]) -> str:
 
 
 def cmd_generate(args) -> int:
-    from training.data.tables import write_table
     from training.data.synthetic import generate
+    from training.data.tables import write_table
 
     df = generate(rows=args.rows, seed=args.seed)
     write_table(df, args.out)

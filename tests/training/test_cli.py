@@ -17,8 +17,8 @@ import yaml
 from riskscore import bundle
 from riskscore.store import LocalStore
 from training.cli import main
-from training.data.tables import read_table, write_table
 from training.data.synthetic import generate
+from training.data.tables import read_table, write_table
 
 MODEL = "credit_default"
 

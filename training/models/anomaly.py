@@ -39,8 +39,8 @@ from sklearn.ensemble._iforest import _average_path_length
 from riskscore.errors import ExportVerificationError
 
 from training.onnx.graph import MATRIX, GraphParts, const, expose_outputs, make_model
-from training.onnx.run import run_onnx
 from training.onnx.preprocess import fitted_preprocessor
+from training.onnx.run import run_onnx
 
 PARITY_TOLERANCE = 1e-5
 FILE = "anomaly.onnx"

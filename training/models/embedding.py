@@ -35,8 +35,8 @@ from riskscore.errors import ExportVerificationError
 
 from training.onnx.converters import MATRIX64, matrix64_parts, sklearn_parts
 from training.onnx.graph import GraphParts, const, expose_outputs, make_model
-from training.onnx.run import run_onnx
 from training.onnx.preprocess import fitted_preprocessor
+from training.onnx.run import run_onnx
 
 FIT_ROWS = 50_000  # enough for 31 inputs and ~2.5k weights; keeps the fit to a few seconds
 PARITY_TOLERANCE = 1e-5  # absolute for embeddings (in (-1, 1)); relative above 1 for the rest

@@ -19,9 +19,9 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from riskscore.errors import ExportVerificationError
 
+from training.models.pd.booster import PARITY_TOLERANCE
 from training.onnx.converters import xgboost_parts
 from training.onnx.graph import GraphParts, const, make_model, xgboost_base_score
-from training.models.pd.booster import PARITY_TOLERANCE
 from training.onnx.run import run_onnx
 
 

@@ -15,8 +15,8 @@ from riskscore.errors import ExportVerificationError
 from training.models import anomaly
 from training.models.anomaly import PARITY_TOLERANCE, AnomalyModel
 from training.onnx.graph import expose_outputs
-from training.onnx.run import run_onnx
 from training.onnx.preprocess import RawPreprocessor
+from training.onnx.run import run_onnx
 
 SEED = 7
 

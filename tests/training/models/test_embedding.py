@@ -13,8 +13,8 @@ from onnx_helpers import EXTREME, FEATURES, TYPICAL, holdout, tampered
 from riskscore.errors import ExportVerificationError
 from training.models.embedding import PARITY_TOLERANCE, EmbeddingModel
 from training.onnx.graph import expose_outputs
-from training.onnx.run import run_onnx
 from training.onnx.preprocess import RawPreprocessor
+from training.onnx.run import run_onnx
 
 SEED = 11
 

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.models.forecast import default_rate_forecast
 from training.data.synthetic import generate
+from training.models.forecast import default_rate_forecast
 
 
 @pytest.fixture(scope="module")

@@ -26,9 +26,9 @@ from scipy.stats import rankdata
 from riskscore.errors import ExportVerificationError
 from riskscore.schema import ScalingSpec
 from riskscore.store import LocalStore
-from training.models.pd.booster import PDModel, verify_export
 from training.data.spec import check_data
 from training.data.split import split_frame
+from training.models.pd.booster import PDModel, verify_export
 from training.train import data_fingerprint, train
 
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parents[3] / "training" / "specs" / "credit_default.yaml"

@@ -17,11 +17,11 @@ from onnx import numpy_helper
 
 from riskscore.errors import ExportVerificationError
 from riskscore.store import LocalStore
-from training.models.pd.family import choose_champion, choose_regime
-from training.models.pd.booster import ADDITIVITY_TOLERANCE, PARITY_TOLERANCE, verify_export
-from training.onnx.run import run_onnx
-from training.models.pd.scorecard import ScorecardModel
 from training.data.spec import check_data, load_spec
+from training.models.pd.booster import ADDITIVITY_TOLERANCE, PARITY_TOLERANCE, verify_export
+from training.models.pd.family import choose_champion, choose_regime
+from training.models.pd.scorecard import ScorecardModel
+from training.onnx.run import run_onnx
 
 REPO = Path(__file__).resolve().parents[3]
 DATA = REPO / "tests" / "data" / "german_credit.csv.gz"

@@ -7,8 +7,8 @@ import onnx
 import pytest
 
 from riskscore.errors import ExportVerificationError
-from training.onnx.run import run_onnx
 from training.models.segments import SegmentModel
+from training.onnx.run import run_onnx
 
 
 @pytest.fixture(scope="module")

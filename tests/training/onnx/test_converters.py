@@ -37,9 +37,9 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 
 from onnx_helpers import FEATURES, holdout
+from training.models.pd.booster import PARITY_TOLERANCE
 from training.onnx.converters import TARGET_OPSET, XGBOOST_TARGET_OPSET
 from training.onnx.graph import xgboost_base_score
-from training.models.pd.booster import PARITY_TOLERANCE
 from training.onnx.preprocess import RawPreprocessor
 
 PINNED = {"skl2onnx": "1.20.0", "onnxmltools": "1.16.0"}

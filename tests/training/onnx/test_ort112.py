@@ -119,9 +119,9 @@ def test_bundle_graphs_run_under_ort112(ort112_python, trained_store, small_data
 def test_scorecard_and_preprocessing_graphs_run_under_ort112(ort112_python, tmp_path):
     import pandas as pd
 
-    from training.onnx.preprocess import RawPreprocessor
-    from training.models.pd.scorecard import ScorecardModel
     from training.data.spec import check_data, load_spec
+    from training.models.pd.scorecard import ScorecardModel
+    from training.onnx.preprocess import RawPreprocessor
     from test_scorecard import DATA, SPEC
 
     spec = load_spec(SPEC)
