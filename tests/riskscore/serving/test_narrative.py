@@ -69,7 +69,7 @@ CASES = [
     # name, stand-in reply, timeout (s), source, reason, generateContent calls
     ("good answer", good_answer, 3, "gemini", None, 1),
     ("invented number", invented_number, 3, "template", "check_failed:invented_number", 1),
-    ("slow answer", lambda call: Reply.answer("too late", delay_s=3.0), 0.5, "template", "timeout", 1),
+    ("slow answer", lambda call: Reply.answer("too late", delay_s=5.0), 0.5, "template", "timeout", 1),
     ("429", lambda call: Reply.error(429), 3, "template", "rate_limited", 1),
     ("500", lambda call: Reply.error(500), 3, "template", "upstream_error", 2),  # one quick retry
     ("malformed JSON", lambda call: Reply.raw(b'{"candidates": [{"content": '), 3, "template", "malformed_answer", 1),
@@ -79,9 +79,15 @@ CASES = [
 @pytest.mark.parametrize("name, reply, timeout_s, source, reason, calls", CASES, ids=[c[0] for c in CASES])
 def test_each_answer_gives_the_documented_result(narrating, vertex, capsys, name, reply, timeout_s, source,
                                                  reason, calls):
-    vertex.reply = reply
     client = narrating(NARRATIVE_TIMEOUT_S=timeout_s)
-    plain = post(client, query="")  # loads the model; no narrative asked, no call made
+    # An instance's first narrative also imports the client library and finds the credentials
+    # (once, outside the call's deadline): done here on another decision, so that the case
+    # below is timed as every later request is.
+    vertex.reply = good_answer
+    post(client, features={**GOOD, "dependents": 4})  # within 0.5 s (the slow case) or not: either way
+    vertex.calls.clear()
+    vertex.reply = reply
+    plain = post(client, query="")  # no narrative asked, no call made
     assert "narrative" not in plain and not vertex.calls
     capsys.readouterr()
     started = time.perf_counter()
@@ -96,10 +102,12 @@ def test_each_answer_gives_the_documented_result(narrating, vertex, capsys, name
     # The decision itself is the one `score` gives without a narrative.
     assert {k: body[k] for k in ("pd", "score", "rating", "reasons")} == {k: plain[k] for k in ("pd", "score", "rating", "reasons")}
     assert len(vertex.generate_calls()) == calls
-    assert elapsed < timeout_s + 1.5  # a failure falls back within the deadline (plus the scoring)
+    # A failure falls back within the deadline (plus the scoring, and slack for a busy machine):
+    # well before the slow answer (5 s) arrives.
+    assert elapsed < timeout_s + 2.5
     [line] = log_lines(capsys, "narrative")
     assert line["source"] == source and line["reason"] == reason
-    assert line["latency_ms"] < (timeout_s + 0.5) * 1000
+    assert line["latency_ms"] < (timeout_s + 1.5) * 1000
     if source == "gemini":
         assert (line["prompt_tokens"], line["answer_tokens"], line["total_tokens"]) == (180, 60, 240)
 
