@@ -17,7 +17,8 @@ from riskscore.io.store import Store
 
 from training.data.spec import ModelSpec, check_data
 from training.data.split import split_frame
-from training.models.protocol import Evaluation, TrainingData, version_models
+from training.models.protocol import Evaluation, TrainingData
+from training.models.version import version_models
 from training.onnx.serving_graph import serving_graph
 
 LIBRARIES = ["xgboost", "scikit-learn", "skl2onnx", "onnxmltools", "onnx", "onnxruntime", "numpy", "pandas",
