@@ -12,8 +12,9 @@ attachment with no network access.
 To add a section: a template under `riskscore/report/templates/card/`, a context function
 `(CardInputs) -> dict` (in a module of its own), and one `Section` in `SECTIONS`. A context
 `{"missing": sentence}` shows that sentence instead of the template (an optional part that is
-absent). A context function that raises makes its section a visible warning (and an entry
-in the list at the top) rather than failing the training run; `strict=True` raises instead.
+absent). A section whose context function or template raises becomes a visible warning (and
+an entry in the list at the top) rather than failing the training run; `strict=True` raises
+instead.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from riskscore.report import render
+from riskscore.report import environment, render
 from riskscore.report.plots import ACCENT, BAD, GOOD, REFERENCE, Chart
 
 from training.evaluation import model_card_models as models
@@ -47,14 +48,19 @@ def render_model_card(manifest: dict, evaluation: dict, *, strict: bool = False)
 
     `manifest` is the version manifest as built by `training.train.train` (before publish,
     so `name`/`version` may be absent: the name falls back to `spec.name`). `evaluation`
-    holds the test-set arrays (see `CardInputs`). A section whose context function raises is
-    replaced by a warning box unless `strict`.
+    holds the test-set arrays (see `CardInputs`). A section whose context function or template
+    raises is replaced by a warning box unless `strict`.
     """
     card = CardInputs(manifest or {}, evaluation or {})
     sections, failed = [], []
     for section in SECTIONS:
         try:
             context = section.context(card)
+            # Rendered once alone too, so that a template the context does not fit fails
+            # its own section, not the page (a section renders in milliseconds: its charts
+            # are already drawn).
+            if "missing" not in context:
+                environment().get_template(section.template).render(c=context)
         except Exception as exc:  # noqa: BLE001 - a broken section must not sink the training run
             if strict:
                 raise
