@@ -52,8 +52,8 @@ def function_server(target: str, env: dict, log_path, timeout_s: float = 30.0, r
             try:
                 if session.get(url, timeout=1).status_code == ready_status:
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or still loading its model on a busy machine: poll again
             if time.monotonic() > deadline:
                 raise RuntimeError(f"functions-framework not ready within {timeout_s} s:\n"
                                    f"{open(log_path, errors='replace').read()}")
