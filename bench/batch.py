@@ -159,10 +159,10 @@ def bigquery(work: Path, data: Path, rows: int) -> dict:
     from google.cloud import bigquery as bqlib
 
     import riskscore.io.bq
-    from support.emulators import bq_emulator_home, start_bq_emulator, stop_process
     from riskscore.batch.model import PinnedModels
     from riskscore.batch.run import run
     from riskscore.settings import BatchSettings
+    from support.emulators import bq_emulator_home, start_bq_emulator, stop_process
 
     home = Path(tempfile.mkdtemp(prefix="bench-bq-"))
     bq_emulator_home(home)
