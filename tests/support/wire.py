@@ -144,6 +144,8 @@ class _RunService(_Proxy):
         super().__init__(upstream, identity, self._calls, recorder, _RunServiceHandler)
 
     def _calls(self, command, path, headers, body, upstream):
+        if self.identity is None:  # a person in the invoker list: not a workload identity
+            return []
         return [("run.services.invoke", f"run_service:{self.service}")]
 
 
@@ -311,7 +313,8 @@ class Wire:
 
     def run_service(self, upstream_url: str, identity: str, service: str) -> str:
         """A function's URL as Cloud Run serves it: a call with a bearer token is `identity`
-        invoking run_service:SERVICE (run.routes.invoke), one without is refused with 401."""
+        invoking run_service:SERVICE (run.routes.invoke), one without is refused with 401.
+        `identity` None: the caller is a person (recorded nothing)."""
         key = (upstream_url, identity)
         with self._lock:
             if key not in self._proxies:
