@@ -150,7 +150,7 @@ def pd_only(work: Path, data: Path, rows: int) -> dict:
 
 
 def bigquery(work: Path, data: Path, rows: int) -> dict:
-    """BigQuery -> BigQuery through the emulator (started as tests/conftest.py starts it)."""
+    """BigQuery -> BigQuery through the emulator (started as tests/support/emulators.py starts it)."""
     sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(ROOT / "functions"))
     import conftest  # the emulator's offline start lives there, once
@@ -159,7 +159,7 @@ def bigquery(work: Path, data: Path, rows: int) -> dict:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery as bqlib
 
-    import riskscore.bq
+    import riskscore.io.bq
     from riskscore.batch.model import PinnedModels
     from riskscore.batch.run import run
     from riskscore.settings import BatchSettings
@@ -178,10 +178,10 @@ def bigquery(work: Path, data: Path, rows: int) -> dict:
             return bqlib.Client(project="test-project", credentials=AnonymousCredentials(),
                                 client_options=ClientOptions(api_endpoint=f"http://127.0.0.1:{rest}"))
 
-        riskscore.bq.bigquery_client = lambda project=None: client()
+        riskscore.io.bq.bigquery_client = lambda project=None: client()
         # No 4 MiB cap on a message (the emulator sends large pages; Google's transport sets -1 too).
         channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}", options=[("grpc.max_receive_message_length", -1)])
-        riskscore.bq.bigquery_read_client = lambda: BigQueryReadClient(
+        riskscore.io.bq.bigquery_read_client = lambda: BigQueryReadClient(
             transport=BigQueryReadGrpcTransport(channel=channel))
         client().create_dataset("test-project.bench")
         table = pq.read_table(data).slice(0, rows).drop_columns(["application_date"])

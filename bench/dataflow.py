@@ -37,7 +37,7 @@ def prepare(work: Path) -> Path:
     if not store.exists():
         code = f"""
 import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'functions')!r}]
-from riskscore.store import LocalStore
+from riskscore.io.store import LocalStore
 from training.spec import load_spec
 from training.synthetic import generate
 from training.train import train

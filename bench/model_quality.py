@@ -48,8 +48,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from riskscore import bundle  # noqa: E402
-from riskscore.store import LocalStore  # noqa: E402
+from riskscore.contract import bundle  # noqa: E402
+from riskscore.io.store import LocalStore  # noqa: E402
 from sklearn.compose import ColumnTransformer  # noqa: E402
 from sklearn.impute import SimpleImputer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskscore import bundle
+from riskscore.contract import bundle
 from training.drift_baseline import drift_baseline
 from training.spec import load_spec
 from training.synthetic import generate

@@ -50,7 +50,7 @@ def holdout(seed: int, rows: int = 8000, train_rows: int = 6000) -> tuple[pd.Dat
 
 
 def assert_served_like_each_graph(manifest: dict, files: dict[str, bytes], df: pd.DataFrame) -> None:
-    """The score path's sessions (riskscore.scorer.Model: the per-request graphs combined into
+    """The score path's sessions (riskscore.model.sessions.Model: the per-request graphs combined into
     one session, one-row optimisation level for `score`, onnxruntime's default for batch) give
     exactly, bit for bit, what each graph of the bundle gives alone in a session with
     onnxruntime's default options on one thread, on the rows of `df`, as a batch and one row at
@@ -58,8 +58,8 @@ def assert_served_like_each_graph(manifest: dict, files: dict[str, bytes], df: p
     import numpy as np
     import onnxruntime as ort
 
-    from riskscore.schema import FeatureSpec
-    from riskscore.scorer import ON_DEMAND, Model
+    from riskscore.contract.schema import FeatureSpec
+    from riskscore.model.sessions import ON_DEMAND, Model
     from riskscore.settings import ScoreSettings
     from training.preprocess import onnx_inputs
 

@@ -22,15 +22,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from riskscore import bundle
-from riskscore.schema import FeatureSpec
-from riskscore.scorer import build_session
-from riskscore.store import LocalStore
+from riskscore.contract import bundle
+from riskscore.contract.schema import FeatureSpec
+from riskscore.model.sessions import build_session
+from riskscore.io.store import LocalStore
 from training import bigquery_ml
 from training.cli import main as cli_main
 from training.preprocess import onnx_inputs
 
-from test_batch_function import RUN_DATE, post, scores
+from support.batch import RUN_DATE, post, scores
 
 ROWS = 400
 
@@ -41,7 +41,7 @@ def manifest(trained_store):
 
 
 def test_rating_and_reasons_sql_on_the_emulator_equals_batch_score(trained_store, manifest, small_data,
-                                                                   bq_emulator, bq_dataset, batch_app, tmp_path):
+                                                                   bq_emulator, bq_dataset, function_app, tmp_path):
     from google.cloud import bigquery
 
     rows = small_data.head(ROWS).reset_index(drop=True)  # with missing values
@@ -70,7 +70,7 @@ def test_rating_and_reasons_sql_on_the_emulator_equals_batch_score(trained_store
 
     path = tmp_path / "rows.parquet"
     rows.to_parquet(path)
-    status, body = post(batch_app(trained_store.path), {"input": str(path), "output": str(tmp_path / "o"),
+    status, body = post(function_app(trained_store.path, "batch_score"), {"input": str(path), "output": str(tmp_path / "o"),
                                                         "run_date": RUN_DATE})
     assert status == 200 and body["rows_scored"] == ROWS, body
     want = scores(tmp_path / "o")
@@ -143,18 +143,18 @@ class _Capture(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def capture_bigquery(monkeypatch):
-    """riskscore.bq's client pointed at a loopback server; yields the list of inserted jobs."""
+    """riskscore.io.bq's client pointed at a loopback server; yields the list of inserted jobs."""
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
-    import riskscore.bq
+    import riskscore.io.bq
 
     _Capture.jobs = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setattr(riskscore.bq, "bigquery_client", lambda project=None: bigquery.Client(
+    monkeypatch.setattr(riskscore.io.bq, "bigquery_client", lambda project=None: bigquery.Client(
         project=project, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=endpoint)))
     try:
         yield _Capture.jobs
@@ -165,7 +165,7 @@ def capture_bigquery(monkeypatch):
 
 def _gcs_store(trained_store, gcs_bucket) -> str:
     """The trained version copied into a gs:// store (BigQuery ML reads models from GCS)."""
-    from riskscore.store import open_store
+    from riskscore.io.store import open_store
 
     target = open_store(f"gs://{gcs_bucket}/models")
     for path in sorted(trained_store.path.rglob("*")):
@@ -210,7 +210,7 @@ def test_bad_arguments_fail_with_a_clear_message(trained_store, gcs_bucket, on_g
 def test_live_create_models_and_score_a_table(gcp_bigquery):
     """Creates the models from a real bucket (BQML_TEST_STORE=gs://…, BQML_TEST_DATASET=p.d),
     then scores a one-row table of missing values through the view."""
-    from riskscore.store import open_store
+    from riskscore.io.store import open_store
 
     store, dataset = os.environ.get("BQML_TEST_STORE"), os.environ.get("BQML_TEST_DATASET")
     if not (store and dataset):

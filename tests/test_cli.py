@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from riskscore import bundle
-from riskscore.store import LocalStore
+from riskscore.contract import bundle
+from riskscore.io.store import LocalStore
 from training.cli import main
 from training.data import read_table, write_table
 from training.synthetic import generate

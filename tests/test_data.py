@@ -186,7 +186,7 @@ def test_bq_reads_follow_every_page(bq_emulator, bq_tables, uri):
 
 
 def test_bq_default_client_comes_from_the_factory(bq_emulator, bq_tables, monkeypatch):
-    import riskscore.bq
+    import riskscore.io.bq
 
     projects = []
 
@@ -194,7 +194,7 @@ def test_bq_default_client_comes_from_the_factory(bq_emulator, bq_tables, monkey
         projects.append(project)
         return bq_emulator.client()
 
-    monkeypatch.setattr(riskscore.bq, "bigquery_client", emulator_client)
+    monkeypatch.setattr(riskscore.io.bq, "bigquery_client", emulator_client)
     df = read_table(f"bq://{bq_emulator.project}.{bq_tables}.loans")
     pd.testing.assert_frame_equal(_by_id(df), EXPECTED)
     assert projects == [None]  # the environment's default project

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskscore.store import LocalStore
-from score_app import score_client
+from riskscore.io.store import LocalStore
+from support.client import function_client as score_client
 from training.spec import ModelSpec
 from training.train import train
 

@@ -23,8 +23,8 @@ from onnx import TensorProto
 from scipy.stats import rankdata
 
 from riskscore.errors import ExportVerificationError
-from riskscore.schema import ScalingSpec
-from riskscore.store import LocalStore
+from riskscore.contract.schema import ScalingSpec
+from riskscore.io.store import LocalStore
 from training.pd_model import PDModel, verify_export
 from training.spec import check_data
 from training.split import split_frame

@@ -16,7 +16,7 @@ import pytest
 from onnx import numpy_helper
 
 from riskscore.errors import ExportVerificationError
-from riskscore.store import LocalStore
+from riskscore.io.store import LocalStore
 from training.pd_family import choose_champion, choose_regime
 from training.pd_model import ADDITIVITY_TOLERANCE, PARITY_TOLERANCE, run_onnx, verify_export
 from training.scorecard import ScorecardModel
@@ -234,7 +234,7 @@ def test_model_card_shows_candidates_information_value_and_points(published):
 
 def test_served_sessions_give_each_graphs_outputs_bit_for_bit(published, german):
     from onnx_helpers import assert_served_like_each_graph
-    from riskscore import bundle
+    from riskscore.contract import bundle
 
     path, result = published
     loaded = bundle.load(LocalStore(path), result.manifest["name"], result.manifest["version"])
@@ -243,7 +243,7 @@ def test_served_sessions_give_each_graphs_outputs_bit_for_bit(published, german)
 
 @pytest.fixture
 def score_client(published, monkeypatch):
-    from score_app import score_client
+    from support.client import function_client as score_client
 
     path, _ = published
     for var in ("MODEL_VERSION", "PREDICTION_LOG", "APPLICANT_ID_SALT"):

@@ -9,10 +9,11 @@ import pytest
 from onnx import numpy_helper
 
 import training.serving_graph as serving_graph_module
-from riskscore import bundle, graphs
+from riskscore.contract import bundle
+from riskscore.model import graphs
 from riskscore.errors import ExportVerificationError
-from riskscore.schema import FeatureSpec
-from riskscore.scorer import ON_DEMAND, Model
+from riskscore.contract.schema import FeatureSpec
+from riskscore.model.sessions import ON_DEMAND, Model
 from riskscore.settings import ScoreSettings
 from training.serving_graph import serving_graph
 

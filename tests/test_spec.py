@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from riskscore.store import LocalStore
+from riskscore.io.store import LocalStore
 from training.spec import ModelSpec, SpecError, check_data, load_spec
 from training.train import train
 
@@ -330,7 +330,7 @@ def test_categorical_integer_codes_are_read_as_codes(small_spec, frame, stored):
     (2.5, "2.5"), ("own", "own"), ("", None), (None, None), (np.nan, None), (pd.NA, None), (True, "True"),
 ])
 def test_category_code(value, code):
-    from riskscore.schema import category_code
+    from riskscore.contract.schema import category_code
 
     assert category_code(value) == code
 

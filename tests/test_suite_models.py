@@ -11,8 +11,7 @@ import pytest
 from onnx import helper
 
 from riskscore.errors import ExportVerificationError
-from riskscore.reasons import MAX_REASONS, adverse_reasons, explanation
-from riskscore.schema import FeatureSpec
+from riskscore.model.reasons import MAX_REASONS
 from training.lgd_model import LGDModel
 from training.pd_model import run_onnx
 from training.preprocess import RawPreprocessor
@@ -136,55 +135,17 @@ def test_segment_graph_tampering_is_caught(segments, parts):
 
 # --- reason codes ---------------------------------------------------------------------------
 
-FEATURES = [FeatureSpec(name="utilization", type="numeric", description="share of credit limits in use"),
-            FeatureSpec(name="age", type="numeric", description="age in years"),
-            FeatureSpec(name="housing", type="categorical", nullable=True, description="housing status"),
-            FeatureSpec(name="late", type="numeric", description="number of late payments"),
-            FeatureSpec(name="income", type="numeric", nullable=True, description="monthly income"),
-            FeatureSpec(name="lines", type="numeric")]
-
-
-@pytest.mark.parametrize("contributions, expected", [
-    ([0.5, -0.2, 0.1, 0.9, 0.3, 0.05], ["late", "utilization", "income", "housing"]),
-    ([-0.5, -0.2, -0.1, -0.9, -0.3, -0.05], []),
-    ([0.0, 0.2, 0.0, 0.0, 0.0, 0.0], ["age"]),
-])
-def test_adverse_reasons_rank_the_risk_raising_features(contributions, expected):
-    values = {"utilization": 0.98, "age": 22, "housing": None, "late": 4, "income": 1500.5, "lines": 3}
-    reasons = adverse_reasons(FEATURES, values, contributions)
-    assert [r["feature"] for r in reasons] == expected
-    assert len(reasons) <= MAX_REASONS
-    assert all(r["contribution"] > 0 for r in reasons)
-
-
-def test_reason_texts_use_the_description_and_the_value():
-    values = {"utilization": 0.98, "age": 22, "housing": None, "late": 4, "income": 1500.5, "lines": 3}
-    reasons = {r["feature"]: r["text"] for r in adverse_reasons(FEATURES, values, [1, 1, 1, 1, 1, 1], limit=6)}
-    assert reasons["late"].startswith("Number of late payments: 4")
-    assert "0.98" in reasons["utilization"]
-    assert "not provided" in reasons["housing"]
-    assert "1,500.50" in reasons["income"]
-    assert reasons["lines"].startswith("Lines: 3")  # no description: the name stands in
-
-
-def test_explanation_names_the_rating_and_the_reasons():
-    reasons = adverse_reasons(FEATURES, {"late": 4, "age": 22}, [0, 0.2, 0, 0.9, 0, 0])
-    text = explanation("Poor", 0.42, reasons, FEATURES)
-    assert "rated Poor" in text and "42.0%" in text
-    assert text.index("number of late payments") < text.index("age in years")
-    assert "None of the information" in explanation("Excellent", 0.01, [], FEATURES)
-
-
 def test_served_reasons_are_the_largest_contributions_of_the_pd_graph(trained_store, small_data, small_spec):
-    from riskscore.scorer import Model
+    from riskscore.model.feeds import dict_feeds
+    from riskscore.model.sessions import Model
     from riskscore.settings import ScoreSettings
-    from riskscore.bundle import load
+    from riskscore.contract.bundle import load
 
     b = load(trained_store.store, small_spec.name)
     model = Model(b.manifest, b.files, ScoreSettings.from_env({}))
     rows = small_data[[f.name for f in small_spec.features]].head(50)
     dicts = [{k: (None if v is None or v != v else v) for k, v in r.items()} for r in rows.to_dict("records")]
-    contributions = model.run(dicts)["contributions"]
+    contributions = model.run_feeds(dict_feeds(dicts, model.features, model.known))["contributions"]
     for row, contrib, result in zip(dicts, contributions, model.score_rows(dicts)):
         top = [small_spec.features[i].name for i in np.argsort(-contrib) if contrib[i] > 0][:MAX_REASONS]
         assert [r["feature"] for r in result["reasons"]] == top
@@ -195,7 +156,7 @@ def test_served_reasons_are_the_largest_contributions_of_the_pd_graph(trained_st
 def test_runs_are_appended_as_jsonl(tmp_path, trained_store):
     from datetime import datetime, timezone
 
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
 
     store = LocalStore(tmp_path)
     ok = run_record(run_id="r1", started_at=datetime.now(timezone.utc), model="m", data_uri="d.parquet",
@@ -214,7 +175,7 @@ def test_runs_are_appended_as_jsonl(tmp_path, trained_store):
 def test_runs_go_to_gcs_as_one_object_each(gcs_emulator, gcs_bucket):
     from datetime import datetime, timezone
 
-    from riskscore.store import open_store
+    from riskscore.io.store import open_store
 
     store = open_store(f"gs://{gcs_bucket}/models")
     rec = run_record(run_id="r9", started_at=datetime.now(timezone.utc), model="m", data_uri="x", params={},
@@ -226,7 +187,7 @@ def test_runs_go_to_gcs_as_one_object_each(gcs_emulator, gcs_bucket):
 def test_runs_are_recorded_in_bigquery_when_configured(tmp_path, bq_emulator, bq_dataset):
     from datetime import datetime, timezone
 
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
     from training.runs_log import RUNS_SCHEMA
 
     client = bq_emulator.client()
@@ -255,7 +216,7 @@ def test_runs_merge_is_valid_on_real_bigquery(tmp_path, gcp_bigquery):
     import uuid
     from datetime import datetime, timezone
 
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
 
     dataset = gcp_bigquery.create_dataset(f"riskscore_test_{uuid.uuid4().hex[:12]}")
     try:

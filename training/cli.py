@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from riskscore import bundle
+from riskscore.contract import bundle
 from riskscore.errors import RiskScoreError
-from riskscore.store import open_store
+from riskscore.io.store import open_store
 
 from .spec import SpecError, load_spec
 
@@ -127,7 +127,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_openapi(args) -> int:
-    from riskscore.openapi import openapi_document
+    from riskscore.serving.openapi import openapi_document
 
     doc = openapi_document(load_spec(args.spec).features)
     text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
@@ -152,7 +152,7 @@ def cmd_bigquery_model(args) -> int:
     for statement in statements:
         print(statement + ";\n")
     if args.execute:
-        from riskscore import bq
+        from riskscore.io import bq
 
         client = bq.bigquery_client(project=args.dataset.split(".")[0])
         for statement in statements:

@@ -16,7 +16,7 @@ medium tables training uses.
 
 Google clients are imported only when a `gs://` or BigQuery source is read; pass `gcs_client`
 or `bq_client` to choose credentials, project or endpoint (tests pass the emulators' clients).
-Without `bq_client`, BigQuery is reached through `riskscore.bq.bigquery_client()` (the
+Without `bq_client`, BigQuery is reached through `riskscore.io.bq.bigquery_client()` (the
 environment's default project and credentials).
 """
 
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskscore import bq
+from riskscore.io import bq
 from riskscore.errors import ArtifactNotFound
-from riskscore.store import GcsStore, split_gs_uri
+from riskscore.io.store import GcsStore, split_gs_uri
 
 _EXTENSIONS = (".parquet", ".pq", ".csv.gz", ".csv")  # ".csv.gz" before ".csv"
 _SQL = re.compile(r"\s*(select|with)\s", re.IGNORECASE)

@@ -1,8 +1,8 @@
 """Population-stability baseline for the model's inputs and outputs, and PSI.
 
 The shared, numpy-only statistics (`psi`, `psi_level`, `bin_counts`,
-`category_proportions`, `missing_rate`, `numeric_summary`) live in `riskscore.drift_stats`,
-which the drift check (`riskscore.drift`) uses too: one implementation, so the check and the
+`category_proportions`, `missing_rate`, `numeric_summary`) live in `riskscore.drift.stats`,
+which the drift check (`riskscore.drift.check`) uses too: one implementation, so the check and the
 baseline bin values the same way. They are re-exported here. This module adds the
 training-time part: `drift_baseline(df, features, extra_numeric)` freezes bin edges and
 reference proportions from the training data into a JSON-safe dict (pandas imported lazily).
@@ -38,22 +38,21 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover - typing only; serving must not need pandas
     import pandas as pd
 
-    from riskscore.schema import FeatureSpec
+    from riskscore.contract.schema import FeatureSpec
 
-# The shared statistics live in the serving package (riskscore.drift_stats), so the drift
+# The shared statistics live in the serving package (riskscore.drift.stats), so the drift
 # check bins and compares exactly as the baseline was built; re-exported here for training.
-from riskscore.drift_stats import (  # noqa: E402,F401 - re-exported
+from riskscore.drift.stats import (  # noqa: E402,F401 - re-exported
     OTHER,
     PSI_EPS,
     PSI_SIGNIFICANT,
     PSI_STABLE,
-    _as_float,
     bin_counts,
     category_proportions,
     missing_rate,
     numeric_summary,
+    as_float,
     psi,
-    psi_level,
 )
 
 
@@ -74,7 +73,7 @@ def quantile_edges(values: Any, bins: int = 10) -> list[float]:
     tail above it. Strictly increasing, finite, at most ``bins - 1`` edges; empty when no
     value is present.
     """
-    x = _as_float(values)
+    x = as_float(values)
     x = x[~np.isnan(x)]
     if x.size == 0:
         return []
@@ -150,7 +149,7 @@ def drift_baseline(
         values = np.asarray(arr)
         if values.ndim != 1:
             raise ValueError(f"extra_numeric[{name!r}] must be 1-D, got shape {values.shape}")
-        outputs[str(name)] = _numeric_entry(f"extra_numeric[{name!r}]", _as_float(values), bins)
+        outputs[str(name)] = _numeric_entry(f"extra_numeric[{name!r}]", as_float(values), bins)
 
     return {
         "version": BASELINE_VERSION,

@@ -16,7 +16,7 @@ from onnx import TensorProto, helper
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from riskscore.errors import ExportVerificationError
-from riskscore.schema import ScalingSpec
+from riskscore.contract.schema import ScalingSpec
 
 from .onnx_graph import GraphParts, booster_trees, const, make_model, tree_ensemble_parts
 from .preprocess import RawPreprocessor, onnx_inputs

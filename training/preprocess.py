@@ -23,24 +23,10 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder
 
 from riskscore.errors import ExportVerificationError
+from riskscore.model.feeds import frame_feeds as onnx_inputs
 
 from .converters import splice_sklearn
 from .onnx_graph import MATRIX, GraphParts, make_model, matrix_columns
-
-
-def onnx_inputs(df: pd.DataFrame, features) -> dict[str, np.ndarray]:
-    """Feed dict for a raw-column graph: float32 [N, 1] numeric, str [N, 1] categorical
-    (missing as the empty string, exactly what the score function sends)."""
-    feeds = {}
-    for f in features:
-        col = df[f.name]
-        if f.type == "numeric":
-            feeds[f.name] = col.to_numpy(dtype=np.float32, na_value=np.nan).reshape(-1, 1)
-        else:
-            values = col.astype(str).to_numpy(dtype=object)  # str(v) of every value, vectorized
-            values[col.isna().to_numpy()] = ""
-            feeds[f.name] = values.reshape(-1, 1)
-    return feeds
 
 
 class RawPreprocessor(TransformerMixin, BaseEstimator):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from riskscore.store import LocalStore, Store
+from riskscore.io.store import LocalStore, Store
 
 RUNS_FILE = "training_runs.jsonl"
 
@@ -66,11 +66,11 @@ def insert_bigquery(table: str, record: dict, client=None) -> None:
     One MERGE statement with query parameters rather than a streaming insert: DML is exact
     (streaming's insert-id dedup is best effort), is visible to readers at once, and runs the
     same on the BigQuery emulator the tests use. A few runs a day are far below DML quotas.
-    `client`: a `google.cloud.bigquery.Client`; default `riskscore.bq.bigquery_client()`.
+    `client`: a `google.cloud.bigquery.Client`; default `riskscore.io.bq.bigquery_client()`.
     """
     from google.cloud import bigquery
 
-    from riskscore.bq import bigquery_client
+    from riskscore.io.bq import bigquery_client
 
     client = client or bigquery_client()
     schema = [bigquery.SchemaField.from_api_repr(field) for field in RUNS_SCHEMA]

@@ -29,7 +29,7 @@ import pandas as pd
 from onnx import TensorProto, helper
 from sklearn.linear_model import LogisticRegression
 
-from riskscore.schema import ScalingSpec
+from riskscore.contract.schema import ScalingSpec
 
 from .onnx_graph import GraphParts, const, make_model
 

@@ -1,13 +1,13 @@
 """The serving graph: the models that run on every request, combined into one ONNX model at
 training time, so that no instance combines them at its cold start.
 
-`riskscore.graphs.combine` is what serving would otherwise run at every load (about 12 ms of
+`riskscore.model.graphs.combine` is what serving would otherwise run at every load (about 12 ms of
 CPU in pure Python on the bench's bundle, docs/benchmarks.md). Here it runs once, and its
 result is verified like every export: on real rows, under both graph optimization levels
 serving uses ("basic" for `score`, "all" for batch chunks), every output of the combined model
 must equal the separate graph's output bit for bit, or training fails. The manifest entry
 names the models it holds and their outputs; serving uses the file only when that list is
-exactly the per-request models it would combine (`riskscore.scorer.Model`).
+exactly the per-request models it would combine (`riskscore.model.sessions.Model`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskscore import graphs
+from riskscore.model import graphs
 from riskscore.errors import ExportVerificationError
-from riskscore.scorer import ON_DEMAND, build_session
+from riskscore.model.sessions import ON_DEMAND, build_session
 from riskscore.settings import ScoreSettings
 
 from .preprocess import onnx_inputs

@@ -14,8 +14,8 @@ import pandas as pd
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from riskscore.drift_stats import DriftSpec
-from riskscore.schema import FeatureSpec, ScalingSpec, StrictModel, category_code
+from riskscore.drift.stats import DriftSpec
+from riskscore.contract.schema import FeatureSpec, ScalingSpec, StrictModel, category_code
 
 
 class SpecError(ValueError):
@@ -93,7 +93,7 @@ class ModelSpec(StrictModel):
     segments: int = Field(5, ge=2, le=20)
     contamination: float = Field(0.01, gt=0, lt=0.5)
     promotion: PromotionSpec = Field(default_factory=PromotionSpec)
-    # Drift-check thresholds (PSI warning/alert, minimum rows); read by riskscore.drift.
+    # Drift-check thresholds (PSI warning/alert, minimum rows); read by riskscore.drift.check.
     drift: DriftSpec = Field(default_factory=DriftSpec)
 
     @model_validator(mode="after")

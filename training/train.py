@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from riskscore import bundle
-from riskscore.schema import is_integer_code
-from riskscore.store import Store
+from riskscore.contract import bundle
+from riskscore.contract.schema import is_integer_code
+from riskscore.io.store import Store
 
 from .export import TrainingData, version_models
 from .metrics import pd_metrics
