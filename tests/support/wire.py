@@ -44,6 +44,10 @@ class Call:
     def key(self) -> tuple[str, str, str]:
         return self.identity, self.method, normalize(self.resource)
 
+    @property
+    def logical(self) -> bool:
+        return is_logical(self.resource)
+
 
 def normalize(resource: str) -> str:
     """A resource without the run-specific parts (uuid tags, staging suffixes), so the calls of
@@ -61,6 +65,15 @@ def dataset(name: str) -> str:
         return "bq://_anonymous"
     logical = re.fullmatch(rf"({'|'.join(DATASETS)})_\d+_[0-9a-f]{{8}}", name)
     return f"bq://{logical.group(1)}" if logical else f"bq://{name}"
+
+
+def is_logical(resource: str) -> bool:
+    """Whether `resource` names a resource of the configuration (not a test's own bucket or dataset)."""
+    if resource.startswith("gs://"):
+        return resource.removeprefix("gs://").split("/", 1)[0] in BUCKETS
+    if resource.startswith("bq://"):
+        return resource.removeprefix("bq://").split(".", 1)[0] in (*DATASETS, "_anonymous")
+    return True
 
 
 def service_account(email: str) -> str:
