@@ -56,7 +56,7 @@ def test_an_unknown_table_is_refused_by_name():
 
 def test_a_training_table_made_from_the_ddl_takes_the_data_and_reads_back_as_the_spec_wants(
         bq_emulator, bq_dataset, small_data, monkeypatch):
-    import riskscore.bq
+    import riskscore.io.bq
     from google.cloud import bigquery
 
     from training.data import read_table
@@ -72,7 +72,7 @@ def test_a_training_table_made_from_the_ddl_takes_the_data_and_reads_back_as_the
     buf.seek(0)
     config = bigquery.LoadJobConfig(source_format="PARQUET", write_disposition="WRITE_APPEND")
     client.load_table_from_file(buf, table_id, job_config=config).result()
-    monkeypatch.setattr(riskscore.bq, "bigquery_client", lambda project=None: bq_emulator.client())
+    monkeypatch.setattr(riskscore.io.bq, "bigquery_client", lambda project=None: bq_emulator.client())
     read = read_table(f"bq://{table_id}")
     assert len(check_data(spec, read)) == 500
     assert [f.name for f in client.get_table(table_id).schema] == [f["name"] for f in schema(spec, "training")]

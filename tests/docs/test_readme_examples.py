@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from support.readme_examples import examples
+from support.server import function_server
 from support.wire import Wire
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,7 @@ def workspace(tmp_path_factory, trained_store, small_data, gcs_emulator, bq_emul
     import pandas as pd
     from google.cloud import bigquery
 
-    from riskscore.store import GcsStore
+    from riskscore.io.store import GcsStore, LocalStore
     from drift_data import make_version, scored_rows, write_log
 
     ws = tmp_path_factory.mktemp("readme")
@@ -61,7 +62,7 @@ def workspace(tmp_path_factory, trained_store, small_data, gcs_emulator, bq_emul
     shutil.copytree(trained_store.path, ws / "models")
     small_data.to_parquet(ws / "data" / "credit.parquet")
     # drift: its own store, whose version scored the prediction log of the README's window
-    make_version(__import__("riskscore.store", fromlist=["LocalStore"]).LocalStore(ws / "drift-models"))
+    make_version(LocalStore(ws / "drift-models"))
     write_log(ws / "data" / "predictions.jsonl", scored_rows(800, seed=5))
     # the model bucket: two versions of the trained model, so promote and rollback have somewhere to go
     model_bucket = gcs_emulator.new_bucket("model")
@@ -99,18 +100,18 @@ def workspace(tmp_path_factory, trained_store, small_data, gcs_emulator, bq_emul
 
 
 @pytest.fixture(scope="module")
-def servers(workspace, serve_function, bq_emulator, gcs_emulator, tmp_path_factory):
+def servers(workspace, bq_emulator, gcs_emulator, tmp_path_factory):
     """The three functions as the README starts them locally, and Cloud Run's front door for the
     "Calling the functions" section (a bearer token or 401)."""
     import functions_framework
 
-    import riskscore.bq
+    import riskscore.io.bq
 
     ws = workspace["dir"]
     saved = {k: os.environ.get(k) for k in ("MODEL_STORE", "DRIFT_SOURCE", "GOOGLE_CLOUD_PROJECT", "FUNCTION_TARGET")}
-    saved_bq = (riskscore.bq.bigquery_client, riskscore.bq.bigquery_read_client)
-    riskscore.bq.bigquery_client = lambda project=None: bq_emulator.client()
-    riskscore.bq.bigquery_read_client = bq_emulator.read_client
+    saved_bq = (riskscore.io.bq.bigquery_client, riskscore.io.bq.bigquery_read_client)
+    riskscore.io.bq.bigquery_client = lambda project=None: bq_emulator.client()
+    riskscore.io.bq.bigquery_read_client = bq_emulator.read_client
     source = str(ROOT / "functions" / "main.py")
     running = []
     try:
@@ -124,7 +125,7 @@ def servers(workspace, serve_function, bq_emulator, gcs_emulator, tmp_path_facto
         drift, drift_url = local_server(functions_framework.create_app(target="drift_check", source=source))
         running.append(drift)
         env = dict(os.environ, MODEL_STORE=str(ws / "models"))
-        with serve_function("score", env, tmp_path_factory.mktemp("score") / "score.log") as score:
+        with function_server("score", env, tmp_path_factory.mktemp("score") / "score.log") as score:
             wire = Wire()
             urls = {"score": wire.run_service(score.url, None, "score"),
                     "batch_score": wire.run_service(batch_url, None, "batch_score"),
@@ -134,7 +135,7 @@ def servers(workspace, serve_function, bq_emulator, gcs_emulator, tmp_path_facto
     finally:
         for server in running:
             server.shutdown()
-        riskscore.bq.bigquery_client, riskscore.bq.bigquery_read_client = saved_bq
+        riskscore.io.bq.bigquery_client, riskscore.io.bq.bigquery_read_client = saved_bq
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

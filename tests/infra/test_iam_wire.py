@@ -15,6 +15,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from support.client import cloud_event
+from support.server import function_server
 from support.wire import RECORDER, service_account
 from support.wire_plugin import check
 
@@ -70,16 +72,12 @@ def post(client, body) -> tuple[int, dict]:
 # --- score ---------------------------------------------------------------------------------------
 
 def test_score_reads_its_model_from_the_model_bucket_and_its_salt(wire, gcs_emulator, model_bucket, small_data,
-                                                                   monkeypatch, calls):
-    from score_app import score_client
-
+                                                                   function_app, monkeypatch, calls):
     _, store = model_bucket
     wire.act_as(monkeypatch, "score", gcs=gcs_emulator)
-    monkeypatch.setenv("MODEL_STORE", store)
-    monkeypatch.setenv("APPLICANT_ID_SALT", SALT)
     # Cloud Run resolves the secret-backed variable as the function's identity when it starts.
     wire.record("score", "secretmanager.versions.access", "secret:salt", "Cloud Run: APPLICANT_ID_SALT")
-    client = score_client()
+    client = function_app(store, "score", APPLICANT_ID_SALT=SALT)
     assert client.get("/").json()["status"] == "ok"
     row = small_data.iloc[0]
     features = {k: (None if v != v else v) for k, v in row.items() if k not in ("applicant_id", "default", "lgd",
@@ -103,10 +101,10 @@ def batch_bucket(gcs_emulator, small_data):
     return bucket
 
 
-def test_batch_score_reads_incoming_and_writes_scored_twice(wire, gcs_emulator, model_bucket, batch_bucket, batch_app,
+def test_batch_score_reads_incoming_and_writes_scored_twice(wire, gcs_emulator, model_bucket, batch_bucket, function_app,
                                                              monkeypatch, calls):
     wire.act_as(monkeypatch, "batch", gcs=gcs_emulator)
-    app = batch_app(model_bucket[1])
+    app = function_app(model_bucket[1], "batch_score")
     body = {"input": f"gs://{batch_bucket}/incoming/day/apps.parquet", "output": f"gs://{batch_bucket}/scored/day",
             "run_date": RUN_DATE}
     for _ in range(2):  # the rerun overwrites: storage.objects.delete too
@@ -118,18 +116,10 @@ def test_batch_score_reads_incoming_and_writes_scored_twice(wire, gcs_emulator, 
     assert_permitted(recorded)
 
 
-def cloud_event(client, bucket: str, name: str):
-    headers = {"ce-specversion": "1.0", "ce-type": "google.cloud.storage.object.v1.finalized",
-               "ce-source": f"//storage.googleapis.com/projects/_/buckets/{bucket}", "ce-id": "evt-1",
-               "ce-time": "2026-11-20T10:00:00Z", "ce-subject": f"objects/{name}"}
-    data = {"bucket": bucket, "name": name, "timeCreated": "2026-11-20T09:59:58Z"}
-    return client.post("/", data=json.dumps(data), headers=headers, content_type="application/json")
-
-
 def test_batch_score_gcs_scores_a_dropped_file_and_ignores_its_own_outputs_without_a_call(
-        wire, gcs_emulator, model_bucket, batch_bucket, batch_app, monkeypatch, calls):
+        wire, gcs_emulator, model_bucket, batch_bucket, function_app, monkeypatch, calls):
     wire.act_as(monkeypatch, "batch", gcs=gcs_emulator)
-    app = batch_app(model_bucket[1], target="batch_score_gcs")
+    app = function_app(model_bucket[1], target="batch_score_gcs")
     assert cloud_event(app, batch_bucket, "incoming/day/apps.parquet").status_code == 200
     recorded = calls()
     outputs = sorted(b.name for b in gcs_emulator.client().list_blobs(batch_bucket, prefix="scored/"))
@@ -176,9 +166,9 @@ def bq_layout(bq_emulator, small_data):
 
 
 def test_batch_score_from_the_source_table_into_batch_scores_with_the_staging_dataset(
-        wire, gcs_emulator, bq_emulator, model_bucket, bq_layout, batch_app, monkeypatch, calls):
+        wire, gcs_emulator, bq_emulator, model_bucket, bq_layout, function_app, monkeypatch, calls):
     wire.act_as(monkeypatch, "batch", gcs=gcs_emulator, bq=bq_emulator)
-    app = batch_app(model_bucket[1], BATCH_STAGING_DATASET=bq_layout["staging"], GOOGLE_CLOUD_PROJECT=bq_emulator.project)
+    app = function_app(model_bucket[1], "batch_score", BATCH_STAGING_DATASET=bq_layout["staging"], GOOGLE_CLOUD_PROJECT=bq_emulator.project)
     status, answer = post(app, {"input": f"bq://{bq_layout['input']}.batch_source",
                                 "output": f"bq://{bq_layout['main']}.batch_scores", "run_date": RUN_DATE})
     assert status == 200 and answer["rows_in"] == 300, answer
@@ -189,12 +179,12 @@ def test_batch_score_from_the_source_table_into_batch_scores_with_the_staging_da
 
 
 def test_a_large_input_is_launched_on_dataflow_as_the_batch_identity(wire, gcs_emulator, model_bucket, batch_bucket,
-                                                                     batch_app, monkeypatch, calls, tmp_path):
+                                                                     function_app, monkeypatch, calls, tmp_path):
     model, store = model_bucket
     wire.act_as(monkeypatch, "batch", gcs=gcs_emulator)
     dataflow = wire.dataflow("batch", tmp_path)
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(dataflow.credentials))
-    app = batch_app(store, DATAFLOW_MIN_ROWS=10, DATAFLOW_TEMPLATE=f"gs://{model}/templates/riskscore-batch.json",
+    app = function_app(store, "batch_score", DATAFLOW_MIN_ROWS=10, DATAFLOW_TEMPLATE=f"gs://{model}/templates/riskscore-batch.json",
                     DATAFLOW_REGION="europe-west1", DATAFLOW_TEMP_LOCATION="gs://dataflow-0-00000000/tmp",
                     DATAFLOW_SERVICE_ACCOUNT="dataflow@test-project.iam.gserviceaccount.com",
                     DATAFLOW_MAX_WORKERS=10, DATAFLOW_ENDPOINT=dataflow.url, GOOGLE_CLOUD_PROJECT="test-project")
@@ -209,16 +199,16 @@ def test_a_large_input_is_launched_on_dataflow_as_the_batch_identity(wire, gcs_e
 # --- drift ---------------------------------------------------------------------------------------
 
 def test_drift_check_reads_batch_outputs_and_writes_its_reports(wire, gcs_emulator, bq_emulator, model_bucket,
-                                                                batch_bucket, bq_layout, batch_app, monkeypatch, calls):
+                                                                batch_bucket, bq_layout, function_app, monkeypatch, calls):
     model, store = model_bucket
     wire.act_as(monkeypatch, "batch", gcs=gcs_emulator)
-    status, answer = post(batch_app(store), {"input": f"gs://{batch_bucket}/incoming/day/apps.parquet",
+    status, answer = post(function_app(store, "batch_score"), {"input": f"gs://{batch_bucket}/incoming/day/apps.parquet",
                                              "output": f"gs://{batch_bucket}/scored/day", "run_date": RUN_DATE})
     assert status == 200, answer
     terraform_table(bq_emulator, f"{bq_layout['main']}.drift_reports", "drift_reports.json", "run_date")
     mark = len(RECORDER.calls)
     wire.act_as(monkeypatch, "drift", gcs=gcs_emulator, bq=bq_emulator)
-    app = batch_app(store, target="drift_check", REPORTS_DIR=f"gs://{model}/drift-reports/credit_default",
+    app = function_app(store, target="drift_check", REPORTS_DIR=f"gs://{model}/drift-reports/credit_default",
                     DRIFT_REPORTS_TABLE=f"bq://{bq_layout['main']}.drift_reports",
                     GOOGLE_CLOUD_PROJECT=bq_emulator.project)
     for _ in range(2):  # a rerun of the window replaces its files and row
@@ -259,12 +249,12 @@ def test_training_reads_its_table_publishes_to_the_model_bucket_and_logs_the_run
 # --- Cloud Build's deploy: the smoke test ----------------------------------------------------------
 
 @pytest.mark.skipif(not (shutil.which("curl") and shutil.which("bash")), reason="needs curl and bash")
-def test_the_deploy_builds_smoke_test_invokes_score(wire, serve_function, trained_store, tmp_path, calls):
+def test_the_deploy_builds_smoke_test_invokes_score(wire, trained_store, tmp_path, calls):
     import os
     import sys
 
     env = dict(os.environ, MODEL_STORE=str(trained_store.path), PYTHONPATH=str(ROOT / "functions"))
-    with serve_function("score", env, tmp_path / "score.log") as server:
+    with function_server("score", env, tmp_path / "score.log") as server:
         url = wire.run_service(server.url, "cloudbuild_deploy", "score")
         bin_dir = tmp_path / "bin"
         bin_dir.mkdir()

@@ -314,15 +314,15 @@ class Wire:
 
     def act_as(self, monkeypatch, identity: str, gcs=None, bq=None) -> None:
         """Point riskscore's Google clients at `identity`'s proxies: STORAGE_EMULATOR_HOST (read by
-        every storage.Client() the code makes) and riskscore.bq's two client factories (which
+        every storage.Client() the code makes) and riskscore.io.bq's two client factories (which
         every BigQuery caller uses). The fixtures' own clients keep talking to the emulators."""
-        import riskscore.bq
+        import riskscore.io.bq
 
         if gcs is not None:
             monkeypatch.setenv("STORAGE_EMULATOR_HOST", self.gcs_host(gcs.host, identity))
         if bq is not None:
-            monkeypatch.setattr(riskscore.bq, "bigquery_client", lambda project=None: self.bq_client(bq, identity, project))
-            monkeypatch.setattr(riskscore.bq, "bigquery_read_client", lambda: self.read_client(bq, identity))
+            monkeypatch.setattr(riskscore.io.bq, "bigquery_client", lambda project=None: self.bq_client(bq, identity, project))
+            monkeypatch.setattr(riskscore.io.bq, "bigquery_read_client", lambda: self.read_client(bq, identity))
 
     def run_service(self, upstream_url: str, identity: str, service: str) -> str:
         """A function's URL as Cloud Run serves it: a call with a bearer token is `identity`

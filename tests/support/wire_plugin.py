@@ -85,8 +85,7 @@ def pytest_sessionfinish(session, exitstatus):
     calls = list(RECORDER.calls)
     if not calls:
         return
-    sys.path.insert(0, str(ROOT / "tests"))
-    from tf_helpers import load_script
+    from .terraform import load_script
 
     resolver = load_script("iam_grants").Resolver()
     refused = check(calls, resolver)

@@ -22,9 +22,9 @@ import pyarrow.parquet as pq  # noqa: E402
 from dataflow.__main__ import main  # noqa: E402
 from support.wire import RECORDER  # noqa: E402
 from support.wire_plugin import check  # noqa: E402
-from tf_helpers import load_script  # noqa: E402
+from support.terraform import load_script  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUN_DATE = "2026-11-20"
 RESOLVER = load_script("iam_grants").Resolver()
 
