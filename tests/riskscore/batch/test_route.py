@@ -76,7 +76,8 @@ def dataflow_env(url: str, min_rows: int) -> dict:
     return {"DATAFLOW_MIN_ROWS": min_rows, "DATAFLOW_TEMPLATE": "gs://models-bucket/dataflow/templates/batch.json",
             "DATAFLOW_REGION": "europe-west1", "DATAFLOW_TEMP_LOCATION": "gs://batch-bucket/dataflow/tmp",
             "DATAFLOW_SERVICE_ACCOUNT": "df@test-project.iam.gserviceaccount.com", "DATAFLOW_MAX_WORKERS": 40,
-            "DATAFLOW_ENDPOINT": url, "GOOGLE_CLOUD_PROJECT": "test-project"}
+            "DATAFLOW_ENDPOINT": url, "GOOGLE_CLOUD_PROJECT": "test-project",
+            "DATAFLOW_LABELS": json.dumps({"app": "riskscore", "environment": "prod"})}
 
 
 @pytest.fixture
@@ -112,6 +113,10 @@ def test_a_large_input_is_launched_on_dataflow_and_answered_with_the_job_id(func
     assert launch["environment"]["serviceAccountEmail"] == "df@test-project.iam.gserviceaccount.com"
     assert launch["environment"]["maxWorkers"] == 40
     assert launch["environment"]["tempLocation"] == "gs://batch-bucket/dataflow/tmp"
+    # the deployment's labels (the env-scoped alert selects by them); the network: the template's
+    assert launch["environment"]["additionalUserLabels"] == {"app": "riskscore", "environment": "prod",
+                                                             "run_date": RUN_DATE}
+    assert "ipConfiguration" not in launch["environment"] and "subnetwork" not in launch["environment"]
     assert launch["jobName"].startswith(f"riskscore-{RUN_DATE}-")
     # Nothing was scored here.
     assert [b.name for b in gcs_input.client.list_blobs(gcs_input.bucket, prefix="scored/")] == []
