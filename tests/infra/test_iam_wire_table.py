@@ -44,16 +44,20 @@ def _without(root, data, grant) -> None:
         path.write_text(json.dumps(identities))
     elif re.fullmatch(r"module\.\w+\.invoker", grant.address) and grant.identity == "cloudbuild_deploy":
         path = root / "infra" / "functions" / "main.tf"
-        path.write_text(path.read_text().replace('{ deploy = "serviceAccount:${var.deploy_service_account}" }', "{}"))
+        text = path.read_text()
+        entry = 'var.deploy_service_account == "" ? {} : { deploy = "serviceAccount:${var.deploy_service_account}" }'
+        assert entry in text
+        path.write_text(text.replace(entry, "{}"))
     else:
         raise AssertionError(f"no way to remove {grant}")
 
 
 def _example(identity: str):
-    """The identity's first recorded call that rests on a grant of the HCL (not a project role of a
-    broad admin role set), else its first call."""
-    calls = [c for c in CALLS if c[0] == identity]
-    assert calls, f"no call of {identity} recorded: the wire tests must exercise it"
+    """The identity's first recorded call that rests on grants of the HCL only (not on the deploy
+    identity's project roles), else its first call that needs a permission at all."""
+    calls = sorted((c for c in CALLS if c[0] == identity and RESOLVER.used([c])),
+                   key=lambda c: (c[2] == "project", c))  # a call on a resource of its own first
+    assert calls, f"no call of {identity} needing a permission recorded: the wire tests must exercise it"
     for call in calls:
         if all(g.address.startswith("infra/") for _, _, g in RESOLVER.used([call])):
             return call
