@@ -272,6 +272,7 @@ class Wire:
 
     def __init__(self, recorder: Recorder = RECORDER):
         self.recorder = recorder
+        self.acting: str | None = None  # the identity of the function a test runs (function_app)
         self._proxies: dict[tuple[str, str], _Proxy] = {}
         self._lock = threading.Lock()
 

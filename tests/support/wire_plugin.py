@@ -4,10 +4,14 @@ Every call recorded in the session (tests/support/wire.py) is judged by scripts/
 a call the identity's grants do not permit fails the session, naming call, permission, identity
 and resource. Every recorded call must also be in infra/iam-data/recorded-calls.json, from which
 the README's permission table is generated (scripts/iam_wire_table.py): a call the file lacks
-fails the session too, until the file is refreshed with a full run:
+fails the session too, until the file is refreshed:
 
-    IAM_WIRE_UPDATE=1 .venv/bin/python -m pytest -q          # and the Beam tests in .venv-beam
+    IAM_WIRE_UPDATE=1 .venv/bin/python -m pytest -q          # adds this run's calls (and the Beam
+                                                              # tests' in .venv-beam)
     .venv/bin/python scripts/iam_wire_table.py --write        # the README table
+
+An update adds; to drop calls the code no longer makes, empty the session's list first and run
+the whole suite.
 
 The session runs with whatever tests were selected (`-k`, one file): the check covers what ran.
 """
@@ -40,7 +44,7 @@ def load_committed() -> dict:
 def write_committed(data: dict) -> None:
     data.setdefault("about", "Google API calls the tests recorded at the emulators' boundary, per identity "
                              "(tests/support/wire.py), normalized: [identity, method, resource]. Written by "
-                             "IAM_WIRE_UPDATE=1 pytest; read by scripts/iam_wire_table.py.")
+                             "IAM_WIRE_UPDATE=1 pytest (which adds); read by scripts/iam_wire_table.py.")
     CALLS_FILE.write_text(json.dumps({"about": data["about"], "sessions": {
         k: [list(c) for c in v] for k, v in sorted(data["sessions"].items())}}, indent=1) + "\n")
 
@@ -95,7 +99,7 @@ def pytest_sessionfinish(session, exitstatus):
     recorded = {c.key() for c in calls if c.logical}  # a test's own names are judged, not tabled
     missing = sorted(recorded - known)
     if os.environ.get("IAM_WIRE_UPDATE") == "1":
-        committed["sessions"][name] = sorted(recorded)
+        committed["sessions"][name] = sorted(known | recorded)
         write_committed(committed)
         missing = []
     _RESULT.update(calls=len(calls), distinct=len(recorded), refused=refused, missing=missing)
@@ -114,7 +118,7 @@ def pytest_terminal_summary(terminalreporter):
         tr.line(f"REFUSED: {reason}", red=True)
     if _RESULT["missing"]:
         tr.line(f"{len(_RESULT['missing'])} recorded calls are not in {CALLS_FILE.relative_to(ROOT)}; refresh it "
-                "with `IAM_WIRE_UPDATE=1 pytest` (a full run) and the README table with "
+                "with `IAM_WIRE_UPDATE=1 pytest` and the README table with "
                 "`scripts/iam_wire_table.py --write`:", red=True)
         for c in _RESULT["missing"]:
             tr.line(f"  {list(c)}")
