@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from . import wire_map
@@ -178,9 +179,13 @@ class _RunServiceHandler(_ProxyHandler):
 class _Dataflow(ThreadingHTTPServer):
     daemon_threads = True
 
+    TOKEN = "token-from-the-stand-in"
+
     def __init__(self, identity: str, recorder: Recorder, tmp_dir: Path):
         super().__init__(("127.0.0.1", 0), _DataflowHandler)
-        self.identity, self.recorder, self.launches = identity, recorder, []
+        self.identity, self.recorder = identity, recorder
+        self.requests = []  # SimpleNamespace(path, headers (lower-case), body) of each launch
+        self.answer = (200, {"job": {"id": "2026-11-20_01_02_03-123", "name": "x"}})  # what a launch gets
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
         self.credentials = _service_account_key(tmp_dir / f"{identity}-key.json", identity, f"{self.url}/token")
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -193,21 +198,23 @@ class _DataflowHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         server: _Dataflow = self.server
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path == "/token":
-            return self._json(200, {"access_token": "stand-in-token", "expires_in": 3600, "token_type": "Bearer"})
+        if self.path == "/token":  # google-auth's service-account flow: a signed JWT for a token
+            assert b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer" in body
+            return self._json(200, {"access_token": server.TOKEN, "expires_in": 3600, "token_type": "Bearer"})
         if not self.path.endswith("/flexTemplates:launch"):
             return self._json(404, {"error": {"message": f"no such method {self.path}"}})
-        launch = json.loads(body)["launchParameter"]
-        server.launches.append(launch)
-        request = f"POST {self.path}"
-        server.recorder.add(server.identity, "dataflow.flexTemplates.launch", "project", request)
+        request = json.loads(body)
+        server.requests.append(SimpleNamespace(path=self.path, headers={k.lower(): v for k, v in self.headers.items()},
+                                               body=request))
+        launch, seen = request["launchParameter"], f"POST {self.path}"
+        server.recorder.add(server.identity, "dataflow.flexTemplates.launch", "project", seen)
         account = launch.get("environment", {}).get("serviceAccountEmail")
         if account:
-            server.recorder.add(server.identity, "dataflow.flexTemplates.launch.actAs", service_account(account), request)
+            server.recorder.add(server.identity, "dataflow.flexTemplates.launch.actAs", service_account(account), seen)
         spec_bucket, _, spec_name = launch["containerSpecGcsPath"].removeprefix("gs://").partition("/")
         server.recorder.add(server.identity, "dataflow.flexTemplates.launch.spec", f"{bucket(spec_bucket)}/{spec_name}",
-                            request)
-        self._json(200, {"job": {"id": "2026-11-20_01_02_03-1", "name": launch["jobName"]}})
+                            seen)
+        self._json(*server.answer)
 
     def _json(self, status: int, body: dict):
         data = json.dumps(body).encode()
@@ -338,9 +345,9 @@ class Wire:
     def dataflow(self, identity: str, tmp_dir) -> "_Dataflow":
         """A stand-in for the Dataflow REST API and Google's OAuth token endpoint: `.url` (the
         DATAFLOW_ENDPOINT), `.credentials` (a service-account key file whose token URI is the
-        stand-in, for GOOGLE_APPLICATION_CREDENTIALS), `.launches` (the request bodies). Each
-        flexTemplates:launch records the launch, actAs on the job's service account and the read
-        of the template spec."""
+        stand-in, for GOOGLE_APPLICATION_CREDENTIALS), `.requests` (each launch's path, headers,
+        body), `.answer` ((status, body) a launch gets; settable). Each flexTemplates:launch
+        records the launch, actAs on the job's service account and the read of the template spec."""
         stand_in = _Dataflow(identity, self.recorder, Path(tmp_dir))
         self._proxies[("dataflow", id(stand_in))] = stand_in
         return stand_in

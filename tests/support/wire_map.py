@@ -58,12 +58,19 @@ def _upload_metadata(headers, body: bytes, query: dict) -> dict:
     return {}
 
 
-def gcs_calls(command: str, path: str, headers, body: bytes, upstream: str) -> list[tuple[str, str]]:
+def _split(command: str, path: str) -> tuple[str, dict] | None:
+    """(path, query) of a request; None for the data of a resumable upload (its insert or job
+    was recorded when the upload started)."""
     url = urlsplit(path)
-    query = parse_qs(url.query)
-    p = url.path
-    if command == "PUT" and p.startswith("/upload/"):
-        return []  # the data of a resumable upload: its insert was recorded when it started
+    if command == "PUT" and url.path.startswith("/upload/"):
+        return None
+    return url.path, parse_qs(url.query)
+
+
+def gcs_calls(command: str, path: str, headers, body: bytes, upstream: str) -> list[tuple[str, str]]:
+    if (split := _split(command, path)) is None:
+        return []
+    p, query = split
     if m := re.fullmatch(r"/upload/storage/v1/b/(?P<bucket>[^/]+)/o", p):
         name = query.get("name", [None])[0] or _upload_metadata(headers, body, query).get("name")
         no_overwrite = query.get("ifGenerationMatch", [None])[0] == "0"
@@ -155,11 +162,9 @@ def job_calls(config: dict, upstream: str) -> list[tuple[str, str]]:
 
 
 def bq_calls(command: str, path: str, headers, body: bytes, upstream: str) -> list[tuple[str, str]]:
-    url = urlsplit(path)
-    query = parse_qs(url.query)
-    p = url.path
-    if command == "PUT" and p.startswith("/upload/"):
-        return []  # the data of a resumable load: its job was recorded when it started
+    if (split := _split(command, path)) is None:
+        return []
+    p, query = split
     if re.fullmatch(r"/upload/bigquery/v2/projects/[^/]+/jobs", p):
         job = _upload_metadata(headers, body, query)
         return job_calls(job.get("configuration", {}), upstream)
