@@ -162,7 +162,7 @@ def cmd_bigquery_model(args) -> int:
 
 
 def cmd_table_schema(args) -> int:
-    from .table_schema import TABLES, ddl, render, schema
+    from .data.table_schema import TABLES, ddl, render, schema
 
     spec = load_spec(args.spec)
     tables = [args.table] if args.table else list(TABLES)

@@ -53,7 +53,7 @@ def workspace(tmp_path_factory, trained_store, small_data, gcs_emulator, bq_emul
     from google.cloud import bigquery
 
     from riskscore.io.store import GcsStore, LocalStore
-    from drift_data import make_version, scored_rows, write_log
+    from support.drift_data import make_version, scored_rows, write_log
 
     ws = tmp_path_factory.mktemp("readme")
     for d in ("data", "functions", "build", "bin"):

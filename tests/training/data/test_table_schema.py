@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from training.spec import check_data, load_spec
-from training.table_schema import ddl, render, schema
+from training.data.spec import check_data, load_spec
+from training.data.table_schema import ddl, render, schema
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SPEC = ROOT / "training" / "specs" / "credit_default.yaml"
 
 
@@ -59,7 +59,7 @@ def test_a_training_table_made_from_the_ddl_takes_the_data_and_reads_back_as_the
     import riskscore.io.bq
     from google.cloud import bigquery
 
-    from training.data import read_table
+    from training.data.tables import read_table
 
     spec = load_spec(SPEC)
     table_id = f"{bq_emulator.project}.{bq_dataset}.training"
