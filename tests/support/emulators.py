@@ -259,9 +259,17 @@ def gcp_bigquery(monkeypatch):
 
 
 @pytest.fixture
-def bq_for_batch(bq_emulator, monkeypatch):
+def bq_for_batch(bq_emulator, monkeypatch, wire):
+    """riskscore.io.bq's factories on the emulator; through the recording proxy of the function
+    a test runs (wire.acting, set by function_app), if any."""
     import riskscore.io.bq
 
-    monkeypatch.setattr(riskscore.io.bq, "bigquery_client", lambda project=None: bq_emulator.client())
-    monkeypatch.setattr(riskscore.io.bq, "bigquery_read_client", bq_emulator.read_client)
+    def client(project=None):
+        return wire.bq_client(bq_emulator, wire.acting, project) if wire.acting else bq_emulator.client()
+
+    def read_client():
+        return wire.read_client(bq_emulator, wire.acting) if wire.acting else bq_emulator.read_client()
+
+    monkeypatch.setattr(riskscore.io.bq, "bigquery_client", client)
+    monkeypatch.setattr(riskscore.io.bq, "bigquery_read_client", read_client)
     return bq_emulator
