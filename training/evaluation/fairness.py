@@ -1,7 +1,7 @@
 """The model card's fairness section: its context, from the manifest.
 
 Training computes the figures once, on the test rows, with the drift check's own computation
-(`riskscore.drift.fairness.fairness_report`, in `training.train`) and stores them as
+(`riskscore.drift.fairness.fairness_report`, called in `training.train`) and stores them as
 `manifest["fairness"]`; the section (template `card/fairness.html`) shows them.
 """
 
@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from riskscore.report import render
+from training.evaluation.card_inputs import CardInputs
 
-__all__ = ["fairness_context", "fairness_section"]
-
-
-def fairness_context(manifest: Mapping, evaluation: Mapping | None = None) -> dict:
-    """{"fairness": the manifest's figures, or None when the spec declares no protected columns}."""
-    fairness = manifest.get("fairness")
-    return {"fairness": fairness if isinstance(fairness, Mapping) and fairness.get("columns") is not None else None}
+__all__ = ["context"]
 
 
-def fairness_section(manifest: Mapping, evaluation: Mapping | None = None) -> str:
-    return render("card/fairness.html", **fairness_context(manifest, evaluation))
+def context(card: CardInputs) -> dict:
+    fairness = card.manifest.get("fairness")
+    if not isinstance(fairness, Mapping) or fairness.get("columns") is None:
+        return {"missing": "The spec declares no protected columns (protected:), so no fairness figures."}
+    return {"fairness": fairness}
