@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from support.vertex_standin import ACCESS_TOKEN, Reply, VertexStandIn, facts_of
+from support.vertex_standin import ACCESS_TOKEN, IAM_METHOD, IAM_RESOURCE, Reply, VertexStandIn, facts_of
 
 from riskscore.contract.schema import FeatureSpec
 from riskscore.serving import narrative
@@ -38,10 +38,13 @@ def invented_number(call) -> Reply:
 
 
 @pytest.fixture
-def vertex(tmp_path, monkeypatch):
+def vertex(tmp_path, monkeypatch, wire):
     with VertexStandIn() as standin:
         monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(standin.service_account_file(tmp_path)))
         yield standin
+        # Every generateContent the score function made, judged by IAM at the wire at session end.
+        for call in standin.generate_calls():
+            wire.record("score", IAM_METHOD, IAM_RESOURCE, f"POST {call.path}")
 
 
 @pytest.fixture
