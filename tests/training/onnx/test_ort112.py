@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -27,6 +28,8 @@ VENV_PYTHON = os.path.join(VENV, "bin", "python")
 ROWS = 300
 
 pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _python310() -> str | None:
@@ -122,10 +125,9 @@ def test_scorecard_and_preprocessing_graphs_run_under_ort112(ort112_python, tmp_
     from training.data.spec import check_data, load_spec
     from training.models.pd.scorecard import ScorecardModel
     from training.onnx.preprocess import RawPreprocessor
-    from test_scorecard import DATA, SPEC
 
-    spec = load_spec(SPEC)
-    df = check_data(spec, pd.read_csv(DATA))
+    spec = load_spec(REPO / "training" / "specs" / "german_credit.yaml")
+    df = check_data(spec, pd.read_csv(REPO / "tests" / "data" / "german_credit.csv.gz"))
     model = ScorecardModel(spec.features, spec.pd_model.scorecard.model_dump(), seed=1)
     model.fit(df, df[spec.target].to_numpy())
     graphs = {"scorecard": model.to_onnx(spec.scaling)}
