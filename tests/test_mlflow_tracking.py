@@ -168,3 +168,34 @@ def test_promote_of_an_unregistered_version_warns_and_moves_nothing(server, trac
     assert mlflow_tracking.sync_champion(server.uri, "credit_default", "v19990101-000000", warn=print) is None
     assert "is not registered" in capsys.readouterr().out
     assert c.get_model_version_by_alias("credit_default", "champion").version == before
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists(CHROMIUM), reason="needs /usr/bin/chromium (Debian's package)")
+def test_the_run_shows_in_mlflows_ui(server, tracked, tmp_path):
+    """MLflow's own UI (served by the server) shows the run's metrics and the registered
+    version with the alias; the screenshot is a real rendering, not a blank page."""
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    _, _, second = tracked
+    run = next(r for r in runs_of(server) if r.data.tags.get("bundle_version") == second)
+    shot = tmp_path / "mlflow-run.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{server.uri}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}")
+            page.get_by_text("test_auc").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(shot), full_page=True)
+            page.goto(f"{server.uri}/#/models/credit_default")
+            page.get_by_text("champion").first.wait_for(timeout=60_000)
+            models_text = page.inner_text("body")
+        finally:
+            browser.close()
+    assert "@ champion" in models_text or "champion" in models_text
+    image = Image.open(shot).convert("L")
+    low, high = image.getextrema()
+    assert image.width >= 1400 and high - low > 100  # text on a background, not an empty page

@@ -150,3 +150,61 @@ class Comparison:
         out["auc_change"] = (None if out["champion"]["auc"] is None
                              else out["challenger"]["auc"] - out["champion"]["auc"])
         return out
+
+
+# Columns a drift source yields when its rows carry a challenger's decision (null otherwise).
+CHALLENGER_COLUMNS = ("challenger_version", "challenger_pd", "challenger_score", "challenger_rating")
+
+
+class Comparisons:
+    """One `Comparison` per (champion version, challenger version) pair met in a window's
+    record batches (the drift sources' columns: `model_version`, `pd`, `score`, `rating`,
+    the CHALLENGER_COLUMNS and, when present, the target)."""
+
+    def __init__(self, versions, target: str | None):
+        self.versions = versions  # riskscore.drift.Versions: each champion's manifest and baseline
+        self.target = target
+        self.pairs: dict[tuple[str, str], Comparison] = {}
+
+    def add(self, batch, default_version: str) -> None:
+        import pyarrow.compute as pc
+
+        if "challenger_pd" not in batch.schema.names or batch.column("challenger_pd").null_count == batch.num_rows:
+            return
+        batch = batch.filter(pc.is_valid(batch.column("challenger_pd")))
+        champion = pc.fill_null(batch.column("model_version"), default_version)
+        challenger = pc.fill_null(batch.column("challenger_version"), "")
+        keys = pc.binary_join_element_wise(champion, challenger, "\x00")
+        for key in pc.unique(keys).to_pylist():
+            part = batch.filter(pc.equal(keys, key))
+            pair = tuple(key.split("\x00", 1))
+            if pair not in self.pairs:
+                self.pairs[pair] = self._comparison(*pair)
+            target = (_floats(part.column(self.target))
+                      if self.target and self.target in part.schema.names else None)
+            self.pairs[pair].add(
+                {"pd": _floats(part.column("pd")), "score": _floats(part.column("score")),
+                 "rating": np.asarray(part.column("rating").to_pylist(), dtype=object)},
+                {"pd": _floats(part.column("challenger_pd")), "score": _floats(part.column("challenger_score")),
+                 "rating": np.asarray(part.column("challenger_rating").to_pylist(), dtype=object)},
+                target)
+
+    def _comparison(self, champion: str, challenger: str) -> Comparison:
+        info = self.versions.get(champion)
+        manifest = info.manifest if info else {}
+        score = ((info.baseline.get("outputs") or {}).get("score") or {}) if info else {}
+        return Comparison(champion, challenger, score_edges=score.get("edges") or [],
+                          bands=[b["name"] for b in (manifest.get("scaling") or {}).get("bands") or []],
+                          cutoff_score=default_cutoff(manifest), spec=info.spec if info else None)
+
+    def results(self) -> list[dict]:
+        """Every pair's comparison, most rows first."""
+        return sorted((c.result() for c in self.pairs.values()), key=lambda r: -r["rows"])
+
+
+def _floats(array) -> np.ndarray:
+    """An Arrow numeric array as float64 with nulls as NaN."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.fill_null(pc.cast(array, pa.float64()), np.nan).to_numpy(zero_copy_only=False)
