@@ -98,3 +98,27 @@ def test_no_outcomes_no_backtest_and_few_rows_are_insufficient():
 ])
 def test_default_cutoff(manifest, cutoff):
     assert default_cutoff(manifest) == cutoff
+
+
+def test_comparisons_group_record_batches_by_version_pair():
+    import pyarrow as pa
+
+    from riskscore.challenger_compare import Comparisons
+
+    class NoVersions:  # no manifest in the store: one score bin, no cut-off
+        def get(self, version):
+            return None
+
+    batch = pa.RecordBatch.from_pydict({
+        "model_version": ["v1", "v1", None, "v1"], "pd": [0.1, 0.2, 0.3, 0.4], "score": [840.0, 780.0, 720.0, 660.0],
+        "rating": ["Excellent", "Excellent", "Good", "Good"],
+        "challenger_version": ["v2", "v2", "v2", None], "challenger_pd": [0.1, 0.25, 0.3, None],
+        "challenger_score": [840.0, 750.0, 720.0, None], "challenger_rating": ["Excellent", "Excellent", "Good", None],
+        "default": [0.0, 1.0, None, 1.0]})
+    c = Comparisons(NoVersions(), "default")
+    c.add(batch, default_version="v1")
+    (result,) = c.results()
+    assert (result["champion_version"], result["challenger_version"], result["rows"]) == ("v1", "v2", 3)
+    assert result["backtest"]["rows"] == 2
+    assert result["decisions"] is None
+    assert result["rating_agreement"]["agreement"] == 1.0

@@ -169,6 +169,8 @@ class Comparisons:
     def add(self, batch, default_version: str) -> None:
         import pyarrow.compute as pc
 
+        from .drift import _floats  # nulls as NaN, as the drift check reads every column
+
         if "challenger_pd" not in batch.schema.names or batch.column("challenger_pd").null_count == batch.num_rows:
             return
         batch = batch.filter(pc.is_valid(batch.column("challenger_pd")))
@@ -201,10 +203,3 @@ class Comparisons:
         """Every pair's comparison, most rows first."""
         return sorted((c.result() for c in self.pairs.values()), key=lambda r: -r["rows"])
 
-
-def _floats(array) -> np.ndarray:
-    """An Arrow numeric array as float64 with nulls as NaN."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    return pc.fill_null(pc.cast(array, pa.float64()), np.nan).to_numpy(zero_copy_only=False)
