@@ -141,7 +141,7 @@ def test_mlflow_optional_warns_and_publishes(inputs, tmp_path, capsys, monkeypat
     dead = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", dead)  # the environment variable works as the flag does
     assert train(inputs, tmp_path / "models", "--mlflow-optional") == 0
-    assert "going on without MLflow" in capsys.readouterr().out
+    assert "going on without MLflow" in capsys.readouterr().err
     assert bundle.read_current(LocalStore(tmp_path / "models"), "credit_default") is not None
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,6 +25,10 @@ DEFAULT_EXPERIMENT = "credit-risk"
 # The files of a version that go to MLflow as artifacts (the rest are derived data).
 ARTIFACT_SUFFIXES = (".onnx",)
 ARTIFACT_NAMES = ("manifest.json", "model_card.html")
+
+
+def warn(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 class MlflowUnavailable(RuntimeError):
@@ -274,7 +279,7 @@ class RunMirror:
 
     @classmethod
     def open(cls, uri: str | None, experiment: str, run_name: str, *, optional: bool = False,
-             warn=print, connect_timeout_s: float = 5.0) -> "RunMirror":
+             warn=warn, connect_timeout_s: float = 5.0) -> "RunMirror":
         mirror = cls(None, optional, warn)
         if uri:
             mirror._guard(lambda: mirror._start(uri, experiment, run_name, connect_timeout_s))
@@ -315,7 +320,7 @@ class RunMirror:
 
 
 def sync_champion(uri: str | None, model: str, bundle_version: str, *, optional: bool = False,
-                  warn=print) -> str | None:
+                  warn=warn) -> str | None:
     """After promote/rollback: move the registry alias `champion` to `bundle_version`.
     Returns the registry version it now names (None: no URI, or that version was never
     registered, which is said through `warn`)."""
@@ -332,3 +337,12 @@ def sync_champion(uri: str | None, model: str, bundle_version: str, *, optional:
         warn(f"warning: {model} {bundle_version} is not registered in MLflow at {uri}: alias "
              f"{CHAMPION_ALIAS!r} not moved")
     return number
+
+
+def add_arguments(parser, *, experiment: bool) -> None:
+    """The MLflow flags of `train` (`experiment`: with --mlflow-experiment), `promote`, `rollback`."""
+    parser.add_argument("--mlflow-uri", help="MLflow tracking server (default: MLFLOW_TRACKING_URI; unset: no MLflow)")
+    if experiment:
+        parser.add_argument("--mlflow-experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment name")
+    parser.add_argument("--mlflow-optional", action="store_true",
+                        help="if MLflow cannot be reached, warn and go on without it (default: fail)")
