@@ -90,11 +90,12 @@ def test_every_candidate_family_is_logged_per_fold(server, inputs, tmp_path, sma
     spec_path = tmp_path / "spec.yaml"
     spec = small_spec.model_dump(mode="json")
     spec["pd_model"].update(family="auto", small_data_rows=100_000)
+    spec["name"] = "credit_families"  # its own registry entry: the server is shared by the module
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     assert main(["train", "--spec", str(spec_path), "--data", str(inputs[1]), "--store", str(tmp_path / "m"),
                  "--mlflow-uri", server.uri, "--mlflow-experiment", "families"]) == 0
     run = runs_of(server, "families")[0]
-    manifest = bundle.read_manifest(LocalStore(tmp_path / "m"), "credit_default",
+    manifest = bundle.read_manifest(LocalStore(tmp_path / "m"), "credit_families",
                                     run.data.tags["bundle_version"])
     c = client(server)
     for cand in manifest["models"]["pd"]["candidates"]:
