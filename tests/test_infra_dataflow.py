@@ -41,7 +41,7 @@ def test_the_template_spec_is_written_beside_the_bundles_with_image_metadata_and
 
 def test_cloud_build_builds_and_pushes_the_template_image_before_apply():
     build = (ROOT / "cloudbuild.yaml").read_text()
-    assert "docker build -f dataflow/Dockerfile" in build and "/dataflow:${BUILD_ID}" in build
+    assert "docker build --platform linux/amd64 -f dataflow/Dockerfile" in build and "/dataflow:${BUILD_ID}" in build
     assert "TF_VAR_dataflow_image_tag=${BUILD_ID}" in build
     assert build.index("id: dataflow-image") < build.index("id: plan")
 
@@ -92,7 +92,9 @@ def test_a_failed_dataflow_run_alerts_and_every_launcher_names_its_jobs_riskscor
     policy = policies["google_monitoring_alert_policy.dataflow_failed"]
     condition = block(policy, "conditions", "condition_threshold")
     assert 'dataflow.googleapis.com/job/is_failed' in condition["filter"]
-    assert 'job_name = starts_with(\\"riskscore-\\")' in condition["filter"]
+    # this environment's jobs only: the `environment` label the template's environment carries
+    assert 'metadata.user_labels.environment = \\"${var.environment}\\"' in condition["filter"]
+    assert expr(module_calls(".")["monitoring"]["environment"]) == "var.environment"
     assert expr(policy["notification_channels"]) == "local.channels"
     assert job_name("gs://b/in/", "bq://p.d.t", date(2026, 12, 1)).startswith("riskscore-")
     assert unquote(module_calls(".")["dataflow"]["name_prefix"]) == "${local.name_prefix}"

@@ -35,6 +35,11 @@ def deployed() -> dict[str, dict]:
         env = body.get("environment_variables")
         if isinstance(env, str) and (ref := re.fullmatch(r"\$\{local\.(\w+)\}", env)):
             body = {**body, "environment_variables": local_values[ref[1]]}
+        elif isinstance(env, str) and (ref := re.fullmatch(r"\$\{merge\(local\.(\w+),\s*\{(.*)\}\)\}", env, re.S)):
+            # merge(local.NAME, { KEY = value ... }): the local's map with those keys replaced
+            overrides = dict(re.findall(r"(\w+)\s*=\s*(.+)", ref[2]))
+            body = {**body, "environment_variables": {**local_values[ref[1]],
+                                                      **{k: "${" + v.strip() + "}" for k, v in overrides.items()}}}
         calls[entry] = body
     return calls
 
@@ -176,6 +181,7 @@ EXPECTED_ROLES = {
               ("roles/bigquery.readSessionUser", "project"),
               # inputs above DATAFLOW_MIN_ROWS: launch the Flex Template as the dataflow account
               ("roles/dataflow.developer", "project"),
+              ("${google_project_iam_custom_role.dataflow_machine_types.id}", "project"),
               ("roles/iam.serviceAccountUser", "account:dataflow")},
     "batch_trigger": {("roles/eventarc.eventReceiver", "project"),
                       ("roles/run.invoker", "function:batch_score_gcs")},
@@ -196,17 +202,20 @@ EXPECTED_ROLES = {
                   ("roles/run.invoker", "job:training_job_name"),
                   # the monthly rescore: launch the Flex Template, run it as the dataflow account
                   ("roles/dataflow.developer", "project"),
+                  ("${google_project_iam_custom_role.dataflow_machine_types.id}", "project"),
                   ("roles/iam.serviceAccountUser", "account:dataflow"),
                   ("roles/storage.objectViewer", "folder:templates_folder")},
+    # reads sources under an IAM condition (scripts/iam_grants.py checks it admits only them)
     "builder": {("roles/logging.logWriter", "project"),
-                ("roles/artifactregistry.writer", "project"),
+                ("roles/artifactregistry.writer", "repository:functions"),
                 ("roles/storage.objectViewer", "project")},
     # Dataflow's workers (and launcher VM): what batch runs read and write, its temp files, the image.
     "dataflow": {("roles/dataflow.worker", "project"),
                  ("roles/storage.objectViewer", "bucket:model_bucket"),
                  ("roles/storage.objectViewer", "folder:batch_incoming_folder"),
                  ("roles/storage.objectUser", "folder:batch_scored_folder"),
-                 ("roles/storage.objectUser", "folder:dataflow_folder"),
+                 ("roles/storage.objectUser", "bucket:dataflow_bucket"),
+                 ("${google_project_iam_custom_role.dataflow_machine_types.id}", "project"),
                  ("roles/bigquery.dataViewer", "table:source"),
                  ("roles/bigquery.dataEditor", "table:batch_scores"),
                  ("roles/bigquery.dataEditor", "table:batch_scores_rejects"),
@@ -225,7 +234,9 @@ _TARGET_ARG = {"storage_bucket": ("bucket", "bucket"), "storage_managed_folder":
 
 
 def _last_name(expression: str) -> str:
-    return re.sub(r"\[[^\]]*\]$", "", expr(expression)).split(".")[-1]
+    """var.NAME / local.x.NAME -> NAME; a resource of the module itself -> its name."""
+    text = re.sub(r"\[[^\]]*\]$", "", expr(expression))
+    return text.split(".")[1] if text.startswith("google_") else text.split(".")[-1]
 
 
 def _who(member: str, rel: str) -> str:
@@ -236,6 +247,8 @@ def _who(member: str, rel: str) -> str:
     found = re.search(r'google_service_account\.this\["(\w+)"\]\.member', member)
     if found:
         return found.group(1)
+    if rel == "infra/functions" and member == "serviceAccount:${var.service_account_emails.builder}":
+        return "builder"
     if member == "data.google_storage_project_service_account.gcs.member":
         return "gcs_agent"
     if member == "google_logging_project_sink.predictions.writer_identity":
@@ -249,8 +262,8 @@ def _who(member: str, rel: str) -> str:
 def granted_roles() -> dict[str, set]:
     grants: dict[str, set] = {}
     for rel in ("infra/iam", "infra/scheduler", "infra/monitoring", "infra/storage", "infra/bigquery",
-                "infra/secrets", "infra/training", "infra/dataflow", "."):
-        for address, body in resources(rel, r"google_\w+_iam_\w+").items():
+                "infra/secrets", "infra/training", "infra/dataflow", "infra/functions", "."):
+        for address, body in resources(rel, r"google_\w+_iam_(member|binding|policy)").items():
             kind = address.split(".")[0].removeprefix("google_").rsplit("_iam_", 1)[0]
             assert address.split(".")[0].endswith("_iam_member"), f"{address}: authoritative IAM resource"
             if kind == "project":

@@ -189,19 +189,27 @@ def test_cloudbuild_pipeline_tests_checks_deploys_and_smoke_tests():
 
     import yaml
 
-    text = (ROOT / "cloudbuild.yaml").read_text()
-    build = yaml.safe_load(text)
-    steps = [s["id"] for s in build["steps"]]
-    assert steps.index("test") < steps.index("fmt") < steps.index("init") < steps.index("plan") < steps.index("apply") < steps.index("smoke")
-    commands = {s["id"]: " ".join(s.get("args", [])) for s in build["steps"]}
+    # Tests and checks in a build of their own (an identity with no deploy rights) ...
+    checks = yaml.safe_load((ROOT / "cloudbuild.test.yaml").read_text())
+    commands = {s["id"]: " ".join(s.get("args", [])) for s in checks["steps"]}
     assert "make test" in commands["test"]
     assert "fmt -check -recursive" in commands["fmt"]
     assert "scripts/tfcheck.py" in commands["schema-check"] and "sync_bq_schemas.py --check" in commands["schema-check"]
     assert "--framework terraform --skip-download" in commands["checkov"]
+    # ... and the deploy build installs nothing from PyPI and runs no tests.
+    text = (ROOT / "cloudbuild.yaml").read_text()
+    build = yaml.safe_load(text)
+    steps = [s["id"] for s in build["steps"]]
+    assert steps.index("init") < steps.index("plan") < steps.index("apply") < steps.index("smoke")
+    commands = {s["id"]: " ".join(s.get("args", [])) for s in build["steps"]}
+    assert not any(word in " ".join(commands.values()) for word in ("make test", "pip install", "pytest"))
     assert "-backend-config=bucket=${_TF_STATE_BUCKET}" in commands["init"]
+    assert "-var-file=envs/${_ENV}.tfvars" in commands["plan"] and "-var-file=envs/${_ENV}.tfvars" in commands["registry"]
     assert "scripts/smoke_score.sh" in commands["smoke"]
     env = dict(e.split("=", 1) for e in build["options"]["env"])
-    assert {env["TF_VAR_project_id"], env["TF_VAR_region"], env["TF_VAR_environment"]} == {"${_PROJECT}", "${_REGION}", "${_ENV}"}
+    assert env["TF_VAR_project_id"] == "${PROJECT_ID}"
+    # Invokers come from the environment's file, never from a substitution that replaces them.
+    assert not any("invoker" in k.lower() for k in env) and "_SCORE_INVOKERS" not in text
     # Cloud Build substitutes every $NAME / ${NAME}: shell variables must be written $$NAME.
     steps_text = text.split("\nsteps:\n", 1)[1]
     for ref in re.findall(r"(?<!\$)\$(\{?\w+|\()", steps_text):
