@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tf_helpers import ROOT, load_script
+from support.terraform import ROOT, load_script
 
 iam_grants = load_script("iam_grants")
 

@@ -180,9 +180,9 @@ def test_the_training_job_trains_the_configured_spec():
     assert "${local.spec_in_job}" in [unquote(a) for a in args]
 
 
-def test_the_smoke_request_is_built_from_the_served_model(batch_app, trained_store):
+def test_the_smoke_request_is_built_from_the_served_model(function_app, trained_store):
     smoke_request = load_script("smoke_request")
-    client = batch_app(trained_store.path, target="score")
+    client = function_app(trained_store.path, target="score")
     info = client.get("/")
     assert info.status_code == 200
     body = smoke_request.request_body(info.json())
