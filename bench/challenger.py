@@ -68,7 +68,7 @@ print(json.dumps({{"store": str(out / "store"), "model_name": spec.name, "champi
 # The CPU time of one shadow decision, in a fresh interpreter with the challenger loaded.
 SHADOW_CPU = """
 import json, time
-from riskscore.challenger import Challenger
+from riskscore.model.challenger import Challenger
 from riskscore.settings import ScoreSettings
 c = Challenger(ScoreSettings.from_env()); c.load()
 features = {good!r}

@@ -84,6 +84,9 @@ def run(settings, body: dict | None) -> dict:
     store = open_store(settings.model_store, read_timeout_s=settings.store_read_timeout_s,
                        read_deadline_s=settings.store_read_deadline_s)
     report = check(source, start, end, Versions(store, settings.model_name), **kwargs)
+    # The challenger the functions are set to shadow-score with: the page says when no row of
+    # the window carries its decision yet.
+    report["challenger_version"] = settings.model_challenger_version
     reports = Reports(settings)
     name = window_name(start, end)
     report["report_url"] = reports.url(f"{name}/report.html")
@@ -241,8 +244,11 @@ def render_index(index: list[dict], model_name: str) -> str:
 
 
 def render_page(report: dict, index: list[dict]) -> str:
+    from riskscore.drift.compare_charts import comparison_charts
+
     versions = [dict(v, charts=_version_charts(v)) for v in report["versions"]]
-    return pages.render("drift_report.html", title=f"Drift: {report['model_name']} {report['window']['start']}"
+    comparisons = [(c, comparison_charts(c)) for c in report.get("comparisons") or []]
+    return pages.render("drift_report.html", comparisons=comparisons, title=f"Drift: {report['model_name']} {report['window']['start']}"
                         + ("" if report["window"]["start"] == report["window"]["end"]
                            else f" to {report['window']['end']}"),
                         report=report, versions=versions, trend=_trend_chart(index), fmt=number, pct=percent)

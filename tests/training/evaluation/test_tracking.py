@@ -10,11 +10,11 @@ import shutil
 import pytest
 import yaml
 
-from mlflow_server import free_port, mlflow_server
-from riskscore import bundle
-from riskscore.store import LocalStore
-from training import mlflow_tracking
+from riskscore.contract import bundle
+from riskscore.io.store import LocalStore
+from support.mlflow_server import free_port, mlflow_server
 from training.cli import main
+from training.evaluation import tracking as mlflow_tracking
 
 pytestmark = pytest.mark.slow
 

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import quiet
-from riskscore import bundle
-from riskscore.store import LocalStore
-from score_app import score_client
+from riskscore.contract import bundle
+from riskscore.io.store import LocalStore
+from support.client import function_client as score_client
 
 ROWS = 600
 
@@ -37,9 +37,7 @@ def two_versions(trained_store, small_spec, small_data, tmp_path_factory):
     return path, champion, challenger
 
 
-def applicants(small_data, n=ROWS):
-    names = [c for c in small_data.columns if c not in ("default", "lgd", "application_date", "applicant_id",
-                                                       "loan_amount")]
+def applicants(small_data, names, n=ROWS):
     rows = small_data.head(n)
     return [{"applicant_id": f"A{i}", "features": {k: v for k, v in r.items() if k in names}}
             for i, r in enumerate(rows[names].astype(object).where(rows[names].notna(), None).to_dict("records"))]
@@ -55,11 +53,11 @@ def responses(client, bodies) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def scored(two_versions, small_data, tmp_path_factory):
+def scored(two_versions, small_spec, small_data, tmp_path_factory):
     """Every applicant through `score` without, then with, a challenger; the second's log."""
     path, champion, challenger = two_versions
     log = tmp_path_factory.mktemp("cc_log") / "predictions.jsonl"
-    bodies = applicants(small_data)
+    bodies = applicants(small_data, [f.name for f in small_spec.features])
     mp = pytest.MonkeyPatch()
     try:
         mp.setenv("MODEL_STORE", str(path))
@@ -106,7 +104,7 @@ def test_log_lines_carry_both_decisions(scored, two_versions):
 
 
 def test_the_drift_check_compares_them_on_the_page(scored, two_versions, tmp_path):
-    from riskscore.drift_report import run
+    from riskscore.drift.report import run
     from riskscore.settings import DriftSettings
 
     _, _, lines, _, log = scored
@@ -129,7 +127,7 @@ def test_the_drift_check_compares_them_on_the_page(scored, two_versions, tmp_pat
 def test_batch_writes_the_challengers_columns_and_the_check_backtests_both(two_versions, small_data, tmp_path):
     from riskscore.batch.model import PinnedModels
     from riskscore.batch.run import run as batch_run
-    from riskscore.drift_report import run
+    from riskscore.drift.report import run
     from riskscore.settings import BatchSettings, DriftSettings
 
     path, champion, challenger = two_versions
@@ -152,3 +150,17 @@ def test_batch_writes_the_challengers_columns_and_the_check_backtests_both(two_v
     assert c["rows"] == 2000 and c["backtest"]["rows"] == 2000
     assert c["backtest"]["champion"]["auc"] > 0.6 and c["backtest"]["challenger"]["auc"] > 0.6
     assert c["backtest"]["champion"]["auc"] != c["backtest"]["challenger"]["auc"]
+
+
+def test_the_page_says_when_the_set_challenger_has_no_rows(scored, two_versions, tmp_path):
+    from riskscore.drift.report import run
+    from riskscore.settings import DriftSettings
+
+    path, _, _ = two_versions
+    today = datetime.now(timezone.utc).date().isoformat()
+    settings = DriftSettings(model_store=str(path), reports_dir=str(tmp_path / "r"),
+                             model_challenger_version="v20991231-000000")
+    report = run(settings, {"source": str(scored[4]), "start": today})
+    assert report["challenger_version"] == "v20991231-000000"
+    page = (tmp_path / "r" / today / "report.html").read_text()
+    assert 'id="challenger-missing"' in page and "v20991231-000000" in page

@@ -22,7 +22,9 @@ from collections import Counter
 
 import numpy as np
 
-from .drift_stats import DriftSpec, psi
+from riskscore.drift.stats import DriftSpec, psi
+
+__all__ = ["CHALLENGER_COLUMNS", "Comparison", "Comparisons", "default_cutoff"]
 
 
 def default_cutoff(manifest: dict) -> float | None:
@@ -91,7 +93,7 @@ class Comparison:
     # ------------------------------------------------------------------ the report
 
     def result(self) -> dict:
-        from .drift import _bin_labels  # the drift report's bin labels, so both pages agree
+        from riskscore.drift.check import _bin_labels  # the drift report's bin labels, so both pages agree
 
         n = self.rows
         out = {"champion_version": self.champion, "challenger_version": self.challenger, "rows": n,
@@ -127,7 +129,7 @@ class Comparison:
         return {"bands": order, "matrix": matrix, "agreement": agree / self.rows}
 
     def _backtest(self) -> dict | None:
-        from .drift import auc_ks  # the drift check's own figures, so both reports agree
+        from riskscore.drift.check import auc_ks  # the drift check's own figures, so both reports agree
 
         if not self.labelled:
             return None
@@ -169,7 +171,7 @@ class Comparisons:
     def add(self, batch, default_version: str) -> None:
         import pyarrow.compute as pc
 
-        from .drift import _floats  # nulls as NaN, as the drift check reads every column
+        from riskscore.drift.check import _floats  # nulls as NaN, as the drift check reads every column
 
         if "challenger_pd" not in batch.schema.names or batch.column("challenger_pd").null_count == batch.num_rows:
             return
@@ -193,7 +195,7 @@ class Comparisons:
 
     def _comparison(self, champion: str, challenger: str) -> Comparison:
         info = self.versions.get(champion)
-        manifest = info.manifest if info else {}
+        manifest = info.manifest.raw if info else {}  # the published JSON (contract.manifest.Manifest)
         score = ((info.baseline.get("outputs") or {}).get("score") or {}) if info else {}
         return Comparison(champion, challenger, score_edges=score.get("edges") or [],
                           bands=[b["name"] for b in (manifest.get("scaling") or {}).get("bands") or []],

@@ -1,11 +1,13 @@
 """The champion/challenger section of the monitoring page: charts of one comparison
-(`riskscore.challenger_compare.Comparison.result`), drawn with the one plotting module."""
+(`riskscore.drift.compare.Comparison.result`), drawn with the one plotting module."""
 
 from __future__ import annotations
 
 from markupsafe import Markup
 
-from .report.plots import ACCENT, BAD, GOOD, REFERENCE, Chart
+from riskscore.report.plots import ACCENT, BAD, GOOD, REFERENCE, Chart
+
+__all__ = ["comparison_charts"]
 
 
 def comparison_charts(c: dict) -> dict[str, Markup]:

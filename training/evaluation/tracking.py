@@ -190,7 +190,7 @@ class Tracker:
                 self._log_trials(run_id, result.tuning)
 
     def _log_bundle(self, run_id: str, store, manifest: dict) -> None:
-        from riskscore import bundle
+        from riskscore.contract import bundle
 
         loaded = bundle.load(store, manifest["name"], manifest["version"])  # the verified bytes
         with tempfile.TemporaryDirectory() as tmp:

@@ -1,13 +1,14 @@
-"""riskscore.challenger: the challenger's shadow decision, its background load, its failures."""
+"""riskscore.model.challenger: the challenger's shadow decision, its background load, its failures."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from riskscore import bundle
-from riskscore.challenger import Challenger, ShadowModel, adapt_feeds, pd_only
-from riskscore.scorer import Model
+from riskscore.contract import bundle
+from riskscore.model.challenger import Challenger, ShadowModel, adapt_feeds, pd_only
+from riskscore.model.feeds import dict_feeds
+from riskscore.model.sessions import Model
 from riskscore.settings import ScoreSettings
 
 
@@ -19,8 +20,8 @@ def loaded(trained_store):
 
 
 def rows(small_data, n=50):
-    from training.spec import load_spec
     from conftest import DEFAULT_SPEC_PATH
+    from training.data.spec import load_spec
 
     names = [f.name for f in load_spec(DEFAULT_SPEC_PATH).features]
     out = small_data[names].iloc[:n].astype(object).where(small_data[names].iloc[:n].notna(), None)
@@ -35,8 +36,8 @@ def test_the_shadow_decision_is_the_versions_own_decision(loaded, small_data):
     shadow = ShadowModel(b.manifest, b.files, settings)
     assert set(shadow.model.sessions) == {"pd"}
     sample = rows(small_data)
-    d = full.decide(full.feeds(sample))
-    s = shadow.decide(shadow.model.feeds(sample))
+    d = full.decide(dict_feeds(sample, full.features, full.known))
+    s = shadow.decide(dict_feeds(sample, shadow.model.features, shadow.model.known))
     np.testing.assert_array_equal(s["pd"], d["pd"])
     np.testing.assert_array_equal(s["score"], d["score"])
     np.testing.assert_array_equal(s["rating"], d["rating"])
@@ -51,7 +52,7 @@ def test_adapt_feeds_fills_what_the_champion_lacks(loaded, small_data):
     b, settings = loaded
     shadow = ShadowModel(b.manifest, b.files, settings)
     sample = rows(small_data, 5)
-    feeds = shadow.model.feeds(sample)
+    feeds = dict_feeds(sample, shadow.model.features, shadow.model.known)
     numeric = next(f.name for f in shadow.model.features if f.type == "numeric")
     categorical = next(f.name for f in shadow.model.features if f.type == "categorical")
     partial = {k: v for k, v in feeds.items() if k != numeric}
@@ -60,8 +61,9 @@ def test_adapt_feeds_fills_what_the_champion_lacks(loaded, small_data):
     assert np.isnan(adapted[numeric]).all()
     assert (adapted[categorical] == "").all()
     np.testing.assert_array_equal(shadow.decide(adapted)["pd"],
-                                  shadow.decide(shadow.model.feeds(
-                                      [dict(r, **{numeric: None, categorical: None}) for r in sample]))["pd"])
+                                  shadow.decide(dict_feeds(
+                                      [dict(r, **{numeric: None, categorical: None}) for r in sample],
+                                      shadow.model.features, shadow.model.known))["pd"])
 
 
 def test_pd_only_keeps_the_pd_model():

@@ -19,10 +19,12 @@ import time
 
 import numpy as np
 
-from . import bundle
-from .http import log
-from .scorer import Model
-from .store import open_store
+from riskscore.io.logline import emit
+from riskscore.model.feeds import dict_feeds
+from riskscore.model.loader import load_bundle
+from riskscore.model.sessions import Model
+
+__all__ = ["Challenger", "ShadowModel", "adapt_feeds", "pd_only"]
 
 LOADING, READY, UNAVAILABLE = "loading", "ready", "unavailable"
 
@@ -74,7 +76,7 @@ class ShadowModel:
         """One validated request's shadow decision, as the prediction log records it (this
         version's own `feeds`: a feature it lacks is ignored, one it has but the request lacks
         is missing, a category it never saw is missing)."""
-        d = self.decide(self.model.feeds([features]))
+        d = self.decide(dict_feeds([features], self.model.features, self.model.known))
         return {"model_version": self.version, "status": READY, "pd": float(d["pd"][0]),
                 "score": float(d["score"][0]), "rating": str(d["rating"][0]), "top_reason": d["top_reason"][0]}
 
@@ -104,11 +106,8 @@ class Challenger:
         return self._thread is not None and self._thread.is_alive()
 
     def load(self) -> ShadowModel:
-        s = self.settings
-        store = open_store(s.model_store, read_timeout_s=s.store_read_timeout_s,
-                           read_deadline_s=s.store_read_deadline_s)
-        loaded = bundle.load(store, s.model_name, self.version)  # every sha256 verified
-        self.model = ShadowModel(loaded.manifest, loaded.files, s)
+        loaded = load_bundle(self.settings, self.version)  # every sha256 verified; 503 on failure
+        self.model = ShadowModel(loaded.manifest, loaded.files, self.settings)
         return self.model
 
     def load_in_background(self, after: threading.Thread | None = None) -> threading.Thread | None:
@@ -124,11 +123,11 @@ class Challenger:
                     after.join()
                 try:
                     self.load()
-                    log("INFO", "challenger loaded", model_version=self.version)
+                    emit("INFO", "challenger loaded", model_version=self.version)
                 except Exception as exc:  # noqa: BLE001 - shadow only: the champion keeps serving
                     self._failed_at = time.monotonic()
-                    log("WARNING", "challenger not loaded; requests are answered by the champion alone",
-                        model_version=self.version, reason=str(exc)[:500])
+                    emit("WARNING", "challenger not loaded; requests are answered by the champion alone",
+                         model_version=self.version, reason=str(exc)[:500])
 
             self._thread = threading.Thread(target=run, name="challenger-load", daemon=True)
             self._thread.start()
@@ -155,5 +154,5 @@ class Challenger:
         try:
             return shadow_model.shadow(features)
         except Exception as exc:  # noqa: BLE001 - a shadow failure never reaches the caller
-            log("WARNING", "challenger failed on a request", model_version=self.version, reason=str(exc)[:500])
+            emit("WARNING", "challenger failed on a request", model_version=self.version, reason=str(exc)[:500])
             return {"model_version": self.version, "status": "error"}

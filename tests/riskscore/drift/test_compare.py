@@ -1,13 +1,13 @@
-"""riskscore.challenger_compare: champion vs challenger figures over a window."""
+"""riskscore.drift.compare: champion vs challenger figures over a window."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from riskscore.challenger_compare import Comparison, default_cutoff
-from riskscore.drift import auc_ks
-from riskscore.drift_stats import DriftSpec, psi
+from riskscore.drift.compare import Comparison, default_cutoff
+from riskscore.drift.check import auc_ks
+from riskscore.drift.stats import DriftSpec, psi
 
 BANDS = ["Poor", "Average", "Good", "Excellent"]
 EDGES = [400, 500, 600, 650, 700, 750, 800]
@@ -103,7 +103,7 @@ def test_default_cutoff(manifest, cutoff):
 def test_comparisons_group_record_batches_by_version_pair():
     import pyarrow as pa
 
-    from riskscore.challenger_compare import Comparisons
+    from riskscore.drift.compare import Comparisons
 
     class NoVersions:  # no manifest in the store: one score bin, no cut-off
         def get(self, version):
