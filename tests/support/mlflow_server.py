@@ -45,7 +45,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def mlflow_server(folder: Path, timeout_s: float = 90.0):
+def mlflow_server(folder: Path, timeout_s: float = 300.0):
     exe = mlflow_executable()
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
