@@ -1,4 +1,4 @@
-"""MLflow tracking and registry against a real `mlflow server` (tests/mlflow_server.py), read
+"""MLflow tracking and registry against a real `mlflow server` (tests/support/mlflow_server.py), read
 back through MLflow's own client: what `python -m training train --mlflow-uri` logged and
 registered, the nested Optuna trials, and the alias `champion` following promote/rollback."""
 
@@ -14,7 +14,7 @@ from riskscore.contract import bundle
 from riskscore.io.store import LocalStore
 from support.mlflow_server import free_port, mlflow_server
 from training.cli import main
-from training.evaluation import tracking as mlflow_tracking
+from training.evaluation import tracking
 
 pytestmark = pytest.mark.slow
 
@@ -148,7 +148,7 @@ def test_mlflow_optional_warns_and_publishes(inputs, tmp_path, capsys, monkeypat
 
 def test_without_a_uri_mlflow_is_not_touched(inputs, tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setattr(mlflow_tracking.Tracker, "connect", classmethod(lambda *a, **k: pytest.fail("connected")))
+    monkeypatch.setattr(tracking.Tracker, "connect", classmethod(lambda *a, **k: pytest.fail("connected")))
     assert train(inputs, tmp_path / "models") == 0
 
 
@@ -157,7 +157,7 @@ def test_without_a_uri_mlflow_is_not_touched(inputs, tmp_path, monkeypatch):
     ({"x": None}, {"x": "None"}),
 ])
 def test_flatten(obj, flat):
-    assert mlflow_tracking.flatten(obj) == flat
+    assert tracking.flatten(obj) == flat
 
 
 def test_promote_of_an_unregistered_version_warns_and_moves_nothing(server, tracked, tmp_path, capsys):
@@ -166,7 +166,7 @@ def test_promote_of_an_unregistered_version_warns_and_moves_nothing(server, trac
     shutil.copytree(store, copy)
     c = client(server)
     before = c.get_model_version_by_alias("credit_default", "champion").version
-    assert mlflow_tracking.sync_champion(server.uri, "credit_default", "v19990101-000000", warn=print) is None
+    assert tracking.sync_champion(server.uri, "credit_default", "v19990101-000000", warn=print) is None
     assert "is not registered" in capsys.readouterr().out
     assert c.get_model_version_by_alias("credit_default", "champion").version == before
 
