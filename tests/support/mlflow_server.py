@@ -73,6 +73,11 @@ def mlflow_server(folder: Path, timeout_s: float = 300.0):
                 raise RuntimeError(f"mlflow server not ready within {timeout_s} s:\n"
                                    f"{log_path.read_text(errors='replace')}")
             time.sleep(0.2)
+        # The server imports its REST handlers on the first API call (seconds on a loaded
+        # machine): make that call here, so the tests' clients meet a warm server.
+        with urllib.request.urlopen(f"{uri}/api/2.0/mlflow/experiments/search?max_results=1",
+                                    timeout=timeout_s) as r:
+            r.read()
         yield SimpleNamespace(uri=uri, port=port, folder=folder, log_path=log_path, proc=proc)
     finally:
         if proc.poll() is None:

@@ -22,6 +22,9 @@ from pathlib import Path
 CHAMPION_ALIAS = "champion"
 BUNDLE_VERSION_TAG = "bundle_version"
 DEFAULT_EXPERIMENT = "credit-risk"
+# Per call while connecting, no retries: enough for a tracking server on Cloud Run to start
+# from zero instances, short against a run of minutes.
+CONNECT_TIMEOUT_S = 10.0
 # The files of a version that go to MLflow as artifacts (the rest are derived data).
 ARTIFACT_SUFFIXES = (".onnx",)
 ARTIFACT_NAMES = ("manifest.json", "model_card.html")
@@ -120,7 +123,7 @@ class Tracker:
         self._retries = retries
 
     @classmethod
-    def connect(cls, uri: str, experiment: str | None = DEFAULT_EXPERIMENT, *, connect_timeout_s: float = 5.0,
+    def connect(cls, uri: str, experiment: str | None = DEFAULT_EXPERIMENT, *, connect_timeout_s: float = CONNECT_TIMEOUT_S,
                 request_timeout_s: float = 30.0, retries: int = 2) -> "Tracker":
         """Reach the server within `connect_timeout_s` and find or create the experiment (None:
         the registry only). Raises MlflowUnavailable (one line naming the URI) if it cannot."""
@@ -279,7 +282,7 @@ class RunMirror:
 
     @classmethod
     def open(cls, uri: str | None, experiment: str, run_name: str, *, optional: bool = False,
-             warn=warn, connect_timeout_s: float = 5.0) -> "RunMirror":
+             warn=warn, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> "RunMirror":
         mirror = cls(None, optional, warn)
         if uri:
             mirror._guard(lambda: mirror._start(uri, experiment, run_name, connect_timeout_s))
