@@ -102,6 +102,7 @@ module "functions" {
   model_bucket                = module.storage.model_bucket
   model_name                  = var.model_name
   model_version               = var.model_version
+  model_challenger_version    = var.model_challenger_version
   batch_bucket                = module.storage.batch_bucket
   drift_reports_folder        = module.storage.drift_reports_folder
   tables                      = module.bigquery.tables

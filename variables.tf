@@ -44,6 +44,12 @@ variable "model_version" {
   default     = ""
 }
 
+variable "model_challenger_version" {
+  type        = string
+  description = "A second model version scored in shadow beside the one that decides (MODEL_CHALLENGER_VERSION): its outputs go to the prediction log and batch outputs, and the drift check compares the two; empty: no challenger."
+  default     = ""
+}
+
 variable "score_min_instances" {
   type        = number
   description = "Warm instances of score: 0 costs nothing at rest; 1 or more removes cold starts (billed around the clock)."

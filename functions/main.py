@@ -30,6 +30,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from riskscore.io import logline  # noqa: E402 - after the lines above: before numpy, any model class
+from riskscore.model.challenger import Challenger  # noqa: E402
 from riskscore.model.scorer import Scorer  # noqa: E402
 from riskscore.serving import handler, trace  # noqa: E402
 from riskscore.serving.narrative import Narrator  # noqa: E402 - standard library only: google.genai loads on the first narrative
@@ -41,6 +42,7 @@ from riskscore.settings import BatchSettings, DriftSettings, ScoreSettings  # no
 _TARGET = os.environ.get("FUNCTION_TARGET")
 SETTINGS = ScoreSettings.from_env()
 SCORER = Scorer(SETTINGS)
+CHALLENGER = Challenger(SETTINGS)  # MODEL_CHALLENGER_VERSION: scored in shadow, never answers
 PREDICTIONS = PredictionLog(SETTINGS)
 NARRATOR = Narrator(SETTINGS)
 
@@ -53,8 +55,11 @@ NARRATOR = Narrator(SETTINGS)
 # Right before the fork, everything the master built moves to the collector's permanent
 # generation (gc.freeze): the worker's collections, during the model load and then per
 # request, never scan those objects again, nor copy their pages by touching them.
+# A challenger (if any) loads after the champion, in the background too: the first 200 never
+# waits for it.
 if _TARGET in (None, "score"):
-    os.register_at_fork(before=gc.freeze, after_in_child=SCORER.load_in_background)
+    os.register_at_fork(before=gc.freeze,
+                        after_in_child=lambda: CHALLENGER.load_in_background(after=SCORER.load_in_background()))
 
 # Batch functions: pyarrow, the Google clients and the batch modules load on their first call,
 # never on `score`'s path. Each instance reads the settings of the function it serves (all of
@@ -85,7 +90,8 @@ async def score(request):
     event loop, which keeps no thread-pool hand-off per request. Every log line of the request
     (the prediction, any error) carries its Cloud Trace ids."""
     with logline.context(trace.log_fields(request.headers, SETTINGS.google_cloud_project)):
-        body, status, headers = await handler.score(request, SCORER, PREDICTIONS, SETTINGS, NARRATOR)
+        body, status, headers = await handler.score(request, SCORER, PREDICTIONS, SETTINGS, NARRATOR,
+                                                    CHALLENGER)
     return Response(body, status, headers)
 
 

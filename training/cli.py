@@ -11,6 +11,7 @@ from riskscore.errors import RiskScoreError
 from riskscore.io.store import open_store
 
 from training.data.spec import SpecError, load_spec
+from training.evaluation import tracking
 
 DEFAULT_SPEC = "training/specs/credit_default.yaml"
 
@@ -44,18 +45,24 @@ def cmd_train(args) -> int:
     spec = load_spec(args.spec)
     store = open_store(args.store)
     started, run_id = datetime.now(timezone.utc), uuid.uuid4().hex
+    # Before anything is read or trained: an unusable MLflow fails the run here (or warns).
+    mlflow = tracking.RunMirror.open(tracking.resolve_uri(args.mlflow_uri), args.mlflow_experiment,
+                                     f"{spec.name}-{run_id[:8]}", optional=args.mlflow_optional)
+    params = {"force": args.force, "tune": args.tune}
     result, error = None, None
     try:
         print(f"reading {args.data}")
         result = train(spec, read_table(args.data), store, force=args.force, tune_trials=args.tune)
     except Exception as exc:
         error = exc
+        mlflow.failed(exc)
         raise
     finally:
         append_run(store, run_record(run_id=run_id, started_at=started, model=spec.name, data_uri=args.data,
-                                     params={"spec": spec.model_dump(mode="json"), "force": args.force,
-                                             "tune": args.tune},
+                                     params={"spec": spec.model_dump(mode="json"), **params},
                                      result=result, error=error), bq_table=args.runs_table)
+    mlflow.published(spec=spec.model_dump(mode="json"), params=params, result=result, store=store,
+                     data_uri=args.data)
     print()
     print(summary(result, store.uri))
     return 0
@@ -91,7 +98,16 @@ def cmd_promote(args) -> int:
     bundle.load(store, args.model, args.version)  # refuse to point at a corrupt or absent version
     bundle.set_current(store, args.model, args.version)
     print(f"{args.model}: current version is now {args.version}")
+    _sync_champion(args, args.version)
     return 0
+
+
+def _sync_champion(args, version: str) -> None:
+    """With an MLflow URI, the registry alias `champion` follows current.json."""
+    number = tracking.sync_champion(tracking.resolve_uri(args.mlflow_uri), args.model, version,
+                                    optional=args.mlflow_optional)
+    if number is not None:
+        print(f"{args.model}: MLflow registry alias {tracking.CHAMPION_ALIAS!r} now names version {number}")
 
 
 def cmd_rollback(args) -> int:
@@ -104,6 +120,7 @@ def cmd_rollback(args) -> int:
     bundle.load(store, args.model, target)
     bundle.set_current(store, args.model, target)
     print(f"{args.model}: rolled back from {(current or {}).get('version')} to {target}")
+    _sync_champion(args, target)
     return 0
 
 
@@ -194,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", type=int, default=0, metavar="N",
                    help="run N seeded Optuna trials over the chosen PD family's parameters (cross-validated "
                         "on small tables); every trial goes to the training-runs log")
+    tracking.add_arguments(p, experiment=True)
     p.set_defaults(func=cmd_train)
 
     for name, func, help_ in (("promote", cmd_promote, "make a version current"),
@@ -205,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--version", required=True)
         else:
             p.add_argument("--to", help="version to roll back to (default: the one before current)")
+        tracking.add_arguments(p, experiment=False)
         p.set_defaults(func=func)
 
     p = sub.add_parser("list", help="versions and their test metrics")
@@ -243,6 +262,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SpecError, RiskScoreError, ValueError, FileExistsError) as exc:
+    except (SpecError, RiskScoreError, ValueError, FileExistsError, tracking.MlflowUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -46,6 +46,8 @@ class ModelSettings(StoreSettings):
     """Which version serves and how its ONNX sessions run (score and batch_score)."""
 
     model_version: str | None = Field(None, description="pin a version instead of following current.json")
+    # A second version scoring in shadow beside the one that decides (riskscore.model.challenger).
+    model_challenger_version: str | None = Field(None, description="challenger version, scored in shadow")
     # onnxruntime sizes its thread pools from the host's cores, not the container's CPU limit.
     ort_intra_op_threads: int = Field(1, ge=1)
     ort_inter_op_threads: int = Field(1, ge=1)
@@ -129,6 +131,9 @@ class DriftSettings(StoreSettings):
     Every version's drift baseline is read from the store, so there is no version pin."""
 
     max_body_bytes: int = Field(16 * 1024, gt=0)
+    # The challenger score and batch_score shadow-score with: the page says when no row of a
+    # window carries its decision (the comparison itself reads the versions the rows carry).
+    model_challenger_version: str | None = None
     # The source a POST without "source" checks, e.g. bq://PROJECT.DATASET.predictions.
     drift_source: str | None = None
     # Where reports go (folder or gs://bucket/prefix); unset: <model_store>/<model_name>/reports/drift.

@@ -13,19 +13,20 @@ locals {
 
   # batch_score and batch_score_gcs run the same job (riskscore.batch) with the same settings.
   batch_environment = {
-    MODEL_STORE           = local.model_store
-    MODEL_NAME            = var.model_name
-    MODEL_VERSION         = var.model_version
-    ORT_INTRA_OP_THREADS  = "2"
-    ORT_INTER_OP_THREADS  = "1"
-    STORE_READ_TIMEOUT_S  = "10"
-    STORE_READ_DEADLINE_S = "60"
-    GOOGLE_CLOUD_PROJECT  = var.project_id
-    MAX_BODY_BYTES        = "33554432" # 32 MiB: Cloud Run's request limit
-    BATCH_CHUNK_ROWS      = "50000"
-    MAX_INLINE_RECORDS    = "10000"
-    BATCH_STAGING_DATASET = var.batch_staging_dataset
-    BATCH_WORKERS         = "2" # chunks scored at once: one per vCPU
+    MODEL_STORE              = local.model_store
+    MODEL_NAME               = var.model_name
+    MODEL_VERSION            = var.model_version
+    MODEL_CHALLENGER_VERSION = var.model_challenger_version
+    ORT_INTRA_OP_THREADS     = "2"
+    ORT_INTER_OP_THREADS     = "1"
+    STORE_READ_TIMEOUT_S     = "10"
+    STORE_READ_DEADLINE_S    = "60"
+    GOOGLE_CLOUD_PROJECT     = var.project_id
+    MAX_BODY_BYTES           = "33554432" # 32 MiB: Cloud Run's request limit
+    BATCH_CHUNK_ROWS         = "50000"
+    MAX_INLINE_RECORDS       = "10000"
+    BATCH_STAGING_DATASET    = var.batch_staging_dataset
+    BATCH_WORKERS            = "2" # chunks scored at once: one per vCPU
     # Larger inputs go to Dataflow (a Flex Template launch); the answer is the job id.
     DATAFLOW_MIN_ROWS        = tostring(var.dataflow_min_rows)
     DATAFLOW_TEMPLATE        = var.dataflow_template
@@ -102,16 +103,17 @@ module "score" {
   ingress_settings         = "ALLOW_ALL" # called from outside Google Cloud, with identity tokens
   labels                   = var.labels
   environment_variables = {
-    MODEL_STORE           = local.model_store
-    MODEL_NAME            = var.model_name
-    MODEL_VERSION         = var.model_version
-    ORT_INTRA_OP_THREADS  = "1"
-    ORT_INTER_OP_THREADS  = "1"
-    MAX_BODY_BYTES        = "65536"
-    LOAD_RETRY_S          = "5"
-    STORE_READ_TIMEOUT_S  = "10"
-    STORE_READ_DEADLINE_S = "20"
-    GOOGLE_CLOUD_PROJECT  = var.project_id
+    MODEL_STORE              = local.model_store
+    MODEL_NAME               = var.model_name
+    MODEL_VERSION            = var.model_version
+    MODEL_CHALLENGER_VERSION = var.model_challenger_version
+    ORT_INTRA_OP_THREADS     = "1"
+    ORT_INTER_OP_THREADS     = "1"
+    MAX_BODY_BYTES           = "65536"
+    LOAD_RETRY_S             = "5"
+    STORE_READ_TIMEOUT_S     = "10"
+    STORE_READ_DEADLINE_S    = "20"
+    GOOGLE_CLOUD_PROJECT     = var.project_id
     # Narratives (score?include=narrative): an empty model or location means the template only.
     NARRATIVE_MODEL     = var.narrative_enabled ? var.narrative_model : ""
     NARRATIVE_LOCATION  = var.narrative_enabled ? var.narrative_location : ""
@@ -211,15 +213,16 @@ module "drift_check" {
   ingress_settings         = var.jobs_ingress
   labels                   = var.labels
   environment_variables = {
-    MODEL_STORE           = local.model_store
-    MODEL_NAME            = var.model_name
-    STORE_READ_TIMEOUT_S  = "10"
-    STORE_READ_DEADLINE_S = "60"
-    GOOGLE_CLOUD_PROJECT  = var.project_id
-    MAX_BODY_BYTES        = "1048576"
-    DRIFT_SOURCE          = "bq://${var.predictions_table}"
-    REPORTS_DIR           = "gs://${var.model_bucket}/${var.drift_reports_folder}${var.model_name}/"
-    DRIFT_REPORTS_TABLE   = "bq://${var.tables.drift_reports}"
+    MODEL_STORE              = local.model_store
+    MODEL_NAME               = var.model_name
+    MODEL_CHALLENGER_VERSION = var.model_challenger_version
+    STORE_READ_TIMEOUT_S     = "10"
+    STORE_READ_DEADLINE_S    = "60"
+    GOOGLE_CLOUD_PROJECT     = var.project_id
+    MAX_BODY_BYTES           = "1048576"
+    DRIFT_SOURCE             = "bq://${var.predictions_table}"
+    REPORTS_DIR              = "gs://${var.model_bucket}/${var.drift_reports_folder}${var.model_name}/"
+    DRIFT_REPORTS_TABLE      = "bq://${var.tables.drift_reports}"
   }
   invoker_members = local.jobs_invokers
 }

@@ -48,6 +48,11 @@ variable "model_version" {
   description = "Pinned model version (MODEL_VERSION); empty follows the model's current.json."
 }
 
+variable "model_challenger_version" {
+  type        = string
+  description = "Challenger model version scored in shadow by score and batch_score, compared by drift_check (MODEL_CHALLENGER_VERSION); empty: none."
+}
+
 variable "batch_bucket" {
   type        = string
   description = "Bucket whose finalized objects trigger batch_score_gcs."

@@ -33,8 +33,9 @@ def main(argv=None) -> int:
     settings = settings_from(args, batch_chunk_rows=args.chunk_rows, batch_workers=args.workers)
     progress = None if args.quiet else ProgressBar()
     try:
-        model = PinnedModels(settings).pin()
-        summary = run(job_source(args), args.output, args.run_date or today(), model, settings, progress=progress)
+        models = PinnedModels(settings)
+        summary = run(job_source(args), args.output, args.run_date or today(), models.pin(), settings,
+                      progress=progress, challenger=models.challenger())
     except RiskScoreError as exc:
         if progress:
             sys.stderr.write("\n")

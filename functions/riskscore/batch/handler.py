@@ -36,7 +36,8 @@ def batch_score(request, models: PinnedModels, settings: BatchSettings):
             if launched is not None:  # too large for one instance: a Dataflow job scores it
                 emit("INFO", "batch run on dataflow", log_type="batch_dataflow", request_id=request_id, **launched)
                 return respond(launched, status=202, headers={"X-Request-Id": request_id})
-            result = summary = run.run(source, parsed.output, run_date, model, settings)
+            result = summary = run.run(source, parsed.output, run_date, model, settings,
+                                       challenger=models.challenger())
         emit("INFO", "batch run", log_type="batch_run", request_id=request_id, **summary)
         return respond(result, headers={"X-Request-Id": request_id})
     except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500
@@ -57,7 +58,8 @@ def batch_score_gcs(event, models: PinnedModels, settings: BatchSettings) -> Non
         if launched is not None:
             emit("INFO", "batch run on dataflow", log_type="batch_dataflow", event_id=event["id"], **launched)
             return
-        summary = run.run(target.source, target.output, target.run_date, model, settings)
+        summary = run.run(target.source, target.output, target.run_date, model, settings,
+                          challenger=models.challenger())
     except RiskScoreError as exc:
         if exc.status >= 500:
             raise  # worth a redelivery

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from riskscore.model.loader import load_model, pinned_version
+from riskscore.model.loader import load_bundle, load_model, pinned_version
 from riskscore.model.sessions import Model
 from riskscore.settings import BatchSettings
 
@@ -25,6 +25,7 @@ class PinnedModels:
     def __init__(self, settings: BatchSettings):
         self.settings = settings
         self._model: Model | None = None
+        self._challenger = None
         self._lock = threading.Lock()
 
     def pin(self) -> Model:
@@ -34,3 +35,18 @@ class PinnedModels:
                 return self._model
             self._model = load_model(self.settings, version)  # verifies every sha256
             return self._model
+
+    def challenger(self):
+        """MODEL_CHALLENGER_VERSION's shadow model (riskscore.model.challenger.ShadowModel),
+        loaded once; None without one. One that cannot be loaded fails the run (503): an
+        output silently without its columns would read as "no challenger"."""
+        version = self.settings.model_challenger_version
+        if version is None:
+            return None
+        from riskscore.model.challenger import ShadowModel
+
+        with self._lock:
+            if self._challenger is None or self._challenger.version != version:
+                loaded = load_bundle(self.settings, version)  # verifies every sha256; 503 on failure
+                self._challenger = ShadowModel(loaded.manifest, loaded.files, self.settings)
+            return self._challenger

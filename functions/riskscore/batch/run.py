@@ -37,8 +37,9 @@ Progress = Callable[[int, int, int], None]  # rows_in, rows_scored, rows_rejecte
 class BatchScorer:
     """A pinned model's scoring of cast chunks into SCORES rows (thread-safe)."""
 
-    def __init__(self, model, run_date: date, scored_at: datetime | None = None):
+    def __init__(self, model, run_date: date, scored_at: datetime | None = None, challenger=None):
         self.model = model
+        self.challenger = challenger  # a riskscore.model.challenger.ShadowModel, or None
         self.core: DecisionCore = model.core
         self.columns = InputColumns.from_manifest(model.manifest)
         self.run_date = run_date
@@ -85,7 +86,22 @@ class BatchScorer:
         cols["run_date"] = pa.array(np.full(n, np.datetime64(self.run_date, "D")), pa.date32())
         cols["scored_at"] = pa.array(np.full(n, np.datetime64(self.scored_at.replace(tzinfo=None), "us")),
                                      pa.timestamp("us", tz="UTC"))
+        cols.update(challenger_columns(self.challenger, rows, self.core.features, self._known))
         return pa.RecordBatch.from_arrays([cols[name] for name in self.schema.names], schema=self.schema)
+
+
+def challenger_columns(challenger, rows: pa.RecordBatch, features, known) -> dict[str, pa.Array]:
+    """The challenger's columns of SCORES for cast rows (nulls without a challenger)."""
+    n = rows.num_rows
+    if challenger is None:
+        return {"challenger_version": pa.nulls(n, pa.string()), "challenger_pd": pa.nulls(n, pa.float64()),
+                "challenger_score": pa.nulls(n, pa.float64()), "challenger_rating": pa.nulls(n, pa.string())}
+    from riskscore.model.challenger import adapt_feeds
+
+    d = challenger.decide(adapt_feeds(arrow_feeds(rows, features, known), challenger.model))
+    return {"challenger_version": pa.array([challenger.version] * n, pa.string()),
+            "challenger_pd": pa.array(d["pd"]), "challenger_score": pa.array(d["score"]),
+            "challenger_rating": pa.array(d["rating"].tolist(), pa.string())}
 
 
 def _text(codes: np.ndarray, names: pa.Array) -> pa.Array:
@@ -113,14 +129,15 @@ def _in_order(chunks: Iterator[Chunk], work, workers: int) -> Iterator[tuple[Chu
 
 
 def run(source, destination: str, run_date: date, model, settings: BatchSettings,
-        progress: Progress | None = None) -> dict:
+        progress: Progress | None = None, challenger=None) -> dict:
     """Score `source` into `destination` for `run_date`; returns the run's summary.
 
     Raises InputNotFound / InvalidInput / OutputNotWritable (nothing written) for a missing or
-    unusable input or destination; bad rows are rejects, never errors.
+    unusable input or destination; bad rows are rejects, never errors. `challenger`
+    (PinnedModels.challenger()): its shadow decision goes to the challenger_* columns.
     """
     started = time.perf_counter()
-    scorer = BatchScorer(model, run_date)
+    scorer = BatchScorer(model, run_date, challenger=challenger)
     reader = open_source(source, scorer.columns, settings.batch_chunk_rows, project=settings.google_cloud_project)
     sink = open_sink(destination, run_date, scorer.columns.id, project=settings.google_cloud_project,
                      staging_dataset=settings.batch_staging_dataset)
@@ -140,5 +157,6 @@ def run(source, destination: str, run_date: date, model, settings: BatchSettings
     seconds = time.perf_counter() - started
     return {"rows_in": rows_in, "rows_scored": rows_scored, "rows_rejected": rows_rejected,
             "output": output, "rejects": rejects, "model_version": model.version,
+            **({"challenger_version": challenger.version} if challenger is not None else {}),
             "run_date": run_date.isoformat(), "seconds": round(seconds, 3),
             "rows_per_second": round(rows_in / seconds, 1) if seconds > 0 else None}

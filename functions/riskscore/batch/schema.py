@@ -44,6 +44,12 @@ SCORES_SCHEMA: list[dict] = [
     _f("model_version", "STRING", "REQUIRED"),
     _f("run_date", "DATE", "REQUIRED", "the run's date (partition)"),
     _f("scored_at", "TIMESTAMP", "REQUIRED"),
+    # MODEL_CHALLENGER_VERSION's shadow decision (riskscore.model.challenger); null without one.
+    # Last, so that a table created before them takes them as added NULLABLE columns.
+    _f("challenger_version", "STRING", description="the challenger version scored in shadow"),
+    _f("challenger_pd", "FLOAT", description="the challenger's probability of default"),
+    _f("challenger_score", "FLOAT", description="the challenger's score, rounded to 0.1"),
+    _f("challenger_rating", "STRING", description="the challenger's rating band"),
 ]
 
 REJECTS_SCHEMA: list[dict] = [
@@ -59,7 +65,8 @@ FILE_EXCLUDED = ("run_date",)  # carried by the Hive-style folder in Parquet out
 # Columns with few distinct values in a run: dictionary-encoded in Parquet. The others (ids,
 # floats, raw rows) are not: hashing every value costs CPU and, unique, they only grow the file.
 FEW_VALUES = ("rating", "segment", "segment_name", *[f"reason_{k}" for k in range(1, REASONS + 1)],
-              "model_version", "scored_at", "field", "reason")
+              "model_version", "scored_at", "field", "reason", "challenger_version",
+              "challenger_rating")
 
 
 def schema_for(schema: list[dict], id_column: str | None) -> list[dict]:

@@ -31,6 +31,7 @@ import numpy as np
 
 from riskscore.contract import bundle
 from riskscore.contract.manifest import DRIFT_BASELINE_FILE, Manifest
+from riskscore.drift.compare import Comparisons
 from riskscore.drift.fairness import FairnessAccumulator
 from riskscore.drift.sources import Columns, open_source, partition_date
 from riskscore.drift.stats import (
@@ -476,9 +477,11 @@ def check(source: str, start: date, end: date, versions: Versions, **source_kwar
     # Read the union of columns of every version seen so far: versions of one model share the
     # spec's features in practice; a feature a version lacks is ignored for it.
     columns = info.columns
+    comparisons = Comparisons(versions, columns.target)
     for batch in src.batches(columns, start, end):
         if not batch.num_rows:
             continue
+        comparisons.add(batch, current)
         mv = batch.column("model_version")
         if mv.null_count:
             mv = pc.fill_null(mv, current)
@@ -501,6 +504,8 @@ def check(source: str, start: date, end: date, versions: Versions, **source_kwar
         **{k: primary[k] for k in ("features", "outputs", "rating_mix", "backtest", "fairness")},
         "drifted_features": sorted({f for r in results for f in r.get("drifted_features", [])}),
         "versions": results or [primary],
+        # champion vs challenger, on rows that carry a challenger's decision (riskscore.drift.compare)
+        "comparisons": comparisons.results(),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return report

@@ -90,6 +90,9 @@ def run(settings, body: dict | None) -> dict:
             raise  # a source the caller named: a typo is a 404
         # The configured log: its sink creates the table with the first prediction.
         return no_data(settings, source, start, end, exc.message)
+    # The challenger the functions are set to shadow-score with: the page says when no row of
+    # the window carries its decision yet.
+    report["challenger_version"] = settings.model_challenger_version
     reports = Reports(settings)
     name = window_name(start, end)
     report["report_url"] = reports.url(f"{name}/report.html")
@@ -272,8 +275,11 @@ def render_index(index: list[dict], model_name: str) -> str:
 
 
 def render_page(report: dict, index: list[dict]) -> str:
+    from riskscore.drift.compare_charts import comparison_charts
+
     versions = [dict(v, charts=_version_charts(v)) for v in report["versions"]]
-    return pages.render("drift_report.html", title=f"Drift: {report['model_name']} {report['window']['start']}"
+    comparisons = [(c, comparison_charts(c)) for c in report.get("comparisons") or []]
+    return pages.render("drift_report.html", comparisons=comparisons, title=f"Drift: {report['model_name']} {report['window']['start']}"
                         + ("" if report["window"]["start"] == report["window"]["end"]
                            else f" to {report['window']['end']}"),
                         report=report, versions=versions, trend=_trend_chart(index), fmt=number, pct=percent)

@@ -38,6 +38,9 @@ __all__ = ["BATCH_ROWS", "BatchOutputSource", "BigQuerySource", "COMMON", "Colum
            "open_source", "partition_date", "window_bounds"]
 
 COMMON = ("time", "model_version", "applicant_id_hash", "pd", "score", "rating")
+# A challenger's shadow decision, when the rows carry one (riskscore.drift.compare).
+CHALLENGER = ("challenger_version", "challenger_pd", "challenger_score", "challenger_rating")
+_CHALLENGER_TYPES = ("string", "float64", "float64", "string")
 _PARTITION = re.compile(r"run_date=(\d{4}-\d{2}-\d{2})")
 BATCH_ROWS = 65_536
 
@@ -142,6 +145,9 @@ def _normalize_batch_output(batch, columns: Columns, day: date | None):
     for name in ("pd", "score"):
         add(name, pc.cast(batch.column(name), pa.float64()) if name in names else pa.nulls(n, pa.float64()))
     add("rating", pc.cast(batch.column("rating"), pa.string()) if "rating" in names else pa.nulls(n, pa.string()))
+    for name, kind in zip(CHALLENGER, _CHALLENGER_TYPES):
+        if name in names:
+            add(name, pc.cast(batch.column(name), getattr(pa, kind)()))
     for name, kind in columns.features.items():
         if name in names:
             add(name, pc.cast(batch.column(name), pa.float64() if kind == "numeric" else pa.string()))
@@ -160,8 +166,8 @@ def _parquet_batches(handle, uri: str, columns: Columns, day: date | None):
         pf = pq.ParquetFile(handle)
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not a Parquet file"
         raise InvalidInput(f"source {uri!r} is not a readable Parquet file: {exc}") from None
-    wanted = set(COMMON) | set(columns.features) | set(columns.protected) | {"scored_at", "run_date", columns.target,
-                                                                             columns.id}
+    wanted = set(COMMON) | set(CHALLENGER) | set(columns.features) | set(columns.protected) | {
+        "scored_at", "run_date", columns.target, columns.id}
     present = [n for n in pf.schema_arrow.names if n in wanted]
     if "pd" not in present:
         raise InvalidInput(f"source {uri!r} has no 'pd' column: not a batch-scoring output")
@@ -186,9 +192,11 @@ class JsonlLogSource:
         feats = pa.struct([(n, pa.float64() if k == "numeric" else pa.string())
                            for n, k in columns.features.items()])
         outs = pa.struct([("pd", pa.float64()), ("score", pa.float64()), ("rating", pa.string())])
+        shadow = pa.struct([("model_version", pa.string()), ("pd", pa.float64()), ("score", pa.float64()),
+                            ("rating", pa.string())])
         schema = pa.schema([("time", pa.timestamp("us", tz="UTC")), ("model_version", pa.string()),
                             ("applicant_id_hash", pa.string()), ("log_type", pa.string()),
-                            ("features", feats), ("outputs", outs)]
+                            ("features", feats), ("outputs", outs), ("challenger", shadow)]
                            + ([(columns.target, pa.float64())] if columns.target else []))
         lo, hi = window_bounds(start, end)
         try:
@@ -200,6 +208,10 @@ class JsonlLogSource:
                 arrays = [batch.column("time"), batch.column("model_version"), batch.column("applicant_id_hash"),
                           o.field("pd"), o.field("score"), o.field("rating")]
                 names = list(COMMON)
+                shadow_col = batch.column("challenger")
+                if shadow_col.null_count < batch.num_rows:  # a challenger's lines (pd null until it is ready)
+                    arrays += [shadow_col.field(k) for k in ("model_version", "pd", "score", "rating")]
+                    names += list(CHALLENGER)
                 for name in columns.features:
                     arrays.append(f.field(name))
                     names.append(name)
@@ -292,7 +304,7 @@ class BigQuerySource:
 
         payload = {f.name: f for f in schema["jsonPayload"].fields}
         sub = {name: {f.name for f in payload[name].fields} if name in payload else set()
-               for name in ("features", "outputs")}
+               for name in ("features", "outputs", "challenger")}
 
         def col(path: str, present: bool, alias: str, typ: str) -> str:
             return f"CAST(jsonPayload.{path} AS {typ}) AS `{alias}`" if present else f"CAST(NULL AS {typ}) AS `{alias}`"
@@ -302,6 +314,10 @@ class BigQuerySource:
                   col("outputs.pd", "pd" in sub["outputs"], "pd", "FLOAT64"),
                   col("outputs.score", "score" in sub["outputs"], "score", "FLOAT64"),
                   col("outputs.rating", "rating" in sub["outputs"], "rating", "STRING")]
+        if "pd" in sub["challenger"]:  # a challenger's lines (riskscore.model.challenger)
+            select += [col(f"challenger.{key}", key in sub["challenger"], alias, typ) for key, alias, typ in
+                       (("model_version", "challenger_version", "STRING"), ("pd", "challenger_pd", "FLOAT64"),
+                        ("score", "challenger_score", "FLOAT64"), ("rating", "challenger_rating", "STRING"))]
         for name, kind in columns.features.items():
             select.append(col(f"features.{name}", name in sub["features"], name,
                               "FLOAT64" if kind == "numeric" else "STRING"))
@@ -315,8 +331,8 @@ class BigQuerySource:
     def _batch_query(self, schema, columns: Columns, start, end):
         from google.cloud import bigquery
 
-        wanted = set(COMMON) | set(columns.features) | set(columns.protected) | {"scored_at", "run_date",
-                                                                                 columns.target, columns.id}
+        wanted = set(COMMON) | set(CHALLENGER) | set(columns.features) | set(columns.protected) | {
+            "scored_at", "run_date", columns.target, columns.id}
         select = ", ".join(f"`{n}`" for n in schema if n in wanted)
         where = "run_date BETWEEN @start AND @end" if "run_date" in schema else "TRUE"
         sql = f"SELECT {select} FROM `{self.table}` WHERE {where}"

@@ -165,6 +165,9 @@ class DriftSpec(StrictModel):
     psi_warning: float = Field(PSI_STABLE, gt=0)
     psi_alert: float = Field(PSI_SIGNIFICANT, gt=0)
     min_rows: int = Field(500, ge=1)
+    # Champion/challenger: a score below this is a decline (default: the lowest rating band's
+    # upper edge); the comparison counts the decisions a challenger would change.
+    cutoff_score: float | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> "DriftSpec":

@@ -11,6 +11,7 @@ import time
 
 from riskscore.contract.request import validate
 from riskscore.errors import MethodNotAllowed
+from riskscore.model.challenger import Challenger
 from riskscore.model.scorer import Scorer
 from riskscore.serving import console
 from riskscore.serving.http import error_response, read_json_asgi, request_id_of, respond
@@ -21,23 +22,28 @@ from riskscore.settings import ScoreSettings
 __all__ = ["model_info", "score"]
 
 
-def model_info(model) -> dict:
+def model_info(model, challenger: Challenger | None = None) -> dict:
     m = model.manifest
-    return {"status": "ok", "name": m["name"], "version": m["version"], "created_at": m["created_at"],
+    info = {"status": "ok", "name": m["name"], "version": m["version"], "created_at": m["created_at"],
             "features": m["features"], "metrics": m["metrics"], "rating_bands": m["rating_bands"],
             "scaling": m["scaling"], "models": sorted(m["models"])}
+    if challenger is not None and challenger.enabled:
+        info["challenger"] = {"version": challenger.version, "status": challenger.status}
+    return info
 
 
-async def score(request, scorer: Scorer, predictions: PredictionLog, settings: ScoreSettings, narrator: Narrator):
+async def score(request, scorer: Scorer, predictions: PredictionLog, settings: ScoreSettings, narrator: Narrator,
+                challenger: Challenger | None = None):
     """`?include=narrative` adds the narrative (riskscore.serving.narrative), written after the
-    prediction is logged; whatever happens to it, the decision is answered."""
+    prediction is logged; whatever happens to it, the decision is answered. `challenger`:
+    MODEL_CHALLENGER_VERSION, scored in shadow; its decision goes to the log line only."""
     started = time.perf_counter()
     request_id = request_id_of(request.headers)
     try:
         if request.method == "GET":  # a browser gets the console page, other clients JSON
             model = scorer.ensure_loaded()
             page = console.html_response(request.headers.get("Accept"), request.query_params.get("view"), model)
-            return page or respond(model_info(model), headers={"Vary": "Accept"})
+            return page or respond(model_info(model, challenger), headers={"Vary": "Accept"})
         if request.method != "POST":
             raise MethodNotAllowed(f"use POST with a JSON body (or GET for model information); got {request.method}")
         body = await read_json_asgi(request, settings.max_body_bytes)
@@ -50,7 +56,8 @@ async def score(request, scorer: Scorer, predictions: PredictionLog, settings: S
         predictions.write(request_id=request_id, model_version=result["model_version"],
                           applicant_id=req.applicant_id, features=features,
                           outputs={k: v for k, v in result.items() if k not in ("explanation", "model_version")},
-                          latency_ms=(time.perf_counter() - started) * 1000)
+                          latency_ms=(time.perf_counter() - started) * 1000,
+                          challenger=challenger.shadow(features) if challenger is not None else None)
         if "narrative" in include:
             outcome = await narrator.narrate(result, model.features, [b.name for b in model.scaling.bands],
                                              request_id=request_id)

@@ -26,12 +26,14 @@ class PredictionLog:
         return hashlib.sha256(self._salt + applicant_id.encode()).hexdigest()
 
     def write(self, *, request_id: str, model_version: str, applicant_id: str | None, features: dict,
-              outputs: dict, latency_ms: float) -> None:
+              outputs: dict, latency_ms: float, challenger: dict | None = None) -> None:
         # The one writer of log lines: same lock as every other line, the request's trace fields.
         # `time` (ISO 8601 UTC): when the prediction was made, for drift windows over a local
-        # log; Cloud Logging takes it as the entry's timestamp.
+        # log; Cloud Logging takes it as the entry's timestamp. `challenger`: the shadow
+        # decision of MODEL_CHALLENGER_VERSION (riskscore.model.challenger), absent without one.
+        extra = {} if challenger is None else {"challenger": challenger}
         logline.emit("INFO", "prediction", stream=self._stream, copy_to=self._path, log_type="prediction",
                      time=datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z"),
                      request_id=request_id, model_version=model_version,
                      applicant_id_hash=self.hash_id(applicant_id), features=features, outputs=outputs,
-                     latency_ms=round(latency_ms, 3))
+                     latency_ms=round(latency_ms, 3), **extra)
