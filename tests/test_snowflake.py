@@ -1,0 +1,74 @@
+"""Snowflake reads through the real connector against a local fakesnow server."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from fakesnow_server import fakesnow_executable, fakesnow_server
+from riskscore import snowflake
+from riskscore.errors import InputNotFound, InvalidInput, InvalidRequest
+
+pytestmark = pytest.mark.skipif(fakesnow_executable() is None,
+                                reason="fakesnow runs in .venv-fakesnow: `make fakesnow-setup`")
+
+
+@pytest.fixture(scope="module")
+def fakesnow(tmp_path_factory):
+    with fakesnow_server(tmp_path_factory.mktemp("fakesnow") / "fakesnow.log") as server:
+        server.execute("CREATE DATABASE IF NOT EXISTS LENDER", "CREATE SCHEMA IF NOT EXISTS LENDER.CORE",
+                       "CREATE OR REPLACE TABLE LENDER.CORE.CUSTOMERS (CUSTOMER_ID VARCHAR, INCOME DOUBLE, "
+                       "AGE INTEGER, OPENED DATE)",
+                       "INSERT INTO LENDER.CORE.CUSTOMERS VALUES ('c1', 52000.5, 41, '2024-01-02'), "
+                       "('c2', NULL, 29, '2024-03-04'), ('c3', 18000, NULL, NULL)")
+        yield server
+
+
+def test_table_is_read_as_arrow_with_lower_case_columns(fakesnow):
+    table = snowflake.read_table("snowflake://LENDER.CORE.CUSTOMERS", fakesnow.settings())
+    assert table.column_names == ["customer_id", "income", "age", "opened"]
+    rows = sorted(table.to_pylist(), key=lambda r: r["customer_id"])
+    assert [r["customer_id"] for r in rows] == ["c1", "c2", "c3"]
+    assert rows[0]["income"] == 52000.5 and rows[1]["income"] is None
+    assert str(rows[0]["opened"]) == "2024-01-02"
+
+
+def test_query_is_read(fakesnow):
+    table = snowflake.read_table("snowflake://SELECT customer_id, income / 1000 AS income_k "
+                                 "FROM LENDER.CORE.CUSTOMERS WHERE income IS NOT NULL", fakesnow.settings())
+    assert sorted(table.column("income_k").to_pylist()) == [18.0, 52.0005]
+
+
+@pytest.mark.parametrize("uri, error, match", [
+    ("snowflake://LENDER.CORE.NOPE", InputNotFound, r"snowflake://LENDER\.CORE\.NOPE.*(does not exist|NOPE)"),
+    ("snowflake://SELECT no_such_column FROM LENDER.CORE.CUSTOMERS", InvalidInput, r"rejected the query"),
+    ("snowflake://SELECT 1; DROP TABLE LENDER.CORE.CUSTOMERS", InvalidRequest, r"single SELECT.*2 statements"),
+    ("snowflake://LENDER.CUSTOMERS", InvalidRequest, r"DATABASE\.SCHEMA\.TABLE"),
+])
+def test_errors_name_the_source(fakesnow, uri, error, match):
+    with pytest.raises(error, match=match):
+        snowflake.read_table(uri, fakesnow.settings())
+
+
+def test_unreachable_snowflake_is_503_naming_the_source_within_the_deadline(fakesnow):
+    env = dict(fakesnow.env, SNOWFLAKE_PORT=str(_closed_port()), SNOWFLAKE_TIMEOUT_S="3")
+    started = time.monotonic()
+    with pytest.raises(snowflake.SourceUnavailable, match=r"snowflake://LENDER\.CORE\.CUSTOMERS.*could not be reached") as info:
+        snowflake.read_table("snowflake://LENDER.CORE.CUSTOMERS", snowflake.SnowflakeSettings.from_env(env))
+    assert info.value.status == 503
+    assert time.monotonic() - started < 20
+
+
+def test_password_stays_out_of_the_settings_repr(fakesnow):
+    settings = fakesnow.settings()
+    assert settings.snowflake_password == "snow"
+    assert "snowflake_password=" not in repr(settings) and "'snow'" not in repr(settings)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
