@@ -128,7 +128,7 @@ class QualityStats:
             if pa.types.is_integer(t.type) or pa.types.is_floating(t.type) or pa.types.is_boolean(t.type):
                 t = pc.cast(t, pa.float64())
                 self.target_sum += float(pc.sum(t).as_py() or 0.0)
-                self.target_count += t.length() - t.null_count
+                self.target_count += len(t) - t.null_count
 
     def duplicated_ids(self) -> tuple[int, int]:
         """(rows whose id occurs before, distinct ids occurring more than once)."""
