@@ -72,3 +72,17 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_a_snowflake_table_joins_local_files_in_duckdb(fakesnow, tmp_path):
+    from training.tables import read_tables
+
+    (tmp_path / "loans.csv").write_text("loan_id,customer_id,amount\nL1,c1,1000\nL2,c2,500\nL3,c3,900\n")
+    tables = {"customers": "snowflake://LENDER.CORE.CUSTOMERS", "loans": str(tmp_path / "loans.csv")}
+    df, run = read_tables(tables, "SELECT l.loan_id, l.amount / NULLIF(c.income, 0) AS loan_to_income "
+                                  "FROM loans AS l JOIN customers AS c ON c.customer_id = l.customer_id",
+                          snowflake_settings=fakesnow.settings())
+    assert run["engine"] == "duckdb"
+    got = dict(zip(df["loan_id"], df["loan_to_income"]))
+    assert got["L1"] == pytest.approx(1000 / 52000.5) and got["L3"] == pytest.approx(900 / 18000)
+    assert got["L2"] != got["L2"]  # NULL income -> NaN ratio
