@@ -127,3 +127,39 @@ def test_bigquery_missing_table_is_named(bq_emulator, bq_dataset):
     tables = {"loans": f"bq://{bq_emulator.project}.{bq_dataset}.loans"}
     with pytest.raises(TablesError, match=r"tables\.loans: .*loans"):
         read_tables(tables, "SELECT * FROM loans", bq_client=bq_emulator.client())
+
+
+# The constructs the README lists as portable, in one query, run on both engines.
+PORTABLE_SQL = """
+WITH ranked AS (
+  SELECT customer_id, balance, credit_limit, months_on_book,
+         ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY months_on_book DESC, balance DESC) AS rn
+  FROM bureau
+  QUALIFY rn <= 3
+)
+SELECT l.loan_id,
+       COUNT(*) AS n,
+       SUM(r.balance) AS balance,
+       AVG(r.credit_limit) AS mean_limit,
+       MIN(r.months_on_book) AS youngest,
+       SAFE_DIVIDE(SUM(r.balance), SUM(r.credit_limit)) AS util,
+       IFNULL(MAX(CASE WHEN r.months_on_book > 120 THEN 1 ELSE 0 END), 0) AS old_account,
+       CAST(EXTRACT(YEAR FROM l.application_date) AS INT64) AS year,
+       DATE_DIFF(DATE '2026-06-30', l.application_date, DAY) AS days_before_end,
+       CAST(l.term_months AS FLOAT64) AS term,
+       CAST(l.term_months AS STRING) AS term_text
+FROM loans AS l
+JOIN ranked AS r USING (customer_id)
+GROUP BY l.loan_id, l.application_date, l.term_months
+"""
+
+
+def test_portable_constructs_agree_on_duckdb_and_bigquery(bq_emulator, bq_dataset, frames, csv_dir):
+    client = bq_emulator.client()
+    for name in ("loans", "bureau"):
+        _load(client, f"{bq_emulator.project}.{bq_dataset}.{name}", frames[name])
+    tables = {name: f"bq://{bq_emulator.project}.{bq_dataset}.{name}" for name in ("loans", "bureau")}
+    on_bq, _ = read_tables(tables, PORTABLE_SQL, bq_client=client)
+    local, _ = read_tables({"loans": "loans.csv", "bureau": "bureau.csv"}, PORTABLE_SQL, tables_dir=csv_dir)
+    assert len(local) > 100 and local["n"].max() == 3
+    pd.testing.assert_frame_equal(_sorted(on_bq), _sorted(local), check_dtype=False, check_exact=False, rtol=1e-9)
