@@ -86,3 +86,47 @@ def test_a_snowflake_table_joins_local_files_in_duckdb(fakesnow, tmp_path):
     got = dict(zip(df["loan_id"], df["loan_to_income"]))
     assert got["L1"] == pytest.approx(1000 / 52000.5) and got["L3"] == pytest.approx(900 / 18000)
     assert got["L2"] != got["L2"]  # NULL income -> NaN ratio
+
+
+def test_password_from_secret_manager_with_a_deadline(monkeypatch):
+    """SNOWFLAKE_PASSWORD_SECRET is read through Secret Manager's REST API (a local stand-in
+    here: no emulator exists), with the environment's credentials."""
+    import base64
+    import datetime
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import google.auth
+    from google.oauth2.credentials import Credentials
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            found = self.path == "/v1/projects/p/secrets/sf/versions/latest:access"
+            body = json.dumps({"payload": {"data": base64.b64encode(b"s3cret").decode()}} if found else {})
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    expiry = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(hours=1)
+    monkeypatch.setattr(google.auth, "default", lambda scopes=None: (Credentials(token="tok", expiry=expiry), "p"))
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert snowflake.secret_value("projects/p/secrets/sf/versions/latest", endpoint=endpoint) == "s3cret"
+        assert seen[-1] == ("/v1/projects/p/secrets/sf/versions/latest:access", "Bearer tok")
+        with pytest.raises(snowflake.SourceUnavailable, match=r"Secret Manager: reading projects/p/secrets/nope.* 404"):
+            snowflake.secret_value("projects/p/secrets/nope/versions/latest", endpoint=endpoint)
+    finally:
+        server.shutdown()
+    with pytest.raises(snowflake.SourceUnavailable, match=r"Secret Manager: cannot read"):
+        snowflake.secret_value("projects/p/secrets/sf/versions/latest", endpoint=f"http://127.0.0.1:{_closed_port()}",
+                               timeout_s=2)
