@@ -1,0 +1,23 @@
+"""Snowflake's connector and sqlglot stay off every function's cold start: they are imported
+only when a snowflake:// input or a SQL check is used."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("target", ["score", "batch_score", "batch_score_gcs", "drift_check"])
+def test_function_modules_do_not_import_snowflake_or_sqlglot(target):
+    code = ("import sys; import main; import riskscore.batch.run, riskscore.batch.sources, riskscore.batch.job; "
+            "import riskscore.snowflake, riskscore.sqlcheck, riskscore.quality; "
+            "bad = [m for m in ('snowflake.connector', 'sqlglot', 'duckdb') if m in sys.modules]; "
+            "assert not bad, bad")
+    env = dict(os.environ, FUNCTION_TARGET=target, MODEL_STORE="/nonexistent")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT / "functions", env=env)
