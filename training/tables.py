@@ -153,17 +153,27 @@ def _qualified(sql: str, names: dict[str, str], write: str) -> str:
 
 
 def read_tables(tables: dict[str, str], sql: str, *, tables_dir=None, bq_client=None, gcs_client=None,
-                snowflake_settings=None, bq_timeout_s: float = BQ_JOB_TIMEOUT_S) -> tuple[pd.DataFrame, dict]:
+                snowflake_settings=None, bq_timeout_s: float = BQ_JOB_TIMEOUT_S,
+                order_by: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Run `sql` over `tables` (see the module docstring): (the rows, a description of the run:
-    engine and each table's resolved source)."""
+    engine and each table's resolved source).
+
+    SQL promises no row order without ORDER BY, and engines differ; the rows are sorted here by
+    `order_by` (the spec's id) or else by every column, so the same data gives the same table,
+    and the same seeded split, on every engine."""
     sources = resolve(tables, tables_dir)
     check(sources, sql)
     described = {"engine": None, "tables": {t.name: t.uri for t in sources}}
     if all(t.kind == "bq" for t in sources):
         described["engine"] = "bigquery"
-        return _run_bigquery(sources, sql, bq_client, bq_timeout_s), described
-    described["engine"] = "duckdb"
-    return _run_duckdb(sources, sql, bq_client, gcs_client, snowflake_settings), described
+        df = _run_bigquery(sources, sql, bq_client, bq_timeout_s)
+    else:
+        described["engine"] = "duckdb"
+        df = _run_duckdb(sources, sql, bq_client, gcs_client, snowflake_settings)
+    if order_by is not None and order_by not in df.columns:
+        raise TablesError(f"sql: the result has no column {order_by!r} (the spec's id)")
+    keys = [order_by] if order_by is not None else list(df.columns)
+    return df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True), described
 
 
 def _run_bigquery(sources: list[TableSource], sql: str, client, timeout_s: float) -> pd.DataFrame:
