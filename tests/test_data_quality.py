@@ -56,7 +56,7 @@ def test_messy_table_fails_every_gate_each_named(spec, rows):
     with pytest.raises(QualityGateFailed) as info:
         enforce(report, "training table")
     message = str(info.value)
-    for text in ("row_count: 400 rows, expected at least 500", "'utilisation' is", "'loan_id' values occur on more than one row", "target 'defaulted' rate is 0.00%", "column 'term_months' is missing",
+    for text in ("row_count: 400 rows, expected at least 500", "'utilisation' is", "'loan_id' values occur on more than one row", "target 'defaulted' rate is 0.00%", "column 'term_months' named in the spec is missing from the data",
                  "feature 'age' is stored as bool"):
         assert text in message, text
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from riskscore.quality import QualitySpec, QualityStats, evaluate
+from riskscore.quality import QualityGateFailed, QualitySpec, QualityStats, enforce, evaluate
+
+from .spec import SpecError
+
+
+class DataQualityError(QualityGateFailed, SpecError):
+    """A training table failed a data-quality gate: the data does not fit the spec (a SpecError,
+    so it stops training like the spec's own checks; `report` holds every gate)."""
 
 
 def spec_columns(spec) -> tuple[list[str], list[str]]:
@@ -36,10 +43,19 @@ def _arrow(raw: pd.DataFrame, columns: list[str]):
     return pa.table(arrays, names=names)
 
 
+def enforce_training(report: dict) -> dict:
+    """`report`, or DataQualityError naming every failing gate that was not allowed."""
+    try:
+        return enforce(report, "training table")
+    except QualityGateFailed as exc:
+        raise DataQualityError(exc.message, exc.report) from None
+
+
 def training_gates(spec, raw: pd.DataFrame, allow=()) -> dict:
     """The gates' report for the training table `raw` (see riskscore.quality.evaluate)."""
     columns, roles = spec_columns(spec)
     quality: QualitySpec = getattr(spec, "quality", None) or QualitySpec()
     stats = QualityStats(columns, id_column=spec.id, target=spec.target)
     stats.update(_arrow(raw, columns))
-    return evaluate(stats, quality, features=spec.features, required=roles, mode="training", allow=allow)
+    return evaluate(stats, quality, features=spec.features, required=roles, mode="training", allow=allow,
+                    missing_exempt=[spec.lgd] if spec.lgd else [])

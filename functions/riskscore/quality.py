@@ -161,12 +161,14 @@ def _gate(name: str, failures: list[str], allow: set[str], measured: dict) -> di
 
 
 def evaluate(stats: QualityStats, spec: QualitySpec, *, features, required: list[str], mode: str,
-             allow: Iterable[str] = (), baseline_missing: dict[str, float] | None = None) -> dict:
+             allow: Iterable[str] = (), baseline_missing: dict[str, float] | None = None,
+             missing_exempt: Iterable[str] = ()) -> dict:
     """The gates' report for `stats` (mode "training" or "batch"); see the module docstring.
 
     `features`: FeatureSpec-like objects (name, type); `required`: the other spec columns
     (target, id, exposure ...); `allow`: gate names from the command line or the request, added
-    to the spec's own `allow`. The report: {"mode", "rows", "gates": [...], "passed",
+    to the spec's own `allow`; `missing_exempt`: columns missing by design (the LGD of rows that
+    did not default), measured but never gated. The report: {"mode", "rows", "gates": [...], "passed",
     "allowed": [...], "missing_rates": {column: rate}}.
     """
     allow_set = set(spec.allow) | set(check_allow(allow))
@@ -176,7 +178,7 @@ def evaluate(stats: QualityStats, spec: QualitySpec, *, features, required: list
                        [f"{stats.rows} rows, expected at least {minimum}"], allow_set,
                        {"rows": stats.rows, "min_rows": minimum}))
 
-    schema_failures = [f"column {c!r} is missing" for c in required + [f.name for f in features]
+    schema_failures = [f"column {c!r} named in the spec is missing from the data" for c in required + [f.name for f in features]
                        if c not in stats.types and stats.rows]
     for f in features:
         if f.name in stats.types:
@@ -189,6 +191,8 @@ def evaluate(stats: QualityStats, spec: QualitySpec, *, features, required: list
     rates = {c: (stats.nulls[c] / stats.rows if stats.rows else 0.0) for c in stats.columns if c in stats.types}
     missing_failures = []
     for c, rate in rates.items():
+        if c in set(missing_exempt):
+            continue
         limit = spec.missing_limit(c)
         if rate > limit:
             missing_failures.append(f"column {c!r} is {rate:.1%} missing, max_missing {limit:.1%}")
