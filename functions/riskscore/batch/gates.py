@@ -1,4 +1,4 @@
-"""Data-quality gates on a batch input (riskscore.quality), measured while the run reads it.
+"""Data-quality gates on a batch input (riskscore.contract.quality), measured while the run reads it.
 
 The gates see every raw record batch as read (before casting), in the same single pass that
 scores it; `report()` is evaluated before the run's output is committed, so a failing gate
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from ..quality import QualitySpec, QualityStats, check_allow, enforce, evaluate
+from ..contract.quality import QualitySpec, QualityStats, check_allow, enforce, evaluate
 from .columns import InputColumns
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fakesnow_server import fakesnow_executable, fakesnow_server
+from support.fakesnow import fakesnow_executable, fakesnow_server
 
 RUN_DATE = "2026-11-20"
 
@@ -21,8 +21,8 @@ def post(client, body) -> tuple[int, dict]:
 
 
 @pytest.fixture
-def app(batch_app, trained_store):
-    return batch_app(trained_store.path)
+def app(function_app, trained_store):
+    return function_app(trained_store.path, "batch_score")
 
 
 def _input(tmp_path, small_data, **changes) -> Path:
@@ -73,7 +73,7 @@ def test_an_unknown_gate_in_allow_is_a_400(app, small_data, tmp_path):
 
 
 @pytest.mark.skipif(fakesnow_executable() is None, reason="fakesnow runs in .venv-fakesnow: `make fakesnow-setup`")
-def test_a_snowflake_table_is_scored(batch_app, trained_store, small_data, tmp_path):
+def test_a_snowflake_table_is_scored(function_app, trained_store, small_data, tmp_path):
     rows = small_data.head(50)
     columns = ["applicant_id", "revolving_utilization", "age", "late_30_59", "late_60_89", "late_90_plus",
                "debt_ratio", "monthly_income", "open_credit_lines", "real_estate_loans", "dependents", "housing",
@@ -89,7 +89,7 @@ def test_a_snowflake_table_is_scored(batch_app, trained_store, small_data, tmp_p
         server.execute("CREATE DATABASE IF NOT EXISTS LENDER", "CREATE SCHEMA IF NOT EXISTS LENDER.CORE",
                        "CREATE OR REPLACE TABLE LENDER.CORE.APPLICANTS (" + ", ".join(f"{c} {types[c]}" for c in columns) + ")",
                        f"INSERT INTO LENDER.CORE.APPLICANTS VALUES {values}")
-        app = batch_app(trained_store.path, **server.env)
+        app = function_app(trained_store.path, "batch_score", **server.env)
         out = tmp_path / "out"
         status, body = post(app, {"input": "snowflake://LENDER.CORE.APPLICANTS", "output": str(out), "run_date": RUN_DATE})
         assert status == 200, body

@@ -11,7 +11,7 @@ the data is:
 - anything else (gs:// objects, Snowflake, a mix): each table is read (Arrow) and loaded into
   DuckDB, which runs the SQL.
 
-Checked before anything runs: the SQL is a single SELECT (riskscore.sqlcheck), every table it
+Checked before anything runs: the SQL is a single SELECT (riskscore.io.sqlcheck), every table it
 reads is declared, and every declared file exists. `tables_dir` points the file tables at the
 files of one folder by name (`<name>.parquet|.pq|.csv|.csv.gz`, or a folder `<name>/`), so one
 spec serves any copy of the data. Errors are `TablesError` (a SpecError) naming the table or `sql`.
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskscore.snowflake import is_snowflake
-from riskscore.sqlcheck import SqlRejected, check_select
+from riskscore.io.snowflake import is_snowflake
+from riskscore.io.sqlcheck import SqlRejected, check_select
 
 from .spec import SpecError
 
@@ -180,7 +180,7 @@ def _run_bigquery(sources: list[TableSource], sql: str, client, timeout_s: float
     from google.api_core import exceptions as gexc
     from google.cloud import bigquery
 
-    from riskscore import bq
+    from riskscore.io import bq
 
     names = {t.name.lower(): t.uri[len("bq://"):].strip("`") for t in sources}
     query = _qualified(sql, names, "bigquery")
@@ -216,11 +216,11 @@ def _duckdb_relation(table: TableSource) -> str:
 def _arrow(table: TableSource, bq_client, gcs_client, snowflake_settings):
     import pyarrow as pa
 
-    from riskscore import snowflake
+    from riskscore.io import snowflake
 
     if table.kind == "snowflake":
         return snowflake.read_table(snowflake.parse(table.uri, field=f"tables.{table.name}"), snowflake_settings)
-    from .data import TableNotFoundError, read_table
+    from .tables import TableNotFoundError, read_table
 
     try:
         return pa.Table.from_pandas(read_table(table.uri, bq_client=bq_client, gcs_client=gcs_client),

@@ -9,7 +9,7 @@ import re
 import pyarrow as pa
 import pytest
 
-from riskscore.quality import QualityGateFailed, QualitySpec, QualityStats, enforce, evaluate
+from riskscore.contract.quality import QualityGateFailed, QualitySpec, QualityStats, enforce, evaluate
 
 FEATURES = [SimpleNamespace(name="income", type="numeric"), SimpleNamespace(name="region", type="categorical")]
 

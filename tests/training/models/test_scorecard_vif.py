@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskscore.schema import FeatureSpec
-from training.scorecard import ScorecardModel
-from training.spec import ScorecardSpec
+from riskscore.contract.schema import FeatureSpec
+from training.models.pd.scorecard import ScorecardModel
+from training.data.spec import ScorecardSpec
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
-"""The data-quality gates on a training table (riskscore.quality, shared with batch scoring).
+"""The data-quality gates on a training table (riskscore.contract.quality, shared with batch scoring).
 
 `training_gates(spec, raw, allow)` measures the raw table as read (before the spec's own checks
-cast it) and returns the report; `enforce` in riskscore.quality stops training naming every
+cast it) and returns the report; `enforce` in riskscore.contract.quality stops training naming every
 failing gate that `allow` (the command line's `--allow`) or the spec's `quality.allow` does not
 override. The report goes into the manifest, the model card and the training-runs log.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from riskscore.quality import QualityGateFailed, QualitySpec, QualityStats, enforce, evaluate
+from riskscore.contract.quality import QualityGateFailed, QualitySpec, QualityStats, enforce, evaluate
 
 from .spec import SpecError
 
@@ -52,7 +52,7 @@ def enforce_training(report: dict) -> dict:
 
 
 def training_gates(spec, raw: pd.DataFrame, allow=()) -> dict:
-    """The gates' report for the training table `raw` (see riskscore.quality.evaluate)."""
+    """The gates' report for the training table `raw` (see riskscore.contract.quality.evaluate)."""
     columns, roles = spec_columns(spec)
     quality: QualitySpec = getattr(spec, "quality", None) or QualitySpec()
     stats = QualityStats(columns, id_column=spec.id, target=spec.target)

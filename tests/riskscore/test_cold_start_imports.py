@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("target", ["score", "batch_score", "batch_score_gcs", "drift_check"])
 def test_function_modules_do_not_import_snowflake_or_sqlglot(target):
     code = ("import sys; import main; import riskscore.batch.run, riskscore.batch.sources, riskscore.batch.job; "
-            "import riskscore.snowflake, riskscore.sqlcheck, riskscore.quality; "
+            "import riskscore.io.snowflake, riskscore.io.sqlcheck, riskscore.contract.quality; "
             "bad = [m for m in ('snowflake.connector', 'sqlglot', 'duckdb') if m in sys.modules]; "
             "assert not bad, bad")
     env = dict(os.environ, FUNCTION_TARGET=target, MODEL_STORE="/nonexistent")

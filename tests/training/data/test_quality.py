@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import yaml
 
-from riskscore.quality import QualityGateFailed, QualitySpec, enforce
-from training.data_quality import training_gates
-from training.spec import ModelSpec
-from training.synthetic_tables import generate_tables, write_tables
-from training.tables import read_tables
+from riskscore.contract.quality import QualityGateFailed, QualitySpec, enforce
+from training.data.quality import training_gates
+from training.data.spec import ModelSpec
+from training.data.synthetic_tables import generate_tables, write_tables
+from training.data.multi_table import read_tables
 
 RAW = yaml.safe_load(open("training/specs/multi_table.yaml"))
 

@@ -17,7 +17,7 @@ come back lower-cased, so a spec written for BigQuery or DuckDB names the same c
 
 Errors name the source: a Snowflake that cannot be reached within `timeout_s` is
 `SourceUnavailable` (503), a missing table `InputNotFound` (404), a query Snowflake rejects
-`InvalidInput` (422). Only a single SELECT is accepted (riskscore.sqlcheck), checked before
+`InvalidInput` (422). Only a single SELECT is accepted (riskscore.io.sqlcheck), checked before
 connecting.
 """
 
@@ -30,8 +30,8 @@ from typing import Iterator
 
 from pydantic import Field
 
-from .errors import InputNotFound, InvalidInput, InvalidRequest, RiskScoreError
-from .settings import EnvSettings
+from ..errors import InputNotFound, InvalidInput, InvalidRequest, RiskScoreError
+from ..settings import EnvSettings
 from .sqlcheck import check_select
 
 SCHEME = "snowflake://"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from riskscore.sqlcheck import SqlRejected, check_select
+from riskscore.io.sqlcheck import SqlRejected, check_select
 
 
 @pytest.mark.parametrize("sql, tables", [

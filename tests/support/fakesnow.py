@@ -6,7 +6,7 @@ FAKESNOW_VENV). The tests talk to it over loopback with snowflake-connector-pyth
 project's .venv: the same login, query and Arrow result protocol the real service speaks.
 
 `fakesnow_server(log_path)` (a context manager) yields a SimpleNamespace with `.env` (the
-SNOWFLAKE_* variables that reach it), `.settings()` (a riskscore.snowflake.SnowflakeSettings)
+SNOWFLAKE_* variables that reach it), `.settings()` (a riskscore.io.snowflake.SnowflakeSettings)
 and `.execute(*sql)` (run statements, e.g. to create tables).
 """
 
@@ -20,21 +20,17 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parents[1]
+from support.emulators import _stop_process
+from support.server import REPO_ROOT, free_port
+
 START_TIMEOUT_S = 60.0
 
 
 def fakesnow_executable() -> Path | None:
-    for venv in (os.environ.get("FAKESNOW_VENV"), ROOT / ".venv-fakesnow", Path("/work/main/.venv-fakesnow")):
+    for venv in (os.environ.get("FAKESNOW_VENV"), REPO_ROOT / ".venv-fakesnow"):
         if venv and (Path(venv) / "bin" / "fakesnow").exists():
             return Path(venv) / "bin" / "fakesnow"
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -42,7 +38,7 @@ def fakesnow_server(log_path: Path):
     exe = fakesnow_executable()
     if exe is None:
         raise RuntimeError("fakesnow is not installed: run `make fakesnow-setup` (.venv-fakesnow)")
-    port = _free_port()
+    port = free_port()
     with open(log_path, "ab") as log:
         process = subprocess.Popen([str(exe), "-s", "--host", "127.0.0.1", "-p", str(port)],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -61,14 +57,14 @@ def fakesnow_server(log_path: Path):
                "SNOWFLAKE_TIMEOUT_S": "20"}
 
         def settings():
-            from riskscore.snowflake import SnowflakeSettings
+            from riskscore.io.snowflake import SnowflakeSettings
 
             return SnowflakeSettings.from_env(env)
 
         def execute(*statements: str) -> None:
             import snowflake.connector
 
-            from riskscore.snowflake import connect_kwargs
+            from riskscore.io.snowflake import connect_kwargs
 
             with snowflake.connector.connect(**connect_kwargs(settings())) as conn:
                 cursor = conn.cursor()
@@ -77,9 +73,4 @@ def fakesnow_server(log_path: Path):
 
         yield SimpleNamespace(port=port, env=env, settings=settings, execute=execute)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        _stop_process(process)

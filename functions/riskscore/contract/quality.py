@@ -26,7 +26,7 @@ from typing import Iterable
 
 from pydantic import Field, field_validator, model_validator
 
-from .errors import RiskScoreError
+from ..errors import RiskScoreError
 from .schema import StrictModel
 
 GATES = ("row_count", "missing", "duplicated_ids", "target_rate", "schema")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.vif import collinear_drops, numeric_vifs, vifs
+from training.evaluation.vif import collinear_drops, numeric_vifs, vifs
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from training.synthetic_tables import TABLES, generate_tables, write_tables
-from training.tables import TablesError, read_tables
+from training.data.synthetic_tables import TABLES, generate_tables, write_tables
+from training.data.multi_table import TablesError, read_tables
 
 SPEC = yaml.safe_load(open("training/specs/multi_table.yaml"))
 
@@ -108,7 +108,7 @@ def _load(client, table_id: str, df: pd.DataFrame) -> None:
 
 
 def test_bigquery_runs_the_same_sql_and_gives_the_same_training_rows(bq_emulator, bq_dataset, frames, csv_dir):
-    from training.spec import ModelSpec, check_data
+    from training.data.spec import ModelSpec, check_data
 
     client = bq_emulator.client()
     for name, df in frames.items():

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from fakesnow_server import fakesnow_executable, fakesnow_server
-from riskscore import snowflake
+from support.fakesnow import fakesnow_executable, fakesnow_server
+from riskscore.io import snowflake
 from riskscore.errors import InputNotFound, InvalidInput, InvalidRequest
 
 pytestmark = pytest.mark.skipif(fakesnow_executable() is None,
@@ -75,7 +75,7 @@ def _closed_port() -> int:
 
 
 def test_a_snowflake_table_joins_local_files_in_duckdb(fakesnow, tmp_path):
-    from training.tables import read_tables
+    from training.data.multi_table import read_tables
 
     (tmp_path / "loans.csv").write_text("loan_id,customer_id,amount\nL1,c1,1000\nL2,c2,500\nL3,c3,900\n")
     tables = {"customers": "snowflake://LENDER.CORE.CUSTOMERS", "loans": str(tmp_path / "loans.csv")}

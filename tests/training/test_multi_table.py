@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from riskscore import bundle
-from riskscore.store import LocalStore
+from riskscore.contract import bundle
+from riskscore.io.store import LocalStore
 from training.cli import main
 
 SPEC = Path("training/specs/multi_table.yaml")
@@ -73,7 +73,7 @@ def test_readme_commands_run(tmp_path):
 def test_trains_on_duckdb_and_on_bigquery_with_the_same_rows(tmp_path, tables_dir, bq_emulator, monkeypatch):
     import pandas as pd
 
-    from riskscore import bq
+    from riskscore.io import bq
 
     local_store = tmp_path / "local"
     code, out, err = run(["train", "--spec", str(fast_spec(tmp_path / "spec.yaml")), "--tables", str(tables_dir),
