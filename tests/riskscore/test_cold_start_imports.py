@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from support.server import REPO_ROOT
 
 
 @pytest.mark.parametrize("target", ["score", "batch_score", "batch_score_gcs", "drift_check"])
@@ -20,4 +18,4 @@ def test_function_modules_do_not_import_snowflake_or_sqlglot(target):
             "bad = [m for m in ('snowflake.connector', 'sqlglot', 'duckdb') if m in sys.modules]; "
             "assert not bad, bad")
     env = dict(os.environ, FUNCTION_TARGET=target, MODEL_STORE="/nonexistent")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT / "functions", env=env)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT / "functions", env=env)

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.server import REPO_ROOT
 
 from riskscore.contract import bundle
 from riskscore.io.store import LocalStore
 from training.cli import main
 
-SPEC = Path("training/specs/multi_table.yaml")
-README = Path("README.md")
+SPEC = REPO_ROOT / "training" / "specs" / "multi_table.yaml"
+README = REPO_ROOT / "README.md"
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:

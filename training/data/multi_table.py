@@ -29,7 +29,7 @@ import pandas as pd
 from riskscore.io.snowflake import is_snowflake
 from riskscore.io.sqlcheck import SqlRejected, check_select
 
-from .spec import SpecError
+from training.data.spec import SpecError
 
 EXTENSIONS = (".parquet", ".pq", ".csv.gz", ".csv")  # ".csv.gz" before ".csv"
 BQ_JOB_TIMEOUT_S = 600.0
@@ -220,7 +220,7 @@ def _arrow(table: TableSource, bq_client, gcs_client, snowflake_settings):
 
     if table.kind == "snowflake":
         return snowflake.read_table(snowflake.parse(table.uri, field=f"tables.{table.name}"), snowflake_settings)
-    from .tables import TableNotFoundError, read_table
+    from training.data.tables import TableNotFoundError, read_table
 
     try:
         return pa.Table.from_pandas(read_table(table.uri, bq_client=bq_client, gcs_client=gcs_client),

@@ -12,7 +12,7 @@ import pandas as pd
 
 from riskscore.contract.quality import QualityGateFailed, QualitySpec, QualityStats, enforce, evaluate
 
-from .spec import SpecError
+from training.data.spec import SpecError
 
 
 class DataQualityError(QualityGateFailed, SpecError):

@@ -32,6 +32,7 @@ from riskscore.report.format import points as percentage_points
 from riskscore.report.plots import ACCENT, BAD, GOOD, REFERENCE, Chart
 
 from training.evaluation import model_card_pd as pd_tables
+from training.evaluation.data_quality_card import collinearity_context, data_quality_context
 
 MAX_SCATTER_POINTS = 2_000
 MAX_CATEGORIES_SHOWN = 12
@@ -41,6 +42,8 @@ CALIBRATION_WARNING = 0.10  # |observed / mean PD - 1| above this gets a callout
 SECTIONS = [
     ("use", "Intended use and limitations"),
     ("data", "Data summary"),
+    ("data-quality", "Data quality"),
+    ("collinearity", "Multicollinearity"),
     ("performance", "PD performance"),
     ("pd-family", "PD model family and champion"),
     ("roc", "ROC curve"),
@@ -77,7 +80,8 @@ def render_model_card(manifest: dict, evaluation: dict, *, strict: bool = False)
     evaluation = evaluation or {}
     card = _Card(manifest, evaluation)
     builders: dict[str, Callable[[], str]] = {
-        "use": card.use, "data": card.data, "performance": card.performance, "pd-family": card.pd_family,
+        "use": card.use, "data": card.data, "data-quality": card.data_quality, "collinearity": card.collinearity,
+        "performance": card.performance, "pd-family": card.pd_family,
         "roc": card.roc,
         "calibration": card.calibration, "scores": card.scores, "ratings": card.ratings,
         "importance": card.importance, "segments": card.segments, "forecast": card.forecast,
@@ -359,6 +363,12 @@ class _Card:
                       "the feature grows, all else equal; enforced in training. Values outside the bounds are "
                       "rejected at training and at scoring time.</p>"]
         return "\n".join(parts)
+
+    def data_quality(self) -> str:
+        return render("card/data_quality.html", **data_quality_context(self.m))
+
+    def collinearity(self) -> str:
+        return render("card/collinearity.html", **collinearity_context(self.m))
 
     def performance(self) -> str:
         test, valid = _mapping(self.metrics.get("test")), _mapping(self.metrics.get("valid"))

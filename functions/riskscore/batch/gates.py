@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from ..contract.quality import QualitySpec, QualityStats, check_allow, enforce, evaluate
-from .columns import InputColumns
+from riskscore.contract.manifest import Manifest
+from riskscore.contract.quality import QualitySpec, QualityStats, check_allow, enforce, evaluate
+from riskscore.batch.columns import InputColumns
 
 
 class BatchGates:
-    def __init__(self, manifest: dict, allow: Iterable[str] = ()):
-        self.columns = InputColumns.from_manifest(manifest)
-        self.spec = QualitySpec.model_validate((manifest.get("spec") or {}).get("quality") or {})
-        self.baseline = (manifest.get("data_quality") or {}).get("missing_rates") or {}
+    def __init__(self, manifest: Manifest | dict, allow: Iterable[str] = ()):
+        m = Manifest.of(manifest)
+        self.columns = InputColumns.from_manifest(m)
+        self.spec = QualitySpec.model_validate(m.spec.get("quality") or {})
+        self.baseline = (m.raw.get("data_quality") or {}).get("missing_rates") or {}
         self.allow = check_allow(allow)
         self.stats = QualityStats(self.columns.names, id_column=self.columns.id)
 

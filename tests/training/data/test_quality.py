@@ -5,21 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
+from support.server import REPO_ROOT
 
-from riskscore.contract.quality import QualityGateFailed, QualitySpec, enforce
+from riskscore.contract.quality import QualityGateFailed, enforce
 from training.data.quality import training_gates
 from training.data.spec import ModelSpec
 from training.data.synthetic_tables import generate_tables, write_tables
 from training.data.multi_table import read_tables
 
-RAW = yaml.safe_load(open("training/specs/multi_table.yaml"))
+RAW = yaml.safe_load((REPO_ROOT / "training" / "specs" / "multi_table.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
 def spec():
-    spec = ModelSpec.model_validate({k: v for k, v in RAW.items() if k not in ("tables", "sql", "quality")})
-    spec.__dict__["quality"] = QualitySpec.model_validate(RAW["quality"])  # until the spec declares it
-    return spec
+    return ModelSpec.model_validate(RAW)
 
 
 @pytest.fixture(scope="module")
