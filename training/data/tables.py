@@ -158,6 +158,9 @@ def _read_bq_table(table_id: str, uri: str, client) -> pd.DataFrame:
 
 
 def _read_bq_query(sql: str, uri: str, client) -> pd.DataFrame:
+    from riskscore.io.sqlcheck import check_select
+
+    check_select(sql, field="--data")  # one read-only SELECT, before any job runs
     client = _bq_client(client)
     try:
         job = client.query(sql)

@@ -130,3 +130,12 @@ def test_password_from_secret_manager_with_a_deadline(monkeypatch):
     with pytest.raises(snowflake.SourceUnavailable, match=r"Secret Manager: cannot read"):
         snowflake.secret_value("projects/p/secrets/sf/versions/latest", endpoint=f"http://127.0.0.1:{_closed_port()}",
                                timeout_s=2)
+
+
+def test_train_data_reads_a_snowflake_table_with_settings_from_the_environment(fakesnow, monkeypatch):
+    from training.data.tables import read_table
+
+    for key, value in fakesnow.env.items():
+        monkeypatch.setenv(key, value)
+    df = read_table("snowflake://LENDER.CORE.CUSTOMERS")
+    assert sorted(df["customer_id"]) == ["c1", "c2", "c3"] and list(df.columns)[:2] == ["customer_id", "income"]
