@@ -120,7 +120,7 @@ graph = model.to_onnx(spec.scaling)
 X = pq.read_table({data!r}).slice(0, {rows}).to_pandas()
 feeds = onnx_inputs(X, spec.features)
 matrix = model.preprocessor_.transform(X)
-booster = model._booster()
+booster = model.exported_booster()
 booster.set_param({{"nthread": 2}})
 def session(threads):
     opts = ort.SessionOptions(); opts.intra_op_num_threads = threads; opts.inter_op_num_threads = 1
@@ -153,7 +153,6 @@ def bigquery(work: Path, data: Path, rows: int) -> dict:
     """BigQuery -> BigQuery through the emulator (started as tests/support/emulators.py starts it)."""
     sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(ROOT / "functions"))
-    import conftest  # the emulator's offline start lives there, once
     import pyarrow.parquet as pq
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
@@ -163,10 +162,11 @@ def bigquery(work: Path, data: Path, rows: int) -> dict:
     from riskscore.batch.model import PinnedModels
     from riskscore.batch.run import run
     from riskscore.settings import BatchSettings
+    from support.emulators import bq_emulator_home, start_bq_emulator, stop_process
 
     home = Path(tempfile.mkdtemp(prefix="bench-bq-"))
-    conftest._bq_emulator_home(home)
-    process, rest, grpc_port = conftest._start_bq_emulator(home, home / "bqemulator.log")
+    bq_emulator_home(home)
+    process, rest, grpc_port = start_bq_emulator(home, home / "bqemulator.log")
     if process is None:
         return {"error": "the emulator did not start"}
     try:
@@ -200,7 +200,7 @@ def bigquery(work: Path, data: Path, rows: int) -> dict:
                       model, settings)
         return summary | {"load_1m": load}
     finally:
-        conftest._stop_process(process)
+        stop_process(process)
 
 
 def main(argv=None) -> int:

@@ -11,6 +11,9 @@ import pytest
 from support.client import function_app, make_client  # noqa: F401 - fixtures registered for every test
 from support.emulators import bq_dataset, bq_emulator, bq_for_batch, gcp_bigquery, gcs_bucket, gcs_emulator  # noqa: F401
 
+# IAM at the wire: the `wire` fixture and the session-end check of every recorded Google API call.
+pytest_plugins = ["support.wire_plugin"]
+
 
 # --- trained model fixtures ---
 #

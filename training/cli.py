@@ -1,4 +1,4 @@
-"""Command line: `python -m training generate|train|promote|rollback|list|openapi|bigquery-model`."""
+"""Command line: `python -m training generate|train|promote|rollback|list|openapi|bigquery-model|table-schema`."""
 
 from __future__ import annotations
 
@@ -185,6 +185,20 @@ def cmd_bigquery_model(args) -> int:
     return 0
 
 
+def cmd_table_schema(args) -> int:
+    from .data.table_schema import TABLES, ddl, render, schema
+
+    spec = load_spec(args.spec)
+    tables = [args.table] if args.table else list(TABLES)
+    if args.format == "json" and len(tables) == 1:  # a schema file: bq mk --table D.T schema.json
+        print(json.dumps(schema(spec, tables[0]), indent=2))
+    elif args.format == "ddl":
+        print("\n\n".join(ddl(schema(spec, t), f"{args.dataset}.{spec.name}_{t}") for t in tables))
+    else:
+        print(render(spec, tables, args.dataset))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -242,6 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passthrough", nargs="*", help="input columns to carry into the view (e.g. the id)")
     p.add_argument("--execute", action="store_true", help="run the statements (needs credentials)")
     p.set_defaults(func=cmd_bigquery_model)
+
+    p = sub.add_parser("table-schema", help="the BigQuery training and portfolio tables a spec expects")
+    p.add_argument("--spec", default=DEFAULT_SPEC)
+    p.add_argument("--table", choices=["training", "portfolio"], help="one table (default: both)")
+    p.add_argument("--format", choices=["json", "ddl", "both"], default="both",
+                   help="schema JSON (one table: a file for bq mk), DDL, or both (default)")
+    p.add_argument("--dataset", default="DATASET", help="project.dataset the DDL names")
+    p.set_defaults(func=cmd_table_schema)
 
     p = sub.add_parser("openapi", help="write the score function's OpenAPI document for a spec")
     p.add_argument("--spec", default=DEFAULT_SPEC)

@@ -12,14 +12,16 @@ import numpy as np
 import pandas as pd
 
 from riskscore.contract import bundle
+from riskscore.contract.manifest import DRIFT_BASELINE_FILE, FORECAST_FILE, MODEL_CARD_FILE
 from riskscore.contract.schema import is_integer_code
 from riskscore.io.store import Store
 
 from training.data.quality import enforce_training, training_gates
 from training.data.spec import ModelSpec, check_data
 from training.data.split import split_frame
-from training.models.protocol import Evaluation, TrainingData, version_models
 from training.evaluation.vif import numeric_vifs
+from training.models.protocol import Evaluation, TrainingData
+from training.models.version import version_models
 from training.onnx.serving_graph import serving_graph
 
 LIBRARIES = ["xgboost", "scikit-learn", "skl2onnx", "onnxmltools", "onnx", "onnxruntime", "numpy", "pandas",
@@ -150,12 +152,12 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     forecast = None
     if spec.date:
         forecast = st.run("forecast", default_rate_forecast, df[spec.date], df[spec.target])
-        files["forecast.json"] = bundle.dumps(forecast)
-        artifacts["forecast"] = "forecast.json"
+        files[FORECAST_FILE] = bundle.dumps(forecast)
+        artifacts["forecast"] = FORECAST_FILE
     baseline = st.run("drift_baseline", drift_baseline, train_df, spec.features,
                       extra_numeric={"pd": train_out["pd"], "score": train_out["score"]})
-    files["drift_baseline.json"] = bundle.dumps(baseline)
-    artifacts["drift_baseline"] = "drift_baseline.json"
+    files[DRIFT_BASELINE_FILE] = bundle.dumps(baseline)
+    artifacts["drift_baseline"] = DRIFT_BASELINE_FILE
 
     features = [_with_categories(f, pre.categories_[f.name]) if f.type == "categorical" else f
                 for f in spec.features]
@@ -189,8 +191,8 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
         files[serving[1]["file"]] = serving[0]
         manifest["serving_graph"] = serving[1]
     evaluation = {**ev.card, "forecast": forecast}
-    files["model_card.html"] = st.run("model_card", render_model_card, manifest, evaluation).encode()
-    artifacts["model_card"] = "model_card.html"
+    files[MODEL_CARD_FILE] = st.run("model_card", render_model_card, manifest, evaluation).encode()
+    artifacts["model_card"] = MODEL_CARD_FILE
 
     promoted, reason = promotion_decision(store, spec, metrics["test"]["auc"], force)
     version = new_version(store, spec.name, now)

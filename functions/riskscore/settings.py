@@ -7,9 +7,10 @@ Fields shared by every function that loads a model live in `ModelSettings`.
 
 from __future__ import annotations
 
+import json
 import os
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["BatchSettings", "DriftSettings", "EnvSettings", "ModelSettings", "ScoreSettings",
            "StoreSettings"]
@@ -87,8 +88,21 @@ class BatchSettings(ModelSettings):
     dataflow_service_account: str | None = None  # the workers' identity (email)
     dataflow_temp_location: str | None = Field(None, pattern=r"^gs://")
     dataflow_max_workers: int = Field(50, ge=1, le=4000)
+    # The deployment's labels (JSON, e.g. {"app": "riskscore", "environment": "prod"}) on every
+    # launched job, as the template's own jobs carry them: the failed-job alert selects by them.
+    dataflow_labels: dict[str, str] = Field(default_factory=dict)
     # Tests point the launch at a local server; the cloud always uses Google's endpoint.
     dataflow_endpoint: str = Field("https://dataflow.googleapis.com", json_schema_extra={"local_only": True})
+
+    @field_validator("dataflow_labels", mode="before")
+    @classmethod
+    def _labels_json(cls, value):
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"DATAFLOW_LABELS: expected a JSON object of strings, found {value[:80]!r} ({exc})") from None
 
     @model_validator(mode="after")
     def _dataflow_complete(self):

@@ -33,6 +33,8 @@ locals {
     DATAFLOW_SERVICE_ACCOUNT = var.service_account_emails.dataflow
     DATAFLOW_TEMP_LOCATION   = var.dataflow_temp_location
     DATAFLOW_MAX_WORKERS     = tostring(var.dataflow_max_workers)
+    # The stack's labels (environment among them) on the jobs it launches: the alert selects by them.
+    DATAFLOW_LABELS = jsonencode(var.labels)
   }
 }
 

@@ -1,23 +1,28 @@
 """Contexts of the model card's "Data quality" and "Multicollinearity" sections (templates
-card/data_quality.html and card/collinearity.html): plain data taken from the manifest."""
+card/data_quality.html and card/collinearity.html): plain data from the manifest."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from training.evaluation.card_inputs import CardInputs, mapping, seq
 
 
-def _mapping(value) -> Mapping:
-    return value if isinstance(value, Mapping) else {}
+def data_quality(card: CardInputs) -> dict:
+    """The gates' report (riskscore.contract.quality) as the manifest records it."""
+    quality = mapping(card.manifest.get("data_quality"))
+    if not quality:
+        return {"missing": "This version was trained before the data-quality gates existed."}
+    return {"rows": quality.get("rows"), "allowed": list(seq(quality.get("allowed"))),
+            "gates": [{"name": str(g.get("name")), "passed": bool(g.get("passed")), "allowed": bool(g.get("allowed")),
+                       "failures": [str(f) for f in seq(g.get("failures"))]} for g in seq(quality.get("gates"))],
+            "missing_rates": sorted(mapping(quality.get("missing_rates")).items())}
 
 
-def data_quality_context(manifest: Mapping) -> dict:
-    """{"quality": the gates' report (riskscore.contract.quality) or None for older versions}."""
-    return {"quality": manifest.get("data_quality")}
-
-
-def collinearity_context(manifest: Mapping) -> dict:
-    """{"vif": [{feature, vif, collinear}], "dropped": {feature: why}} (the scorecard's max_vif drops)."""
-    pd_entry = _mapping(_mapping(manifest.get("models")).get("pd"))
-    dropped = {r["feature"]: r["excluded_because"] for r in pd_entry.get("information_value") or []
-               if str(r.get("excluded_because") or "").startswith("VIF ")}
-    return {"vif": list(_mapping(manifest.get("collinearity")).get("vif") or []), "dropped": dropped}
+def collinearity(card: CardInputs) -> dict:
+    """VIFs of the numeric features, and the scorecard's `max_vif` drops with their reasons."""
+    vif = [dict(r) for r in seq(mapping(card.manifest.get("collinearity")).get("vif"))]
+    dropped = sorted((str(r.get("feature")), str(r.get("excluded_because")))
+                     for r in seq(mapping(card.models.get("pd")).get("information_value"))
+                     if str(r.get("excluded_because") or "").startswith("VIF "))
+    if not vif and not dropped:
+        return {"missing": "No numeric features, or a version trained before VIFs were recorded."}
+    return {"vif": vif, "dropped": dropped}

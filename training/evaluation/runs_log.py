@@ -77,9 +77,14 @@ def insert_bigquery(table: str, record: dict, client=None) -> None:
 
     from riskscore.io.bq import bigquery_client
 
+    from google.api_core import exceptions as gexc
+
     client = client or bigquery_client()
-    schema = [bigquery.SchemaField.from_api_repr(field) for field in RUNS_SCHEMA]
-    client.create_table(bigquery.Table(table, schema=schema), exists_ok=True)
+    try:  # look first: Terraform creates the table, and the job may write rows, not create tables
+        client.get_table(table)
+    except gexc.NotFound:
+        schema = [bigquery.SchemaField.from_api_repr(field) for field in RUNS_SCHEMA]
+        client.create_table(bigquery.Table(table, schema=schema), exists_ok=True)
     names = [field["name"] for field in RUNS_SCHEMA]
     sql = (f"MERGE `{table}` AS t USING (SELECT {', '.join(f'@{n} AS {n}' for n in names)}) AS s "
            f"ON t.run_id = s.run_id WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) "

@@ -1,16 +1,16 @@
-"""The protocol every model of a version implements, and the version's list of models.
+"""The protocol every model of a version implements.
 
-`train()` iterates over `version_models(...)`: each model is fitted on the version's data, its
-graph built and verified against the native model on the test rows (a mismatch raises
-ExportVerificationError and nothing is published), its manifest entry written under
-`manifest["models"][model.key]` (the graph under the entry's "file"), and its exported graph
-evaluated into the version's `Evaluation`.
+`train()` iterates over `version_models(...)` (training/models/version.py): each model is
+fitted on the version's data, its graph built and verified against the native model on the
+test rows (a mismatch raises ExportVerificationError and nothing is published), its manifest
+entry written under `manifest["models"][model.key]` (the graph under the entry's "file"), and
+its exported graph evaluated into the version's `Evaluation`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
 import onnx
@@ -74,23 +74,3 @@ class ExportedModel(Protocol):
 
     def evaluate(self, onnx_model: onnx.ModelProto, ev: Evaluation) -> None:
         """Score the version's rows with the exported graph and record what it shows in `ev`."""
-
-
-def version_models(spec: ModelSpec, data: TrainingData, *, log=print, pd_overrides: dict | None = None,
-                   tune_trials: int = 0) -> Iterator[ExportedModel]:
-    """The models of a version, PD first. A generator: the models after PD share the raw-column
-    preprocessing fitted with it, so they are built once the caller has fitted PD."""
-    from training.models.anomaly import AnomalyModel
-    from training.models.embedding import EmbeddingModel
-    from training.models.lgd import LGDModel
-    from training.models.pd.export import PDExport
-    from training.models.segments import SegmentModel
-
-    pd_model = PDExport(spec, log=log, overrides=pd_overrides, tune_trials=tune_trials)
-    yield pd_model
-    pre, seed = pd_model.shared_preprocessor(data), spec.split.seed
-    if spec.lgd:
-        yield LGDModel(pre, seed=seed)
-    yield SegmentModel(pre, k=spec.segments, seed=seed)
-    yield AnomalyModel(pre, contamination=spec.contamination, seed=seed)
-    yield EmbeddingModel(pre, seed=seed)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from riskscore.errors import InputNotFound, InvalidInput
-from riskscore.io.store import split_gs_uri
+from riskscore.io.store import split_gs_uri, storage_client
 
 __all__ = ["EXTENSIONS", "file_kind", "files_at", "open_file", "storage_client"]
 
@@ -67,13 +67,6 @@ def local_files(location: str) -> list:
         return [(str(p), _LocalOpener(p)) for p in files]
     raise InputNotFound(f"input {location}: no such file or folder",
                         details=[{"field": "input", "problem": "not found"}])
-
-
-def storage_client():
-    """The google-cloud-storage client (honours STORAGE_EMULATOR_HOST like the model store)."""
-    from google.cloud import storage
-
-    return storage.Client()
 
 
 class _BlobOpener:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from riskscore.errors import ArtifactNotFound, StoreUnavailable
 
-__all__ = ["GcsStore", "LocalStore", "Store", "open_store", "split_gs_uri"]
+__all__ = ["GcsStore", "LocalStore", "Store", "open_store", "split_gs_uri", "storage_client"]
 
 
 class Store(Protocol):
@@ -83,6 +83,22 @@ def split_gs_uri(uri: str) -> tuple[str, str]:
     return bucket, name
 
 
+# google-cloud-storage (3.17) fetches the metadata of every bucket it touches, in a background
+# thread, to label its trace spans: a buckets.get that needs storage.buckets.get, which no
+# identity here holds (grants are on objects and managed folders), so in the cloud it is a 403
+# on every first use of a bucket. The spans are not exported (no tracing is configured).
+_NO_BUCKET_METADATA = "DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA"
+
+
+def storage_client():
+    """The one google-cloud-storage client factory (honours STORAGE_EMULATOR_HOST); it makes no
+    request beyond the ones the caller asks for."""
+    from google.cloud import storage  # imported only when gs:// is used
+
+    os.environ.setdefault(_NO_BUCKET_METADATA, "true")
+    return storage.Client()
+
+
 class GcsStore:
     """`gs://bucket/prefix`. Honours STORAGE_EMULATOR_HOST like the official client does.
 
@@ -93,14 +109,12 @@ class GcsStore:
 
     def __init__(self, uri: str, client=None, *, read_timeout: float | None = None,
                  read_retry=_LIBRARY_DEFAULT):
-        from google.cloud import storage  # imported only when a gs:// store is used
-
         bucket, prefix = split_gs_uri(uri)
         if not bucket:
             raise ValueError(f"GCS store URI needs a bucket: {uri!r}")
         self.uri = uri.rstrip("/")
         self.prefix = prefix.strip("/")
-        self._client = client or storage.Client()
+        self._client = client or storage_client()
         self._bucket = self._client.bucket(bucket)
         self._read_kwargs = {}
         if read_timeout is not None:

@@ -15,10 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from jinja2.exceptions import UndefinedError
 
+from training.evaluation import model_card
+from training.evaluation.card_inputs import CardInputs
 from training.evaluation.metrics import pd_metrics
-from training.evaluation.model_card import SECTION_TITLES, render_model_card
+from training.evaluation.model_card import SECTION_TITLES, SECTIONS, Section, render_model_card
 
+TEMPLATES = Path(__file__).resolve().parents[3] / "functions" / "riskscore" / "report" / "templates"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = Path("/usr/bin/chromium")
 EVIL = "<script>alert('card')</script>"
@@ -247,7 +251,7 @@ def test_no_external_resources(full):
 def test_manifest_text_is_escaped(full):
     page = full[2]
     assert EVIL not in page
-    assert "&lt;script&gt;alert(&#x27;card&#x27;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#39;card&#39;)&lt;/script&gt;" in page  # markupsafe, as every page
     assert "monthly income &amp; bonus" in page            # feature description
     assert "rent&lt;b&gt;" in page and "rent<b>" not in page  # category
     assert "&lt;to converge&gt;" in page                    # forecast warning
@@ -340,6 +344,53 @@ def test_name_and_version_from_published_manifest():
     page = render_model_card(manifest, evaluation, strict=True)
     assert "<h1>Model card: credit_default_v2</h1>" in page
     assert "v20260701-120000" in page and "published, not promoted" in page
+
+
+def plain_data(value) -> bool:
+    """Numbers, strings (not Markup), None, bools, and lists, tuples and dicts of them."""
+    if isinstance(value, dict):
+        return all(type(k) is str and plain_data(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(plain_data(v) for v in value)
+    return value is None or type(value) in (str, int, float, bool)
+
+
+@pytest.mark.parametrize("inputs", [{}, {"lgd": False, "forecast": False}], ids=["full", "minimal"])
+def test_every_section_is_a_template_fed_plain_data(inputs):
+    card = CardInputs(*make_card_inputs(n_test=500, **inputs))
+    assert [s.id for s in SECTIONS] == [s.id for s in SECTIONS if (TEMPLATES / s.template).is_file()]
+    for section in SECTIONS:
+        context = section.context(card)
+        assert plain_data(context), section.id
+
+
+def test_charts_are_the_only_markup_a_card_template_marks_safe():
+    uses = {path.name: re.findall(r"\|\s*safe\b", path.read_text())
+            for path in [TEMPLATES / "model_card.html", *(TEMPLATES / "card").glob("*.html")]}
+    assert {name: len(found) for name, found in uses.items() if found} == {"_macros.html": 1}
+    assert "{{ svg | safe }}" in (TEMPLATES / "card" / "_macros.html").read_text()
+
+
+def test_a_section_is_a_template_a_context_function_and_one_entry(monkeypatch):
+    extra = Section("extra", "Extra <section>", "card/libraries.html",
+                    lambda card: {"libraries": [("a<b", card.name)]})
+    monkeypatch.setattr(model_card, "SECTIONS", [*SECTIONS, extra])
+    page = render_model_card(*make_card_inputs(n_test=500, lgd=False, forecast=False), strict=True)
+    assert '<li><a href="#extra">Extra &lt;section&gt;</a></li>' in page
+    assert '<section id="extra">\n<h2>Extra &lt;section&gt;</h2>' in page
+    assert "<code>a&lt;b</code></td><td>credit_default</td>" in page
+
+
+def test_a_context_its_template_does_not_fit_fails_only_its_section(monkeypatch):
+    broken = Section("broken", "Broken", "card/libraries.html", lambda card: {"versions": []})
+    monkeypatch.setattr(model_card, "SECTIONS", [*SECTIONS, broken])
+    inputs = make_card_inputs(n_test=500, lgd=False, forecast=False)
+    page = render_model_card(*inputs)
+    assert "Sections that failed to render: Broken." in page
+    assert "This section could not be rendered: UndefinedError:" in page
+    assert len(svg_charts(page)) == PLOTS_WITHOUT_LGD_AND_FORECAST
+    with pytest.raises(UndefinedError, match="libraries"):
+        render_model_card(*inputs, strict=True)
 
 
 class _ExplodingParams(dict):

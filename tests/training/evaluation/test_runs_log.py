@@ -12,7 +12,7 @@ from training.evaluation.runs_log import append_run, run_record
 def test_runs_are_appended_as_jsonl(tmp_path, trained_store):
     from datetime import datetime, timezone
 
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
 
     store = LocalStore(tmp_path)
     ok = run_record(run_id="r1", started_at=datetime.now(timezone.utc), model="m", data_uri="d.parquet",
@@ -31,7 +31,7 @@ def test_runs_are_appended_as_jsonl(tmp_path, trained_store):
 def test_runs_go_to_gcs_as_one_object_each(gcs_emulator, gcs_bucket):
     from datetime import datetime, timezone
 
-    from riskscore.store import open_store
+    from riskscore.io.store import open_store
 
     store = open_store(f"gs://{gcs_bucket}/models")
     rec = run_record(run_id="r9", started_at=datetime.now(timezone.utc), model="m", data_uri="x", params={},
@@ -43,7 +43,7 @@ def test_runs_go_to_gcs_as_one_object_each(gcs_emulator, gcs_bucket):
 def test_runs_are_recorded_in_bigquery_when_configured(tmp_path, bq_emulator, bq_dataset):
     from datetime import datetime, timezone
 
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
     from training.evaluation.runs_log import RUNS_SCHEMA
 
     client = bq_emulator.client()
@@ -72,7 +72,7 @@ def test_runs_merge_is_valid_on_real_bigquery(tmp_path, gcp_bigquery):
     import uuid
     from datetime import datetime, timezone
 
-    from riskscore.store import LocalStore
+    from riskscore.io.store import LocalStore
 
     dataset = gcp_bigquery.create_dataset(f"riskscore_test_{uuid.uuid4().hex[:12]}")
     try:

@@ -204,7 +204,7 @@ def _leaf_entry(model: onnx.ModelProto, fitted, output: str) -> int:
     """Index into target_* of a tree-0 leaf that the first test row reaches, in the margin
     target (`output` "logit_2d") or a contribution target ("contributions")."""
     matrix = fitted.model.preprocessor_.transform(fitted.test.head(1))
-    leaf = int(fitted.model._booster().predict(xgb.DMatrix(matrix), pred_leaf=True)[0, 0])
+    leaf = int(fitted.model.exported_booster().predict(xgb.DMatrix(matrix), pred_leaf=True)[0, 0])
     node = _ensemble(model)
     trees, nodes = list(_attr(node, "target_treeids").ints), list(_attr(node, "target_nodeids").ints)
     targets = list(_attr(node, "target_ids").ints)

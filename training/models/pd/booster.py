@@ -63,7 +63,7 @@ class PDModel(ClassifierMixin, BaseEstimator):
             return int(self.booster_model_.n_estimators) - 1
         return int(self.booster_model_.best_iteration)
 
-    def _booster(self):
+    def exported_booster(self):
         # The exported trees are exactly those up to the best iteration.
         return self.booster_model_.get_booster()[: self.best_iteration_ + 1]
 
@@ -74,7 +74,7 @@ class PDModel(ClassifierMixin, BaseEstimator):
     def predict_native(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """PD, log-odds and grouped path contributions from XGBoost itself."""
         dm = xgb.DMatrix(self.preprocessor_.transform(X))
-        booster = self._booster()
+        booster = self.exported_booster()
         logit = booster.predict(dm, output_margin=True)
         contribs = booster.predict(dm, pred_contribs=True, approx_contribs=True)
         grouped = np.zeros((len(X), len(self.features)))
@@ -84,7 +84,7 @@ class PDModel(ClassifierMixin, BaseEstimator):
 
     def to_onnx(self, scaling: ScalingSpec) -> onnx.ModelProto:
         """The whole model as one ONNX graph; sets `contribution_bias_` (the base value)."""
-        trees, base_margin, _ = booster_trees(self._booster())
+        trees, base_margin, _ = booster_trees(self.exported_booster())
         parts = self.preprocessor_.graph_parts()
         # One pass over the trees gives the contributions and the margin (its last column),
         # rather than a second, margin-only ensemble: half the tree work per row.
