@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from support.emulators import _stop_process
+from support.emulators import stop_process
 from support.server import REPO_ROOT, free_port
 
 START_TIMEOUT_S = 60.0
@@ -73,4 +73,4 @@ def fakesnow_server(log_path: Path):
 
         yield SimpleNamespace(port=port, env=env, settings=settings, execute=execute)
     finally:
-        _stop_process(process)
+        stop_process(process)
