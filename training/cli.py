@@ -25,6 +25,17 @@ def _table(rows: list[list], header: list[str]) -> str:
 
 
 def cmd_generate(args) -> int:
+    if args.tables:
+        from training.data.synthetic_tables import generate_tables, write_tables
+
+        frames = generate_tables(customers=args.customers, seed=args.seed)
+        for path in write_tables(frames, args.tables, args.format):
+            print(f"wrote {path}")
+        print(f"{args.customers:,} customers, {len(frames['bureau']):,} bureau records "
+              f"(default rate {frames['loans']['defaulted'].mean():.2%})")
+        return 0
+    if not args.out:
+        raise ValueError("generate: give --out FILE (one applicant table) or --tables DIR (customers, loans, bureau)")
     from training.data.synthetic import generate
     from training.data.tables import write_table
 
@@ -38,27 +49,40 @@ def cmd_train(args) -> int:
     import uuid
     from datetime import datetime, timezone
 
+    from riskscore.contract.quality import check_allow
+    from training.data.multi_table import read_tables
     from training.data.tables import read_table
     from training.evaluation.runs_log import append_run, run_record
     from training.train import train
 
     spec = load_spec(args.spec)
+    check_allow(args.allow, "--allow")
+    if args.data and spec.sql:
+        raise SpecError(f"--data: spec {spec.name!r} declares tables and sql; use --tables DIR (or neither)")
+    if not args.data and not spec.sql:
+        raise SpecError(f"--data: spec {spec.name!r} declares no tables; give --data (one table)")
     store = open_store(args.store)
     started, run_id = datetime.now(timezone.utc), uuid.uuid4().hex
     # Before anything is read or trained: an unusable MLflow fails the run here (or warns).
     mlflow = tracking.RunMirror.open(tracking.resolve_uri(args.mlflow_uri), args.mlflow_experiment,
                                      f"{spec.name}-{run_id[:8]}", optional=args.mlflow_optional)
-    params = {"force": args.force, "tune": args.tune}
+    params = {"force": args.force, "tune": args.tune, "allow": args.allow}
+    data_uri = args.data or f"tables: {args.tables or 'as in the spec'}"
     result, error = None, None
     try:
-        print(f"reading {args.data}")
-        result = train(spec, read_table(args.data), store, force=args.force, tune_trials=args.tune)
+        if spec.sql:
+            print(f"running the spec's SQL over {', '.join(spec.tables)}")
+            raw, source = read_tables(spec.tables, spec.sql, tables_dir=args.tables, order_by=spec.id)
+        else:
+            print(f"reading {args.data}")
+            raw, source = read_table(args.data), {"engine": None, "uri": args.data}
+        result = train(spec, raw, store, force=args.force, tune_trials=args.tune, allow=args.allow, source=source)
     except Exception as exc:
         error = exc
         mlflow.failed(exc)
         raise
     finally:
-        append_run(store, run_record(run_id=run_id, started_at=started, model=spec.name, data_uri=args.data,
+        append_run(store, run_record(run_id=run_id, started_at=started, model=spec.name, data_uri=data_uri,
                                      params={"spec": spec.model_dump(mode="json"), **params},
                                      result=result, error=error), bq_table=args.runs_table)
     mlflow.published(spec=spec.model_dump(mode="json"), params=params, result=result, store=store,
@@ -196,15 +220,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("generate", help="write a synthetic credit-bureau applicant table")
+    p = sub.add_parser("generate", help="write a synthetic applicant table, or customers/loans/bureau tables")
     p.add_argument("--rows", type=int, default=200_000)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--out", required=True, help="output path, .parquet or .csv")
+    p.add_argument("--out", help="output path, .parquet or .csv (one applicant table)")
+    p.add_argument("--tables", metavar="DIR", help="write customers, loans and bureau tables into DIR instead")
+    p.add_argument("--customers", type=int, default=20_000, help="with --tables: customers (one loan each)")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="with --tables: file format")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("train", help="train, export, verify and publish a version")
     p.add_argument("--spec", default=DEFAULT_SPEC)
-    p.add_argument("--data", required=True, help="local file, gs://bucket/path, bq://project.dataset.table or SQL")
+    p.add_argument("--data", help="one table: local file, gs://bucket/path, bq://project.dataset.table, "
+                                   "snowflake://DB.SCHEMA.TABLE or SQL")
+    p.add_argument("--tables", metavar="DIR", help="a spec with tables and sql: read its file tables from DIR "
+                                                  "by name (<name>.parquet|.csv|.csv.gz or <name>/)")
+    p.add_argument("--allow", nargs="+", default=[], metavar="GATE",
+                   help="data-quality gates whose failure is recorded but does not stop training "
+                        "(row_count, missing, duplicated_ids, target_rate, schema)")
     p.add_argument("--store", default="models", help="local folder or gs://bucket/prefix")
     p.add_argument("--force", action="store_true", help="make the version current even if the gate fails")
     p.add_argument("--runs-table", help="also record the run in this BigQuery table (project.dataset.table)")

@@ -17,8 +17,10 @@ from riskscore.contract.schema import is_integer_code
 from riskscore.drift.fairness import fairness_report
 from riskscore.io.store import Store
 
+from training.data.quality import enforce_training, training_gates
 from training.data.spec import ModelSpec, check_data
 from training.data.split import split_frame
+from training.evaluation.vif import numeric_vifs
 from training.models.protocol import Evaluation, TrainingData
 from training.models.version import version_models
 from training.onnx.serving_graph import serving_graph
@@ -99,7 +101,7 @@ class _Stages:
 
 def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = False,
           log=print, now: datetime | None = None, pd_overrides: dict | None = None,
-          tune_trials: int = 0) -> TrainResult:
+          tune_trials: int = 0, allow=(), source: dict | None = None) -> TrainResult:
     """Train every model of `spec` on `raw`, verify each export and publish a version to `store`.
 
     Raises SpecError before any training if the data does not fit the spec, and
@@ -107,6 +109,9 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     The version becomes current only if it passes the promotion gate (or `force`).
     `pd_overrides` ({family: params}) replace the spec's PD parameters; `tune_trials` runs that
     many Optuna trials on the champion family (recorded in the manifest and `TrainResult.tuning`).
+    The data-quality gates run first: DataQualityError (a SpecError; nothing published) names
+    every failing gate not in `allow` or the spec's `quality.allow`. `source` (how the table was
+    read: engine, tables) goes into the manifest.
     """
     from training.evaluation.drift_baseline import drift_baseline
     from training.evaluation.model_card import render_model_card
@@ -115,6 +120,7 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     now = now or datetime.now(timezone.utc)
     st = _Stages(log)
     log(f"checking {len(raw):,} rows against spec {spec.name!r}")
+    quality = enforce_training(st.run("data_quality", training_gates, spec, raw, allow))
     df = st.run("check_and_split", check_data, spec, raw)
     parts = split_frame(df, spec.target, spec.split.valid_fraction, spec.split.test_fraction,
                         date=spec.date, seed=spec.split.seed)
@@ -178,7 +184,12 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
                  "split": "out-of-time by " + spec.date if spec.date else "stratified random",
                  "date_ranges": ({k: [str(v[spec.date].min().date()), str(v[spec.date].max().date())]
                                   for k, v in parts.items()} if spec.date else None),
-                 "default_rate": float(df[spec.target].mean())},
+                 "default_rate": float(df[spec.target].mean()),
+                 "source": source},
+        # the gates' report (riskscore.contract.quality); batch runs compare with missing_rates
+        "data_quality": quality,
+        "collinearity": {"vif": numeric_vifs(train_df, [f.name for f in spec.numeric]),
+                         "rows": "training split, missing values at the column median"},
         "libraries": {lib: importlib.metadata.version(lib) for lib in LIBRARIES},
     }
     if fairness is not None:

@@ -15,6 +15,8 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from riskscore.contract.protected import DecisionRule, ProtectedColumn
+from riskscore.contract.quality import QualitySpec
+from riskscore.drift.stats import DriftSpec
 from riskscore.contract.schema import FeatureSpec, ScalingSpec, StrictModel, category_code
 from riskscore.drift.stats import DriftSpec
 
@@ -45,6 +47,9 @@ class ScorecardSpec(StrictModel):
     C: float = Field(0.3, gt=0)
     # Binning runs on at most this many (seeded, random) rows; the regression uses all rows.
     binning_sample: int = Field(50_000, ge=1_000)
+    # Optional: drop the weaker (lower IV) of each collinear pair of WoE columns until every
+    # variance inflation factor is at most this (training/evaluation/vif.py); each drop recorded.
+    max_vif: float | None = Field(None, gt=1)
 
 
 class PDSpec(StrictModel):
@@ -100,6 +105,19 @@ class ModelSpec(StrictModel):
     # drift check, never model inputs; `decision` says who would be approved.
     protected: list[ProtectedColumn] = Field(default_factory=list)
     decision: DecisionRule | None = None
+    # Several tables joined by one SELECT (training/data/multi_table.py): name -> source, and the SQL.
+    tables: dict[str, str] | None = None
+    sql: str | None = None
+    # Data-quality gates before training and before a batch run (riskscore.contract.quality).
+    quality: QualitySpec = Field(default_factory=QualitySpec)
+
+    @model_validator(mode="after")
+    def _tables_with_sql(self) -> "ModelSpec":
+        if (self.tables is None) != (self.sql is None):
+            raise ValueError("tables and sql go together: declare the tables and the SELECT that joins them")
+        if self.tables is not None and not self.tables:
+            raise ValueError("tables: declare at least one table")
+        return self
 
     @model_validator(mode="after")
     def _unique_roles(self) -> "ModelSpec":

@@ -6,7 +6,9 @@
 - `gs://bucket/path.<ext>` with the same extensions (the object is downloaded into memory);
 - `bq://project.dataset.table` (the whole table, read with `tabledata.list`; no query job);
 - a BigQuery Standard SQL query, given as `bq://SELECT ...` / `bq://WITH ...` or as a plain
-  string starting with SELECT or WITH (run as a query job, billed to the client's project).
+  string starting with SELECT or WITH (run as a query job, billed to the client's project);
+- `snowflake://DATABASE.SCHEMA.TABLE` or `snowflake://SELECT ...` (riskscore.io.snowflake: settings
+  from the environment, errors naming the source).
 
 Column types: CSV columns are never parsed as dates (a date stays a string; callers convert);
 Parquet and BigQuery results go through Arrow with the same conversion, so integers without
@@ -72,6 +74,10 @@ def read_table(uri: str | os.PathLike, *, bq_client=None, gcs_client=None) -> pd
     client's `google.api_core.exceptions` with the URI added as a note.
     """
     uri = os.fspath(uri)
+    if uri.startswith("snowflake://"):
+        from riskscore.io import snowflake
+
+        return snowflake.read_table(uri).to_pandas()
     if uri.startswith("bq://"):
         rest = uri[len("bq://"):]
         if is_sql(rest):
@@ -82,7 +88,7 @@ def read_table(uri: str | os.PathLike, *, bq_client=None, gcs_client=None) -> pd
     if uri.startswith("gs://"):
         return _read_gcs(uri, gcs_client)
     if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", uri):
-        raise ValueError(f"{uri}: unsupported URI scheme; use a local path, gs://, bq:// or SQL")
+        raise ValueError(f"{uri}: unsupported URI scheme; use a local path, gs://, bq://, snowflake:// or SQL")
     fmt = _format(uri)
     path = Path(uri)
     if not path.is_file():
@@ -152,6 +158,9 @@ def _read_bq_table(table_id: str, uri: str, client) -> pd.DataFrame:
 
 
 def _read_bq_query(sql: str, uri: str, client) -> pd.DataFrame:
+    from riskscore.io.sqlcheck import check_select
+
+    check_select(sql, field="--data")  # one read-only SELECT, before any job runs
     client = _bq_client(client)
     try:
         job = client.query(sql)

@@ -28,6 +28,7 @@ from riskscore.report import environment, render
 from riskscore.report.plots import ACCENT, BAD, GOOD, REFERENCE, Chart
 
 from training.evaluation import fairness
+from training.evaluation import data_quality_card
 from training.evaluation import model_card_models as models
 from training.evaluation import model_card_pd as pd_family
 from training.evaluation.card_inputs import (CardInputs, chart_svg, finite, histogram, mapping, number_or_none,
@@ -345,6 +346,8 @@ def _calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dic
 SECTIONS: list[Section] = [
     Section("use", "Intended use and limitations", "card/use.html", use),
     Section("data", "Data summary", "card/data.html", data),
+    Section("data-quality", "Data quality", "card/data_quality.html", data_quality_card.data_quality),
+    Section("collinearity", "Multicollinearity", "card/collinearity.html", data_quality_card.collinearity),
     Section("performance", "PD performance", "card/performance.html", performance),
     Section("pd-family", "PD model family and champion", "card/pd_family.html", pd_family.context),
     Section("roc", "ROC curve", "card/roc.html", roc),

@@ -18,7 +18,8 @@ _RUNS_COLUMNS = [("run_id", "STRING"), ("started_at", "TIMESTAMP"), ("finished_a
                  ("model", "STRING"), ("version", "STRING"), ("outcome", "STRING"),
                  ("promoted", "BOOLEAN"), ("reason", "STRING"), ("data_uri", "STRING"),
                  ("data_fingerprint", "STRING"), ("params_json", "STRING"), ("metrics_json", "STRING"),
-                 ("timings_json", "STRING"), ("error", "STRING"), ("tuning_json", "STRING")]
+                 ("timings_json", "STRING"), ("error", "STRING"), ("tuning_json", "STRING"),
+                 ("data_quality_json", "STRING")]
 # The training-runs table (REST form, as Terraform declares it): one row per `run_record`.
 RUNS_SCHEMA = [{"name": name, "type": kind, "mode": "NULLABLE"} for name, kind in _RUNS_COLUMNS]
 
@@ -27,6 +28,8 @@ def run_record(*, run_id: str, started_at: datetime, model: str, data_uri: str, 
                result=None, error: BaseException | None = None) -> dict:
     """A flat, JSON-safe record of one run (result: a TrainResult, or None if it failed)."""
     m = result.manifest if result else {}
+    # The gates' report: the published manifest's, or the one a failing gate carried out.
+    quality = m.get("data_quality") or getattr(error, "report", None)
     return {"run_id": run_id, "started_at": started_at.isoformat(),
             "finished_at": datetime.now(timezone.utc).isoformat(), "model": model,
             "version": m.get("version"), "outcome": "failed" if error else "published",
@@ -38,7 +41,9 @@ def run_record(*, run_id: str, started_at: datetime, model: str, data_uri: str, 
             "timings_json": json.dumps(result.timings_s if result else {}, sort_keys=True),
             "error": f"{type(error).__name__}: {error}" if error else None,
             # `--tune`: every Optuna trial (parameters and selection AUC); null when not tuned
-            "tuning_json": json.dumps(result.tuning, sort_keys=True) if result and result.tuning else None}
+            "tuning_json": json.dumps(result.tuning, sort_keys=True) if result and result.tuning else None,
+            # the data-quality gates (riskscore.contract.quality): every gate, passed, failed or allowed
+            "data_quality_json": json.dumps(quality, sort_keys=True) if quality else None}
 
 
 def _headline(metrics: dict) -> dict:

@@ -37,7 +37,7 @@ def batch_score(request, models: PinnedModels, settings: BatchSettings):
                 emit("INFO", "batch run on dataflow", log_type="batch_dataflow", request_id=request_id, **launched)
                 return respond(launched, status=202, headers={"X-Request-Id": request_id})
             result = summary = run.run(source, parsed.output, run_date, model, settings,
-                                       challenger=models.challenger())
+                                       challenger=models.challenger(), allow=parsed.allow)
         emit("INFO", "batch run", log_type="batch_run", request_id=request_id, **summary)
         return respond(result, headers={"X-Request-Id": request_id})
     except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500

@@ -7,9 +7,10 @@ import time
 from datetime import date, datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from riskscore.errors import InvalidRequest
+from riskscore.contract.quality import check_allow
 from riskscore.contract.request import validate
 from riskscore.settings import BatchSettings
 from riskscore.batch.sinks import parse_destination
@@ -28,6 +29,13 @@ class Job(BaseModel):
     input: StrictStr | Query
     output: StrictStr = Field(min_length=1)
     run_date: date | None = None
+    # data-quality gates (riskscore.contract.quality) whose failure is recorded, not enforced
+    allow: list[StrictStr] = Field(default_factory=list)
+
+    @field_validator("allow")
+    @classmethod
+    def _gates(cls, value):
+        return check_allow(value)
 
 
 def today() -> date:

@@ -25,6 +25,7 @@ from riskscore.model.feeds import arrow_feeds
 from riskscore.model.reasons import MAX_REASONS
 from riskscore.settings import BatchSettings
 from riskscore.batch.columns import Chunk, InputColumns
+from riskscore.batch.gates import BatchGates
 from riskscore.batch.schema import SCORES_SCHEMA, arrow_schema, schema_for
 from riskscore.batch.sinks import open_sink
 from riskscore.batch.sources import open_source
@@ -129,27 +130,31 @@ def _in_order(chunks: Iterator[Chunk], work, workers: int) -> Iterator[tuple[Chu
 
 
 def run(source, destination: str, run_date: date, model, settings: BatchSettings,
-        progress: Progress | None = None, challenger=None) -> dict:
-    """Score `source` into `destination` for `run_date`; returns the run's summary.
+        progress: Progress | None = None, challenger=None, allow=()) -> dict:
+    """Score `source` into `destination` for `run_date`; returns the run's summary (with the
+    data-quality report under `data_quality`).
 
     Raises InputNotFound / InvalidInput / OutputNotWritable (nothing written) for a missing or
-    unusable input or destination; bad rows are rejects, never errors. `challenger`
+    unusable input or destination, and QualityGateFailed (422, nothing written) when a
+    data-quality gate not in `allow` fails; bad rows are rejects, never errors. `challenger`
     (PinnedModels.challenger()): its shadow decision goes to the challenger_* columns.
     """
     started = time.perf_counter()
     scorer = BatchScorer(model, run_date, challenger=challenger)
+    gates = BatchGates(model.manifest, allow)
     reader = open_source(source, scorer.columns, settings.batch_chunk_rows, project=settings.google_cloud_project)
     sink = open_sink(destination, run_date, scorer.columns.id, project=settings.google_cloud_project,
                      staging_dataset=settings.batch_staging_dataset)
     rows_in = rows_scored = rows_rejected = 0
     try:
-        for chunk, scores in _in_order(reader.chunks(), scorer.scores, settings.batch_workers):
+        for chunk, scores in _in_order(reader.chunks(gates.observe), scorer.scores, settings.batch_workers):
             sink.write(scores, chunk.rejects)
             rows_in += chunk.rows_in
             rows_scored += scores.num_rows
             rows_rejected += chunk.rejects.num_rows
             if progress:
                 progress(rows_in, rows_scored, rows_rejected)
+        quality = gates.enforce(f"input {reader.source}")  # before anything is committed
         output, rejects = sink.commit()
     except BaseException:
         sink.abort()
@@ -159,4 +164,5 @@ def run(source, destination: str, run_date: date, model, settings: BatchSettings
             "output": output, "rejects": rejects, "model_version": model.version,
             **({"challenger_version": challenger.version} if challenger is not None else {}),
             "run_date": run_date.isoformat(), "seconds": round(seconds, 3),
-            "rows_per_second": round(rows_in / seconds, 1) if seconds > 0 else None}
+            "rows_per_second": round(rows_in / seconds, 1) if seconds > 0 else None,
+            "data_quality": quality}

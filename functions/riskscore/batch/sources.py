@@ -5,6 +5,8 @@ A source is one of
   - `{"query": "SELECT ..."}` (BigQuery SQL; its result streamed the same way),
   - `gs://bucket/path`: one Parquet/CSV object, or every such object under a prefix,
   - a local Parquet/CSV file, or a folder of them (recursively),
+  - `snowflake://DATABASE.SCHEMA.TABLE` or `snowflake://SELECT ...` (riskscore.io.snowflake; the
+    connector is imported only then),
 with `.parquet`/`.pq`, `.csv` and `.csv.gz` files; files of a prefix or folder are read in name
 order, skipping names starting with `.` or `_`.
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -39,7 +41,7 @@ _TABLE = re.compile(r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$")
 
 @dataclass(frozen=True)
 class Source:
-    kind: str  # "local" | "gcs" | "bq_table" | "bq_query"
+    kind: str  # "local" | "gcs" | "bq_table" | "bq_query" | "snowflake"
     location: str
 
     def __str__(self) -> str:
@@ -58,6 +60,11 @@ def parse_source(value) -> Source:
                 raise InvalidRequest(f"input {value!r}: expected bq://project.dataset.table",
                                      details=[{"field": "input", "problem": "malformed BigQuery table id"}])
             return Source("bq_table", table)
+        if value.startswith("snowflake://"):
+            from riskscore.io import snowflake
+
+            snowflake.parse(value)  # InvalidRequest naming `input`, before any connection
+            return Source("snowflake", value)
         if value.startswith("gs://"):
             if not split_gs_uri(value)[0]:
                 raise InvalidRequest(f"input {value!r}: expected gs://bucket/path",
@@ -83,8 +90,10 @@ class Reader:
         """The files this reader streams, in order (none for a table or a query)."""
         return [name for name, _ in self._files]
 
-    def chunks(self) -> Iterator[Chunk]:
-        return cast_chunks(self._raw_batches(), self.columns, self.chunk_rows)
+    def chunks(self, observe: Callable[[Iterable], Iterator] | None = None) -> Iterator[Chunk]:
+        """The cast chunks; `observe` sees the raw record batches on their way (quality gates)."""
+        raw = self._raw_batches()
+        return cast_chunks(observe(raw) if observe else raw, self.columns, self.chunk_rows)
 
     def _raw_batches(self) -> Iterator[pa.RecordBatch]:
         if self._table is not None:
@@ -118,6 +127,8 @@ def open_source(source: Source | str | dict, columns: InputColumns, chunk_rows: 
                 project: str | None = None) -> Reader:
     """Resolve `source` and check its columns; see the module docstring."""
     source = source if isinstance(source, Source) else parse_source(source)
+    if source.kind == "snowflake":
+        return _snowflake_reader(source, columns, chunk_rows)
     if source.kind not in ("local", "gcs"):
         return _bigquery_reader(source, columns, chunk_rows, project)
     files = files_at(source.location)
@@ -200,6 +211,26 @@ def _bigquery_reader(source: Source, columns: InputColumns, chunk_rows: int, pro
         # does. Page the result through the REST API instead (correct, only slower).
         stream = iter(client.query(source.location).result().to_arrow_iterable())
         first = next(stream, None)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        if first is not None:
+            yield first
+            yield from stream
+
+    return Reader(source, columns, chunk_rows, [], table=batches)
+
+
+# --- Snowflake --------------------------------------------------------------------------------
+
+def _snowflake_reader(source: Source, columns: InputColumns, chunk_rows: int) -> Reader:
+    """The query runs and its first batch arrives now: a missing table, an unreachable Snowflake
+    or missing columns fail before any output exists."""
+    from riskscore.io import snowflake
+
+    stream = snowflake.read_batches(source.location, snowflake.SnowflakeSettings.from_env())
+    first = next(stream, None)
+    if first is not None:
+        columns.check(first.schema.names, source.location)
 
     def batches() -> Iterator[pa.RecordBatch]:
         if first is not None:

@@ -225,3 +225,11 @@ def test_bq_public_table(gcp_bigquery):
     assert len(df) == 5
     assert (df["corpus"] == "hamlet").all()
     assert df["word_count"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("uri", ["SELECT 1; DROP TABLE t", "bq://WITH a AS (SELECT 1 AS x) SELECT * FROM a; DELETE FROM t WHERE TRUE"])
+def test_a_query_that_is_not_one_select_is_refused_before_any_job(uri):
+    from riskscore.io.sqlcheck import SqlRejected
+
+    with pytest.raises(SqlRejected, match=r"^--data: expected a single SELECT statement"):
+        read_table(uri, bq_client=object())  # never used: the check comes first

@@ -32,6 +32,7 @@ from sklearn.linear_model import LogisticRegression
 
 from riskscore.contract.schema import ScalingSpec
 
+from training.evaluation.vif import collinear_drops
 from training.onnx.graph import GraphParts, const, make_model
 
 # WoE features whose coefficient comes out positive would make points rise with safety (the
@@ -109,6 +110,10 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
         self.excluded_ = {f.name: f"IV {self.iv_[f.name]:.4f} below {p['min_iv']}"
                           for f in self.features if self.iv_[f.name] < p["min_iv"]}
         woe = self.woe(X)
+        if p.get("max_vif"):  # the weaker (lower IV) of each collinear pair of WoE columns goes
+            names = [f.name for f in self.features]
+            kept = [i for i, n in enumerate(names) if n not in self.excluded_]
+            self.excluded_.update(collinear_drops(woe[:, kept], [names[i] for i in kept], self.iv_, p["max_vif"]))
         self._fit_regression(woe, y)
         self.classes_ = np.array([0, 1])
         return self
