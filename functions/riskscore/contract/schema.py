@@ -68,9 +68,10 @@ class FeatureSpec(StrictModel):
     # accepts each code as a JSON integer or as a string. Decided from the categories when
     # omitted (true when every category is an integer); the manifest records the decision.
     integer_codes: bool | None = None
-    # What serving does with a category never seen in training: reject the request, or
-    # score it like a missing value (all one-hot columns zero).
-    unknown: Literal["error", "as_missing"] = "error"
+    # What serving does with a category never seen in training (a rare code of the full table
+    # that the training rows lacked): score it like a missing value (all one-hot columns zero)
+    # and say so in the response's `warnings` and the batch summary, or reject it (`error`).
+    unknown: Literal["error", "as_missing"] = "as_missing"
 
     @property
     def accepts_integer_codes(self) -> bool:

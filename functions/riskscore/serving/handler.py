@@ -13,11 +13,12 @@ from riskscore.contract.request import validate
 from riskscore.errors import MethodNotAllowed
 from riskscore.model.scorer import Scorer
 from riskscore.serving import console
+from riskscore.serving.openapi import openapi_document
 from riskscore.serving.http import error_response, read_json_asgi, request_id_of, respond
 from riskscore.serving.prediction_log import PredictionLog
 from riskscore.settings import ScoreSettings
 
-__all__ = ["model_info", "score"]
+__all__ = ["model_info", "score", "served_openapi"]
 
 
 def model_info(model) -> dict:
@@ -27,12 +28,24 @@ def model_info(model) -> dict:
             "scaling": m["scaling"], "models": sorted(m["models"])}
 
 
+def served_openapi(model) -> dict:
+    """The OpenAPI document of the loaded version, from its manifest's features (built once
+    per version: the request schema is the one that validates this version's requests)."""
+    doc = getattr(model, "openapi", None)
+    if doc is None:
+        doc = model.openapi = openapi_document(model.features, title=f"{model.manifest['name']} score function",
+                                               version=model.version)
+    return doc
+
+
 async def score(request, scorer: Scorer, predictions: PredictionLog, settings: ScoreSettings):
     started = time.perf_counter()
     request_id = request_id_of(request.headers)
     try:
         if request.method == "GET":  # a browser gets the console page, other clients JSON
             model = scorer.ensure_loaded()
+            if request.query_params.get("view") == "openapi" or request.url.path.endswith("/openapi.json"):
+                return respond(served_openapi(model))
             page = console.html_response(request.headers.get("Accept"), request.query_params.get("view"), model)
             return page or respond(model_info(model), headers={"Vary": "Accept"})
         if request.method != "POST":
