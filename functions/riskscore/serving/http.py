@@ -54,17 +54,18 @@ async def read_json_asgi(request, max_bytes: int) -> Any:
     from starlette.requests import ClientDisconnect
 
     chunks, size = [], 0
+    stream = request.stream()  # one iterator: the drain goes on where the reading stopped
     try:
         try:
             check_body_headers(request.headers.get("Content-Type"), request.headers.get("Content-Length"),
                                max_bytes)
-            async for chunk in request.stream():
+            async for chunk in stream:
                 size += len(chunk)
                 if size > max_bytes:
                     raise PayloadTooLarge(f"body is over the limit of {max_bytes} bytes")
                 chunks.append(chunk)
         except PayloadTooLarge:
-            await _drain(request, size)
+            await _drain(stream, request.headers.get("Content-Length", ""), size)
             raise
     except ClientDisconnect:
         raise InvalidRequest("body: the client disconnected before sending all of it",
@@ -79,12 +80,12 @@ async def read_json_asgi(request, max_bytes: int) -> Any:
 DRAIN_BYTES = 1 << 20
 
 
-async def _drain(request, already: int) -> None:
+async def _drain(stream, declared: str, already: int) -> None:
     """Read and discard the rest of an over-limit body, up to DRAIN_BYTES in all."""
-    declared = request.headers.get("Content-Length", "").strip()
+    declared = declared.strip()
     if declared.isdigit() and int(declared) > DRAIN_BYTES:
         return  # more than we would read: no point starting
-    async for chunk in request.stream():
+    async for chunk in stream:
         already += len(chunk)
         if already > DRAIN_BYTES:
             return
