@@ -49,7 +49,7 @@ def make_data(path: Path, rows: int) -> None:
     code = f"""
 import sys; sys.path.insert(0, {str(ROOT)!r})
 import pyarrow as pa, pyarrow.parquet as pq
-from training.synthetic import generate
+from training.data.synthetic import generate
 writer, left, k = None, {rows}, 0
 while left:
     n = min(left, 1_000_000)
@@ -105,18 +105,18 @@ import json, sys, time
 from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, {root!r}); sys.path.insert(0, {root!r} + '/functions')
 import numpy as np, pandas as pd, onnxruntime as ort, pyarrow.parquet as pq, xgboost as xgb
-from training.spec import load_spec, check_data
-from training.split import split_frame
-from training.pd_family import boosting_params
-from training.pd_model import PDModel
-from training.preprocess import onnx_inputs
+from training.data.spec import load_spec, check_data
+from training.data.split import split_frame
+from training.models.pd.booster import PDModel
+from training.models.pd.family import boosting_params
+from training.onnx.run import onnx_inputs
 spec = load_spec({root!r} + '/training/specs/credit_default.yaml')
 df = check_data(spec, pd.read_parquet({train!r}))
 parts = split_frame(df, spec.target, spec.split.valid_fraction, spec.split.test_fraction, date=spec.date, seed=spec.split.seed)
 y = {{k: v[spec.target].to_numpy() for k, v in parts.items()}}
 # The product's XGBoost candidate in the large regime, as training fits it.
 model = PDModel(spec.features, boosting_params(spec, 'large'), seed=spec.split.seed).fit(parts['train'], y['train'], parts['valid'], y['valid'])
-graph, _ = model.to_onnx(spec.scaling)
+graph = model.to_onnx(spec.scaling)
 X = pq.read_table({data!r}).slice(0, {rows}).to_pandas()
 feeds = onnx_inputs(X, spec.features)
 matrix = model.preprocessor_.transform(X)

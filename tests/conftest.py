@@ -31,14 +31,14 @@ def quiet(*_args, **_kwargs) -> None:
 
 @pytest.fixture(scope="session")
 def small_data():
-    from training.synthetic import generate
+    from training.data.synthetic import generate
 
     return generate(rows=6000, seed=1)
 
 
 @pytest.fixture(scope="session")
 def small_spec():
-    from training.spec import load_spec
+    from training.data.spec import load_spec
 
     spec = load_spec(DEFAULT_SPEC_PATH)
     # The shared trained version is the XGBoost family in the large regime (early stopping on

@@ -1,6 +1,6 @@
 """The drift check end to end: prediction logs and batch outputs in, reports, pages, warehouse
 rows and log lines out. The model version is published with a baseline frozen from the
-synthetic generator (tests/drift_data.py); windows are fresh draws of the same generator."""
+synthetic generator (tests/support/drift_data.py); windows are fresh draws of the same generator."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-import drift_data as dd
+from support import drift_data as dd
 from riskscore.drift.report import run
 from riskscore.settings import DriftSettings
 from riskscore.io.store import LocalStore
