@@ -11,6 +11,7 @@ from riskscore.errors import RiskScoreError
 from riskscore.io.store import open_store
 
 from training.data.spec import SpecError, load_spec
+from training.evaluation.master_scale import card_rows
 
 DEFAULT_SPEC = "training/specs/credit_default.yaml"
 
@@ -77,9 +78,8 @@ def summary(result, store_uri: str) -> str:
              for name, p in m["parity"].items()]
     rows += [[f"time {k}", f"{v:.1f}s"] for k, v in result.timings_s.items()]
     rows.append(["time total", f"{sum(result.timings_s.values()):.1f}s"])
-    bands = _table([[b["name"], b["min_score"], b["test_count"],
-                     None if b["observed_default_rate"] is None else f"{b['observed_default_rate']:.2%}"]
-                    for b in m["rating_bands"]], ["rating", "min score", "test rows", "default rate"])
+    headers, band_rows, _ = card_rows(m["rating_bands"])
+    bands = _table(band_rows, [h.lower() for h in headers])
     verdict = (f"version {m['version']} published to {store_uri}/{m['name']}: "
                f"{'PROMOTED' if result.promoted else 'NOT promoted'} "
                f"({result.promotion_reason})")

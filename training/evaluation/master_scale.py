@@ -174,3 +174,36 @@ def band_table(scaling: ScalingSpec, pd_: np.ndarray, score: np.ndarray, y: np.n
             "observed_default_rate": float(y[mask].mean()) if mask.any() else None,
         })
     return rows
+
+
+def card_rows(bands: list[dict]) -> tuple[list[str], list[list[str]], str]:
+    """The model card's rating-band table as plain text cells (best band first, as analysts
+    read a master scale), and a note on whether observed default rates rise band by band
+    and stay near the predicted ones."""
+    from riskscore.report.format import count, percent
+
+    headers = ["Band", "Score range", "PD range", "Test rows", "Share", "Predicted default rate",
+               "Observed default rate"]
+    rows = []
+    for i, b in enumerate(bands):
+        lo, hi = b.get("min_score"), bands[i + 1].get("min_score") if i + 1 < len(bands) else None
+        scores = (f"{_bound(lo)} to < {_bound(hi)}" if lo is not None and hi is not None else
+                  f"≥ {_bound(lo)}" if lo is not None else f"< {_bound(hi)}" if hi is not None else "all scores")
+        pds = (f"{percent(b['pd_min'], 2)} to {percent(b['pd_max'], 2)}"
+               if b.get("pd_min") is not None and b.get("pd_max") is not None else "—")
+        rows.append([str(b.get("name", "")), scores, pds, count(b.get("test_count")), percent(b.get("share")),
+                     percent(b.get("predicted_default_rate"), 2), percent(b.get("observed_default_rate"), 2)])
+    rates = [b.get("observed_default_rate") for b in bands if b.get("observed_default_rate") is not None]
+    if len(rates) < 2:
+        note = ""
+    elif all(a > c for a, c in zip(rates, rates[1:])):
+        note = "Observed default rates fall band by band from the lowest to the highest score, as they should."
+    else:
+        note = ("Observed default rates do not fall band by band from the lowest to the highest score: "
+                "review the band boundaries.")
+    return headers, rows[::-1], note
+
+
+def _bound(value) -> str:
+    v = float(value)
+    return f"{int(v):,}" if v.is_integer() else f"{v:g}"

@@ -31,6 +31,7 @@ from riskscore.report.format import MISSING, count, number, percent
 from riskscore.report.format import points as percentage_points
 from riskscore.report.plots import ACCENT, BAD, GOOD, REFERENCE, Chart
 
+from training.evaluation import master_scale
 from training.evaluation import model_card_pd as pd_tables
 
 MAX_SCATTER_POINTS = 2_000
@@ -490,30 +491,8 @@ class _Card:
         bands = [b for b in _seq(self.m.get("rating_bands")) if isinstance(b, Mapping)]
         if not bands:
             return _missing("No rating bands in the manifest.")
-        total = sum(int(b["test_count"]) for b in bands if _finite(b.get("test_count")))
-        rows = []
-        for i, b in enumerate(bands):
-            lo = b.get("min_score")
-            nxt = bands[i + 1].get("min_score") if i + 1 < len(bands) else None
-            if _finite(lo) and _finite(nxt):
-                rng = f"{_bound(lo)} to < {_bound(nxt)}"
-            elif _finite(lo):
-                rng = f"≥ {_bound(lo)}"
-            elif _finite(nxt):
-                rng = f"< {_bound(nxt)}"
-            else:
-                rng = "all scores"
-            count = b.get("test_count")
-            share = count / total if _finite(count) and total else None
-            rows.append([_e(b.get("name")), _e(rng), _int(count), _pct(share, 1), _pct(b.get("observed_default_rate"))])
-        rates = [b.get("observed_default_rate") for b in bands if _finite(b.get("observed_default_rate"))]
-        monotone = all(a >= c for a, c in zip(rates, rates[1:]))
-        note = ("Observed default rates fall steadily from the lowest to the highest band, as they should."
-                if monotone and len(rates) > 1 else
-                "Observed default rates do not fall steadily from the lowest to the highest band: review the "
-                "band boundaries." if len(rates) > 1 else "")
-        return (_table(["Band", "Score range", "Test rows", "Share", "Observed default rate"], rows,
-                       numeric={2, 3, 4})
+        headers, rows, note = master_scale.card_rows(bands)  # best band first, PD and observed vs predicted
+        return (_table(headers, [[_e(c) for c in r] for r in rows], numeric={3, 4, 5, 6})
                 + (f'<p class="note">{_e(note)}</p>' if note else ""))
 
     def pd_family(self) -> str:
