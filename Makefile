@@ -14,6 +14,9 @@ BEAM_PY := $(BEAM_VENV)/bin/python
 BEAM_STAMP := $(BEAM_VENV)/.installed
 BEAM_TESTS := $(wildcard tests/dataflow/test_beam_*.py)
 ROWS ?= 200000
+PORT ?= 8080
+MODEL_STORE ?= $(CURDIR)/models
+MODEL_NAME ?= credit_default
 
 .PHONY: setup tools beam-setup test test-dataflow test-fast infra-check demo data train serve bench bench-dataflow clean
 
@@ -74,8 +77,11 @@ train: setup
 demo: setup
 	$(PY) scripts/demo.py --rows $(ROWS)
 
+# The score function on the model store `make demo` / `make train` wrote (override any of these:
+# `make serve MODEL_STORE=gs://bucket/models PORT=8081`). The console: http://127.0.0.1:$(PORT)/
 serve: setup
-	cd functions && ../$(PY) -m functions_framework --target score --port 8080
+	MODEL_STORE=$(MODEL_STORE) MODEL_NAME=$(MODEL_NAME) $(PY) -m functions_framework --target score \
+	  --source functions/main.py --host 127.0.0.1 --port $(PORT)
 
 bench: setup
 	$(PY) bench/serving.py
