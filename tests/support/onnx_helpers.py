@@ -12,7 +12,7 @@ from onnx import numpy_helper
 from training.data.spec import load_spec
 from training.data.synthetic import generate
 
-FEATURES = load_spec(Path(__file__).resolve().parents[1] / "training/specs/credit_default.yaml").features
+FEATURES = load_spec(Path(__file__).resolve().parents[2] / "training/specs/credit_default.yaml").features
 
 TYPICAL = {"revolving_utilization": 0.3, "age": 45.0, "late_30_59": 0.0, "late_60_89": 0.0,
            "late_90_plus": 0.0, "debt_ratio": 0.3, "monthly_income": 5500.0, "open_credit_lines": 8.0,
