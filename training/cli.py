@@ -7,10 +7,10 @@ import json
 import sys
 
 from riskscore.contract import bundle
-from riskscore.errors import RiskScoreError
+from riskscore.io.cli import expected_failure
 from riskscore.io.store import open_store
 
-from training.data.spec import SpecError, load_spec
+from training.data.spec import load_spec
 from training.evaluation.master_scale import card_rows
 
 DEFAULT_SPEC = "training/specs/credit_default.yaml"
@@ -145,7 +145,8 @@ def cmd_bigquery_model(args) -> int:
 
     store = open_store(args.store)
     manifest = bundle.load(store, args.model, args.version).manifest  # verified bytes only
-    statements = bigquery_ml.model_ddl(args.dataset, manifest, store.uri)
+    location = args.gcs_prefix or store.uri
+    statements = bigquery_ml.model_ddl(args.dataset, manifest, location)
     if args.table:
         statements.append(bigquery_ml.scoring_view_sql(args.dataset, manifest, args.table, args.view,
                                                        args.passthrough or []))
@@ -199,8 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("bigquery-model", help="BigQuery ML models (and a scoring view) for a version's graphs")
-    p.add_argument("--store", required=True, help="gs://bucket/prefix holding the model (BigQuery ML reads it)")
+    p = sub.add_parser("bigquery-model", help="print (or --execute) the BigQuery ML statements for a version's "
+                                              "graphs, and a scoring view")
+    p.add_argument("--store", required=True,
+                   help="model store holding the version: gs://bucket/prefix, or a local folder (the SQL is "
+                        "then printed offline, with --gcs-prefix)")
+    p.add_argument("--gcs-prefix", help="gs://bucket/prefix where BigQuery ML will read the version's files "
+                                        "(default: --store, when it is gs://)")
     p.add_argument("--model", default="credit_default")
     p.add_argument("--version", help="default: the current version")
     p.add_argument("--dataset", required=True, help="project.dataset for the models and the view")
@@ -210,9 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--execute", action="store_true", help="run the statements (needs credentials)")
     p.set_defaults(func=cmd_bigquery_model)
 
-    p = sub.add_parser("openapi", help="write the score function's OpenAPI document for a spec")
-    p.add_argument("--spec", default=DEFAULT_SPEC)
-    p.add_argument("--out", default="functions/openapi.json")
+    p = sub.add_parser("openapi", help="write the score function's OpenAPI document for a spec (a served "
+                                       "version's own: GET /?view=openapi)")
+    p.add_argument("--spec", default=DEFAULT_SPEC, help=f"model spec YAML (default: {DEFAULT_SPEC})")
+    p.add_argument("--out", default="functions/openapi.json",
+                   help="output file, - for stdout (default: functions/openapi.json)")
     p.set_defaults(func=cmd_openapi)
     return parser
 
@@ -221,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SpecError, RiskScoreError, ValueError, FileExistsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except Exception as exc:  # an expected failure is one line (riskscore.io.cli); a bug its traceback
+        message = expected_failure(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 1
