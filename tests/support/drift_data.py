@@ -21,7 +21,7 @@ from training.data.spec import load_spec
 from training.data.synthetic import generate
 from training.evaluation.drift_baseline import drift_baseline
 
-SPEC_PATH = Path(__file__).resolve().parents[1] / "training" / "specs" / "credit_default.yaml"
+SPEC_PATH = Path(__file__).resolve().parents[2] / "training" / "specs" / "credit_default.yaml"
 SPEC = load_spec(SPEC_PATH)
 FEATURES = [f.name for f in SPEC.features]
 MODEL = SPEC.name
