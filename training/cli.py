@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train, export, verify and publish a version")
     p.add_argument("--spec", default=DEFAULT_SPEC)
     p.add_argument("--data", required=True, help="local file, gs://bucket/path, bq://project.dataset.table or SQL")
-    p.add_argument("--store", default="models", help="local folder or gs://bucket/prefix")
+    p.add_argument("--model-store", "--store", dest="store", default="models", help="local folder or gs://bucket/prefix")
     p.add_argument("--force", action="store_true", help="make the version current even if the gate fails")
     p.add_argument("--runs-table", help="also record the run in this BigQuery table (project.dataset.table)")
     p.add_argument("--tune", type=int, default=0, metavar="N",
@@ -186,8 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, help_ in (("promote", cmd_promote, "make a version current"),
                               ("rollback", cmd_rollback, "make the previous (or a given) version current")):
         p = sub.add_parser(name, help=help_)
-        p.add_argument("--store", default="models")
-        p.add_argument("--model", default="credit_default")
+        p.add_argument("--model-store", "--store", dest="store", default="models")
+        p.add_argument("--model-name", "--model", dest="model", default="credit_default")
         if name == "promote":
             p.add_argument("--version", required=True)
         else:
@@ -195,19 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     p = sub.add_parser("list", help="versions and their test metrics")
-    p.add_argument("--store", default="models")
-    p.add_argument("--model")
+    p.add_argument("--model-store", "--store", dest="store", default="models")
+    p.add_argument("--model-name", "--model", dest="model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("bigquery-model", help="print (or --execute) the BigQuery ML statements for a version's "
                                               "graphs, and a scoring view")
-    p.add_argument("--store", required=True,
+    p.add_argument("--model-store", "--store", dest="store", required=True,
                    help="model store holding the version: gs://bucket/prefix, or a local folder (the SQL is "
                         "then printed offline, with --gcs-prefix)")
     p.add_argument("--gcs-prefix", help="gs://bucket/prefix where BigQuery ML will read the version's files "
                                         "(default: --store, when it is gs://)")
-    p.add_argument("--model", default="credit_default")
+    p.add_argument("--model-name", "--model", dest="model", default="credit_default")
     p.add_argument("--version", help="default: the current version")
     p.add_argument("--dataset", required=True, help="project.dataset for the models and the view")
     p.add_argument("--table", help="project.dataset.table to score: also create a view over it")
