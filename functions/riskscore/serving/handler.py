@@ -13,7 +13,6 @@ from riskscore.contract.request import validate
 from riskscore.errors import MethodNotAllowed
 from riskscore.model.scorer import Scorer
 from riskscore.serving import console
-from riskscore.serving.openapi import openapi_document
 from riskscore.serving.http import error_response, read_json_asgi, request_id_of, respond
 from riskscore.serving.prediction_log import PredictionLog
 from riskscore.settings import ScoreSettings
@@ -33,6 +32,9 @@ def served_openapi(model) -> dict:
     per version: the request schema is the one that validates this version's requests)."""
     doc = getattr(model, "openapi", None)
     if doc is None:
+        # Imported here: the response models are built on this rare path, never at cold start.
+        from riskscore.serving.openapi import openapi_document
+
         doc = model.openapi = openapi_document(model.features, title=f"{model.manifest['name']} score function",
                                                version=model.version)
     return doc
