@@ -131,6 +131,9 @@ class ScalingSpec(StrictModel):
     linear: score = base + (1 - PD) * span (default 300 + (1 - PD) * 600).
     pdo: points to double the odds (Siddiqi): factor = pdo / ln 2,
          offset = base_score - factor * ln(base_odds), score = offset + factor * ln((1-PD)/PD).
+    bands: the rating scale, lowest score first. A version's manifest holds the bands it is
+         rated with: the spec's own when it lists them, else the PD master scale training
+         learns (training/evaluation/master_scale.py); DEFAULT_BANDS only stand in for none.
     """
 
     method: Literal["linear", "pdo"] = "linear"
