@@ -22,6 +22,9 @@ MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
 FAKESNOW_VENV ?= .venv-fakesnow
 FAKESNOW_STAMP := $(FAKESNOW_VENV)/.installed
 ROWS ?= 200000
+PORT ?= 8080
+MODEL_STORE ?= $(CURDIR)/models
+MODEL_NAME ?= credit_default
 
 .PHONY: setup tools beam-setup mlflow-setup fakesnow-setup test test-dataflow test-fast infra-check demo data train serve bench bench-dataflow clean
 
@@ -97,8 +100,11 @@ train: setup
 demo: setup
 	$(PY) scripts/demo.py --rows $(ROWS)
 
+# The score function on the model store `make demo` / `make train` wrote (override any of these:
+# `make serve MODEL_STORE=gs://bucket/models PORT=8081`). The console: http://127.0.0.1:$(PORT)/
 serve: setup
-	cd functions && ../$(PY) -m functions_framework --target score --port 8080
+	MODEL_STORE=$(MODEL_STORE) MODEL_NAME=$(MODEL_NAME) $(PY) -m functions_framework --target score \
+	  --source functions/main.py --host 127.0.0.1 --port $(PORT)
 
 bench: setup
 	$(PY) bench/serving.py

@@ -22,10 +22,23 @@ from riskscore.batch.cli import add_job_arguments, job_source, report_error, set
 from riskscore.errors import RiskScoreError
 
 
+# Beam reads these itself (they are not parsed here, so every Beam option passes through): listed
+# so that --help shows what the README uses.
+BEAM_OPTIONS = """Beam pipeline options (any Beam option is passed through; the common ones):
+  --runner RUNNER          DirectRunner (default: runs here) or DataflowRunner
+  --project PROJECT        Google Cloud project of the Dataflow job
+  --region REGION          Dataflow region, e.g. europe-west1
+  --temp_location GS_PATH  gs://bucket/tmp for Dataflow's temporary files
+  --max_num_workers N      upper bound of Dataflow's autoscaling
+
+exit status: 0 done (or the Dataflow job launched); 1 model store unreachable; 2 unusable input or output"""
+
+
 def parse(argv):
     """(our arguments, Beam's). Each flag also takes its underscore form (`--run_date`): Flex
     Template parameters (dataflow/metadata.json) are passed as `--name=value`."""
-    parser = argparse.ArgumentParser(prog="python -m dataflow", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dataflow", description=__doc__.split("\n\n")[0],
+                                     epilog=BEAM_OPTIONS, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_job_arguments(parser, underscores=True)
     parser.add_argument("--max-batch-chunks", "--max_batch_chunks", type=int, default=4,
                         help="chunks per onnxruntime call")

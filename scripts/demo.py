@@ -63,6 +63,23 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 30) -> None:
     raise SystemExit(f"the score function did not answer within {timeout_s}s")
 
 
+def next_steps(store: Path, model: str = "credit_default") -> str:
+    """What to open and run after the demo: the model card's path, the serve command, the
+    console's address (the card of the version the demo made current)."""
+    version = json.loads((store / model / "current.json").read_text())["version"]
+    card = store / model / version / "model_card.html"
+    shown = card.relative_to(ROOT) if card.is_relative_to(ROOT) else card
+    return "\n".join([
+        "",
+        f"model card:       {shown}  (open it in a browser)",
+        f"serve the model:  make serve  (MODEL_STORE={store} MODEL_NAME={model}, port 8080)",
+        "open the console: http://127.0.0.1:8080/ in a browser, while `make serve` runs; the model card is "
+        "at http://127.0.0.1:8080/?view=model-card",
+        "score from a shell: curl -s -X POST http://127.0.0.1:8080/ -H 'Content-Type: application/json' "
+        "-d '" + json.dumps({"features": EXAMPLES["good"]}) + "'",
+    ])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=200_000)
@@ -107,6 +124,7 @@ def main() -> int:
             proc.kill()
         records = sum(1 for line in server_log.read_text().splitlines() if '"log_type":"prediction"' in line)
         print(f"score function stopped (exit code {proc.returncode}); {records} prediction records in {server_log}")
+    print(next_steps(ROOT / args.store if not Path(args.store).is_absolute() else Path(args.store)))
     return 0
 
 

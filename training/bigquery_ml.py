@@ -43,7 +43,9 @@ def model_name(dataset: str, manifest: dict, graph: str) -> str:
 def model_ddl(dataset: str, manifest: dict, store_uri: str) -> list[str]:
     """CREATE OR REPLACE MODEL statements for the version's PD, LGD, segment and anomaly graphs."""
     if not store_uri.startswith("gs://"):
-        raise ValueError(f"BigQuery ML reads models from Cloud Storage: --store must be gs://…, got {store_uri!r}")
+        raise ValueError(f"BigQuery ML reads models from Cloud Storage: the files' location must be gs://…, got "
+                         f"{store_uri!r} (a local --store needs --gcs-prefix gs://bucket/prefix: where the "
+                         "version is or will be copied)")
     statements = []
     for graph in GRAPHS:
         entry = manifest["models"].get(graph)

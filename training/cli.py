@@ -7,11 +7,12 @@ import json
 import sys
 
 from riskscore.contract import bundle
-from riskscore.errors import RiskScoreError
+from riskscore.io.cli import expected_failure
 from riskscore.io.store import open_store
 
 from training.data.spec import SpecError, load_spec
 from training.evaluation import tracking
+from training.evaluation.master_scale import card_rows
 
 DEFAULT_SPEC = "training/specs/credit_default.yaml"
 
@@ -108,9 +109,8 @@ def summary(result, store_uri: str) -> str:
              for name, p in m["parity"].items()]
     rows += [[f"time {k}", f"{v:.1f}s"] for k, v in result.timings_s.items()]
     rows.append(["time total", f"{sum(result.timings_s.values()):.1f}s"])
-    bands = _table([[b["name"], b["min_score"], b["test_count"],
-                     None if b["observed_default_rate"] is None else f"{b['observed_default_rate']:.2%}"]
-                    for b in m["rating_bands"]], ["rating", "min score", "test rows", "default rate"])
+    headers, band_rows, _ = card_rows(m["rating_bands"])
+    bands = _table(band_rows, [h.lower() for h in headers])
     verdict = (f"version {m['version']} published to {store_uri}/{m['name']}: "
                f"{'PROMOTED' if result.promoted else 'NOT promoted'} "
                f"({result.promotion_reason})")
@@ -186,7 +186,8 @@ def cmd_bigquery_model(args) -> int:
 
     store = open_store(args.store)
     manifest = bundle.load(store, args.model, args.version).manifest  # verified bytes only
-    statements = bigquery_ml.model_ddl(args.dataset, manifest, store.uri)
+    location = args.gcs_prefix or store.uri
+    statements = bigquery_ml.model_ddl(args.dataset, manifest, location)
     if args.table:
         statements.append(bigquery_ml.scoring_view_sql(args.dataset, manifest, args.table, args.view,
                                                        args.passthrough or []))
@@ -238,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow", nargs="+", default=[], metavar="GATE",
                    help="data-quality gates whose failure is recorded but does not stop training "
                         "(row_count, missing, duplicated_ids, target_rate, schema)")
-    p.add_argument("--store", default="models", help="local folder or gs://bucket/prefix")
+    p.add_argument("--model-store", "--store", dest="store", default="models", help="local folder or gs://bucket/prefix")
     p.add_argument("--force", action="store_true", help="make the version current even if the gate fails")
     p.add_argument("--runs-table", help="also record the run in this BigQuery table (project.dataset.table)")
     p.add_argument("--tune", type=int, default=0, metavar="N",
@@ -250,8 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, help_ in (("promote", cmd_promote, "make a version current"),
                               ("rollback", cmd_rollback, "make the previous (or a given) version current")):
         p = sub.add_parser(name, help=help_)
-        p.add_argument("--store", default="models")
-        p.add_argument("--model", default="credit_default")
+        p.add_argument("--model-store", "--store", dest="store", default="models")
+        p.add_argument("--model-name", "--model", dest="model", default="credit_default")
         if name == "promote":
             p.add_argument("--version", required=True)
         else:
@@ -260,14 +261,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     p = sub.add_parser("list", help="versions and their test metrics")
-    p.add_argument("--store", default="models")
-    p.add_argument("--model")
+    p.add_argument("--model-store", "--store", dest="store", default="models")
+    p.add_argument("--model-name", "--model", dest="model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("bigquery-model", help="BigQuery ML models (and a scoring view) for a version's graphs")
-    p.add_argument("--store", required=True, help="gs://bucket/prefix holding the model (BigQuery ML reads it)")
-    p.add_argument("--model", default="credit_default")
+    p = sub.add_parser("bigquery-model", help="print (or --execute) the BigQuery ML statements for a version's "
+                                              "graphs, and a scoring view")
+    p.add_argument("--model-store", "--store", dest="store", required=True,
+                   help="model store holding the version: gs://bucket/prefix, or a local folder (the SQL is "
+                        "then printed offline, with --gcs-prefix)")
+    p.add_argument("--gcs-prefix", help="gs://bucket/prefix where BigQuery ML will read the version's files "
+                                        "(default: --store, when it is gs://)")
+    p.add_argument("--model-name", "--model", dest="model", default="credit_default")
     p.add_argument("--version", help="default: the current version")
     p.add_argument("--dataset", required=True, help="project.dataset for the models and the view")
     p.add_argument("--table", help="project.dataset.table to score: also create a view over it")
@@ -277,16 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bigquery_model)
 
     p = sub.add_parser("table-schema", help="the BigQuery training and portfolio tables a spec expects")
-    p.add_argument("--spec", default=DEFAULT_SPEC)
+    p.add_argument("--spec", default=DEFAULT_SPEC, help=f"model spec YAML (default: {DEFAULT_SPEC})")
     p.add_argument("--table", choices=["training", "portfolio"], help="one table (default: both)")
     p.add_argument("--format", choices=["json", "ddl", "both"], default="both",
                    help="schema JSON (one table: a file for bq mk), DDL, or both (default)")
     p.add_argument("--dataset", default="DATASET", help="project.dataset the DDL names")
     p.set_defaults(func=cmd_table_schema)
 
-    p = sub.add_parser("openapi", help="write the score function's OpenAPI document for a spec")
-    p.add_argument("--spec", default=DEFAULT_SPEC)
-    p.add_argument("--out", default="functions/openapi.json")
+    p = sub.add_parser("openapi", help="write the score function's OpenAPI document for a spec (a served "
+                                       "version's own: GET /?view=openapi)")
+    p.add_argument("--spec", default=DEFAULT_SPEC, help=f"model spec YAML (default: {DEFAULT_SPEC})")
+    p.add_argument("--out", default="functions/openapi.json",
+                   help="output file, - for stdout (default: functions/openapi.json)")
     p.set_defaults(func=cmd_openapi)
     return parser
 
@@ -295,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SpecError, RiskScoreError, ValueError, FileExistsError, tracking.MlflowUnavailable) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except Exception as exc:  # an expected failure is one line (riskscore.io.cli); a bug its traceback
+        message = str(exc) if isinstance(exc, tracking.MlflowUnavailable) else expected_failure(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 1

@@ -13,13 +13,14 @@ import pandas as pd
 
 from riskscore.contract import bundle
 from riskscore.contract.manifest import DRIFT_BASELINE_FILE, FORECAST_FILE, MODEL_CARD_FILE
-from riskscore.contract.schema import is_integer_code
+from riskscore.contract.schema import ScalingSpec, is_integer_code
 from riskscore.drift.fairness import fairness_report
 from riskscore.io.store import Store
 
 from training.data.quality import enforce_training, training_gates
 from training.data.spec import ModelSpec, check_data
 from training.data.split import split_frame
+from training.evaluation.master_scale import band_table, master_scale
 from training.evaluation.vif import numeric_vifs
 from training.models.protocol import Evaluation, TrainingData
 from training.models.version import version_models
@@ -57,14 +58,18 @@ def new_version(store: Store, model: str, now: datetime) -> str:
     return version
 
 
-def rating_table(spec: ModelSpec, score: np.ndarray, y: np.ndarray) -> list[dict]:
-    names = np.array([spec.scaling.rating(s) for s in np.round(score.astype(np.float64), 1)])
-    rows = []
-    for band in spec.scaling.bands:
-        mask = names == band.name
-        rows.append({"name": band.name, "min_score": band.min_score, "test_count": int(mask.sum()),
-                     "observed_default_rate": float(y[mask].mean()) if mask.any() else None})
-    return rows
+def version_scaling(spec: ModelSpec, pd_: np.ndarray, y: np.ndarray) -> ScalingSpec:
+    """The version's scaling: the spec's, with its own `scaling.bands` when it lists them, else
+    the PD master scale learned from the training rows' PDs `pd_` and outcomes `y`."""
+    if "bands" in spec.scaling.model_fields_set:
+        return spec.scaling
+    return spec.scaling.model_copy(update={"bands": master_scale(pd_, y, spec.scaling, spec.master_scale)})
+
+
+def rating_table(scaling: ScalingSpec, pd_: np.ndarray, score: np.ndarray, y: np.ndarray) -> list[dict]:
+    """Per rating band, on the test rows: score and PD range, rows, share, predicted and
+    observed default rate (training/evaluation/master_scale.py)."""
+    return band_table(scaling, pd_, score, y)
 
 
 def promotion_decision(store: Store, spec: ModelSpec, test_auc: float, force: bool) -> tuple[bool, str]:
@@ -146,9 +151,10 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     pd_fit, pre = fitted["pd"].fit_, fitted["pd"].preprocessor_
     metrics = ev.metrics
     test_out, train_out = ev.rows("pd", "test"), ev.rows("pd", "train")
+    scaling = version_scaling(spec, train_out["pd"], train_df[spec.target].to_numpy())
     # Fairness on the test rows: the protected columns are read here, to evaluate, and nowhere else.
     fairness = fairness_report(spec.protected, {p.name: test_df[p.name].to_numpy() for p in spec.protected},
-                               spec.decision, spec.scaling, test_out["pd"], test_out["score"],
+                               spec.decision, scaling, test_out["pd"], test_out["score"],
                                test_df[spec.target].to_numpy()) if spec.protected else None
     serving = st.run("serving_graph", serving_graph,
                      {key: files[entry["file"]] for key, entry in models.items()}, spec.features, test_df)
@@ -177,8 +183,8 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
         "artifacts": artifacts,
         "metrics": metrics,
         "parity": parity,
-        "scaling": spec.scaling.model_dump(mode="json"),
-        "rating_bands": rating_table(spec, test_out["score"], test_df[spec.target].to_numpy()),
+        "scaling": scaling.model_dump(mode="json"),
+        "rating_bands": rating_table(scaling, test_out["pd"], test_out["score"], test_df[spec.target].to_numpy()),
         "data": {"fingerprint_sha256": data_fingerprint(df), "rows": int(len(df)),
                  "split_rows": {k: int(len(v)) for k, v in parts.items()},
                  "split": "out-of-time by " + spec.date if spec.date else "stratified random",

@@ -211,6 +211,9 @@ def _csv(rows: list[dict]) -> bytes:
     return out.getvalue().encode()
 
 
+ERROR_PINK = "rgb(253, 236, 234)"  # the stylesheet's .error background (#fdecea)
+
+
 def test_csv_file_is_scored_row_by_row_with_a_download(open_console, server):
     c = open_console(1280)
     ex = c.config["examples"]
@@ -225,8 +228,16 @@ def test_csv_file_is_scored_row_by_row_with_a_download(open_console, server):
     assert c.page.text_content("#csv-summary") == "Scored 2 of 3 rows, 1 rejected; ignored columns: default."
     table = c.page.locator("#csv-table tbody tr")
     assert table.count() == 3
-    assert table.nth(2).get_attribute("class") == "rejected"
-    assert "features.age: Input should be less than or equal to 120" in table.nth(2).locator("td.error").text_content()
+    assert [table.nth(i).get_attribute("class") for i in range(3)] == ["scored", "scored", "rejected"]
+    assert "features.age: Input should be less than or equal to 120" in table.nth(2).locator("td.problem").text_content()
+    # Styled by status: a scored row has no error colour, bar or background; a rejected one is red.
+    style = "el => { const s = getComputedStyle(el); return [s.color, s.backgroundColor, s.borderLeftWidth]; }"
+    plain = c.page.evaluate("getComputedStyle(document.body).color")
+    for i in (0, 1):
+        for cell in table.nth(i).locator("td").all():
+            color, background, bar = cell.evaluate(style)
+            assert (color, bar) == (plain, "0px") and background != ERROR_PINK, (i, color, background, bar)
+    assert table.nth(2).locator("td.problem").evaluate(style)[0] != plain
 
     with c.page.expect_download() as download:
         c.page.click("#csv-download")

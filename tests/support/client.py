@@ -90,14 +90,14 @@ class Client:
         self.http = http
 
     def request(self, method: str, *, json_body=None, data: bytes | str | None = None,
-                content_type: str | None = "application/json", headers=None) -> Reply:
+                content_type: str | None = "application/json", headers=None, path: str = "/") -> Reply:
         if json_body is not None:
             data = json.dumps(json_body)
         # Header values go as latin-1 bytes, as on the wire (httpx refuses non-ASCII str).
         headers = {k: v.encode("latin-1") for k, v in (headers or {}).items()}
         if content_type is not None:
             headers["Content-Type"] = content_type
-        response = self.http.request(method, "/", content=data, headers=headers)
+        response = self.http.request(method, path, content=data, headers=headers)
         assert response.status_code != 500, response.text
         assert mimetype(response) == "application/json", response.text
         return Reply(response.status_code, response.headers, response.json())

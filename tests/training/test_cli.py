@@ -254,3 +254,55 @@ def test_promotion_gate_holds_back_a_worse_model_unless_forced(store_copy, tmp_p
     assert f"version {forced} published to {store}/{MODEL}: PROMOTED (--force" in out
     assert current_version(store) == forced
     assert len(bundle.list_versions(LocalStore(store), MODEL)) == 4
+
+
+# --- offline and credential-less use: SQL without Google, one-line errors ----------------
+
+NO_GOOGLE_ENV = ("GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT",
+                 "CLOUDSDK_CORE_PROJECT", "BIGQUERY_EMULATOR_HOST")
+
+
+@pytest.fixture
+def no_credentials(monkeypatch, tmp_path):
+    """No Google credentials anywhere: no key file, no gcloud config, not on GCE."""
+    for name in NO_GOOGLE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
+
+
+def test_bigquery_model_prints_the_sql_offline_from_a_local_store(trained_store, no_credentials):
+    code, out, err = run(["bigquery-model", "--store", str(trained_store.path), "--gcs-prefix", "gs://b/models",
+                          "--dataset", "proj.risk", "--table", "proj.raw.applicants"])
+    assert code == 0, err
+    version = trained_store.result.manifest["version"]
+    assert f"MODEL_PATH='gs://b/models/credit_default/{version}/pd.onnx'" in out
+    assert "CREATE OR REPLACE VIEW `proj.risk.credit_default_scores`" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["list", "--store", "gs://no-such-bucket/models"],
+    ["bigquery-model", "--store", "gs://no-such-bucket/models", "--dataset", "p.d"],
+], ids=["list", "bigquery-model"])
+def test_a_gcs_store_without_credentials_is_a_one_line_error(argv, no_credentials):
+    code, out, err = run(argv)
+    assert code == 1
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err and "credentials" in err
+
+
+def test_openapi_help_describes_every_option():
+    code, out, _ = run_help(["openapi", "--help"])
+    assert code == 0
+    assert "model spec YAML" in out and "- for stdout" in out
+
+
+def run_help(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv)
+        except SystemExit as exc:
+            return int(exc.code or 0), out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()

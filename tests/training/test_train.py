@@ -58,3 +58,31 @@ def test_minimal_model_is_served(minimal_store, monkeypatch):
     rejected = client.post("/", json={"features": {"x": 0.0, "c": "z"}})
     assert rejected.status_code == 400 and rejected.json()["details"][0]["field"] == "features.c"
     sys.modules.pop("main", None)
+
+
+def test_the_version_rates_on_a_pd_master_scale(trained_store):
+    """No absolute cut-offs: bands learned from the training PDs, none crowded, PD ranges tiling,
+    the best bands below the base rate; serving rates with exactly these bands."""
+    m = trained_store.result.manifest
+    bands = m["rating_bands"]
+    assert [b["name"] for b in m["scaling"]["bands"]] == [b["name"] for b in bands]
+    assert [b["name"] for b in bands] != ["Poor", "Average", "Good", "Excellent"]
+    assert max(b["share"] for b in bands) <= 0.4
+    assert [b["pd_max"] for b in bands[1:]] == [b["pd_min"] for b in bands[:-1]]
+    assert bands[-1]["pd_max"] < m["data"]["default_rate"]
+    assert all({"predicted_default_rate", "observed_default_rate", "test_count"} <= set(b) for b in bands)
+
+
+@pytest.mark.parametrize("listed", [True, False])
+def test_a_spec_listing_its_own_bands_keeps_them(small_spec, listed):
+    import numpy as np
+
+    from riskscore.contract.schema import ScalingSpec
+    from training.train import version_scaling
+
+    own = [{"name": "Low"}, {"name": "High", "min_score": 700}]
+    spec = small_spec.model_copy(update={"scaling": ScalingSpec(bands=own) if listed else ScalingSpec()})
+    rng = np.random.default_rng(0)
+    pd_ = rng.beta(0.6, 10, 20_000)
+    scaling = version_scaling(spec, pd_, (rng.random(20_000) < pd_).astype(int))
+    assert ([b.name for b in scaling.bands] == ["Low", "High"]) == listed

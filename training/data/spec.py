@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 from riskscore.contract.protected import DecisionRule, ProtectedColumn
 from riskscore.contract.quality import QualitySpec
 from riskscore.drift.stats import DriftSpec
+from training.evaluation.master_scale import MasterScaleSpec
 from riskscore.contract.schema import FeatureSpec, ScalingSpec, StrictModel, category_code
 from riskscore.drift.stats import DriftSpec
 
@@ -93,7 +94,12 @@ class ModelSpec(StrictModel):
     lgd: str | None = None
     date: str | None = None
     features: list[FeatureSpec] = Field(min_length=1)
+    # Without `scaling.bands`, the rating bands are the PD master scale learned in training.
     scaling: ScalingSpec = Field(default_factory=ScalingSpec)
+    master_scale: MasterScaleSpec = Field(default_factory=MasterScaleSpec)
+    # The LGD of expected loss when the spec has no `lgd` column to train an LGD model on
+    # (0.45: the Basel foundation value for senior unsecured claims without collateral).
+    lgd_default: float | None = Field(None, ge=0, le=1)
     split: SplitSpec = Field(default_factory=SplitSpec)
     pd_model: PDSpec = Field(default_factory=PDSpec)
     segments: int = Field(5, ge=2, le=20)

@@ -28,6 +28,7 @@ from riskscore.report import environment, render
 from riskscore.report.plots import ACCENT, BAD, GOOD, REFERENCE, Chart
 
 from training.evaluation import fairness
+from training.evaluation import master_scale
 from training.evaluation import data_quality_card
 from training.evaluation import model_card_models as models
 from training.evaluation import model_card_pd as pd_family
@@ -260,25 +261,10 @@ def ratings(card: CardInputs) -> dict:
     bands = [b for b in seq(card.manifest.get("rating_bands")) if isinstance(b, Mapping)]
     if not bands:
         return {"missing": "No rating bands in the manifest."}
-    total = sum(int(b["test_count"]) for b in bands if finite(b.get("test_count")))
-    rows = []
-    for i, b in enumerate(bands):
-        lo = b.get("min_score")
-        nxt = bands[i + 1].get("min_score") if i + 1 < len(bands) else None
-        if finite(lo) and finite(nxt):
-            span = f"{_bound(lo)} to < {_bound(nxt)}"
-        elif finite(lo):
-            span = f"≥ {_bound(lo)}"
-        elif finite(nxt):
-            span = f"< {_bound(nxt)}"
-        else:
-            span = "all scores"
-        n = number_or_none(b.get("test_count"))
-        rows.append({"name": str(b.get("name")), "range": span, "rows": n,
-                     "share": n / total if n is not None and total else None,
-                     "rate": number_or_none(b.get("observed_default_rate"))})
-    rates = [r["rate"] for r in rows if r["rate"] is not None]
-    return {"bands": rows, "monotone": all(a >= c for a, c in zip(rates, rates[1:])) if len(rates) > 1 else None}
+    # Best band first, with PD ranges and observed against predicted default rates: the cells are
+    # plain text written by the one formatting module.
+    headers, rows, note = master_scale.card_rows(bands)
+    return {"headers": headers, "rows": rows, "note": note, "numeric": [3, 4, 5, 6]}
 
 
 def importance(card: CardInputs) -> dict:

@@ -26,7 +26,6 @@ from training.onnx.run import run_onnx
 
 FIT_ROWS = 50_000  # KMeans centroids are stable well before this; keeps training fast
 DISTANCE_TOLERANCE = 1e-5  # |onnx - native| / max(1, native): float32 output of float64 distances
-TIER_NAMES = ["Prime", "Near-prime", "Standard", "Subprime", "Deep subprime"]
 
 
 class SegmentModel(ClusterMixin, BaseEstimator):
@@ -95,21 +94,22 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         return {"rows": int(len(X)), "segment_mismatches": mismatches, "distances_max_scaled_diff": diff,
                 "distance_tolerance": DISTANCE_TOLERANCE}
 
-    def profiles(self, segment: np.ndarray, y, pd_: np.ndarray, lgd: np.ndarray) -> list[dict]:
-        """Size, observed default rate, mean PD, mean predicted LGD and a short name per segment."""
-        y = np.asarray(y)
-        columns = self.preprocessor.columns_
-        order = np.argsort(self.rank_)  # cluster index for each segment id
+    def profiles(self, segment: np.ndarray, y, pd_: np.ndarray, lgd: np.ndarray,
+                 X: pd.DataFrame | None = None) -> list[dict]:
+        """Size, observed default rate, mean PD, mean predicted LGD and a name per segment.
+
+        The name says what sets the segment apart, never more: its default rate against the
+        whole population's and, from the raw columns of its rows (`X`), the numeric features
+        whose mean lies furthest from the population's, in population standard deviations,
+        with the direction of that difference ("higher age, lower late_90_plus")."""
+        y = np.asarray(y, dtype=np.float64)
+        base = float(y.mean()) if len(y) else 0.0
         out = []
-        for seg, cluster in enumerate(order):
+        for seg in range(self.k):
             mask = segment == seg
-            z = self.kmeans_.cluster_centers_[cluster]
-            # The two value columns (not indicators or one-hots) furthest from the average applicant.
-            value_cols = [i for i, (feat, label) in enumerate(columns) if feat == label]
-            top = sorted(value_cols, key=lambda i: -abs(z[i]))[:2]
-            traits = ", ".join(f"{'high' if z[i] > 0 else 'low'} {columns[i][0]}" for i in top)
-            out.append({"id": seg, "name": f"{_tier(seg, self.k)}: {traits}", "size": int(mask.sum()),
-                        "share": float(mask.mean()), "observed_default_rate": float(y[mask].mean()) if mask.any() else None,
+            rate = float(y[mask].mean()) if mask.any() else None
+            out.append({"id": seg, "name": segment_name(seg, self.k, rate, base, _traits(X, mask)),
+                        "size": int(mask.sum()), "share": float(mask.mean()), "observed_default_rate": rate,
                         "mean_pd": float(pd_[mask].mean()) if mask.any() else None,
                         "mean_lgd": float(lgd[mask].mean()) if mask.any() else None})
         return out
@@ -120,13 +120,49 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         df = ev.data.df
         segment = run_onnx(onnx_model, self.preprocessor.features, df)["segment"]
         lgd = ev.outputs["lgd"]["lgd"] if "lgd" in ev.outputs else np.full(len(df), np.nan)
+        numeric = [f.name for f in self.preprocessor.features if f.type == "numeric"]
         ev.entries[self.key]["profiles"] = self.profiles(segment, df[ev.data.spec.target].to_numpy(),
-                                                         ev.outputs["pd"]["pd"], lgd)
+                                                         ev.outputs["pd"]["pd"], lgd, df[numeric])
 
     def manifest_entry(self) -> dict:
         return {"file": "segment.onnx", "outputs": ["segment", "segment_distances"], "k": self.k,
                 "order": "segment 0 has the lowest observed default rate on the training rows"}
 
 
-def _tier(seg: int, k: int) -> str:
-    return TIER_NAMES[min(len(TIER_NAMES) - 1, round(seg * (len(TIER_NAMES) - 1) / max(k - 1, 1)))]
+# A feature names a segment only if its mean there is at least this many population standard
+# deviations from the population's mean: below that it does not set the segment apart.
+TRAIT_MIN_Z = 0.25
+TRAITS = 2
+
+
+def _traits(X: pd.DataFrame | None, mask: np.ndarray) -> list[str]:
+    """Up to TRAITS "higher/lower <feature>" for the segment's rows `mask` of the numeric
+    columns `X`, strongest first (mean against the population mean, in standard deviations)."""
+    if X is None or not mask.any() or mask.all():
+        return []
+    found = []
+    for name in X.columns:
+        values = X[name].to_numpy(dtype=np.float64)
+        std = np.nanstd(values)
+        inside = values[mask]
+        if not std > 0 or np.isnan(inside).all():
+            continue
+        z = (np.nanmean(inside) - np.nanmean(values)) / std
+        if abs(z) >= TRAIT_MIN_Z:
+            found.append((abs(z), f"{'higher' if z > 0 else 'lower'} {name}"))
+    return [text for _, text in sorted(found, reverse=True)[:TRAITS]]
+
+
+def segment_name(seg: int, k: int, rate: float | None, base: float, traits: list[str]) -> str:
+    """"Segment 3 (highest default rate): higher late_90_plus, lower age": the risk is the
+    segment's rank and its rate against the population's; the traits are what its rows
+    differ in (none: the name says so much and no more)."""
+    if seg == 0:
+        risk = "lowest default rate"
+    elif seg == k - 1:
+        risk = "highest default rate"
+    elif rate is not None and base > 0:
+        risk = f"default rate {rate / base:.1f}x the average"
+    else:
+        risk = "default rate unknown"
+    return f"Segment {seg} ({risk})" + (f": {', '.join(traits)}" if traits else "")

@@ -12,13 +12,14 @@ in memory at any time, so memory stays flat whatever the input size.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timezone
 from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskscore.model.decision import DecisionCore
 from riskscore.model.feeds import arrow_feeds
@@ -54,6 +55,17 @@ class BatchScorer:
         self._band_names = pa.array(list(self.core.band_names), pa.string())
         self._segment_names = pa.array(list(self.core._segment_names), pa.string())
         self._version = pa.array([model.version], pa.string())
+
+    def unknown_categories(self, rows: pa.RecordBatch) -> Counter:
+        """Per categorical feature, the rows whose category training never saw (scored as
+        missing under the `as_missing` policy; under `error` they are rejects, never here)."""
+        counts: Counter = Counter()
+        for name, known in self._known.items():
+            col = rows.column(name)
+            unseen = pc.sum(pc.and_(pc.is_valid(col), pc.invert(pc.is_in(col, value_set=known)))).as_py()
+            if unseen:
+                counts[name] += unseen
+        return counts
 
     def decide(self, rows: pa.RecordBatch) -> dict[str, np.ndarray]:
         exposure = rows.column(self.columns.exposure).to_numpy(zero_copy_only=False) \
@@ -146,9 +158,11 @@ def run(source, destination: str, run_date: date, model, settings: BatchSettings
     sink = open_sink(destination, run_date, scorer.columns.id, project=settings.google_cloud_project,
                      staging_dataset=settings.batch_staging_dataset)
     rows_in = rows_scored = rows_rejected = 0
+    unknown: Counter = Counter()
     try:
         for chunk, scores in _in_order(reader.chunks(gates.observe), scorer.scores, settings.batch_workers):
             sink.write(scores, chunk.rejects)
+            unknown += scorer.unknown_categories(chunk.rows)
             rows_in += chunk.rows_in
             rows_scored += scores.num_rows
             rows_rejected += chunk.rejects.num_rows
@@ -163,6 +177,7 @@ def run(source, destination: str, run_date: date, model, settings: BatchSettings
     return {"rows_in": rows_in, "rows_scored": rows_scored, "rows_rejected": rows_rejected,
             "output": output, "rejects": rejects, "model_version": model.version,
             **({"challenger_version": challenger.version} if challenger is not None else {}),
+            "unknown_categories": dict(sorted(unknown.items())),
             "run_date": run_date.isoformat(), "seconds": round(seconds, 3),
             "rows_per_second": round(rows_in / seconds, 1) if seconds > 0 else None,
             "data_quality": quality}

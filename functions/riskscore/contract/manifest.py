@@ -40,6 +40,8 @@ class Manifest:
         self.metrics: dict = raw.get("metrics") or {}
         self.rating_bands: list[dict] = raw.get("rating_bands") or []
         self.data: dict = raw.get("data") or {}
+        # The LGD that expected loss uses when the version has no LGD model (the spec's).
+        self.lgd_default: float | None = self.spec.get("lgd_default")
 
     @classmethod
     def of(cls, manifest: "Manifest | dict[str, Any]") -> "Manifest":

@@ -68,9 +68,10 @@ class FeatureSpec(StrictModel):
     # accepts each code as a JSON integer or as a string. Decided from the categories when
     # omitted (true when every category is an integer); the manifest records the decision.
     integer_codes: bool | None = None
-    # What serving does with a category never seen in training: reject the request, or
-    # score it like a missing value (all one-hot columns zero).
-    unknown: Literal["error", "as_missing"] = "error"
+    # What serving does with a category never seen in training (a rare code of the full table
+    # that the training rows lacked): score it like a missing value (all one-hot columns zero)
+    # and say so in the response's `warnings` and the batch summary, or reject it (`error`).
+    unknown: Literal["error", "as_missing"] = "as_missing"
 
     @property
     def accepts_integer_codes(self) -> bool:
@@ -130,6 +131,9 @@ class ScalingSpec(StrictModel):
     linear: score = base + (1 - PD) * span (default 300 + (1 - PD) * 600).
     pdo: points to double the odds (Siddiqi): factor = pdo / ln 2,
          offset = base_score - factor * ln(base_odds), score = offset + factor * ln((1-PD)/PD).
+    bands: the rating scale, lowest score first. A version's manifest holds the bands it is
+         rated with: the spec's own when it lists them, else the PD master scale training
+         learns (training/evaluation/master_scale.py); DEFAULT_BANDS only stand in for none.
     """
 
     method: Literal["linear", "pdo"] = "linear"

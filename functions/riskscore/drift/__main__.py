@@ -11,14 +11,21 @@ from riskscore.errors import RiskScoreError
 from riskscore.settings import DriftSettings
 
 
+EXIT_CODES = ("exit status: 0 stable or insufficient data; 1 warning or alert (drift found: a scheduler "
+              "or CI step can act on it); 2 the check could not run (bad arguments, source or store)")
+
+
 def main(argv=None) -> int:
     """`python -m riskscore.drift`: run the check, write the report, print the JSON."""
-    parser = argparse.ArgumentParser(prog="python -m riskscore.drift", description="Run the drift check of a window, write its report, print the JSON.")
+    parser = argparse.ArgumentParser(prog="python -m riskscore.drift", epilog=EXIT_CODES,
+                                     description="Run the drift check of a window, write its report, print the JSON.")
     parser.add_argument("--source", help="prediction log or batch output (default: DRIFT_SOURCE)")
     parser.add_argument("--start", help="first day, YYYY-MM-DD (default: the last full day, UTC)")
     parser.add_argument("--end", help="last day, YYYY-MM-DD (default: start)")
-    parser.add_argument("--store", help="model store (default: MODEL_STORE)")
-    parser.add_argument("--model", help="model name (default: MODEL_NAME)")
+    # The batch CLI's names; --store and --model are kept as aliases.
+    parser.add_argument("--model-store", "--store", dest="store",
+                        help="local folder or gs://bucket/prefix (default: MODEL_STORE)")
+    parser.add_argument("--model-name", "--model", dest="model", help="model name (default: MODEL_NAME)")
     parser.add_argument("--reports-dir", help="where reports go (default: REPORTS_DIR or <store>/<model>/reports/drift)")
     args = parser.parse_args(argv)
     settings = DriftSettings.from_env()

@@ -1,5 +1,6 @@
 """The body of the `drift_check` function: POST runs a check and answers its report; GET
-answers the latest report (`?window=W` one window, `?index=1` the list, `?format=html` a page)."""
+answers the latest report (`?window=W` the newest of one window, `?report=W/SOURCE` one report as
+the index links it, `?index=1` the list, `?format=html` a page)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,13 @@ def drift_check(request, settings: DriftSettings):
                 if html:
                     return drift_report.index_html(settings), 200, HTML
                 return respond({"reports": drift_report.Reports(settings).read_json(drift_report.INDEX_JSON, [])})
-            if not request.args.get("window") and not drift_report.Reports(settings).read_json(
-                    drift_report.INDEX_JSON, []):  # before the first check: say so, not 404
+            if not request.args.get("window") and not request.args.get("report") and not drift_report.Reports(
+                    settings).read_json(drift_report.INDEX_JSON, []):  # before the first check: say so, not 404
                 if html:
                     return drift_report.index_html(settings), 200, HTML
                 return respond({"status": "no_data", "message": "no drift reports yet: the daily check writes "
                                 "the first once predictions have been logged", "reports": []})
-            report, index = drift_report.latest(settings, request.args.get("window"))
+            report, index = drift_report.latest(settings, request.args.get("window"), request.args.get("report"))
             if html:
                 return drift_report.render_page(report, index), 200, HTML
             return respond(report)

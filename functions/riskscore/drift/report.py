@@ -3,21 +3,27 @@ reports, a warehouse row and a structured log line.
 
 Layout under the reports folder (REPORTS_DIR, default `<store>/<model>/reports/drift/`):
 
-    <window>/report.json      the JSON report (as answered by drift_check)
-    <window>/report.html      the self-contained monitoring page
-    index.json, index.html    every report with its status, newest first
-    drift_reports.parquet     the warehouse rows (when DRIFT_REPORTS_TABLE is unset)
+    <window>/<source>/report.json   the JSON report (as answered by drift_check)
+    <window>/<source>/report.html   the self-contained monitoring page
+    index.json, index.html          every report with its status, newest first
+    drift_reports.parquet           the warehouse rows (when DRIFT_REPORTS_TABLE is unset)
 
-`<window>` is `YYYY-MM-DD` for one day, else `START_END`. A rerun of a window replaces its
-files and its warehouse row (idempotent under Cloud Scheduler retries).
+`<window>` is `YYYY-MM-DD` for one day, else `START_END`; `<source>` names the source read
+(`source_id`), so checks of two sources for one day are two reports. A rerun of a window on
+the same source replaces its files and its warehouse row (idempotent under Cloud Scheduler
+retries). The index file links each report by its relative path; the index the function
+serves (`GET ?index=1&format=html`) links each by `?report=<window>/<source>&format=html`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
 import uuid
 from datetime import date, datetime
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 
@@ -31,8 +37,8 @@ from riskscore.report.plots import BAD, GOOD, REFERENCE, STATUS_COLORS, Chart
 from riskscore.io.store import open_store
 
 __all__ = ["INDEX_JSON", "Reports", "TREND_REPORTS", "WAREHOUSE_FILE", "arrow_schema", "index_html",
-           "latest", "log_run", "render_index", "render_page", "run", "summary", "update_index",
-           "warehouse_row", "write_warehouse_row"]
+           "latest", "log_run", "render_index", "render_page", "report_key", "run", "source_id", "summary",
+           "update_index", "warehouse_row", "write_warehouse_row"]
 
 INDEX_JSON = "index.json"
 WAREHOUSE_FILE = "drift_reports.parquet"
@@ -95,11 +101,12 @@ def run(settings, body: dict | None) -> dict:
     report["challenger_version"] = settings.model_challenger_version
     reports = Reports(settings)
     name = window_name(start, end)
-    report["report_url"] = reports.url(f"{name}/report.html")
+    key = f"{name}/{source_id(source)}"
+    report["report_url"] = reports.url(f"{key}/report.html")
     report = json_safe(report)
-    index = update_index(reports, report, name)
-    reports.write(f"{name}/report.json", json.dumps(report, indent=1, allow_nan=False))
-    reports.write(f"{name}/report.html", render_page(report, index))
+    index = update_index(reports, report, name, key)
+    reports.write(f"{key}/report.json", json.dumps(report, indent=1, allow_nan=False))
+    reports.write(f"{key}/report.html", render_page(report, index))
     reports.write("index.html", render_index(index, settings.model_name))
     write_warehouse_row(settings, reports, report)
     log_run(report)
@@ -118,31 +125,54 @@ def no_data(settings, source: str, start: date, end: date, why: str) -> dict:
     return report
 
 
-def latest(settings, window: str | None = None) -> tuple[dict, list[dict]]:
-    """(the report of `window`, or the latest one, and the index); ArtifactNotFound if none."""
+def source_id(source: str) -> str:
+    """The folder name of a source's reports: readable, and unique by a hash of the source."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", source.rsplit("/", 1)[-1] or source).strip("-.")[:40]
+    return f"{readable or 'source'}-{hashlib.sha256(source.encode()).hexdigest()[:8]}"
+
+
+def report_key(entry: dict) -> str:
+    """An index entry's report folder (entries written before reports were kept per source
+    have the window's folder)."""
+    return entry.get("report_key") or entry["window_name"]
+
+
+def latest(settings, window: str | None = None, report: str | None = None) -> tuple[dict, list[dict]]:
+    """(the report named `report` (`<window>/<source>`, as the index links it), else the newest
+    of `window`, else the newest of all; and the index). ArtifactNotFound if there is none.
+    Only reports in the index are read: a request never names a path."""
     reports = Reports(settings)
     index = reports.read_json(INDEX_JSON, [])
     if not index:
         raise ArtifactNotFound(f"no drift reports yet in {reports.url('')}")
-    name = window or index[0]["window_name"]
-    report = reports.read_json(f"{name}/report.json")
-    if report is None:
-        raise ArtifactNotFound(f"no drift report for window {name!r} in {reports.url('')}")
-    return report, index
+    if report is not None:
+        entries = [e for e in index if report_key(e) == report]
+        wanted = f"report {report!r}"
+    elif window is not None:
+        entries = sorted((e for e in index if e["window_name"] == window),
+                         key=lambda e: e.get("created_at") or "", reverse=True)
+        wanted = f"window {window!r}"
+    else:
+        entries, wanted = index, "the latest report"
+    found = reports.read_json(f"{report_key(entries[0])}/report.json") if entries else None
+    if found is None:
+        raise ArtifactNotFound(f"no drift report for {wanted} in {reports.url('')}")
+    return found, index
 
 
 def index_html(settings) -> str:
-    return render_index(Reports(settings).read_json(INDEX_JSON, []), settings.model_name)
+    """The index page as the function serves it: each link opens that report's page."""
+    return render_index(Reports(settings).read_json(INDEX_JSON, []), settings.model_name, served=True)
 
 
 # --------------------------------------------------------------------------- index and trend
 
 
-def summary(report: dict, name: str) -> dict:
+def summary(report: dict, name: str, key: str | None = None) -> dict:
     """One line of the index (and the trend of overall drift)."""
     feature_psi = [f["psi"] for f in report["features"] if f.get("psi") is not None]
     outputs = {o["name"]: o.get("psi") for o in report["outputs"]}
-    return {"window_name": name, "start": report["window"]["start"], "end": report["window"]["end"],
+    return {"window_name": name, "report_key": key or name, "start": report["window"]["start"], "end": report["window"]["end"],
             "status": report["status"], "model_version": report["model_version"], "rows": report["rows"],
             "max_feature_psi": max(feature_psi) if feature_psi else None,
             "pd_psi": outputs.get("pd"), "score_psi": outputs.get("score"),
@@ -150,9 +180,11 @@ def summary(report: dict, name: str) -> dict:
             "created_at": report["created_at"]}
 
 
-def update_index(reports: Reports, report: dict, name: str) -> list[dict]:
-    index = [e for e in reports.read_json(INDEX_JSON, []) if e["window_name"] != name]
-    index.append(summary(report, name))
+def update_index(reports: Reports, report: dict, name: str, key: str | None = None) -> list[dict]:
+    """The index with this report's line added (replacing the same window and source's)."""
+    key = key or name
+    index = [e for e in reports.read_json(INDEX_JSON, []) if report_key(e) != key]
+    index.append(summary(report, name, key))
     index.sort(key=lambda e: (e["end"], e["start"]), reverse=True)
     reports.write(INDEX_JSON, json.dumps(index, indent=1, allow_nan=False))
     return index
@@ -269,9 +301,13 @@ def log_run(report: dict, stream=None) -> None:
 # --------------------------------------------------------------------------- the pages
 
 
-def render_index(index: list[dict], model_name: str) -> str:
+def render_index(index: list[dict], model_name: str, served: bool = False) -> str:
+    """The index page: as a file beside the reports (links are relative paths) or as the
+    function serves it (`served`: links are the function's own `?report=…&format=html`)."""
+    links = [f"?{urlencode({'report': report_key(e), 'format': 'html'})}" if served
+             else f"{report_key(e)}/report.html" for e in index]
     return pages.render("drift_index.html", title=f"Drift reports: {model_name}", model_name=model_name,
-                        index=index, trend=_trend_chart(index))
+                        index=index, links=links, trend=_trend_chart(index))
 
 
 def render_page(report: dict, index: list[dict]) -> str:

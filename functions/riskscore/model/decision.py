@@ -24,6 +24,8 @@ class DecisionCore:
         self.features = m.features
         self.feature_names = np.array([f.name for f in self.features], dtype=object)
         self.scaling = m.scaling
+        # Expected loss without an LGD model: the spec's declared LGD (e.g. 0.45), else none.
+        self.lgd_default = m.lgd_default
         self._band_names = np.array([b.name for b in self.scaling.bands], dtype=object)
         names = {int(p["id"]): p["name"] for p in m.segment_profiles}
         k = max(names, default=-1) + 1
@@ -48,7 +50,8 @@ class DecisionCore:
         Always: pd, score (rounded to 0.1, as shown), rating (of the rounded score; and
         rating_index, its position in `band_names`),
         reason_index [N, 4] (feature position, -1 for none), reason_contribution [N, 4]
-        (rounded to 4 places, NaN for none). With an LGD graph: lgd, exposure,
+        (rounded to 4 places, NaN for none), exposure (NaN where unknown). With an LGD graph,
+        or else the spec's `lgd_default`: lgd, lgd_source ("model" or "default") and
         expected_loss = round(pd x lgd x exposure, 2) (NaN without exposure). With a segment
         graph: segment, segment_name. With an anomaly graph: anomaly_score, anomaly_flag (bool).
         With the embedding graph run: embedding [N, d].
@@ -61,10 +64,12 @@ class DecisionCore:
         rating = self.scaling.rating_index(score)
         result = {"pd": pd_, "score": score, "rating": self._band_names[rating], "rating_index": rating,
                   "reason_index": index, "reason_contribution": np.round(value, 4)}
-        if "lgd" in out:
-            lgd = out["lgd"].astype(np.float64)
-            exp = np.full(n, np.nan) if exposure is None else np.asarray(exposure, dtype=np.float64)
-            result.update(lgd=lgd, exposure=exp, expected_loss=np.round(pd_ * lgd * exp, 2))
+        exp = np.full(n, np.nan) if exposure is None else np.asarray(exposure, dtype=np.float64)
+        result["exposure"] = exp
+        if "lgd" in out or self.lgd_default is not None:
+            source = "model" if "lgd" in out else "default"
+            lgd = out["lgd"].astype(np.float64) if "lgd" in out else np.full(n, self.lgd_default)
+            result.update(lgd=lgd, lgd_source=source, expected_loss=np.round(pd_ * lgd * exp, 2))
         if "segment" in out:
             segment = out["segment"].astype(np.int64)
             result.update(segment=segment, segment_name=self.segment_names(segment))

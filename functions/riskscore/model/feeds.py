@@ -8,12 +8,24 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["arrow_feeds", "dict_feeds", "frame_feeds", "known_categories"]
+__all__ = ["UNKNOWN_CATEGORY", "arrow_feeds", "dict_feeds", "frame_feeds", "known_categories",
+           "unknown_category_warnings"]
+
+# The warning for a category never seen in training (the value itself is never echoed).
+UNKNOWN_CATEGORY = "category not seen in training: scored as missing"
 
 
 def known_categories(features) -> dict[str, set]:
     """Each categorical feature's known categories, for `dict_feeds`."""
     return {f.name: set(f.categories or []) for f in features if f.type == "categorical"}
+
+
+def unknown_category_warnings(row: dict, known: dict[str, set]) -> list[dict]:
+    """[{field, problem}] for each categorical value of `row` outside its known categories:
+    under the `as_missing` policy such a value is scored as missing, and the caller is told."""
+    return [{"field": f"features.{name}", "problem": UNKNOWN_CATEGORY}
+            for name, categories in known.items()
+            if (value := row.get(name)) is not None and value not in categories]
 
 
 def dict_feeds(rows: list[dict], features, known: dict[str, set]) -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ from riskscore.contract.manifest import Manifest
 from riskscore.io.logline import emit
 from riskscore.model import graphs
 from riskscore.model.decision import DecisionCore
-from riskscore.model.feeds import dict_feeds, known_categories
+from riskscore.model.feeds import dict_feeds, known_categories, unknown_category_warnings
 from riskscore.model.reasons import explanation, reason_list
 from riskscore.settings import ScoreSettings
 
@@ -144,9 +144,11 @@ class Model:
         pd_, rating = float(d["pd"][i]), str(d["rating"][i])
         reasons = reason_list(self.features, row, d["reason_index"][i], d["reason_contribution"][i])
         result = {"pd": pd_, "score": float(d["score"][i]), "rating": rating}
+        exposure = float(d["exposure"][i])
+        result["exposure"] = None if exposure != exposure else exposure
         if "lgd" in d:
-            exposure, loss = float(d["exposure"][i]), float(d["expected_loss"][i])
-            result.update(lgd=float(d["lgd"][i]), exposure=None if exposure != exposure else exposure,
+            loss = float(d["expected_loss"][i])
+            result.update(lgd=float(d["lgd"][i]), lgd_source=d["lgd_source"],
                           expected_loss=None if loss != loss else loss)
         if "segment" in d:
             result["segment"] = {"id": int(d["segment"][i]), "name": str(d["segment_name"][i])}
@@ -154,6 +156,7 @@ class Model:
             result["anomaly"] = {"score": float(d["anomaly_score"][i]), "flag": bool(d["anomaly_flag"][i])}
         result["reasons"] = reasons
         result["explanation"] = explanation(rating, pd_, reasons, self.features)
+        result["warnings"] = unknown_category_warnings(row, self.known)
         if include_embedding and "embedding" in d:
             result["embedding"] = [round(float(v), 6) for v in d["embedding"][i]]
         return result

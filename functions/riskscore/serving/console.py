@@ -35,7 +35,7 @@ CSV_MAX_ROWS = 10_000
 # Parallel POSTs while scoring a CSV: enough to hide round trips, few enough not to crowd
 # out other callers of a small instance.
 CSV_CONCURRENCY = 4
-VIEWS = ("console", "model-card")
+VIEWS = ("console", "model-card", "openapi")  # openapi: JSON, answered by the handler
 
 _cache_lock = threading.Lock()
 _cache: tuple[object, str] | None = None  # (model, rendered page) of the version last served
@@ -95,7 +95,7 @@ def context(manifest: Manifest | dict, documents: dict[str, bytes]) -> dict:
     baseline = _baseline(documents)
     bands = band_table(m.raw["scaling"], m.rating_bands)
     gauge = gauge_scale(m.raw["scaling"], bands)
-    has_lgd = "lgd" in m.models
+    has_lgd = "lgd" in m.models or m.lgd_default is not None
     config = {
         "features": [{k: f.get(k) for k in ("name", "type", "min", "max", "nullable", "categories")}
                      for f in features],

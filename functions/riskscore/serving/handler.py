@@ -19,7 +19,7 @@ from riskscore.serving.narrative import Narrator
 from riskscore.serving.prediction_log import PredictionLog
 from riskscore.settings import ScoreSettings
 
-__all__ = ["model_info", "score"]
+__all__ = ["model_info", "score", "served_openapi"]
 
 
 def model_info(model, challenger: Challenger | None = None) -> dict:
@@ -32,6 +32,19 @@ def model_info(model, challenger: Challenger | None = None) -> dict:
     return info
 
 
+def served_openapi(model) -> dict:
+    """The OpenAPI document of the loaded version, from its manifest's features (built once
+    per version: the request schema is the one that validates this version's requests)."""
+    doc = getattr(model, "openapi", None)
+    if doc is None:
+        # Imported here: the response models are built on this rare path, never at cold start.
+        from riskscore.serving.openapi import openapi_document
+
+        doc = model.openapi = openapi_document(model.features, title=f"{model.manifest['name']} score function",
+                                               version=model.version)
+    return doc
+
+
 async def score(request, scorer: Scorer, predictions: PredictionLog, settings: ScoreSettings, narrator: Narrator,
                 challenger: Challenger | None = None):
     """`?include=narrative` adds the narrative (riskscore.serving.narrative), written after the
@@ -42,6 +55,8 @@ async def score(request, scorer: Scorer, predictions: PredictionLog, settings: S
     try:
         if request.method == "GET":  # a browser gets the console page, other clients JSON
             model = scorer.ensure_loaded()
+            if request.query_params.get("view") == "openapi" or request.url.path.endswith("/openapi.json"):
+                return respond(served_openapi(model))
             page = console.html_response(request.headers.get("Accept"), request.query_params.get("view"), model)
             return page or respond(model_info(model, challenger), headers={"Vary": "Accept"})
         if request.method != "POST":

@@ -13,7 +13,8 @@ The policy (RFC 8259 where it speaks):
   rejected, naming the encoding; any invalid UTF-8 sequence is rejected with its byte offset.
 - Nesting: at most MAX_DEPTH arrays/objects inside each other (a valid request needs 2),
   checked by a scan before decoding, so the recursive decoder never gets near its limit.
-- Numbers: a literal of at most MAX_NUMBER_CHARS characters (digits, sign, point, exponent).
+- Numbers: a literal of at most MAX_NUMBER_CHARS characters (digits, sign, point, exponent);
+  the rejection names the literal's key path (`features.age`).
   Exponents of any size decode (1e999 is infinity); validation then rejects a non-finite value
   naming the field, as it does the NaN/Infinity literals Python's decoder accepts.
 - Strings and keys: at most MAX_STRING_CHARS characters, and none of U+0000-U+001F, U+007F
@@ -51,11 +52,17 @@ _WIDE = [(codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),  # be
 
 
 class _Rejected(ValueError):
-    """Raised inside the decoder's hooks; `loads` turns it into InvalidRequest."""
+    """Raised inside the decoder's hooks; `loads` turns it into InvalidRequest (about
+    `field`, the body unless a value's path is known)."""
+
+    def __init__(self, problem: str, field: str = "body"):
+        super().__init__(problem)
+        self.field = field
 
 
 def loads(raw: bytes) -> Any:
     """The JSON value of `raw`, or InvalidRequest(details=[{"field": "body", ...}])."""
+    field = "body"
     try:
         text = _text(raw)
         _check_depth(text)
@@ -63,14 +70,14 @@ def loads(raw: bytes) -> Any:
         _check_value(value, "the body")
         return value
     except _Rejected as exc:
-        problem = str(exc)
+        problem, field = str(exc), exc.field
     except json.JSONDecodeError as exc:
         problem = f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
     except RecursionError:  # unreachable after _check_depth; kept so no input can be a 500
         problem = f"nested more than {MAX_DEPTH} levels deep"
     except ValueError as exc:  # any other refusal of a hook or of the decoder
         problem = f"not acceptable JSON: {exc}"
-    raise InvalidRequest(f"invalid request body: {problem}", details=[{"field": "body", "problem": problem}])
+    raise InvalidRequest(f"invalid request body: {problem}", details=[{"field": field, "problem": problem}])
 
 
 def _text(raw: bytes) -> str:
@@ -101,11 +108,25 @@ def _check_depth(text: str) -> None:
             depth -= 1
 
 
+class _TooLong:
+    """An over-long number literal, kept as a value so the objects around it can name its key
+    (`features.age`); `loads` rejects the body when one reaches the top."""
+
+    __slots__ = ("path", "problem")
+
+    def __init__(self, path: list[str], problem: str):
+        self.path, self.problem = path, problem
+
+    def rejected(self) -> _Rejected:
+        field = ".".join(self.path)
+        return _Rejected(f"{field} is {self.problem}", field=field)
+
+
 def _number(parse):
     def hook(literal: str):
         if len(literal) > MAX_NUMBER_CHARS:
-            raise _Rejected(f"a number literal is {len(literal)} characters long; "
-                            f"at most {MAX_NUMBER_CHARS} are accepted")
+            return _TooLong([], f"a number literal {len(literal)} characters long; "
+                                f"at most {MAX_NUMBER_CHARS} are accepted")
         return parse(literal)
     return hook
 
@@ -120,6 +141,8 @@ def _string_problem(s: str, where: str) -> _Rejected:
 
 def _check_value(value: Any, where: str) -> None:
     """Strings directly in `value` (or in its arrays); objects were checked by _object."""
+    if isinstance(value, _TooLong):
+        raise value.rejected() if value.path else _Rejected(f"{where} holds {value.problem}")
     if isinstance(value, str):
         if len(value) > MAX_STRING_CHARS or _FORBIDDEN.search(value):
             raise _string_problem(value, where)
@@ -143,6 +166,8 @@ def _object(pairs: list[tuple[str, Any]]) -> dict:
                 raise _string_problem(value, f"the value of {key[:_SHOWN]!r}")
         elif value.__class__ is list:
             _check_value(value, f"the value of {key[:_SHOWN]!r}")
+        elif value.__class__ is _TooLong:  # passed up, so the message names the whole path
+            return _TooLong([key[:_SHOWN], *value.path], value.problem)
     return obj
 
 

@@ -14,6 +14,11 @@ __all__ = ["Anomaly", "ErrorDetail", "ErrorResponse", "Reason", "ScoreResponse",
            "openapi_document"]
 
 
+class ErrorDetail(StrictModel):
+    field: str
+    problem: str
+
+
 class Reason(StrictModel):
     feature: str
     value: float | str | None
@@ -39,7 +44,9 @@ class ScoreResponse(StrictModel):
     score: float
     rating: str
     lgd: float | None = Field(None, ge=0, le=1)
-    exposure: float | None = None
+    lgd_source: Literal["model", "default"] | None = Field(
+        None, description="model: the version's LGD model; default: the spec's lgd_default")
+    exposure: float | None = Field(None, description="the request's exposure, echoed")
     expected_loss: float | None = Field(None, description="PD x LGD x exposure; null without exposure")
     segment: Segment | None = None
     anomaly: Anomaly | None = None
@@ -51,6 +58,10 @@ class ScoreResponse(StrictModel):
     narrative_source: Literal["gemini", "template"] | None = Field(None, description="only with ?include=narrative")
     narrative_reason: str | None = Field(None, description="why the template explanation stands in (with "
                                                            "narrative_source template), e.g. timeout")
+
+    warnings: list[ErrorDetail] = Field(
+        default_factory=list, description="what was scored other than as sent: a category never seen in "
+                                          "training is scored as missing")
 
 
 class ErrorDetail(StrictModel):
@@ -69,8 +80,10 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def openapi_document(features: list[FeatureSpec], title: str = "credit-risk score function") -> dict[str, Any]:
-    """OpenAPI 3.1 for POST / (score) and GET / (model information)."""
+def openapi_document(features: list[FeatureSpec], title: str = "credit-risk score function",
+                     version: str = "1") -> dict[str, Any]:
+    """OpenAPI 3.1 for POST / (score) and GET / (model information), for the version whose
+    features are `features` (`score` serves its loaded version's at `GET /?view=openapi`)."""
     schemas: dict[str, Any] = {}
     for model in (request_model(features), ScoreResponse, ErrorResponse):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -83,7 +96,7 @@ def openapi_document(features: list[FeatureSpec], title: str = "credit-risk scor
                                  (503, "model store unavailable or artifact failed verification; see Retry-After"))}
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": "1"},
+        "info": {"title": title, "version": version},
         "paths": {"/": {
             "post": {
                 "operationId": "score",
@@ -101,8 +114,9 @@ def openapi_document(features: list[FeatureSpec], title: str = "credit-risk scor
                                    "console page instead (riskscore/serving/console.py)",
                     "parameters": [{"name": "view", "in": "query", "required": False,
                                     "description": "console: the console page whatever the Accept header; "
-                                                   "model-card: the served version's model card",
-                                    "schema": {"type": "string", "enum": ["console", "model-card"]}}],
+                                                   "model-card: the served version's model card; openapi: "
+                                                   "this document, for the served version's features",
+                                    "schema": {"type": "string", "enum": ["console", "model-card", "openapi"]}}],
                     "responses": {"200": {"description": "health and model information, or a page",
                                           "content": {"application/json": {"schema": {"type": "object"}},
                                                       "text/html": {"schema": {"type": "string"}}}},

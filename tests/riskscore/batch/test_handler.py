@@ -280,8 +280,25 @@ def test_the_command_line_runs_the_same_job_and_prints_the_summary(trained_store
                  "--model-store", str(trained_store.path)]) == 0
     captured = capsys.readouterr()
     assert "rows/s" in captured.err  # the progress bar
-    assert "rows_scored      3,000" in captured.out and "rows_rejected    0" in captured.out
+    lines = {" ".join(line.split()) for line in captured.out.splitlines()}
+    assert {"rows_scored 3,000", "rows_rejected 0", "unknown_categories {}"} <= lines
     assert len(scores(out)) == 3000
     assert main(["--input", str(tmp_path / "missing.csv"), "--output", str(out), "--run-date", RUN_DATE,
                  "--model-store", str(trained_store.path), "--quiet"]) == 2
     assert "missing.csv: no such file or folder" in capsys.readouterr().err
+
+
+def test_unseen_categories_are_scored_as_missing_and_counted(app, small_data, tmp_path):
+    """A category training never saw is no reject under the default policy: the row is scored
+    as if the value were missing, and the summary counts such values per feature."""
+    path = tmp_path / "in" / "applicants.parquet"
+    path.parent.mkdir()
+    rows = small_data.head(200).copy()
+    rows.loc[rows.index[:7], "housing"] = "houseboat"
+    rows.to_parquet(path)
+    status, body = post(app, {"input": str(path), "output": str(tmp_path / "out"), "run_date": RUN_DATE})
+    assert status == 200, body
+    assert (body["rows_scored"], body["rows_rejected"]) == (200, 0)
+    assert body["unknown_categories"] == {"housing": 7}
+    df = scores(tmp_path / "out")
+    assert df["exposure"].notna().all()  # read from the spec's exposure column, always written

@@ -54,9 +54,10 @@ def test_envelope_errors(body, field):
 
 
 CODED = [
-    FeatureSpec(name="education", type="categorical", categories=["1", "2", "3"]),  # integer codes
+    FeatureSpec(name="education", type="categorical", categories=["1", "2", "3"], unknown="error"),  # integer codes
     FeatureSpec(name="region", type="categorical", categories=["10", "20"], unknown="as_missing", nullable=True),
-    FeatureSpec(name="grade", type="categorical", categories=["1", "2"], integer_codes=False),  # strings only
+    FeatureSpec(name="grade", type="categorical", categories=["1", "2"], integer_codes=False,
+                unknown="error"),  # strings only
 ]
 CODED_MODEL = request_model(CODED)
 
@@ -94,3 +95,16 @@ def test_openapi_shows_integer_codes_as_strings_or_integers():
     assert props["region"]["anyOf"][0]["anyOf"] == [{"type": "string", "maxLength": 200}, {"type": "integer"}]
     assert props["region"]["anyOf"][1] == {"type": "null"}
     assert props["grade"]["type"] == "string" and props["grade"]["enum"] == ["1", "2"]
+
+
+def test_an_unseen_category_is_scored_as_missing_unless_the_spec_says_error():
+    """A rare code absent from the training rows must not reject the applicant by default."""
+    from riskscore.contract.request import validate
+    from riskscore.contract.schema import FeatureSpec
+
+    default = FeatureSpec(name="education", type="categorical", categories=["1", "2"])
+    strict = default.model_copy(update={"unknown": "error"})
+    assert default.unknown == "as_missing"
+    assert validate(request_model([default]), {"features": {"education": "7"}}).features.education == "7"
+    with pytest.raises(InvalidRequest, match="features.education"):
+        validate(request_model([strict]), {"features": {"education": "7"}})

@@ -4,6 +4,7 @@ synthetic generator (tests/support/drift_data.py); windows are fresh draws of th
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import re
 import subprocess
@@ -18,7 +19,7 @@ from scipy import stats
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from support import drift_data as dd
-from riskscore.drift.report import run
+from riskscore.drift.report import run, source_id
 from riskscore.settings import DriftSettings
 from riskscore.io.store import LocalStore
 
@@ -145,7 +146,7 @@ def test_a_window_mixing_versions_is_reported_per_version(settings, store_path, 
     assert versions["v20261115-000000"]["drifted_features"] == ["age"]
     assert report["status"] == "alert" and report["model_version"] == dd.VERSION  # most rows first
     assert report["rows"] == 5000
-    page = (Path(settings.reports_dir) / "2026-11-20" / "report.html").read_text()
+    page = (Path(settings.reports_dir) / "2026-11-20" / source_id(str(path)) / "report.html").read_text()
     assert "mixes 2 model versions" in page
     assert f'id="v-{dd.VERSION}"' in page and 'id="v-v20261115-000000"' in page
 
@@ -196,9 +197,10 @@ def test_batch_output_in_gcs_and_reports_in_gcs(settings, gcs_emulator, gcs_buck
     in_gcs = settings.model_copy(update={"reports_dir": f"gs://{gcs_bucket}/reports"})
     report = run(in_gcs, {"source": f"gs://{gcs_bucket}/out/", "start": "2026-11-20"})
     assert report["rows"] == 900 and report["backtest"]["rows"] == 900
-    assert report["report_url"] == f"gs://{gcs_bucket}/reports/2026-11-20/report.html"
+    key = f"2026-11-20/{source_id(f'gs://{gcs_bucket}/out/')}"
+    assert report["report_url"] == f"gs://{gcs_bucket}/reports/{key}/report.html"
     written = {b.name for b in gcs_emulator.client().list_blobs(gcs_bucket, prefix="reports/")}
-    assert written == {"reports/2026-11-20/report.json", "reports/2026-11-20/report.html", "reports/index.json",
+    assert written == {f"reports/{key}/report.json", f"reports/{key}/report.html", "reports/index.json",
                        "reports/index.html", "reports/drift_reports.parquet"}
     nothing = run(settings, {"source": f"gs://{gcs_bucket}/out/", "start": "2026-11-21"})
     assert nothing["rows"] == 0 and nothing["status"] == "insufficient_data"
@@ -213,14 +215,17 @@ def test_outputs_reports_index_and_warehouse_rows(settings, tmp_path, fresh):
     again = check_log(settings, tmp_path, _shift(fresh.head(1000), "age"), name="again.jsonl")
     other = run(settings, {"source": str(dd.write_log(tmp_path / "x.jsonl", fresh.head(600), day=date(2026, 11, 21))),
                            "start": "2026-11-21"})
-    assert (reports / "2026-11-20" / "report.html").is_file()
-    assert json.loads((reports / "2026-11-20" / "report.json").read_text())["status"] == again["status"]
-    assert again["report_url"].endswith("2026-11-20/report.html")
+    key = f"2026-11-20/{source_id(str(tmp_path / 'again.jsonl'))}"
+    assert (reports / key / "report.html").is_file()
+    assert json.loads((reports / key / "report.json").read_text())["status"] == again["status"]
+    assert again["report_url"].endswith(f"{key}/report.html")
     index = json.loads((reports / "index.json").read_text())
-    assert [e["window_name"] for e in index] == ["2026-11-21", "2026-11-20"]
-    assert index[1]["drifted_features"] == ["age"] and index[0]["status"] == other["status"]
+    # Two sources on 2026-11-20: two reports, neither replacing the other.
+    assert [e["window_name"] for e in index] == ["2026-11-21", "2026-11-20", "2026-11-20"]
+    again_entry = next(e for e in index if e["report_key"] == key)
+    assert again_entry["drifted_features"] == ["age"] and index[0]["status"] == other["status"]
     html = (reports / "index.html").read_text()
-    assert 'href="2026-11-20/report.html"' in html and "status-alert" in html
+    assert f'href="{key}/report.html"' in html and "status-alert" in html
     rows = pq.read_table(reports / "drift_reports.parquet").to_pylist()
     assert len(rows) == 3  # two windows; three sources (each log file is its own source)
     row = next(r for r in rows if r["source"].endswith("again.jsonl"))
@@ -233,7 +238,7 @@ def test_outputs_reports_index_and_warehouse_rows(settings, tmp_path, fresh):
 
 def test_schema_names_every_warehouse_column():
     from riskscore.drift import DRIFT_REPORTS_SCHEMA
-    from riskscore.drift.report import arrow_schema
+    from riskscore.drift.report import source_id, arrow_schema
 
     assert [f["name"] for f in DRIFT_REPORTS_SCHEMA] == arrow_schema().names
     assert all(set(f) == {"name", "type", "mode"} for f in DRIFT_REPORTS_SCHEMA)
@@ -260,6 +265,27 @@ def test_function_post_then_get(client, tmp_path, fresh):
     page = client.get("/?format=html")
     assert page.status_code == 200 and page.mimetype == "text/html" and "housing" in page.get_data(as_text=True)
     assert client.get("/?window=2026-01-01").status_code == 404
+
+
+def test_two_sources_of_one_day_are_two_reports_and_the_served_index_opens_each(client, tmp_path, fresh):
+    """A check of another source for the same day keeps the first one's report; the index the
+    function serves links each report to its own page (never to the latest report's JSON)."""
+    shifted = dd.write_log(tmp_path / "shifted.jsonl", _shift(fresh, "housing"))
+    plain = dd.write_log(tmp_path / "plain.jsonl", fresh)
+    first = client.post("/", json={"source": str(shifted), "start": "2026-11-20"}).get_json()
+    second = client.post("/", json={"source": str(plain), "start": "2026-11-20"}).get_json()
+    assert first["drifted_features"] == ["housing"] and second["drifted_features"] == []
+    index = client.get("/?index=1").get_json()["reports"]
+    assert sorted(e["source"] for e in index) == sorted([str(shifted), str(plain)])
+    page = client.get("/?index=1&format=html").get_data(as_text=True)
+    links = re.findall(r'<a href="([^"]+)">2026-11-20</a>', page)
+    assert len(links) == 2
+    for link in links:
+        opened = client.get("/" + html_lib.unescape(link))
+        assert opened.status_code == 200 and opened.mimetype == "text/html"
+        source = next(e["source"] for e in index if e["report_key"] in html_lib.unescape(link).replace("%2F", "/"))
+        assert source in opened.get_data(as_text=True)
+    assert client.get("/?report=../../etc&format=html").status_code == 404  # only indexed reports are read
 
 
 def test_get_before_any_report_says_no_data_yet(client):
@@ -317,7 +343,7 @@ def test_command_line(store_path, tmp_path, fresh):
     assert proc.returncode == 1, proc.stderr[-2000:]  # alert
     report = json.loads(proc.stdout[proc.stdout.index("{\n"):])
     assert report["drifted_features"] == ["age"]
-    assert (tmp_path / "cli-reports" / "2026-11-20" / "report.html").is_file()
+    assert (tmp_path / "cli-reports" / "2026-11-20" / source_id(str(path)) / "report.html").is_file()
     missing = subprocess.run([sys.executable, "-m", "riskscore.drift", "--source", str(tmp_path / "nope.jsonl"),
                               "--store", str(store_path), "--reports-dir", str(tmp_path / "cli-reports")],
                              capture_output=True, text=True, timeout=300, cwd=ROOT)
@@ -396,9 +422,9 @@ def test_bigquery_sink_source_and_drift_reports_table(bq_for_batch, bq_dataset, 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
 def test_monitoring_page_in_headless_chromium(settings, tmp_path, fresh):
     check_log(settings, tmp_path, fresh.head(2000), name="a.jsonl")
-    run(settings, {"source": str(dd.write_log(tmp_path / "b.jsonl", _shift(fresh, "monthly_income"), day=date(2026, 11, 21))),
-                   "start": "2026-11-21"})
-    page = Path(settings.reports_dir) / "2026-11-21" / "report.html"
+    b = dd.write_log(tmp_path / "b.jsonl", _shift(fresh, "monthly_income"), day=date(2026, 11, 21))
+    run(settings, {"source": str(b), "start": "2026-11-21"})
+    page = Path(settings.reports_dir) / "2026-11-21" / source_id(str(b)) / "report.html"
     html = page.read_text()
     assert "http://" not in html and "https://" not in html
     # The only <link> is the empty data: favicon (it keeps browsers from requesting /favicon.ico).

@@ -32,3 +32,28 @@ def test_decide_rates_the_score_as_shown_and_names_segments():
     assert d["rating"].tolist() == ["A", "E"]  # 699.96 is shown as 700.0: rated A
     assert d["segment_name"].tolist() == ["settled", "7"]
     assert d["reason_index"][0, 0] == 0 and d["reason_index"][1, 0] == -1
+
+
+@pytest.mark.parametrize("spec, lgd, source, loss", [
+    ({}, None, None, None),                               # no LGD model, none declared: exposure only
+    ({"lgd_default": 0.45}, 0.45, "default", 0.1 * 0.45 * 15000),
+])
+def test_exposure_is_echoed_and_expected_loss_says_which_lgd(spec, lgd, source, loss):
+    core = DecisionCore({**MANIFEST, "spec": spec})
+    out = {"pd": np.array([0.1, 0.1]), "score": np.array([600.0, 600.0]), "contributions": np.zeros((2, 1))}
+    d = core.decide(out, np.array([15000.0, np.nan]))
+    assert d["exposure"][0] == 15000.0 and np.isnan(d["exposure"][1])
+    assert d.get("lgd_source") == source
+    if lgd is None:
+        assert "lgd" not in d and "expected_loss" not in d
+    else:
+        assert d["lgd"].tolist() == [lgd, lgd]
+        assert d["expected_loss"][0] == pytest.approx(loss) and np.isnan(d["expected_loss"][1])
+
+
+def test_an_lgd_model_wins_over_the_declared_default():
+    core = DecisionCore({**MANIFEST, "spec": {"lgd_default": 0.45}})
+    out = {"pd": np.array([0.2]), "score": np.array([600.0]), "contributions": np.zeros((1, 1)),
+           "lgd": np.array([0.3])}
+    d = core.decide(out, np.array([1000.0]))
+    assert d["lgd_source"] == "model" and d["expected_loss"][0] == pytest.approx(60.0)

@@ -121,8 +121,9 @@ def test_model_panel_shows_metrics_and_rating_bands(app, trained_store):
     m = trained_store.result.manifest
     assert f"<td>AUC</td><td class=\"num\">{m['metrics']['test']['auc']:.3f}</td>" in html
     rows = re.findall(r"<tr><td>(\w+)</td><td>([^<]*)</td>", html.split('id="bands-table"')[1])
-    assert rows == [("Excellent", "750 and above"), ("Good", "650 to 750"), ("Average", "500 to 650"),
-                    ("Poor", "below 500")]
+    bands = m["scaling"]["bands"]  # the version's master scale, best band first on the page
+    assert [name for name, _ in rows] == [b["name"] for b in reversed(bands)]
+    assert rows[0][1] == f"{bands[-1]['min_score']:g} and above" and rows[-1][1] == f"below {bands[1]['min_score']:g}"
 
 
 def test_page_states_the_csv_limit_of_batch_score(app):
@@ -151,7 +152,7 @@ def test_view_console_forces_the_page_without_an_accept_header(app):
 def test_unknown_view_is_a_400_naming_the_parameter(app):
     r = get(app, "text/html", "?view=drift")
     assert r.status_code == 400 and mimetype(r) == "application/json"
-    assert r.json()["details"] == [{"field": "view", "problem": "must be one of console, model-card"}]
+    assert r.json()["details"] == [{"field": "view", "problem": "must be one of console, model-card, openapi"}]
 
 
 def test_version_without_a_model_card_is_a_404(make_client, tmp_path, trained_store):  # noqa: F811

@@ -448,3 +448,56 @@ def test_malformed_trace_headers_are_ignored(make_client, trained_store, capsys,
     assert reply.status == 200, reply
     [record] = [r for r in _log_lines(capsys.readouterr().out) if r.get("log_type") == "prediction"]
     assert not _traced(record)
+
+
+# --- what the response says besides the decision -----------------------------------------
+
+@pytest.mark.parametrize("features, warnings", [
+    (GOOD, []),
+    ({**GOOD, "housing": "houseboat"}, [{"field": "features.housing",
+                                         "problem": "category not seen in training: scored as missing"}]),
+], ids=["known", "unseen category"])
+def test_an_unseen_category_is_scored_as_missing_with_a_warning(client, features, warnings):
+    reply = client.score(features)
+    assert reply.status == 200, reply
+    assert reply.body["warnings"] == warnings
+    assert "houseboat" not in json.dumps(reply.body)  # the value itself is never echoed
+
+
+def test_exposure_is_echoed_with_the_lgd_used(client):
+    reply = client.request("POST", data=json.dumps({"exposure": 15000, "features": GOOD}))
+    assert reply.status == 200, reply
+    assert reply.body["exposure"] == 15000
+    assert reply.body["lgd_source"] == "model"
+    assert reply.body["expected_loss"] == pytest.approx(reply.body["pd"] * reply.body["lgd"] * 15000, abs=0.01)
+
+
+@pytest.mark.parametrize("path", ["/?view=openapi", "/openapi.json"])
+def test_the_openapi_document_of_the_loaded_version_is_served(client, trained_store, path):
+    from riskscore.serving.openapi import openapi_document
+    from riskscore.contract.schema import FeatureSpec
+
+    reply = client.request("GET", path=path, content_type=None)
+    assert reply.status == 200, reply
+    m = trained_store.result.manifest
+    assert reply.body["openapi"] == "3.1.0"
+    assert reply.body["info"]["version"] == m["version"]
+    expected = openapi_document([FeatureSpec.model_validate(f) for f in m["features"]])
+    assert reply.body["components"]["schemas"]["Features"] == expected["components"]["schemas"]["Features"]
+
+
+def test_a_client_writing_a_whole_oversized_body_first_reads_the_413(server):
+    """Some HTTP clients write the whole body before reading: they must get the 413, not a reset."""
+    _, url = server
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    body = b'{"features": {"pad": "' + b"x" * 900_000 + b'"}}'
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:200]

@@ -9,7 +9,7 @@ import pytest
 from starlette.requests import Request
 
 from riskscore.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from riskscore.serving.http import check_body_headers, read_json_asgi
+from riskscore.serving.http import DRAIN_BYTES, check_body_headers, read_json_asgi
 
 LIMIT = 100
 
@@ -66,3 +66,35 @@ def test_a_client_that_disconnects_mid_body_gets_a_400_naming_the_body():
              "headers": [(b"content-type", b"application/json")]}
     with pytest.raises(InvalidRequest, match="body: the client disconnected"):
         asyncio.run(read_json_asgi(Request(scope, receive), LIMIT))
+
+
+def test_an_over_limit_body_is_drained_before_the_413():
+    """A client that writes its whole body before reading must read the 413, not a reset: the
+    reader consumes the rest of the body (up to DRAIN_BYTES) before refusing it."""
+    consumed = []
+    messages = [{"type": "http.request", "body": b"x" * 60, "more_body": True} for _ in range(10)]
+    messages[-1]["more_body"] = False
+
+    async def receive():
+        consumed.append(1)
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), (b"content-length", b"600")]}
+    with pytest.raises(PayloadTooLarge, match="600 bytes; the limit is 100"):
+        asyncio.run(read_json_asgi(Request(scope, receive), LIMIT))
+    assert not messages and len(consumed) == 10
+
+
+def test_a_body_beyond_the_drain_bound_is_not_read():
+    messages = [{"type": "http.request", "body": b"x", "more_body": True}]
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"),
+                         (b"content-length", str(DRAIN_BYTES + 1).encode())]}
+    with pytest.raises(PayloadTooLarge):
+        asyncio.run(read_json_asgi(Request(scope, receive), LIMIT))
+    assert messages  # nothing read

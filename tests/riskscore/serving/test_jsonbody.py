@@ -1,5 +1,6 @@
 """The request-body decoder: its explicit limits and its policy, case by case. Every refusal
-is an InvalidRequest (400) naming `body`; nothing else ever leaves `loads`."""
+is an InvalidRequest (400) naming `body`, or the key path of an over-long number; nothing
+else ever leaves `loads`."""
 
 from __future__ import annotations
 
@@ -28,12 +29,9 @@ REJECTED = {
     "3000 nested arrays": (nested(3000), "nested more than 32 levels"),
     "unbalanced 3000 [": (b'{"a": ' + b"[" * 3000, "nested more than 32 levels"),
     "nested objects": (nested(MAX_DEPTH, '{"k":', "}").replace(b"}}}", b"1}}}", 1), "nested more than"),
-    # numbers: int() refuses more than 4,300 digits; the issue's second 500
-    "5000-digit integer": (number("9" * 5000), "5000 characters long"),
-    "4300-digit integer": (number("1" * 4300), "4300 characters long"),
-    "long fraction": (number("0." + "1" * MAX_NUMBER_CHARS), "characters long"),
-    "long exponent": (number("1e" + "9" * MAX_NUMBER_CHARS), "characters long"),
+    # numbers outside an object: no key to name
     "negative long integer in a list": (b'{"x": [-' + b"7" * 500 + b"]}", "501 characters long"),
+    "long integer at top level": (b"1" * 400, "the body holds a number literal 400 characters long"),
     # encodings
     "UTF-16 with BOM": (GOOD_TEXT.encode("utf-16"), "UTF-16"),
     "UTF-16-LE without BOM": (GOOD_TEXT.encode("utf-16-le"), "UTF-16 or UTF-32"),
@@ -74,6 +72,24 @@ def test_rejected_bodies_are_a_400_naming_the_body(raw, problem):
     assert info.value.details[0]["field"] == "body"
     assert problem in info.value.details[0]["problem"], info.value.details
     assert info.value.message.startswith("invalid request body: ")
+
+
+# numbers: int() refuses more than 4,300 digits (once a 500); the refusal names the key path
+LONG_NUMBERS = {
+    "5000-digit integer": (number("9" * 5000), "5000 characters long"),
+    "4300-digit integer": (number("1" * 4300), "4300 characters long"),
+    "400-digit integer": (number("1" * 400), "features.age is a number literal 400 characters long"),
+    "long fraction": (number("0." + "1" * MAX_NUMBER_CHARS), "characters long"),
+    "long exponent": (number("1e" + "9" * MAX_NUMBER_CHARS), "characters long"),
+}
+
+
+@pytest.mark.parametrize("raw, problem", LONG_NUMBERS.values(), ids=LONG_NUMBERS.keys())
+def test_an_over_long_number_is_refused_naming_its_field(raw, problem):
+    with pytest.raises(InvalidRequest, match="features.age") as info:
+        loads(raw)
+    assert info.value.details == [{"field": "features.age", "problem": info.value.details[0]["problem"]}]
+    assert problem in info.value.details[0]["problem"]
 
 
 ACCEPTED = {

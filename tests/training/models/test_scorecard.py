@@ -20,7 +20,7 @@ from riskscore.io.store import LocalStore
 from training.data.spec import check_data, load_spec
 from training.models.pd.booster import ADDITIVITY_TOLERANCE, PARITY_TOLERANCE, verify_export
 from training.models.pd.family import choose_champion, choose_regime
-from training.models.pd.scorecard import ScorecardModel
+from training.models.pd.scorecard import ScorecardModel, bin_label
 from training.onnx.run import run_onnx
 
 REPO = Path(__file__).resolve().parents[3]
@@ -153,6 +153,11 @@ def test_information_value_and_points_tables(german, fitted):
         assert sum(r["count"] for r in rows) == len(df)
         coef = model.coef_[[f.name for f in spec.features].index(feature)]
         assert all(r["points"] == pytest.approx(coef * r["woe"]) for r in rows)
+    # categorical bins are named by their categories (never a pandas type dump)
+    checking = [r["bin"] for r in points if r["feature"] == "status_of_existing_checking_account"]
+    assert checking and not any("Array" in b or "dtype" in b or "Length:" in b for b in checking), checking
+    known = set(df["status_of_existing_checking_account"].dropna())
+    assert {c for b in checking if b != "Missing" for c in b.split(", ")} <= known
     # duration is declared monotone increasing: the default rate never falls across its bins
     rates = [r["default_rate"] for r in points if r["feature"] == "duration_in_month"
              and r["bin"] not in ("Special", "Missing")]
@@ -261,9 +266,10 @@ def test_score_accepts_integer_codes_as_integers_or_strings(german, score_client
     replies = [score_client.post("/", json={"features": f}) for f in (as_int, as_str)]
     assert [r.status_code for r in replies] == [200, 200], [r.json() for r in replies]
     assert replies[0].json()["pd"] == replies[1].json()["pd"]
-    bad = score_client.post("/", json={"features": {**as_int, "present_residence_since": 7}})
-    assert bad.status_code == 400
-    assert any(d["field"] == "features.present_residence_since" for d in bad.json()["details"])
+    # A code training never saw: scored as missing (the default policy), with a warning naming it.
+    unseen = score_client.post("/", json={"features": {**as_int, "present_residence_since": 7}})
+    assert unseen.status_code == 200
+    assert [w["field"] for w in unseen.json()["warnings"]] == ["features.present_residence_since"]
 
 
 @pytest.mark.slow
@@ -288,3 +294,15 @@ def test_tune_runs_seeded_trials_and_logs_them(tmp_path, german):
     manifest = json.loads((store / "german_credit" / version / "manifest.json").read_text())
     assert manifest["models"]["pd"]["tuning"]["n_trials"] == 2
     assert os.path.exists(store / "german_credit" / version / "pd.onnx")
+
+
+@pytest.mark.parametrize("label, text", [
+    (pd.array(["OWN"], dtype="str"), "OWN"),
+    (pd.array(["OWN", "RENT"], dtype="string"), "OWN, RENT"),
+    (np.array(["A11", "A12"], dtype=object), "A11, A12"),
+    (["2", "3"], "2, 3"),
+    ("Missing", "Missing"),
+    ("[-inf, 12.50)", "[-inf, 12.50)"),
+])
+def test_bin_labels_name_the_categories(label, text):
+    assert bin_label(label) == text

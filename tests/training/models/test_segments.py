@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from riskscore.errors import ExportVerificationError
-from training.models.segments import SegmentModel
+from training.models.segments import SegmentModel, segment_name
 from training.onnx.run import run_onnx
 
 
@@ -32,7 +32,36 @@ def test_segment_profiles(segments, parts):
     assert sum(p["size"] for p in profiles) == len(seg)
     for p in profiles:
         assert p["mean_pd"] == pytest.approx(pd_[seg == p["id"]].mean())
-        assert p["name"] and ":" in p["name"]
+        assert p["name"].startswith(f"Segment {p['id']} (")
+
+
+def test_segment_names_say_what_sets_each_segment_apart(segments, parts, small_spec):
+    """Every trait in a name holds for the segment's rows against the population, with the
+    right direction; the risk words follow the default rates (never 'deep subprime' for a
+    clean, older group)."""
+    test = parts["test"]
+    seg = segments.predict(test)
+    numeric = [f.name for f in small_spec.features if f.type == "numeric"]
+    profiles = segments.profiles(seg, test["default"], np.zeros(len(seg)), np.zeros(len(seg)), test[numeric])
+    assert "lowest default rate" in profiles[0]["name"] and "highest default rate" in profiles[-1]["name"]
+    named = 0
+    for p in profiles:
+        mask = seg == p["id"]
+        for trait in p["name"].partition(": ")[2].split(", ") if ": " in p["name"] else []:
+            direction, feature = trait.split(" ", 1)
+            inside, everyone = test.loc[mask, feature].mean(), test[feature].mean()
+            assert (inside > everyone) == (direction == "higher"), (p["name"], feature, inside, everyone)
+            named += 1
+    assert named >= 2
+
+
+@pytest.mark.parametrize("seg, rate, traits, name", [
+    (0, 0.01, ["higher age"], "Segment 0 (lowest default rate): higher age"),
+    (3, 0.30, ["higher late_90_plus", "lower age"], "Segment 3 (highest default rate): higher late_90_plus, lower age"),
+    (1, 0.12, [], "Segment 1 (default rate 2.0x the average)"),
+])
+def test_segment_name(seg, rate, traits, name):
+    assert segment_name(seg, 4, rate, 0.06, traits) == name
 
 
 def test_segment_distances_match_kmeans(segments, parts):

@@ -61,6 +61,17 @@ def _numeric_input(col: pd.Series) -> np.ndarray:
     return col.to_numpy(dtype=np.float32, na_value=np.nan).astype(np.float64)
 
 
+def bin_label(label) -> str:
+    """A bin's label as text. A categorical bin's categories come as a list, an ndarray or,
+    under pandas' string dtype, an ArrowStringArray, whose str() is a type dump
+    ("<ArrowStringArray> ['OWN'] Length: 1"): any such sequence is joined by ", "."""
+    if isinstance(label, str):
+        return label
+    if hasattr(label, "__iter__") and hasattr(label, "__len__"):
+        return ", ".join(str(v) for v in label)
+    return str(label)
+
+
 def _categorical_input(col: pd.Series) -> np.ndarray:
     """A categorical column as the graph sees it: strings, None for missing ('' or None)."""
     return np.array([None if (v is None or v != v or v == "") else str(v) for v in col], dtype=object)
@@ -254,8 +265,7 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):
             table = _binning_table(self.binnings_[f.name])
             table = table[table.index != "Totals"]
             for _, r in table.iterrows():
-                label = r["Bin"]
-                label = ", ".join(map(str, label)) if isinstance(label, (list, np.ndarray)) else str(label)
+                label = bin_label(r["Bin"])
                 if label == "Special" and int(r["Count"]) == 0:
                     continue  # no special codes are declared; the bin is always empty
                 woe = float(r["WoE"])

@@ -1,0 +1,64 @@
+"""`make serve` and `make demo` as a new user runs them: the server answers 200 on the store
+the demo wrote, and the demo ends by saying where the model card is and how to serve it."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from support.client import FUNCTION_ENV
+from support.server import REPO_ROOT, free_port
+
+
+def _demo_module():
+    spec = importlib.util.spec_from_file_location("demo", REPO_ROOT / "scripts" / "demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_serve_answers_200_on_the_trained_store(trained_store, tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in FUNCTION_ENV}
+    stamp = ".venv/.installed"
+    # -o: the virtualenv stamp counts as up to date; PY: the interpreter running these tests.
+    cmd = ["make", "--no-print-directory", "-o", stamp, "serve", f"PY={sys.executable}", f"PORT={port}",
+           f"MODEL_STORE={trained_store.path}"]
+    log = open(tmp_path / "serve.log", "wb")
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline, status = time.monotonic() + 60, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status = requests.get(f"http://127.0.0.1:{port}/", timeout=2).status_code
+                if status == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        assert status == 200, (tmp_path / "serve.log").read_text()
+        body = requests.get(f"http://127.0.0.1:{port}/", timeout=5).json()
+        assert body["version"] == trained_store.result.manifest["version"]
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=20)
+        log.close()
+
+
+def test_demo_ends_with_the_model_card_path_and_the_commands(trained_store):
+    text = _demo_module().next_steps(Path(trained_store.path))
+    version = trained_store.result.manifest["version"]
+    card_line = next(line for line in text.splitlines() if line.startswith("model card:"))
+    card = Path(card_line.split()[2])
+    assert card.name == "model_card.html" and version in str(card)
+    assert (card if card.is_absolute() else REPO_ROOT / card).is_file()
+    assert "make serve" in text and "http://127.0.0.1:8080/" in text and "?view=model-card" in text
