@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = ["ArtifactNotFound", "ExportVerificationError", "InputNotFound", "IntegrityError",
            "InvalidInput", "InvalidRequest", "MethodNotAllowed", "OutputNotWritable", "PayloadTooLarge",
-           "RiskScoreError", "StoreUnavailable", "UnsupportedMediaType"]
+           "RiskScoreError", "ServiceUnavailable", "StoreUnavailable", "UnsupportedMediaType"]
 
 
 class RiskScoreError(Exception):
@@ -60,6 +60,13 @@ class StoreUnavailable(RiskScoreError):
 
     status = 503
     code = "model_store_unavailable"
+
+
+class ServiceUnavailable(RiskScoreError):
+    """BigQuery or Cloud Storage did not answer within the job's deadline; worth retrying."""
+
+    status = 503
+    code = "service_unavailable"
 
 
 class IntegrityError(RiskScoreError):

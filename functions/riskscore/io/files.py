@@ -70,10 +70,22 @@ def local_files(location: str) -> list:
 
 
 def storage_client():
-    """The google-cloud-storage client (honours STORAGE_EMULATOR_HOST like the model store)."""
+    """The google-cloud-storage client (honours STORAGE_EMULATOR_HOST like the model store),
+    its every call bounded by the current deadlines (riskscore.io.deadlines)."""
+    import os
+
     from google.cloud import storage
 
-    return storage.Client()
+    from riskscore.io import deadlines
+
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return storage.Client(project="emulator", credentials=AnonymousCredentials(), _http=deadlines.session())
+    import google.auth
+
+    credentials, project = google.auth.default(scopes=("https://www.googleapis.com/auth/devstorage.read_write",))
+    return storage.Client(project=project, credentials=credentials, _http=deadlines.session(credentials))
 
 
 class _BlobOpener:
