@@ -3,7 +3,8 @@
     function_client(target="score"): the client of a newly executed functions/main.py (it reads
         the environment as set now): Starlette's TestClient for the ASGI `score`, Flask's else.
     function_app (fixture): function_app(store_path, target="score", **env) -> function_client
-        with MODEL_STORE=store_path and `env` set and every other setting unset; restores
+        with MODEL_STORE=store_path, LOCAL_ROOT=pytest's base folder and `env` set and every
+        other setting unset; restores
         sys.modules["main"] after the test.
 """
 
@@ -21,7 +22,8 @@ FUNCTION_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "ORT_INTRA_OP_THRE
                 "APPLICANT_ID_SALT", "GOOGLE_CLOUD_PROJECT", "BATCH_CHUNK_ROWS", "MAX_INLINE_RECORDS",
                 "BATCH_WORKERS", "BATCH_STAGING_DATASET", "DATAFLOW_MIN_ROWS", "DATAFLOW_TEMPLATE",
                 "DATAFLOW_REGION", "DATAFLOW_SERVICE_ACCOUNT", "DATAFLOW_TEMP_LOCATION", "DATAFLOW_MAX_WORKERS",
-                "DATAFLOW_ENDPOINT", "FUNCTION_TARGET", "FUNCTION_SOURCE", "FUNCTION_SIGNATURE_TYPE",
+                "DATAFLOW_ENDPOINT", "SERVICE_TIMEOUT_S", "SERVICE_DEADLINE_S", "ALLOWED_BUCKETS", "LOCAL_ROOT",
+                "BATCH_QUERY_DATASETS", "DRIFT_SOURCE", "REPORTS_DIR", "DRIFT_REPORTS_TABLE", "FUNCTION_TARGET", "FUNCTION_SOURCE", "FUNCTION_SIGNATURE_TYPE",
                 "ENTRY_POINT"]
 
 
@@ -41,13 +43,15 @@ def mimetype(response) -> str:
 
 
 @pytest.fixture
-def function_app(monkeypatch):
+def function_app(monkeypatch, tmp_path_factory):
     saved_path, saved_main = list(sys.path), sys.modules.get("main")
 
     def make(store_path, target: str = "score", **env):
         for var in FUNCTION_ENV:
             monkeypatch.delenv(var, raising=False)
         monkeypatch.setenv("MODEL_STORE", str(store_path))
+        # Callers' local paths are confined to LOCAL_ROOT: every test's files lie under pytest's base folder.
+        monkeypatch.setenv("LOCAL_ROOT", str(tmp_path_factory.getbasetemp()))
         for key, value in env.items():
             monkeypatch.setenv(key, str(value))
         return function_client(target)

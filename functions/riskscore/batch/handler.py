@@ -7,8 +7,10 @@ here with the version pinned at its start. Every run leaves one log line.
 from __future__ import annotations
 
 from riskscore.batch import gcs_event, job, route, run
+from riskscore.batch.admit import admit
 from riskscore.batch.model import PinnedModels
 from riskscore.errors import MethodNotAllowed, RiskScoreError
+from riskscore.io import deadlines
 from riskscore.io.logline import emit
 from riskscore.serving.http import error_response, read_json, request_id_of, respond
 from riskscore.settings import BatchSettings
@@ -23,24 +25,27 @@ def batch_score(request, models: PinnedModels, settings: BatchSettings):
     try:
         if request.method != "POST":
             raise MethodNotAllowed(f"use POST with a JSON body; got {request.method}")
+        deadlines.apply(settings)
         body = read_json(request, settings.max_body_bytes)
         parsed = job.parse(body, settings)
-        model = models.pin()  # the whole run uses this version
         if isinstance(parsed, list):
+            model = models.pin()  # the whole run uses this version
             result = job.score_records(parsed, model)
             summary = {k: v for k, v in result.items() if k != "results"}
         else:
             source = parsed.input.model_dump() if isinstance(parsed.input, job.Query) else parsed.input
+            source, output = admit(source, parsed.output, settings)  # before anything runs
+            model = models.pin()  # the whole run uses this version
             run_date = parsed.run_date or job.today()
-            launched = route.route(source, parsed.output, run_date, model.version, settings)
+            launched = route.route(source, output, run_date, model.version, settings)
             if launched is not None:  # too large for one instance: a Dataflow job scores it
                 emit("INFO", "batch run on dataflow", log_type="batch_dataflow", request_id=request_id, **launched)
                 return respond(launched, status=202, headers={"X-Request-Id": request_id})
-            result = summary = run.run(source, parsed.output, run_date, model, settings)
+            result = summary = run.run(source, output, run_date, model, settings)
         emit("INFO", "batch run", log_type="batch_run", request_id=request_id, **summary)
         return respond(result, headers={"X-Request-Id": request_id})
     except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500
-        return error_response(exc, retry_after_s=settings.store_read_deadline_s, request_id=request_id,
+        return error_response(exc, retry_after_s=max(settings.store_read_deadline_s, settings.service_deadline_s), request_id=request_id,
                               allow="POST")
 
 

@@ -166,7 +166,9 @@ def test_staging_tables_go_to_the_staging_dataset_when_one_is_set(function_app, 
 def test_a_bigquery_query_is_an_input(function_app, trained_store, bq_for_batch, bq_dataset, bq_input, tmp_path):
     sql = f"SELECT * FROM `{bq_input}` WHERE revolving_utilization IS NOT NULL AND age < 60"
     expected = bq_rows(bq_for_batch, f"SELECT COUNT(*) AS n FROM ({sql})")["n"][0]
-    status, body = post(function_app(trained_store.path, "batch_score"), {"input": {"query": sql}, "output": str(tmp_path / "o"),
+    allowed = bq_input.rsplit(".", 1)[0]
+    status, body = post(function_app(trained_store.path, "batch_score", BATCH_QUERY_DATASETS=allowed),
+                        {"input": {"query": sql}, "output": str(tmp_path / "o"),
                                                         "run_date": RUN_DATE})
     assert status == 200, body
     assert body["rows_in"] == body["rows_scored"] == expected > 0
