@@ -14,10 +14,12 @@ class RiskScoreError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, details: list[dict] | None = None):
+    def __init__(self, message: str, *, details: list[dict] | None = None, where: str | None = None):
         super().__init__(message)
         self.message = message
         self.details = details or []
+        # Where it happened (a store's location, a bucket): logged with the error, never answered.
+        self.where = where
 
     def to_dict(self) -> dict:
         body = {"error": self.code, "message": self.message}

@@ -23,8 +23,9 @@ from markupsafe import Markup
 
 from riskscore import report as pages
 from riskscore.contract.bundle import json_safe
-from riskscore.drift.check import DRIFT_REPORTS_SCHEMA, SEVERITY, Versions, check, parse_window, window_name
-from riskscore.errors import ArtifactNotFound, InvalidRequest
+from riskscore.drift.check import (DRIFT_REPORTS_SCHEMA, SEVERITY, Versions, check, check_window_name, parse_window,
+                                   window_name)
+from riskscore.errors import ArtifactNotFound, IntegrityError, InvalidRequest
 from riskscore.io.logline import emit
 from riskscore.report.format import number, percent
 from riskscore.report.plots import BAD, GOOD, REFERENCE, STATUS_COLORS, Chart
@@ -57,10 +58,16 @@ class Reports:
         return f"{self.store.uri.rstrip('/')}/{self.key(name)}"
 
     def read_json(self, name: str, default=None):
+        """The JSON at `name`, `default` if absent; a file that is not JSON is an
+        IntegrityError (503): the reports folder is this function's own."""
         try:
-            return json.loads(self.store.read(self.key(name)))
+            data = self.store.read(self.key(name))
         except ArtifactNotFound:
             return default
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise IntegrityError(f"the drift report file {name!r} is not JSON", where=self.url(name)) from None
 
     def write(self, name: str, data: bytes | str) -> None:
         self.store.write(self.key(name), data.encode() if isinstance(data, str) else data)
@@ -99,14 +106,16 @@ def run(settings, body: dict | None) -> dict:
 
 def latest(settings, window: str | None = None) -> tuple[dict, list[dict]]:
     """(the report of `window`, or the latest one, and the index); ArtifactNotFound if none."""
+    if window is not None:
+        check_window_name(window)
     reports = Reports(settings)
     index = reports.read_json(INDEX_JSON, [])
     if not index:
-        raise ArtifactNotFound(f"no drift reports yet in {reports.url('')}")
+        raise ArtifactNotFound("no drift reports yet", where=reports.url(""))
     name = window or index[0]["window_name"]
     report = reports.read_json(f"{name}/report.json")
     if report is None:
-        raise ArtifactNotFound(f"no drift report for window {name!r} in {reports.url('')}")
+        raise ArtifactNotFound(f"no drift report for window {name!r}", where=reports.url(""))
     return report, index
 
 

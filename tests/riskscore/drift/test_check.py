@@ -423,4 +423,5 @@ def test_drift_settings_from_the_environment(var, value, field, expected):
 def test_drift_settings_are_exactly_the_contracts_variables():
     assert {n.upper() for n in DriftSettings.model_fields} == {
         "MODEL_STORE", "MODEL_NAME", "STORE_READ_TIMEOUT_S", "STORE_READ_DEADLINE_S", "GOOGLE_CLOUD_PROJECT",
-        "MAX_BODY_BYTES", "DRIFT_SOURCE", "REPORTS_DIR", "DRIFT_REPORTS_TABLE"}
+        "MAX_BODY_BYTES", "DRIFT_SOURCE", "REPORTS_DIR", "DRIFT_REPORTS_TABLE", "SERVICE_TIMEOUT_S",
+        "SERVICE_DEADLINE_S", "ALLOWED_BUCKETS", "LOCAL_ROOT", "APPLICANT_ID_SALT"}

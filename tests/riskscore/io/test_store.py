@@ -56,7 +56,7 @@ def test_write_read_round_trip(store):
 
 
 def test_read_missing_raises_artifact_not_found(store):
-    with pytest.raises(ArtifactNotFound, match=r"'nope/missing\.json' not found in model store"):
+    with pytest.raises(ArtifactNotFound, match=r"'nope/missing\.json' not found in the model store"):
         store.read("nope/missing.json")
 
 
@@ -123,7 +123,7 @@ def test_publish_same_version_twice_raises(store):
 def test_tampered_file_raises_integrity_error(store):
     publish(store, "v1")
     store.write(f"{MODEL}/v1/model.onnx", b"evil bytes")
-    with pytest.raises(IntegrityError, match=r"pd/v1/model\.onnx: sha256 .* differs"):
+    with pytest.raises(IntegrityError, match=r"version 'v1': model\.onnx has sha256 .*, not .* as its manifest\.json records"):
         bundle.load(store, MODEL, "v1")
     with pytest.raises(IntegrityError, match=r"pd/v1/model\.onnx"):
         bundle.load(store, MODEL)
@@ -135,7 +135,7 @@ def test_tampered_manifest_raises_integrity_error_via_pointer(store):
     manifest["metrics"]["auc"] = 0.99  # files untouched, only the manifest
     store.write(f"{MODEL}/v1/manifest.json", bundle.dumps(manifest))
     with pytest.raises(IntegrityError,
-                       match=r"pd/v1/manifest\.json: sha256 .* recorded in current\.json"):
+                       match=r"version 'v1': manifest\.json has sha256 .* as current\.json records"):
         bundle.load(store, MODEL)
 
 
@@ -188,9 +188,10 @@ def test_unreachable_gcs_raises_store_unavailable(monkeypatch):
     store = GcsStore("gs://bucket/models", read_timeout=2.0,
                      read_retry=DEFAULT_RETRY.with_timeout(1.0).with_delay(initial=0.1, maximum=0.2))
     started = time.monotonic()
-    with pytest.raises(StoreUnavailable,
-                       match=r"cannot read 'pd/current\.json' from model store gs://bucket/models"):
+    with pytest.raises(StoreUnavailable, match=r"cannot read 'pd/current\.json' from the model store") as caught:
         store.read("pd/current.json")
+    # The location is logged (`where`), never answered.
+    assert "gs://bucket/models" not in caught.value.message and caught.value.where.startswith("gs://bucket/models")
     assert time.monotonic() - started < 5
     # bundle.load surfaces it unchanged (not as "no current version")
     with pytest.raises(StoreUnavailable):
