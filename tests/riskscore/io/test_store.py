@@ -125,8 +125,47 @@ def test_tampered_file_raises_integrity_error(store):
     store.write(f"{MODEL}/v1/model.onnx", b"evil bytes")
     with pytest.raises(IntegrityError, match=r"version 'v1': model\.onnx has sha256 .*, not .* as its manifest\.json records"):
         bundle.load(store, MODEL, "v1")
-    with pytest.raises(IntegrityError, match=r"pd/v1/model\.onnx"):
+    with pytest.raises(IntegrityError, match=r"version 'v1': model\.onnx"):
         bundle.load(store, MODEL)
+
+
+def test_a_pinned_version_is_checked_against_the_pointer_too(store):
+    """A manifest re-hashed to match edited files: pinned by name, it still differs from the
+    sha256 current.json records for that version."""
+    publish(store, "v1")
+    manifest = json.loads(store.read(f"{MODEL}/v1/manifest.json"))
+    store.write(f"{MODEL}/v1/model.onnx", b"evil bytes")
+    manifest["files"]["model.onnx"]["sha256"] = bundle.sha256(b"evil bytes")
+    store.write(f"{MODEL}/v1/manifest.json", bundle.dumps(manifest))
+    with pytest.raises(IntegrityError, match=r"version 'v1': manifest\.json has sha256 .* as current\.json records"):
+        bundle.load(store, MODEL, "v1")
+
+
+@pytest.mark.parametrize("key, data", [
+    ("current.json", b"not json {"), ("current.json", b"[1, 2]"), ("current.json", b'{"version": ".."}'),
+    ("v1/manifest.json", b"\xff\xfe garbage"), ("v1/drift_baseline.json", b"<html>"),
+])
+def test_a_pointer_manifest_or_baseline_that_is_not_json_is_an_integrity_error(store, key, data):
+    publish(store, "v1")
+    if key == "v1/drift_baseline.json":  # published and listed, but not JSON: the hash matches
+        files = {"model.onnx": b"onnx", "drift_baseline.json": data}
+        store.write(f"{MODEL}/v1/manifest.json", b"")  # replaced below through a fresh version
+        bundle.publish(store, MODEL, "v2", files, {"metrics": {}}, make_current=True)
+        from riskscore.drift.check import Versions
+
+        with pytest.raises(IntegrityError, match=r"version 'v2': drift_baseline\.json is not a JSON object"):
+            Versions(store, MODEL).get("v2")
+        return
+    store.write(f"{MODEL}/{key}", data)
+    with pytest.raises(IntegrityError):
+        bundle.load(store, MODEL)
+
+
+@pytest.mark.parametrize("version", ["..", "../x", "a/b", "x" * 300, "", "v1\x00"])
+def test_a_version_that_is_no_folder_name_is_not_found(store, version):
+    publish(store, "v1")
+    with pytest.raises(ArtifactNotFound):
+        bundle.load(store, MODEL, version)
 
 
 def test_tampered_manifest_raises_integrity_error_via_pointer(store):
