@@ -103,7 +103,7 @@ def parse_window(source: str, start: str | None, end: str | None, today: date | 
     lo, hi = parse("start", start), parse("end", end)
     if lo is None and hi is None:
         own = partition_date(source)
-        return (own, own) if own else default_window(today)
+        lo, hi = (own, own) if own else default_window(today)
     lo, hi = lo or hi, hi or lo
     for name, day in (("start", lo), ("end", hi)):
         if day >= date.max:  # the window ends the day after its last day

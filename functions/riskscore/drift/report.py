@@ -26,6 +26,7 @@ from riskscore.contract.bundle import json_safe
 from riskscore.drift.check import (DRIFT_REPORTS_SCHEMA, SEVERITY, Versions, check, check_window_name, parse_window,
                                    window_name)
 from riskscore.errors import ArtifactNotFound, IntegrityError, InvalidRequest
+from riskscore.io.confine import check_location
 from riskscore.io.logline import emit
 from riskscore.report.format import number, percent
 from riskscore.report.plots import BAD, GOOD, REFERENCE, STATUS_COLORS, Chart
@@ -86,8 +87,10 @@ def run(settings, body: dict | None) -> dict:
     if not source or not isinstance(source, str):
         raise InvalidRequest("source is required (or set DRIFT_SOURCE)",
                              details=[{"field": "source", "problem": "missing"}])
+    if body.get("source"):  # a caller's location, confined; DRIFT_SOURCE is the deployment's own
+        source = check_location(source, settings, "source")
     start, end = parse_window(source, body.get("start"), body.get("end"))
-    kwargs = {"project": settings.google_cloud_project}
+    kwargs = {"project": settings.google_cloud_project, "id_salt": settings.applicant_id_salt}
     store = open_store(settings.model_store, read_timeout_s=settings.store_read_timeout_s,
                        read_deadline_s=settings.store_read_deadline_s)
     report = check(source, start, end, Versions(store, settings.model_name), **kwargs)
