@@ -50,11 +50,20 @@ def batch_score(request, models: PinnedModels, settings: BatchSettings):
 
 
 def batch_score_gcs(event, models: PinnedModels, settings: BatchSettings) -> None:
-    """A CloudEvent of a finalized object. Objects outside `incoming/` are acknowledged and
-    ignored; a bad file is logged once and acknowledged; an outage raises (a redelivery)."""
-    target = gcs_event.target(event.data or {})
-    if target is None:
-        emit("INFO", "batch event ignored", log_type="batch_event", object=gcs_event.describe(event.data or {}))
+    """A CloudEvent of a finalized object. Objects outside `incoming/`, and malformed events,
+    are acknowledged and ignored; a file that cannot be scored is logged once at ERROR, moved
+    to `quarantine/` with its reason, and acknowledged; an outage raises (a redelivery)."""
+    deadlines.apply(settings)
+    data = event.data
+    problem = gcs_event.malformed(data)
+    if problem:
+        emit("WARNING", "batch event malformed", log_type="batch_event", object=gcs_event.describe(data),
+             reason=problem)
+        return
+    target = gcs_event.target(data)
+    allowed = settings.bucket_allowlist
+    if target is None or (allowed is not None and data["bucket"] not in allowed):
+        emit("INFO", "batch event ignored", log_type="batch_event", object=gcs_event.describe(data))
         return
     try:
         model = models.pin()
@@ -63,11 +72,22 @@ def batch_score_gcs(event, models: PinnedModels, settings: BatchSettings) -> Non
             emit("INFO", "batch run on dataflow", log_type="batch_dataflow", event_id=event["id"], **launched)
             return
         summary = run.run(target.source, target.output, target.run_date, model, settings)
-    except RiskScoreError as exc:
-        if exc.status >= 500:
+    except Exception as exc:  # noqa: BLE001 - an outage is redelivered, anything else quarantined
+        if isinstance(exc, RiskScoreError) and exc.status >= 500:
             raise  # worth a redelivery
-        # A bad file stays bad: say so once, and acknowledge the event.
-        emit("ERROR", "batch event failed", log_type="batch_event", object=target.source, error=exc.code,
-             reason=exc.message, details=exc.details)
+        _quarantine(data, exc)
         return
     emit("INFO", "batch run", log_type="batch_run", event_id=event["id"], **summary)
+
+
+def _quarantine(data: dict, exc: Exception) -> None:
+    """A bad file stays bad: say so once, keep it aside, acknowledge the event."""
+    from riskscore.batch.quarantine import quarantine
+
+    if isinstance(exc, RiskScoreError):
+        code, reason, details = exc.code, exc.message, exc.details
+    else:  # a bug met on this file: its type only (a message may quote the file)
+        code, reason, details = "internal_error", f"unexpected {type(exc).__name__} while scoring the file", []
+    moved = quarantine(data["bucket"], data["name"], code, reason)
+    emit("ERROR", "batch event failed", log_type="batch_event", object=gcs_event.describe(data), error=code,
+         reason=reason, details=details, quarantined=moved)
