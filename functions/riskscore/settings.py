@@ -138,6 +138,7 @@ class DriftSettings(StoreSettings, JobSettings):
     reports_dir: str | None = None
     # bq://project.dataset.drift_reports; unset: a Parquet file beside the reports.
     drift_reports_table: str | None = None
-    # Salt for the ids of batch outputs shown hashed in reports (the prediction log's secret).
-    # Unset: those ids are dropped from reports, never hashed without a salt.
-    applicant_id_salt: str | None = None
+    # Local runs: the salt to show ids of batch outputs hashed in reports (the prediction log's
+    # scheme). Unset, as in the cloud (where the drift identity cannot read the salt): those
+    # ids are dropped, never hashed without a salt (a lookup table would reverse them).
+    applicant_id_salt: str | None = Field(None, json_schema_extra={"local_only": True})
