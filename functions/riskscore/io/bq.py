@@ -27,14 +27,13 @@ def bigquery_client(project: str | None = None, *, credentials=None, client_opti
     Application Default Credentials); credentials come from the environment (ADC) unless given
     (tests: anonymous credentials and an emulator's `client_options`).
     """
-    import google.auth
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
     from riskscore.io import deadlines
 
     if credentials is None:
-        credentials, default_project = google.auth.default(scopes=_SCOPES)
+        credentials, default_project = deadlines.default_credentials(_SCOPES)
         project = project or default_project
     http = deadlines.session(None if isinstance(credentials, AnonymousCredentials) else credentials)
     return bigquery.Client(project=project, credentials=credentials, _http=http, client_options=client_options)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from riskscore.errors import ServiceUnavailable
 
-__all__ = ["Limits", "apply", "current", "session"]
+__all__ = ["Limits", "apply", "current", "default_credentials", "session"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,16 @@ def session(credentials=None, limits: Limits | None = None):
         http = _bounded(AuthorizedSession)(credentials)
     http.limits = limits or _current
     return http
+
+
+def default_credentials(scopes):
+    """(credentials, project) of the environment; none at all is ServiceUnavailable (503: the
+    deployment's problem, not the caller's), never an unhandled error."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        return google.auth.default(scopes=scopes)
+    except DefaultCredentialsError:
+        raise ServiceUnavailable("no Google credentials in this environment to reach BigQuery or Cloud Storage",
+                                 details=[{"field": "service", "problem": "no credentials"}]) from None

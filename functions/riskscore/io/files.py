@@ -82,9 +82,7 @@ def storage_client():
         from google.auth.credentials import AnonymousCredentials
 
         return storage.Client(project="emulator", credentials=AnonymousCredentials(), _http=deadlines.session())
-    import google.auth
-
-    credentials, project = google.auth.default(scopes=("https://www.googleapis.com/auth/devstorage.read_write",))
+    credentials, project = deadlines.default_credentials(("https://www.googleapis.com/auth/devstorage.read_write",))
     return storage.Client(project=project, credentials=credentials, _http=deadlines.session(credentials))
 
 
