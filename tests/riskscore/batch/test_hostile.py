@@ -179,3 +179,20 @@ def test_a_tampered_manifest_re_hashed_to_match_its_files_is_a_503_naming_the_ve
         assert status == 503 and version in body["message"], body
         assert str(store_path) not in json.dumps(body)  # the store's location is logged, not answered
     assert not (tmp_path / "o").exists()
+
+
+def test_a_run_clears_the_temporaries_of_a_killed_run(app, rows, tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    partition = tmp_path / "out" / f"run_date={RUN_DATE}"
+    partition.mkdir(parents=True)
+    stale = [partition / f".scores.parquet.tmp-{dead.stdout.strip()}-abc", partition / ".rejects.parquet.tmp-old"]
+    for path in stale:
+        path.write_bytes(b"half a file")
+    good = tmp_path / "ok.parquet"
+    rows.to_parquet(good)
+    status, body = post(app, {"input": str(good), "output": str(tmp_path / "out"), "run_date": RUN_DATE})
+    assert status == 200, body
+    assert sorted(p.name for p in partition.iterdir()) == ["rejects.parquet", "scores.parquet"]
