@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from riskscore.batch.columns import Chunk, InputColumns, reject_rows
@@ -32,7 +31,7 @@ from riskscore.io import bq
 from riskscore.io.files import file_kind, files_at
 from riskscore.io.store import split_gs_uri
 
-__all__ = ["Reader", "Source", "bq_input_errors", "cast_chunks", "csv_batches", "open_source",
+__all__ = ["Reader", "Source", "bq_input_errors", "cast_chunks", "csv_chunks", "open_source",
            "parse_source"]
 
 _TABLE = re.compile(r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$")
@@ -179,19 +178,6 @@ def _file_columns(fh, name: str, columns: InputColumns) -> list[str]:
 def _parquet_batches(f: pq.ParquetFile, columns: InputColumns, chunk_rows: int) -> Iterator[pa.RecordBatch]:
     present = [c for c in columns.names if c in f.schema_arrow.names]
     yield from f.iter_batches(batch_size=chunk_rows, columns=present)
-
-
-def csv_batches(fh, kind: str, columns: InputColumns, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    stream = pa.CompressedInputStream(fh, "gzip") if kind == "csv.gz" else fh
-    # Every column we read as text: the casting (and its per-row rejects) is ours, never a
-    # type guessed from the first block that a later block then contradicts.
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns.names},
-                                   include_columns=columns.names, include_missing_columns=True,
-                                   strings_can_be_null=True)
-    reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=max(1 << 20, chunk_rows * 128)),
-                            convert_options=convert)
-    for batch in reader:
-        yield batch
 
 
 # --- BigQuery ---------------------------------------------------------------------------------

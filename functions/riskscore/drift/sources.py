@@ -290,7 +290,9 @@ class BigQuerySource:
         except gexc.NotFound:
             raise InputNotFound(f"source {self.uri!r}: table not found") from None
         except gexc.GoogleAPIError as exc:
-            raise InvalidInput(f"source {self.uri!r} cannot be read: {exc}") from None
+            # BigQuery's message may quote a value of the table: its class and code only.
+            raise InvalidInput(f"source {self.uri!r} cannot be read ({type(exc).__name__} {getattr(exc, 'code', '')})",
+                               details=[{"field": "source", "problem": "unreadable table"}]) from None
         schema = {f.name: f for f in table.schema}
         lo, hi = window_bounds(start, end)
         if "jsonPayload" in schema:
@@ -310,7 +312,9 @@ class BigQuerySource:
                 else:
                     yield _normalize_batch_output(batch, columns, None, self.salt)
         except gexc.GoogleAPIError as exc:
-            raise InvalidInput(f"source {self.uri!r} cannot be read: {exc}") from None
+            # BigQuery's message may quote a value of the table: its class and code only.
+            raise InvalidInput(f"source {self.uri!r} cannot be read ({type(exc).__name__} {getattr(exc, 'code', '')})",
+                               details=[{"field": "source", "problem": "unreadable table"}]) from None
 
     def _sink_query(self, schema, columns: Columns, lo, hi):
         from google.cloud import bigquery
