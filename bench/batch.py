@@ -49,7 +49,7 @@ def make_data(path: Path, rows: int) -> None:
     code = f"""
 import sys; sys.path.insert(0, {str(ROOT)!r})
 import pyarrow as pa, pyarrow.parquet as pq
-from training.synthetic import generate
+from training.data.synthetic import generate
 writer, left, k = None, {rows}, 0
 while left:
     n = min(left, 1_000_000)
@@ -105,22 +105,22 @@ import json, sys, time
 from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, {root!r}); sys.path.insert(0, {root!r} + '/functions')
 import numpy as np, pandas as pd, onnxruntime as ort, pyarrow.parquet as pq, xgboost as xgb
-from training.spec import load_spec, check_data
-from training.split import split_frame
-from training.pd_family import boosting_params
-from training.pd_model import PDModel
-from training.preprocess import onnx_inputs
+from training.data.spec import load_spec, check_data
+from training.data.split import split_frame
+from training.models.pd.booster import PDModel
+from training.models.pd.family import boosting_params
+from training.onnx.run import onnx_inputs
 spec = load_spec({root!r} + '/training/specs/credit_default.yaml')
 df = check_data(spec, pd.read_parquet({train!r}))
 parts = split_frame(df, spec.target, spec.split.valid_fraction, spec.split.test_fraction, date=spec.date, seed=spec.split.seed)
 y = {{k: v[spec.target].to_numpy() for k, v in parts.items()}}
 # The product's XGBoost candidate in the large regime, as training fits it.
 model = PDModel(spec.features, boosting_params(spec, 'large'), seed=spec.split.seed).fit(parts['train'], y['train'], parts['valid'], y['valid'])
-graph, _ = model.to_onnx(spec.scaling)
+graph = model.to_onnx(spec.scaling)
 X = pq.read_table({data!r}).slice(0, {rows}).to_pandas()
 feeds = onnx_inputs(X, spec.features)
 matrix = model.preprocessor_.transform(X)
-booster = model._booster()
+booster = model.exported_booster()
 booster.set_param({{"nthread": 2}})
 def session(threads):
     opts = ort.SessionOptions(); opts.intra_op_num_threads = threads; opts.inter_op_num_threads = 1
@@ -153,7 +153,6 @@ def bigquery(work: Path, data: Path, rows: int) -> dict:
     """BigQuery -> BigQuery through the emulator (started as tests/support/emulators.py starts it)."""
     sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(ROOT / "functions"))
-    import conftest  # the emulator's offline start lives there, once
     import pyarrow.parquet as pq
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
@@ -163,10 +162,11 @@ def bigquery(work: Path, data: Path, rows: int) -> dict:
     from riskscore.batch.model import PinnedModels
     from riskscore.batch.run import run
     from riskscore.settings import BatchSettings
+    from support.emulators import bq_emulator_home, start_bq_emulator, stop_process
 
     home = Path(tempfile.mkdtemp(prefix="bench-bq-"))
-    conftest._bq_emulator_home(home)
-    process, rest, grpc_port = conftest._start_bq_emulator(home, home / "bqemulator.log")
+    bq_emulator_home(home)
+    process, rest, grpc_port = start_bq_emulator(home, home / "bqemulator.log")
     if process is None:
         return {"error": "the emulator did not start"}
     try:
@@ -200,7 +200,7 @@ def bigquery(work: Path, data: Path, rows: int) -> dict:
                       model, settings)
         return summary | {"load_1m": load}
     finally:
-        conftest._stop_process(process)
+        stop_process(process)
 
 
 def main(argv=None) -> int:

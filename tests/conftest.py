@@ -12,6 +12,9 @@ from support.client import function_app, make_client  # noqa: F401 - fixtures re
 from support.leaks import no_applicant_ids_in_errors_or_logs  # noqa: F401 - autouse, batch and drift suites
 from support.emulators import bq_dataset, bq_emulator, bq_for_batch, gcp_bigquery, gcs_bucket, gcs_emulator  # noqa: F401
 
+# IAM at the wire: the `wire` fixture and the session-end check of every recorded Google API call.
+pytest_plugins = ["support.wire_plugin"]
+
 
 # --- trained model fixtures ---
 #
@@ -32,14 +35,14 @@ def quiet(*_args, **_kwargs) -> None:
 
 @pytest.fixture(scope="session")
 def small_data():
-    from training.synthetic import generate
+    from training.data.synthetic import generate
 
     return generate(rows=6000, seed=1)
 
 
 @pytest.fixture(scope="session")
 def small_spec():
-    from training.spec import load_spec
+    from training.data.spec import load_spec
 
     spec = load_spec(DEFAULT_SPEC_PATH)
     # The shared trained version is the XGBoost family in the large regime (early stopping on

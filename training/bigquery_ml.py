@@ -1,7 +1,7 @@
 """Score a table inside BigQuery: BigQuery ML models over a version's ONNX graphs, and a view
 that turns `ML.PREDICT`'s PD outputs into batch_score's columns.
 
-Every graph is exported within BigQuery ML's ONNX limits (see training/onnx_graph.py), so
+Every graph is exported within BigQuery ML's ONNX limits (see training/onnx/graph.py), so
 the same files the Cloud Functions serve are imported with `CREATE MODEL … MODEL_TYPE='ONNX'`.
 The view reproduces `riskscore.model.decision.DecisionCore.decide` for the columns it covers:
 

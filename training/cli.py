@@ -1,4 +1,4 @@
-"""Command line: `python -m training generate|train|promote|rollback|list|openapi|bigquery-model`."""
+"""Command line: `python -m training generate|train|promote|rollback|list|openapi|bigquery-model|table-schema`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from riskscore.contract import bundle
 from riskscore.errors import RiskScoreError
 from riskscore.io.store import open_store
 
-from .spec import SpecError, load_spec
+from training.data.spec import SpecError, load_spec
 
 DEFAULT_SPEC = "training/specs/credit_default.yaml"
 
@@ -24,8 +24,8 @@ def _table(rows: list[list], header: list[str]) -> str:
 
 
 def cmd_generate(args) -> int:
-    from .data import write_table
-    from .synthetic import generate
+    from training.data.synthetic import generate
+    from training.data.tables import write_table
 
     df = generate(rows=args.rows, seed=args.seed)
     write_table(df, args.out)
@@ -37,9 +37,9 @@ def cmd_train(args) -> int:
     import uuid
     from datetime import datetime, timezone
 
-    from .data import read_table
-    from .runs_log import append_run, run_record
-    from .train import train
+    from training.data.tables import read_table
+    from training.evaluation.runs_log import append_run, run_record
+    from training.train import train
 
     spec = load_spec(args.spec)
     store = open_store(args.store)
@@ -141,7 +141,7 @@ def cmd_openapi(args) -> int:
 
 
 def cmd_bigquery_model(args) -> int:
-    from . import bigquery_ml
+    from training import bigquery_ml
 
     store = open_store(args.store)
     manifest = bundle.load(store, args.model, args.version).manifest  # verified bytes only
@@ -158,6 +158,20 @@ def cmd_bigquery_model(args) -> int:
         for statement in statements:
             client.query(statement).result()
         print(f"ran {len(statements)} statements in {args.dataset}")
+    return 0
+
+
+def cmd_table_schema(args) -> int:
+    from .data.table_schema import TABLES, ddl, render, schema
+
+    spec = load_spec(args.spec)
+    tables = [args.table] if args.table else list(TABLES)
+    if args.format == "json" and len(tables) == 1:  # a schema file: bq mk --table D.T schema.json
+        print(json.dumps(schema(spec, tables[0]), indent=2))
+    elif args.format == "ddl":
+        print("\n\n".join(ddl(schema(spec, t), f"{args.dataset}.{spec.name}_{t}") for t in tables))
+    else:
+        print(render(spec, tables, args.dataset))
     return 0
 
 
@@ -209,6 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passthrough", nargs="*", help="input columns to carry into the view (e.g. the id)")
     p.add_argument("--execute", action="store_true", help="run the statements (needs credentials)")
     p.set_defaults(func=cmd_bigquery_model)
+
+    p = sub.add_parser("table-schema", help="the BigQuery training and portfolio tables a spec expects")
+    p.add_argument("--spec", default=DEFAULT_SPEC)
+    p.add_argument("--table", choices=["training", "portfolio"], help="one table (default: both)")
+    p.add_argument("--format", choices=["json", "ddl", "both"], default="both",
+                   help="schema JSON (one table: a file for bq mk), DDL, or both (default)")
+    p.add_argument("--dataset", default="DATASET", help="project.dataset the DDL names")
+    p.set_defaults(func=cmd_table_schema)
 
     p = sub.add_parser("openapi", help="write the score function's OpenAPI document for a spec")
     p.add_argument("--spec", default=DEFAULT_SPEC)

@@ -7,9 +7,10 @@ Fields shared by every function that loads a model live in `ModelSettings`.
 
 from __future__ import annotations
 
+import json
 import os
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["BatchSettings", "DriftSettings", "EnvSettings", "JobSettings", "ModelSettings", "ScoreSettings",
            "StoreSettings"]
@@ -112,8 +113,21 @@ class BatchSettings(ModelSettings, JobSettings):
     # Datasets (project.dataset, comma-separated) an {"input": {"query": …}} may read; Terraform
     # sets the portfolio's. Unset: queries are refused. Checked by a dry run (riskscore.batch.queryguard).
     batch_query_datasets: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+(,[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+)*$")
+    # The deployment's labels (JSON, e.g. {"app": "riskscore", "environment": "prod"}) on every
+    # launched job, as the template's own jobs carry them: the failed-job alert selects by them.
+    dataflow_labels: dict[str, str] = Field(default_factory=dict)
     # Tests point the launch at a local server; the cloud always uses Google's endpoint.
     dataflow_endpoint: str = Field("https://dataflow.googleapis.com", json_schema_extra={"local_only": True})
+
+    @field_validator("dataflow_labels", mode="before")
+    @classmethod
+    def _labels_json(cls, value):
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"DATAFLOW_LABELS: expected a JSON object of strings, found {value[:80]!r} ({exc})") from None
 
     @model_validator(mode="after")
     def _dataflow_complete(self):

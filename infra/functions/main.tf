@@ -41,6 +41,8 @@ locals {
     SERVICE_DEADLINE_S = tostring(var.service_deadline_s)
     # gs:// inputs and outputs a caller may name: the deployment's batch bucket only.
     ALLOWED_BUCKETS = var.batch_bucket
+    # The stack's labels (environment among them) on the jobs it launches: the alert selects by them.
+    DATAFLOW_LABELS = jsonencode(var.labels)
   }
 }
 

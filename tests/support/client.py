@@ -5,12 +5,16 @@
     function_app (fixture): function_app(store_path, target="score", **env) -> function_client
         with MODEL_STORE=store_path, LOCAL_ROOT=pytest's base folder and `env` set and every
         other setting unset; restores
-        sys.modules["main"] after the test.
+        sys.modules["main"] after the test. With the Cloud Storage emulator in use, the
+        function's Google API calls are recorded as its identity's (tests/support/wire.py):
+        STORAGE_EMULATOR_HOST points at that identity's recording proxy, and bq_for_batch's
+        clients go through it too.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -22,8 +26,9 @@ FUNCTION_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "ORT_INTRA_OP_THRE
                 "APPLICANT_ID_SALT", "GOOGLE_CLOUD_PROJECT", "BATCH_CHUNK_ROWS", "MAX_INLINE_RECORDS",
                 "BATCH_WORKERS", "BATCH_STAGING_DATASET", "DATAFLOW_MIN_ROWS", "DATAFLOW_TEMPLATE",
                 "DATAFLOW_REGION", "DATAFLOW_SERVICE_ACCOUNT", "DATAFLOW_TEMP_LOCATION", "DATAFLOW_MAX_WORKERS",
-                "DATAFLOW_ENDPOINT", "SERVICE_TIMEOUT_S", "SERVICE_DEADLINE_S", "ALLOWED_BUCKETS", "LOCAL_ROOT",
-                "BATCH_QUERY_DATASETS", "DRIFT_SOURCE", "REPORTS_DIR", "DRIFT_REPORTS_TABLE", "FUNCTION_TARGET", "FUNCTION_SOURCE", "FUNCTION_SIGNATURE_TYPE",
+                "DATAFLOW_ENDPOINT", "DATAFLOW_LABELS", "SERVICE_TIMEOUT_S", "SERVICE_DEADLINE_S", "ALLOWED_BUCKETS",
+                "LOCAL_ROOT", "BATCH_QUERY_DATASETS", "DRIFT_SOURCE", "REPORTS_DIR", "DRIFT_REPORTS_TABLE",
+                "FUNCTION_TARGET", "FUNCTION_SOURCE", "FUNCTION_SIGNATURE_TYPE",
                 "ENTRY_POINT"]
 
 
@@ -42,9 +47,14 @@ def mimetype(response) -> str:
     return response.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
+# The identity each function runs as in the cloud (infra/functions).
+IDENTITY = {"score": "score", "batch_score": "batch", "batch_score_gcs": "batch", "drift_check": "drift"}
+
+
 @pytest.fixture
-def function_app(monkeypatch, tmp_path_factory):
+def function_app(monkeypatch, request, wire, tmp_path_factory):
     saved_path, saved_main = list(sys.path), sys.modules.get("main")
+    gcs = request.getfixturevalue("gcs_emulator") if "gcs_emulator" in request.fixturenames else None
 
     def make(store_path, target: str = "score", **env):
         for var in FUNCTION_ENV:
@@ -54,9 +64,13 @@ def function_app(monkeypatch, tmp_path_factory):
         monkeypatch.setenv("LOCAL_ROOT", str(tmp_path_factory.getbasetemp()))
         for key, value in env.items():
             monkeypatch.setenv(key, str(value))
+        wire.acting = IDENTITY[target]
+        if gcs is not None and os.environ.get("STORAGE_EMULATOR_HOST") == gcs.host:
+            monkeypatch.setenv("STORAGE_EMULATOR_HOST", wire.gcs_host(gcs.host, IDENTITY[target]))
         return function_client(target)
 
     yield make
+    wire.acting = None
     sys.path[:] = saved_path
     if saved_main is None:
         sys.modules.pop("main", None)

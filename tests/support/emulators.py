@@ -123,7 +123,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _bq_emulator_home(home) -> None:
+def bq_emulator_home(home) -> None:
     """Copy the pip-installed DuckDB extensions to where DuckDB looks for them under `home`."""
     import importlib
     import shutil
@@ -143,7 +143,7 @@ def _bq_emulator_home(home) -> None:
         shutil.copyfile(source, target / f"{name}.duckdb_extension")
 
 
-def _start_bq_emulator(home, log_path):
+def start_bq_emulator(home, log_path):
     """Start `python -m bqemulator start` on free loopback ports; return (process, rest, grpc)."""
     import subprocess
     import sys
@@ -168,11 +168,11 @@ def _start_bq_emulator(home, log_path):
         except OSError:
             pass
         time.sleep(0.1)
-    _stop_process(process)
+    stop_process(process)
     return None, rest_port, grpc_port
 
 
-def _stop_process(process) -> None:
+def stop_process(process) -> None:
     import subprocess
 
     if process.poll() is None:
@@ -197,10 +197,10 @@ def bq_emulator(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("bqemulator_home")
     log_path = home / "bqemulator.log"
-    _bq_emulator_home(home)
+    bq_emulator_home(home)
     # Two tries: another process may take a port between _free_port() and the emulator's bind.
     for _ in range(2):
-        process, rest_port, grpc_port = _start_bq_emulator(home, log_path)
+        process, rest_port, grpc_port = start_bq_emulator(home, log_path)
         if process is not None:
             break
     else:
@@ -230,7 +230,7 @@ def bq_emulator(tmp_path_factory):
                               endpoint=endpoint, client=client, read_client=read_client,
                               new_dataset=new_dataset)
     finally:
-        _stop_process(process)
+        stop_process(process)
 
 
 @pytest.fixture
@@ -259,9 +259,17 @@ def gcp_bigquery(monkeypatch):
 
 
 @pytest.fixture
-def bq_for_batch(bq_emulator, monkeypatch):
+def bq_for_batch(bq_emulator, monkeypatch, wire):
+    """riskscore.io.bq's factories on the emulator; through the recording proxy of the function
+    a test runs (wire.acting, set by function_app), if any."""
     import riskscore.io.bq
 
-    monkeypatch.setattr(riskscore.io.bq, "bigquery_client", lambda project=None: bq_emulator.client())
-    monkeypatch.setattr(riskscore.io.bq, "bigquery_read_client", bq_emulator.read_client)
+    def client(project=None):
+        return wire.bq_client(bq_emulator, wire.acting, project) if wire.acting else bq_emulator.client()
+
+    def read_client():
+        return wire.read_client(bq_emulator, wire.acting) if wire.acting else bq_emulator.read_client()
+
+    monkeypatch.setattr(riskscore.io.bq, "bigquery_client", client)
+    monkeypatch.setattr(riskscore.io.bq, "bigquery_read_client", read_client)
     return bq_emulator

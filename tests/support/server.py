@@ -30,7 +30,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def function_server(target: str, env: dict, log_path, timeout_s: float = 30.0, ready_status: int = 200):
+def function_server(target: str, env: dict, log_path, timeout_s: float = 90.0, ready_status: int = 200):
     import requests
 
     port = free_port()
@@ -50,10 +50,10 @@ def function_server(target: str, env: dict, log_path, timeout_s: float = 30.0, r
                 raise RuntimeError(f"functions-framework exited with {proc.returncode}:\n"
                                    f"{open(log_path, errors='replace').read()}")
             try:
-                if session.get(url, timeout=1).status_code == ready_status:
+                if session.get(url, timeout=5).status_code == ready_status:
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or still loading its models on a busy machine
             if time.monotonic() > deadline:
                 raise RuntimeError(f"functions-framework not ready within {timeout_s} s:\n"
                                    f"{open(log_path, errors='replace').read()}")

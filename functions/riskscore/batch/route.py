@@ -93,9 +93,12 @@ def launch_body(source, output: str, run_date: date, model_version: str, setting
                   "model_version": model_version}
     if settings.batch_staging_dataset:
         parameters["staging_dataset"] = settings.batch_staging_dataset
+    # No network settings: the template's default environment holds them (public IPs on the
+    # default network, or `dataflow_subnetwork` with private IPs), the same for every launcher.
+    # Labels replace the template's, so the deployment's are passed again, plus the run's date.
+    labels = {"app": "riskscore", **settings.dataflow_labels, "run_date": run_date.isoformat()}
     environment = {"tempLocation": settings.dataflow_temp_location, "maxWorkers": settings.dataflow_max_workers,
-                   "ipConfiguration": "WORKER_IP_PRIVATE",
-                   "additionalUserLabels": {"app": "riskscore", "run_date": run_date.isoformat()}}
+                   "additionalUserLabels": labels}
     if settings.dataflow_service_account:
         environment["serviceAccountEmail"] = settings.dataflow_service_account
     return {"launchParameter": {"jobName": job_name(source, output, run_date),

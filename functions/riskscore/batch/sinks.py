@@ -20,6 +20,7 @@ import io
 import os
 import re
 import uuid
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -169,39 +170,59 @@ def _alive(pid: int) -> bool:
 
 
 class GcsSink:
-    def __init__(self, uri: str, run_date: date, id_column: str | None):
-        from google.api_core import exceptions as gexc
+    """Files under `gs://bucket/prefix`. Needs object rights under the prefix only (the batch
+    identity holds them on the `scored/` managed folder, never on the bucket): the destination is
+    checked by listing the prefix (storage.objects.list), never by reading the bucket
+    (storage.buckets.get)."""
 
+    def __init__(self, uri: str, run_date: date, id_column: str | None):
         from riskscore.io.files import storage_client
 
         bucket_name, prefix = split_gs_uri(uri)
         prefix = prefix.strip("/")
         base = f"{prefix}/" if prefix else ""
-        self.bucket = storage_client().bucket(bucket_name)
+        self.output = uri
+        self.client = storage_client()
+        self.bucket = self.client.bucket(bucket_name)
         tag = uuid.uuid4().hex[:12]
         self.final = [f"{base}{_partition(run_date)}/{name}" for name in (SCORES_FILE, REJECTS_FILE)]
         self.temp = [f"{base}_tmp/{tag}/{name}" for name in (SCORES_FILE, REJECTS_FILE)]
         self.uri = f"gs://{bucket_name}"
-        try:
-            if not self.bucket.exists():
-                raise OutputNotWritable(f"output {uri}: no such bucket",
-                                        details=[{"field": "output", "problem": "bucket not found"}])
+        with self._not_writable():
+            list(self.client.list_blobs(self.bucket, prefix=base, max_results=1))
             self._writers = [self.bucket.blob(name).open("wb", chunk_size=8 << 20, ignore_flush=True)
                              for name in self.temp]
-        except gexc.GoogleAPIError as exc:
-            raise OutputNotWritable(f"output {uri}: {exc}", details=[{"field": "output", "problem": "not writable"}]) from None
         self._files = [pa.PythonFile(w, mode="w") for w in self._writers]
         self._pair = _ParquetPair(*self._files, id_column)
+
+    @contextmanager
+    def _not_writable(self):
+        """Google's refusals as OutputNotWritable naming the output and what is wrong."""
+        from google.api_core import exceptions as gexc
+
+        try:
+            yield
+        except gexc.NotFound:
+            raise OutputNotWritable(f"output {self.output}: no such bucket {self.uri}",
+                                    details=[{"field": "output", "problem": "bucket not found"}]) from None
+        except gexc.Forbidden as exc:
+            raise OutputNotWritable(f"output {self.output}: this function's identity may not write there "
+                                    f"({getattr(exc, 'message', exc)})",
+                                    details=[{"field": "output", "problem": "permission denied"}]) from None
+        except gexc.GoogleAPIError as exc:
+            raise OutputNotWritable(f"output {self.output}: {exc}",
+                                    details=[{"field": "output", "problem": "not writable"}]) from None
 
     def write(self, scores: pa.RecordBatch, rejects: pa.RecordBatch) -> None:
         self._pair.write(scores, rejects)
 
     def commit(self) -> tuple[str, str]:
-        self._pair.close()
-        for w in self._writers:
-            w.close()
-        for tmp, final in zip(self.temp, self.final):
-            self.bucket.copy_blob(self.bucket.blob(tmp), self.bucket, final)
+        with self._not_writable():  # the uploads complete here, and may still be refused
+            self._pair.close()
+            for w in self._writers:
+                w.close()
+            for tmp, final in zip(self.temp, self.final):
+                self.bucket.copy_blob(self.bucket.blob(tmp), self.bucket, final)
         self._delete_temp()
         return tuple(f"{self.uri}/{name}" for name in self.final)
 

@@ -38,7 +38,7 @@ def main(argv=None) -> int:
         print(json.dumps(exc.to_dict()), file=sys.stderr)
         return 2 if exc.status < 500 else 1
     print(json.dumps(report, indent=2, allow_nan=False))
-    return 0 if report["status"] in ("stable", "insufficient_data") else 1
+    return 0 if report["status"] in ("stable", "insufficient_data", "no_data") else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

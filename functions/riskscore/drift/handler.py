@@ -24,6 +24,12 @@ def drift_check(request, settings: DriftSettings):
                 if html:
                     return drift_report.index_html(settings), 200, HTML
                 return respond({"reports": drift_report.Reports(settings).read_json(drift_report.INDEX_JSON, [])})
+            if not request.args.get("window") and not drift_report.Reports(settings).read_json(
+                    drift_report.INDEX_JSON, []):  # before the first check: say so, not 404
+                if html:
+                    return drift_report.index_html(settings), 200, HTML
+                return respond({"status": "no_data", "message": "no drift reports yet: the daily check writes "
+                                "the first once predictions have been logged", "reports": []})
             report, index = drift_report.latest(settings, request.args.get("window"))
             if html:
                 return drift_report.render_page(report, index), 200, HTML

@@ -25,7 +25,7 @@ from riskscore import report as pages
 from riskscore.contract.bundle import json_safe
 from riskscore.drift.check import (DRIFT_REPORTS_SCHEMA, SEVERITY, Versions, check, check_window_name, parse_window,
                                    window_name)
-from riskscore.errors import ArtifactNotFound, IntegrityError, InvalidRequest
+from riskscore.errors import ArtifactNotFound, InputNotFound, IntegrityError, InvalidRequest
 from riskscore.io.confine import check_location
 from riskscore.io.logline import emit
 from riskscore.report.format import number, percent
@@ -93,7 +93,13 @@ def run(settings, body: dict | None) -> dict:
     kwargs = {"project": settings.google_cloud_project, "id_salt": settings.applicant_id_salt}
     store = open_store(settings.model_store, read_timeout_s=settings.store_read_timeout_s,
                        read_deadline_s=settings.store_read_deadline_s)
-    report = check(source, start, end, Versions(store, settings.model_name), **kwargs)
+    try:
+        report = check(source, start, end, Versions(store, settings.model_name), **kwargs)
+    except InputNotFound as exc:
+        if source != settings.drift_source:
+            raise  # a source the caller named: a typo is a 404
+        # The configured log: its sink creates the table with the first prediction.
+        return no_data(settings, source, start, end, exc.message)
     reports = Reports(settings)
     name = window_name(start, end)
     report["report_url"] = reports.url(f"{name}/report.html")
@@ -104,6 +110,18 @@ def run(settings, body: dict | None) -> dict:
     reports.write("index.html", render_index(index, settings.model_name))
     write_warehouse_row(settings, reports, report)
     log_run(report)
+    return report
+
+
+def no_data(settings, source: str, start: date, end: date, why: str) -> dict:
+    """The answer before anything was scored: a report with status `no_data`, nothing written."""
+    report = {"status": "no_data", "message": f"no predictions yet to check ({why})", "source": source,
+              "model_name": settings.model_name, "model_version": None,
+              "window": {"start": start.isoformat(), "end": end.isoformat()}, "rows": 0, "features": [],
+              "outputs": [], "rating_mix": [], "backtest": None, "drifted_features": [], "versions": [],
+              "report_url": None}
+    emit("INFO", f"drift check no_data: {settings.model_name} {start}..{end}", log_type="drift_check",
+         status="no_data", model_name=settings.model_name, window=report["window"], rows=0, reason=why)
     return report
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from riskscore.errors import InputNotFound, InvalidInput
-from riskscore.io.store import split_gs_uri
+from riskscore.io.store import split_gs_uri, storage_client
 
 __all__ = ["EXTENSIONS", "file_kind", "files_at", "open_file", "storage_client"]
 
@@ -67,23 +67,6 @@ def local_files(location: str) -> list:
         return [(str(p), _LocalOpener(p)) for p in files]
     raise InputNotFound(f"input {location}: no such file or folder",
                         details=[{"field": "input", "problem": "not found"}])
-
-
-def storage_client():
-    """The google-cloud-storage client (honours STORAGE_EMULATOR_HOST like the model store),
-    its every call bounded by the current deadlines (riskscore.io.deadlines)."""
-    import os
-
-    from google.cloud import storage
-
-    from riskscore.io import deadlines
-
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
-        from google.auth.credentials import AnonymousCredentials
-
-        return storage.Client(project="emulator", credentials=AnonymousCredentials(), _http=deadlines.session())
-    credentials, project = deadlines.default_credentials(("https://www.googleapis.com/auth/devstorage.read_write",))
-    return storage.Client(project=project, credentials=credentials, _http=deadlines.session(credentials))
 
 
 class _BlobOpener:

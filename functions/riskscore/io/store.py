@@ -14,7 +14,7 @@ from typing import Protocol
 
 from riskscore.errors import ArtifactNotFound, StoreUnavailable
 
-__all__ = ["GcsStore", "LocalStore", "Store", "open_store", "split_gs_uri", "valid_key"]
+__all__ = ["GcsStore", "LocalStore", "Store", "open_store", "split_gs_uri", "storage_client", "valid_key"]
 
 
 class Store(Protocol):
@@ -96,6 +96,31 @@ def split_gs_uri(uri: str) -> tuple[str, str]:
     return bucket, name
 
 
+# google-cloud-storage (3.17) fetches the metadata of every bucket it touches, in a background
+# thread, to label its trace spans: a buckets.get that needs storage.buckets.get, which no
+# identity here holds (grants are on objects and managed folders), so in the cloud it is a 403
+# on every first use of a bucket. The spans are not exported (no tracing is configured).
+_NO_BUCKET_METADATA = "DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA"
+
+
+def storage_client(limits=None):
+    """The one google-cloud-storage client factory (honours STORAGE_EMULATOR_HOST); it makes no
+    request beyond the ones the caller asks for, and each is bounded by `limits` (default: the
+    job's current ones, riskscore.io.deadlines)."""
+    from google.cloud import storage  # imported only when gs:// is used
+
+    from riskscore.io import deadlines
+
+    os.environ.setdefault(_NO_BUCKET_METADATA, "true")
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return storage.Client(project="emulator", credentials=AnonymousCredentials(),
+                              _http=deadlines.session(limits=limits))
+    credentials, project = deadlines.default_credentials(("https://www.googleapis.com/auth/devstorage.read_write",))
+    return storage.Client(project=project, credentials=credentials, _http=deadlines.session(credentials, limits))
+
+
 class GcsStore:
     """`gs://bucket/prefix`. Honours STORAGE_EMULATOR_HOST like the official client does.
 
@@ -106,14 +131,19 @@ class GcsStore:
 
     def __init__(self, uri: str, client=None, *, read_timeout: float | None = None,
                  read_retry=_LIBRARY_DEFAULT):
-        from google.cloud import storage  # imported only when a gs:// store is used
-
         bucket, prefix = split_gs_uri(uri)
         if not bucket:
             raise ValueError(f"GCS store URI needs a bucket: {uri!r}")
         self.uri = uri.rstrip("/")
         self.prefix = prefix.strip("/")
-        self._client = client or storage.Client()
+        # The model store's own bounds, not a job's: its read timeout and retry deadline.
+        limits = None
+        if read_timeout is not None or read_retry is not _LIBRARY_DEFAULT:
+            from riskscore.io.deadlines import Limits
+
+            deadline = getattr(read_retry, "timeout", None) or 120.0
+            limits = Limits(min(read_timeout or 60.0, deadline), deadline)
+        self._client = client or storage_client(limits)
         self._bucket = self._client.bucket(bucket)
         self._read_kwargs = {}
         if read_timeout is not None:

@@ -50,7 +50,7 @@ def build_session(graph: bytes, settings: ScoreSettings, optimization: str = "al
 
 def combined_graph(manifest: Manifest | dict, files: dict[str, bytes], every_request: dict[str, bytes]):
     """The per-request graphs as one model: the one training combined and verified (the
-    manifest's `serving_graph`, training/serving_graph.py), or, for a version published without
+    manifest's `serving_graph`, training/onnx/serving_graph.py), or, for a version published without
     it, combined now (riskscore.model.graphs: about 12 ms of CPU at every load)."""
     pre = Manifest.of(manifest).serving_graph
     if pre is not None and sorted(pre["models"]) == sorted(every_request) and pre["file"] in files:

@@ -68,6 +68,17 @@ def test_a_missing_gcs_input_is_a_404_and_nothing_is_written(function_app, train
     assert names(gcs_emulator.client(), gcs_bucket) == []
 
 
+def test_an_output_bucket_that_does_not_exist_is_a_422_naming_it_and_nothing_is_written(
+        function_app, trained_store, gcs_emulator, gcs_bucket, broken):
+    gcs_emulator.client().bucket(gcs_bucket).blob("in/a.parquet").upload_from_string(parquet_bytes(broken))
+    status, body = post(function_app(trained_store.path, "batch_score"),
+                        {"input": f"gs://{gcs_bucket}/in/a.parquet", "output": "gs://no-such-bucket-77/scored",
+                         "run_date": RUN_DATE})
+    assert (status, body["error"]) == (422, "output_not_writable"), body
+    assert "no such bucket gs://no-such-bucket-77" in body["message"]
+    assert names(gcs_emulator.client(), gcs_bucket) == ["in/a.parquet"]
+
+
 def test_a_file_dropped_in_incoming_is_scored_beside_and_a_redelivery_rewrites_it(function_app, trained_store,
                                                                                  gcs_emulator, gcs_bucket, broken):
     client = gcs_emulator.client()

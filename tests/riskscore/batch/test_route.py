@@ -7,9 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import threading
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pyarrow as pa
@@ -20,63 +18,22 @@ from support.batch import post
 RUN_DATE = "2026-11-20"
 
 
-class _FakeGoogle(BaseHTTPRequestHandler):
-    """POST /token: an OAuth access token for a service-account JWT; POST …:launch: a job."""
-
-    def log_message(self, *args):  # quiet
-        pass
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", 0))
-        body = self.rfile.read(length)
-        state = self.server.state
-        if self.path == "/token":
-            assert b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer" in body
-            return self._json(200, {"access_token": "token-from-fake-google", "expires_in": 3600,
-                                    "token_type": "Bearer"})
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        state.requests.append(SimpleNamespace(path=self.path, headers=headers, body=json.loads(body)))
-        status, answer = state.answer
-        self._json(status, answer)
-
-    def _json(self, status: int, body: dict):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
 @pytest.fixture
-def fake_google(tmp_path, monkeypatch):
-    """The local stand-in for Google, and Application Default Credentials (a generated service
-    account key) whose token URI is that server: google-auth's real token flow, on loopback."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeGoogle)
-    server.state = SimpleNamespace(requests=[], answer=(200, {"job": {"id": "2026-11-20_01_02_03-123", "name": "x"}}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-    creds = tmp_path / "sa.json"
-    creds.write_text(json.dumps({"type": "service_account", "project_id": "test-project", "private_key_id": "k1",
-                                 "private_key": key, "client_email": "batch@test-project.iam.gserviceaccount.com",
-                                 "client_id": "1", "token_uri": f"{url}/token"}))
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(creds))
-    yield SimpleNamespace(url=url, state=server.state)
-    server.shutdown()
-    server.server_close()
+def fake_google(tmp_path, monkeypatch, wire):
+    """The local stand-in for Google's token endpoint and the Dataflow REST API (it records each
+    launch as the batch identity's calls), and Application Default Credentials (a generated
+    service-account key) whose token URI is that server: google-auth's real token flow, on loopback."""
+    stand_in = wire.dataflow("batch", tmp_path)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(stand_in.credentials))
+    return SimpleNamespace(url=stand_in.url, state=stand_in, token=stand_in.TOKEN)
 
 
 def dataflow_env(url: str, min_rows: int) -> dict:
     return {"DATAFLOW_MIN_ROWS": min_rows, "DATAFLOW_TEMPLATE": "gs://models-bucket/dataflow/templates/batch.json",
             "DATAFLOW_REGION": "europe-west1", "DATAFLOW_TEMP_LOCATION": "gs://batch-bucket/dataflow/tmp",
-            "DATAFLOW_SERVICE_ACCOUNT": "df@test-project.iam.gserviceaccount.com", "DATAFLOW_MAX_WORKERS": 40,
-            "DATAFLOW_ENDPOINT": url, "GOOGLE_CLOUD_PROJECT": "test-project"}
+            "DATAFLOW_SERVICE_ACCOUNT": "dataflow@test-project.iam.gserviceaccount.com", "DATAFLOW_MAX_WORKERS": 40,
+            "DATAFLOW_ENDPOINT": url, "GOOGLE_CLOUD_PROJECT": "test-project",
+            "DATAFLOW_LABELS": json.dumps({"app": "riskscore", "environment": "prod"})}
 
 
 @pytest.fixture
@@ -103,15 +60,19 @@ def test_a_large_input_is_launched_on_dataflow_and_answered_with_the_job_id(func
     assert "dataflow/jobs/europe-west1/2026-11-20_01_02_03-123" in body["console_url"]
     [request] = fake_google.state.requests
     assert request.path == "/v1b3/projects/test-project/locations/europe-west1/flexTemplates:launch"
-    assert request.headers["authorization"] == "Bearer token-from-fake-google"
+    assert request.headers["authorization"] == f"Bearer {fake_google.token}"
     launch = request.body["launchParameter"]
     assert launch["containerSpecGcsPath"] == "gs://models-bucket/dataflow/templates/batch.json"
     assert launch["parameters"] == {"input": gcs_input.uri, "output": output, "run_date": RUN_DATE,
                                     "model_store": str(trained_store.path), "model_name": "credit_default",
                                     "model_version": version}  # pinned now, for every worker
-    assert launch["environment"]["serviceAccountEmail"] == "df@test-project.iam.gserviceaccount.com"
+    assert launch["environment"]["serviceAccountEmail"] == "dataflow@test-project.iam.gserviceaccount.com"
     assert launch["environment"]["maxWorkers"] == 40
     assert launch["environment"]["tempLocation"] == "gs://batch-bucket/dataflow/tmp"
+    # the deployment's labels (the env-scoped alert selects by them); the network: the template's
+    assert launch["environment"]["additionalUserLabels"] == {"app": "riskscore", "environment": "prod",
+                                                             "run_date": RUN_DATE}
+    assert "ipConfiguration" not in launch["environment"] and "subnetwork" not in launch["environment"]
     assert launch["jobName"].startswith(f"riskscore-{RUN_DATE}-")
     # Nothing was scored here.
     assert [b.name for b in gcs_input.client.list_blobs(gcs_input.bucket, prefix="scored/")] == []

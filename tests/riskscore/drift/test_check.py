@@ -1,6 +1,6 @@
 """The drift check end to end: prediction logs and batch outputs in, reports, pages, warehouse
 rows and log lines out. The model version is published with a baseline frozen from the
-synthetic generator (tests/drift_data.py); windows are fresh draws of the same generator."""
+synthetic generator (tests/support/drift_data.py); windows are fresh draws of the same generator."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-import drift_data as dd
+from support import drift_data as dd
 from riskscore.drift.report import run
 from riskscore.settings import DriftSettings
 from riskscore.io.store import LocalStore
@@ -262,9 +262,26 @@ def test_function_post_then_get(client, tmp_path, fresh):
     assert client.get("/?window=2026-01-01").status_code == 404
 
 
-def test_get_before_any_report_is_404(client):
+def test_get_before_any_report_says_no_data_yet(client):
     resp = client.get("/")
-    assert resp.status_code == 404 and "no drift reports" in resp.get_json()["message"]
+    assert resp.status_code == 200 and resp.get_json()["status"] == "no_data"
+    assert "no drift reports yet" in resp.get_json()["message"]
+    assert client.get("/?window=2026-11-20").status_code == 404  # a window asked for by name
+
+
+def test_before_the_first_prediction_the_daily_check_answers_no_data_and_writes_nothing(
+        store_path, tmp_path, function_app, bq_for_batch, bq_dataset):
+    log_table = f"bq://{bq_for_batch.project}.{bq_dataset}.riskscore_prod_score"  # the sink has not created it yet
+    client = function_app(store_path, "drift_check", REPORTS_DIR=tmp_path / "reports", DRIFT_SOURCE=log_table,
+                          GOOGLE_CLOUD_PROJECT=bq_for_batch.project)
+    resp = client.post("/", json={})
+    assert resp.status_code == 200, resp.get_json()
+    report = resp.get_json()
+    assert (report["status"], report["rows"], report["source"]) == ("no_data", 0, log_table)
+    assert "table not found" in report["message"]
+    assert not (tmp_path / "reports").exists()
+    # a source the caller names is not the configured log: a missing one is still a 404
+    assert client.post("/", json={"source": log_table + "x"}).status_code == 404
 
 
 @pytest.mark.parametrize("body, status, needle", [

@@ -12,7 +12,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnx_helpers import assert_served_like_each_graph
+from support.onnx_helpers import assert_served_like_each_graph
 from riskscore.contract import bundle
 from riskscore.model import graphs
 from riskscore.model.sessions import Model, build_session
@@ -105,7 +105,7 @@ def test_what_cannot_be_combined_safely_is_refused_naming_the_graph_and_the_reas
 
 
 def _bundle(trained_store, serving_graph: bool = True):
-    """The trained version's manifest and files; without its serving graph (training/serving_graph.py)
+    """The trained version's manifest and files; without its serving graph (training/onnx/serving_graph.py)
     as a version published before it was made: serving then combines the graphs at load."""
     version = trained_store.result.manifest["version"]
     loaded = bundle.load(trained_store.store, MODEL, version)
@@ -171,8 +171,8 @@ def test_equal_nodes_are_kept_once_but_a_graph_output_is_always_produced():
 
 def test_batch_runs_the_combined_session_once_per_chunk_and_decides_as_each_graph(trained_store, small_spec):
     from riskscore.settings import BatchSettings
-    from training.pd_model import onnx_inputs
-    from training.synthetic import generate
+    from training.data.synthetic import generate
+    from training.onnx.run import onnx_inputs
 
     manifest, files = _bundle(trained_store)
     settings = BatchSettings(model_store="unused")

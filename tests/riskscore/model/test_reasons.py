@@ -53,3 +53,20 @@ def test_explanation_names_the_rating_and_the_reasons():
     assert "rated Poor" in text and "42.0%" in text
     assert text.index("number of late payments") < text.index("age in years")
     assert "None of the information" in explanation("Excellent", 0.01, [], FEATURES)
+
+
+def test_served_reasons_are_the_largest_contributions_of_the_pd_graph(trained_store, small_data, small_spec):
+    from riskscore.model.feeds import dict_feeds
+    from riskscore.model.sessions import Model
+    from riskscore.settings import ScoreSettings
+    from riskscore.contract.bundle import load
+
+    b = load(trained_store.store, small_spec.name)
+    model = Model(b.manifest, b.files, ScoreSettings.from_env({}))
+    rows = small_data[[f.name for f in small_spec.features]].head(50)
+    dicts = [{k: (None if v is None or v != v else v) for k, v in r.items()} for r in rows.to_dict("records")]
+    contributions = model.run_feeds(dict_feeds(dicts, model.features, model.known))["contributions"]
+    for row, contrib, result in zip(dicts, contributions, model.score_rows(dicts)):
+        top = [small_spec.features[i].name for i in np.argsort(-contrib) if contrib[i] > 0][:MAX_REASONS]
+        assert [r["feature"] for r in result["reasons"]] == top
+

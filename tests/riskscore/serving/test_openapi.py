@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from support.client import function_client, mimetype
 
 from riskscore.serving.openapi import ErrorResponse, ScoreResponse, openapi_document
-from training.spec import load_spec
+from training.data.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[3]
 GOOD = {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89": 0, "late_90_plus": 0,
