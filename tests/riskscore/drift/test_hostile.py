@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-import drift_data as dd
+from support import drift_data as dd
 from riskscore.contract import bundle
 from riskscore.io.store import LocalStore
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-import drift_data as dd
+from support import drift_data as dd
 from riskscore.io.store import LocalStore
 from support.batch import RUN_DATE
 
