@@ -33,8 +33,10 @@ def bigquery_client(project: str | None = None, *, credentials=None, client_opti
     from riskscore.io import deadlines
 
     if credentials is None:
+        import os
+
         credentials, default_project = deadlines.default_credentials(_SCOPES)
-        project = project or default_project
+        project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or default_project
     http = deadlines.session(None if isinstance(credentials, AnonymousCredentials) else credentials)
     return bigquery.Client(project=project, credentials=credentials, _http=http, client_options=client_options)
 
