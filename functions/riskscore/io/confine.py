@@ -25,7 +25,8 @@ def _refuse(field: str, problem: str, message: str) -> InvalidRequest:
 def local_path(value: str, root: str | None, field: str) -> Path:
     """`value` resolved (symlinks followed) if it lies under `root`; InvalidRequest otherwise.
 
-    A relative `value` is taken relative to `root`. Unset `root`: no local path is accepted."""
+    A relative `value` is taken relative to the working directory, as opening it would. Unset
+    `root`: no local path is accepted."""
     if root is None:
         raise _refuse(field, "local paths not accepted", "local paths are not accepted here; "
                       "use gs://bucket/path or bq://project.dataset.table")
@@ -36,7 +37,7 @@ def local_path(value: str, root: str | None, field: str) -> Path:
         raise _refuse(field, "path component too long", f"a path component is longer than {MAX_NAME_BYTES} bytes")
     base = Path(root).resolve()
     try:
-        resolved = (base / value).resolve()
+        resolved = Path(value).resolve()
     except (OSError, RuntimeError, ValueError):  # a symlink loop, an unencodable name
         raise _refuse(field, "unresolvable path", "the path cannot be resolved") from None
     if resolved != base and base not in resolved.parents:
