@@ -87,9 +87,9 @@ def run(settings, body: dict | None) -> dict:
     if not source or not isinstance(source, str):
         raise InvalidRequest("source is required (or set DRIFT_SOURCE)",
                              details=[{"field": "source", "problem": "missing"}])
+    start, end = parse_window(source, body.get("start"), body.get("end"))
     if body.get("source"):  # a caller's location, confined; DRIFT_SOURCE is the deployment's own
         source = check_location(source, settings, "source")
-    start, end = parse_window(source, body.get("start"), body.get("end"))
     kwargs = {"project": settings.google_cloud_project, "id_salt": settings.applicant_id_salt}
     store = open_store(settings.model_store, read_timeout_s=settings.store_read_timeout_s,
                        read_deadline_s=settings.store_read_deadline_s)
