@@ -109,6 +109,7 @@ module "functions" {
   batch_staging_dataset       = "${var.project_id}.${module.bigquery.staging_dataset_id}"
   predictions_table           = module.bigquery.predictions_table
   salt_secret_id              = module.secrets.salt_secret_id
+  query_datasets              = [join(".", slice(split(".", var.batch_source_table), 0, 2))]
   dataflow_min_rows           = var.dataflow_min_rows
   batch_gcs_dataflow_min_rows = var.batch_gcs_dataflow_min_rows
   deploy_service_account      = var.deploy_service_account

@@ -27,7 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskscore.batch.columns import Chunk, InputColumns
-from riskscore.batch.sources import cast_chunks, csv_batches, open_source, parse_source
+from riskscore.batch.csvread import read_csv
+from riskscore.batch.sources import cast_chunks, csv_chunks, open_source, parse_source
 from riskscore.io.files import file_kind
 
 from .files import open_read
@@ -89,8 +90,6 @@ def _raw_batches(unit: Unit, columns: InputColumns, chunk_rows: int, plan_kind: 
                 return
             present = [c for c in columns.names if c in f.schema_arrow.names]
             yield from f.iter_batches(batch_size=chunk_rows, row_groups=[unit.row_group], columns=present)
-        else:
-            yield from csv_batches(fh, kind, columns, chunk_rows)
 
 
 def chunks(unit: Unit, columns: InputColumns, chunk_rows: int, plan_kind: str = "files") -> Iterator[Chunk]:
@@ -99,8 +98,14 @@ def chunks(unit: Unit, columns: InputColumns, chunk_rows: int, plan_kind: str = 
     A file that cannot be read fails the run with InvalidInput naming it, as in batch_score."""
     from riskscore.errors import InvalidInput
 
+    kind = file_kind(unit.name) if plan_kind != "streams" else None
+    if kind in ("csv", "csv.gz"):  # batch_score's CSV reading: a bad line is a reject at its position
+        with open_read(unit.name) as fh:
+            for part in read_csv(fh, kind, columns.names, max(1 << 20, chunk_rows * 128), unit.name):
+                yield from csv_chunks(part, columns, chunk_rows, 0)
+        return
     try:
         yield from cast_chunks(_raw_batches(unit, columns, chunk_rows, plan_kind), columns, chunk_rows)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InvalidInput(f"{unit.name}: cannot be read: {exc}",
-                           details=[{"field": "input", "problem": f"unreadable file {unit.name}"}]) from exc
+    except (pa.ArrowException, OSError):  # Arrow's message may quote values: never passed on
+        raise InvalidInput(f"{unit.name}: cannot be read",
+                           details=[{"field": "input", "problem": f"unreadable file {unit.name}"}]) from None

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from support.client import function_app, make_client  # noqa: F401 - fixtures registered for every test
+from support.leaks import no_applicant_ids_in_errors_or_logs  # noqa: F401 - autouse, batch and drift suites
 from support.emulators import bq_dataset, bq_emulator, bq_for_batch, gcp_bigquery, gcs_bucket, gcs_emulator  # noqa: F401
 
 # IAM at the wire: the `wire` fixture and the session-end check of every recorded Google API call.

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 __all__ = ["ArtifactNotFound", "ExportVerificationError", "InputNotFound", "IntegrityError",
            "InvalidInput", "InvalidRequest", "MethodNotAllowed", "OutputNotWritable", "PayloadTooLarge",
-           "RiskScoreError", "StoreUnavailable", "UnsupportedMediaType"]
+           "RiskScoreError", "ServiceUnavailable", "StoreUnavailable", "UnsupportedMediaType"]
 
 
 class RiskScoreError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, details: list[dict] | None = None):
+    def __init__(self, message: str, *, details: list[dict] | None = None, where: str | None = None):
         super().__init__(message)
         self.message = message
         self.details = details or []
+        # Where it happened (a store's location, a bucket): logged with the error, never answered.
+        self.where = where
 
     def to_dict(self) -> dict:
         body = {"error": self.code, "message": self.message}
@@ -60,6 +62,13 @@ class StoreUnavailable(RiskScoreError):
 
     status = 503
     code = "model_store_unavailable"
+
+
+class ServiceUnavailable(RiskScoreError):
+    """BigQuery or Cloud Storage did not answer within the job's deadline; worth retrying."""
+
+    status = 503
+    code = "service_unavailable"
 
 
 class IntegrityError(RiskScoreError):

@@ -12,7 +12,7 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["BatchSettings", "DriftSettings", "EnvSettings", "ModelSettings", "ScoreSettings",
+__all__ = ["BatchSettings", "DriftSettings", "EnvSettings", "JobSettings", "ModelSettings", "ScoreSettings",
            "StoreSettings"]
 
 
@@ -74,7 +74,29 @@ class ScoreSettings(ModelSettings):
     narrative_timeout_s: float = Field(3.0, gt=0, le=20)
 
 
-class BatchSettings(ModelSettings):
+class JobSettings(EnvSettings):
+    """What batch and drift jobs share: deadlines of their Google calls and where callers may
+    point them (riskscore.io.deadlines, riskscore.io.confine)."""
+
+    # Every BigQuery and Cloud Storage call of a job (not the model store's reads above): each
+    # HTTP attempt is bounded by service_timeout_s and all attempts of one call by
+    # service_deadline_s, well inside the function's timeout; past it the answer is a 503 with
+    # Retry-After (riskscore.io.deadlines).
+    service_timeout_s: float = Field(10.0, gt=0)
+    service_deadline_s: float = Field(30.0, gt=0)
+    # Buckets a caller may name in gs:// inputs and outputs (comma-separated; Terraform names
+    # the deployment's). Unset: any bucket the identity can reach (local runs).
+    allowed_buckets: str | None = Field(None, pattern=r"^[a-z0-9._-]+(,[a-z0-9._-]+)*$")
+    # Local paths a caller names must lie under this folder. Unset: local paths are refused
+    # (the cloud deployment has none); the command lines default it to the working directory.
+    local_root: str | None = Field(None, json_schema_extra={"local_only": True})
+
+    @property
+    def bucket_allowlist(self) -> frozenset[str] | None:
+        return frozenset(self.allowed_buckets.split(",")) if self.allowed_buckets else None
+
+
+class BatchSettings(ModelSettings, JobSettings):
     """Environment variables of `batch_score` and `batch_score_gcs` (names as in Terraform)."""
 
     # A batch request body holds a job description or up to max_inline_records records.
@@ -98,6 +120,9 @@ class BatchSettings(ModelSettings):
     dataflow_service_account: str | None = None  # the workers' identity (email)
     dataflow_temp_location: str | None = Field(None, pattern=r"^gs://")
     dataflow_max_workers: int = Field(50, ge=1, le=4000)
+    # Datasets (project.dataset, comma-separated) an {"input": {"query": …}} may read; Terraform
+    # sets the portfolio's. Unset: queries are refused. Checked by a dry run (riskscore.batch.queryguard).
+    batch_query_datasets: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+(,[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+)*$")
     # The deployment's labels (JSON, e.g. {"app": "riskscore", "environment": "prod"}) on every
     # launched job, as the template's own jobs carry them: the failed-job alert selects by them.
     dataflow_labels: dict[str, str] = Field(default_factory=dict)
@@ -125,7 +150,7 @@ class BatchSettings(ModelSettings):
         return self
 
 
-class DriftSettings(StoreSettings):
+class DriftSettings(StoreSettings, JobSettings):
     """Environment variables of the `drift_check` function (names exactly as in Terraform).
 
     Every version's drift baseline is read from the store, so there is no version pin."""
@@ -140,3 +165,7 @@ class DriftSettings(StoreSettings):
     reports_dir: str | None = None
     # bq://project.dataset.drift_reports; unset: a Parquet file beside the reports.
     drift_reports_table: str | None = None
+    # Local runs: the salt to show ids of batch outputs hashed in reports (the prediction log's
+    # scheme). Unset, as in the cloud (where the drift identity cannot read the salt): those
+    # ids are dropped, never hashed without a salt (a lookup table would reverse them).
+    applicant_id_salt: str | None = Field(None, json_schema_extra={"local_only": True})

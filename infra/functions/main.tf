@@ -34,6 +34,14 @@ locals {
     DATAFLOW_SERVICE_ACCOUNT = var.service_account_emails.dataflow
     DATAFLOW_TEMP_LOCATION   = var.dataflow_temp_location
     DATAFLOW_MAX_WORKERS     = tostring(var.dataflow_max_workers)
+    # Queries may read the portfolio's dataset only (a dry run checks each before it runs).
+    BATCH_QUERY_DATASETS = join(",", var.query_datasets)
+    # Every BigQuery / Cloud Storage call: 10 s to connect, 30 s in all, then a 503 with
+    # Retry-After; well inside batch_score_gcs's 540 s.
+    SERVICE_TIMEOUT_S  = tostring(var.service_timeout_s)
+    SERVICE_DEADLINE_S = tostring(var.service_deadline_s)
+    # gs:// inputs and outputs a caller may name: the deployment's batch bucket only.
+    ALLOWED_BUCKETS = var.batch_bucket
     # The stack's labels (environment among them) on the jobs it launches: the alert selects by them.
     DATAFLOW_LABELS = jsonencode(var.labels)
   }
@@ -223,6 +231,10 @@ module "drift_check" {
     DRIFT_SOURCE             = "bq://${var.predictions_table}"
     REPORTS_DIR              = "gs://${var.model_bucket}/${var.drift_reports_folder}${var.model_name}/"
     DRIFT_REPORTS_TABLE      = "bq://${var.tables.drift_reports}"
+    SERVICE_TIMEOUT_S        = tostring(var.service_timeout_s)
+    SERVICE_DEADLINE_S       = tostring(var.service_deadline_s)
+    ALLOWED_BUCKETS          = var.batch_bucket # drift sources a caller names: batch outputs
   }
+
   invoker_members = local.jobs_invokers
 }

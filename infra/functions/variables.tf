@@ -167,3 +167,20 @@ variable "narrative_timeout_s" {
   description = "Deadline of one narrative call in seconds (NARRATIVE_TIMEOUT_S)."
   default     = 3
 }
+
+variable "query_datasets" {
+  description = "Datasets (project.dataset) a batch_score query input may read: the portfolio's."
+  type        = list(string)
+}
+
+variable "service_timeout_s" {
+  description = "Seconds a job's BigQuery or Cloud Storage call may take to connect (SERVICE_TIMEOUT_S)."
+  type        = number
+  default     = 10
+}
+
+variable "service_deadline_s" {
+  description = "Seconds a job's BigQuery or Cloud Storage call may take in all, retries included, before a 503 (SERVICE_DEADLINE_S)."
+  type        = number
+  default     = 30
+}

@@ -108,14 +108,16 @@ def servers(workspace, bq_emulator, gcs_emulator, tmp_path_factory):
     import riskscore.io.bq
 
     ws = workspace["dir"]
-    saved = {k: os.environ.get(k) for k in ("MODEL_STORE", "DRIFT_SOURCE", "GOOGLE_CLOUD_PROJECT", "FUNCTION_TARGET")}
+    saved = {k: os.environ.get(k) for k in ("MODEL_STORE", "DRIFT_SOURCE", "GOOGLE_CLOUD_PROJECT", "FUNCTION_TARGET",
+                                            "LOCAL_ROOT")}
     saved_bq = (riskscore.io.bq.bigquery_client, riskscore.io.bq.bigquery_read_client)
     riskscore.io.bq.bigquery_client = lambda project=None: bq_emulator.client()
     riskscore.io.bq.bigquery_read_client = bq_emulator.read_client
     source = str(ROOT / "functions" / "main.py")
     running = []
     try:
-        os.environ.update(MODEL_STORE=str(ws / "models"), GOOGLE_CLOUD_PROJECT=bq_emulator.project)
+        # LOCAL_ROOT: the local paths the examples name lie in the workspace.
+        os.environ.update(MODEL_STORE=str(ws / "models"), GOOGLE_CLOUD_PROJECT=bq_emulator.project, LOCAL_ROOT=str(ws))
         os.environ.pop("FUNCTION_TARGET", None)
         sys.modules.pop("main", None)
         batch, batch_url = local_server(functions_framework.create_app(target="batch_score", source=source))

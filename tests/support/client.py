@@ -3,7 +3,8 @@
     function_client(target="score"): the client of a newly executed functions/main.py (it reads
         the environment as set now): Starlette's TestClient for the ASGI `score`, Flask's else.
     function_app (fixture): function_app(store_path, target="score", **env) -> function_client
-        with MODEL_STORE=store_path and `env` set and every other setting unset; restores
+        with MODEL_STORE=store_path, LOCAL_ROOT=pytest's base folder and `env` set and every
+        other setting unset; restores
         sys.modules["main"] after the test. With the Cloud Storage emulator in use, the
         function's Google API calls are recorded as its identity's (tests/support/wire.py):
         STORAGE_EMULATOR_HOST points at that identity's recording proxy, and bq_for_batch's
@@ -26,7 +27,9 @@ FUNCTION_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "MODEL_CHALLENGER_
                 "BATCH_WORKERS", "BATCH_STAGING_DATASET", "DATAFLOW_MIN_ROWS", "DATAFLOW_TEMPLATE",
                 "DATAFLOW_REGION", "DATAFLOW_SERVICE_ACCOUNT", "DATAFLOW_TEMP_LOCATION", "DATAFLOW_MAX_WORKERS",
                 "DATAFLOW_ENDPOINT", "DATAFLOW_LABELS", "NARRATIVE_MODEL", "NARRATIVE_LOCATION", "NARRATIVE_BASE_URL",
-                "NARRATIVE_TIMEOUT_S", "FUNCTION_TARGET", "FUNCTION_SOURCE", "FUNCTION_SIGNATURE_TYPE",
+                "NARRATIVE_TIMEOUT_S", "SERVICE_TIMEOUT_S", "SERVICE_DEADLINE_S", "ALLOWED_BUCKETS",
+                "LOCAL_ROOT", "BATCH_QUERY_DATASETS", "DRIFT_SOURCE", "REPORTS_DIR", "DRIFT_REPORTS_TABLE",
+                "FUNCTION_TARGET", "FUNCTION_SOURCE", "FUNCTION_SIGNATURE_TYPE",
                 "ENTRY_POINT"]
 
 
@@ -50,7 +53,7 @@ IDENTITY = {"score": "score", "batch_score": "batch", "batch_score_gcs": "batch"
 
 
 @pytest.fixture
-def function_app(monkeypatch, request, wire):
+def function_app(monkeypatch, request, wire, tmp_path_factory):
     saved_path, saved_main = list(sys.path), sys.modules.get("main")
     gcs = request.getfixturevalue("gcs_emulator") if "gcs_emulator" in request.fixturenames else None
 
@@ -58,6 +61,8 @@ def function_app(monkeypatch, request, wire):
         for var in FUNCTION_ENV:
             monkeypatch.delenv(var, raising=False)
         monkeypatch.setenv("MODEL_STORE", str(store_path))
+        # Callers' local paths are confined to LOCAL_ROOT: every test's files lie under pytest's base folder.
+        monkeypatch.setenv("LOCAL_ROOT", str(tmp_path_factory.getbasetemp()))
         for key, value in env.items():
             monkeypatch.setenv(key, str(value))
         wire.acting = IDENTITY[target]

@@ -30,11 +30,20 @@ def main(argv=None) -> int:
     from riskscore.batch.model import PinnedModels
     from riskscore.batch.run import run
 
-    settings = settings_from(args, batch_chunk_rows=args.chunk_rows, batch_workers=args.workers)
+    from riskscore.batch.admit import admit
+    from riskscore.io import deadlines
+
+    try:
+        settings = settings_from(args, batch_chunk_rows=args.chunk_rows, batch_workers=args.workers)
+    except ValueError as exc:  # pydantic's ValidationError: a flag or the environment, not a bug
+        print(f"error: {str(exc).splitlines()[0]}: {str(exc).splitlines()[1:2]}", file=sys.stderr)
+        return 2
+    deadlines.apply(settings)
     progress = None if args.quiet else ProgressBar()
     try:
+        source, output = admit(job_source(args), args.output, settings)
         models = PinnedModels(settings)
-        summary = run(job_source(args), args.output, args.run_date or today(), models.pin(), settings,
+        summary = run(source, output, args.run_date or today(), models.pin(), settings,
                       progress=progress, challenger=models.challenger())
     except RiskScoreError as exc:
         if progress:

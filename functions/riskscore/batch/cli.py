@@ -41,6 +41,8 @@ def settings_from(args: argparse.Namespace, **overrides) -> BatchSettings:
     given = {"model_store": args.model_store, "model_name": args.model_name, "model_version": args.model_version,
              **overrides}
     settings = BatchSettings.from_env().model_copy(update={k: v for k, v in given.items() if v is not None})
+    # The operator names local paths on their own machine: confined only if LOCAL_ROOT says so.
+    settings = settings.model_copy(update={"local_root": settings.local_root or "/"})
     return BatchSettings.model_validate(settings.model_dump())  # validate the flags too
 
 

@@ -80,11 +80,14 @@ class InputColumns:
             fields.append(pa.field(self.exposure, pa.float64()))
         return pa.schema(fields)
 
-    def cast(self, raw: pa.RecordBatch, first_row: int) -> Chunk:
-        """Cast `raw` (rows numbered from `first_row`, 1-based) to the declared types."""
+    def cast(self, raw: pa.RecordBatch, first_row: int, positions: np.ndarray | None = None,
+             problems: list | None = None) -> Chunk:
+        """Cast `raw` (rows numbered from `first_row`, 1-based, or at `positions`) to the declared
+        types; `problems` (bad rows, field, reason) found while reading reject rows too."""
         n = raw.num_rows
-        problems: list[tuple[np.ndarray, str, str]] = []  # (bad rows, field, reason)
-        out: dict[str, pa.Array] = {"row_number": pa.array(np.arange(first_row, first_row + n, dtype=np.int64))}
+        problems = list(problems or [])  # (bad rows, field, reason)
+        numbers = np.arange(first_row, first_row + n, dtype=np.int64) if positions is None else positions
+        out: dict[str, pa.Array] = {"row_number": pa.array(numbers)}
         names = set(raw.schema.names)
         if self.id:
             ident = _text(_column(raw, self.id), self.id)
@@ -113,7 +116,7 @@ class InputColumns:
             hits = [(fld, why) for mask, fld, why in problems if mask[i]]
             fields = list(dict.fromkeys(fld for fld, _ in hits))
             ident = raw_rows[j].get(self.id) if self.id else None
-            records.append({"row_number": int(first_row + i),
+            records.append({"row_number": int(numbers[i]),
                             "id": None if ident is None else str(ident),
                             "field": ", ".join(fields),
                             "reason": "; ".join(f"{fld}: {why}" for fld, why in hits),
@@ -132,6 +135,11 @@ class InputColumns:
             known = _mask(pc.is_in(text, value_set=pa.array(f.categories, pa.string())))
             problems.append((~known & ~missing, f.name, f"not one of the categories {', '.join(f.categories)}"))
         return text
+
+
+def reject_rows(records: list[dict], id_column: str | None) -> list[dict]:
+    """Reject records (`id` for the id column) as rows of the rejects schema."""
+    return _rejects(records, id_column).to_pylist()
 
 
 def _rejects(records: list[dict], id_column: str | None) -> pa.RecordBatch:

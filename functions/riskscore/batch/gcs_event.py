@@ -13,7 +13,7 @@ from datetime import date, datetime
 from riskscore.batch.job import today
 from riskscore.io.files import EXTENSIONS
 
-__all__ = ["Target", "describe", "target"]
+__all__ = ["INCOMING", "Target", "describe", "malformed", "target"]
 
 INCOMING, SCORED = "incoming/", "scored"
 
@@ -25,12 +25,34 @@ class Target:
     run_date: date
 
 
-def describe(data: dict) -> str:
-    return f"gs://{data.get('bucket', '?')}/{data.get('name', '?')}"
+def describe(data) -> str:
+    if not isinstance(data, dict):
+        return f"(event data is a {type(data).__name__}, not an object)"
+    bucket, name = data.get("bucket"), data.get("name")
+    shown = [v[:200] if isinstance(v, str) else "?" for v in (bucket, name)]
+    return f"gs://{shown[0]}/{shown[1]}"
 
 
-def target(data: dict) -> Target | None:
-    """The run for a finalized object, or None for an object the function ignores."""
+def malformed(data) -> str | None:
+    """What is wrong with an event's data (None: nothing): an object with string `bucket` and
+    `name`, and `timeCreated` a string if present."""
+    if not isinstance(data, dict):
+        return f"data: expected an object, found {type(data).__name__}"
+    for key, required in (("bucket", True), ("name", True), ("timeCreated", False)):
+        value = data.get(key)
+        if value is None and not required:
+            continue
+        if not isinstance(value, str):
+            return f"{key}: expected a string, found {type(value).__name__}"
+    if "\x00" in data["name"] or "\x00" in data["bucket"]:
+        return "name: holds a NUL character"
+    return None
+
+
+def target(data) -> Target | None:
+    """The run for a finalized object, or None for an object (or malformed event) the function ignores."""
+    if malformed(data):
+        return None
     bucket, name = data.get("bucket"), data.get("name") or ""
     if not bucket or not name.startswith(INCOMING) or name.endswith("/"):
         return None

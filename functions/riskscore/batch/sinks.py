@@ -105,11 +105,12 @@ def _partition(run_date: date) -> str:
 class LocalSink:
     def __init__(self, folder: str, run_date: date, id_column: str | None):
         self.dir = Path(folder) / _partition(run_date)
-        tag = uuid.uuid4().hex[:12]
+        tag = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.final = [self.dir / SCORES_FILE, self.dir / REJECTS_FILE]
         self.temp = [self.dir / f".{p.name}.tmp-{tag}" for p in self.final]
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
+            clear_stale_temporaries(self.dir, self.final)
             self._files = [pa.OSFile(str(p), "wb") for p in self.temp]
         except OSError as exc:
             self.abort()
@@ -140,6 +141,32 @@ class LocalSink:
                 tmp.unlink(missing_ok=True)
             except OSError:  # e.g. its folder could not be created: nothing to remove
                 pass
+
+
+def clear_stale_temporaries(folder: Path, finals: list[Path]) -> None:
+    """Remove temporaries of runs into `folder` that were killed: their process (the pid in
+    the name) is gone, or, on another host, they have not been written for a day."""
+    import time
+
+    for final in finals:
+        for tmp in folder.glob(f".{final.name}.tmp-*"):
+            pid = tmp.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
+            try:
+                alive = pid.isdigit() and _alive(int(pid)) and time.time() - tmp.stat().st_mtime < 86_400
+                if not alive:
+                    tmp.unlink(missing_ok=True)
+            except OSError:  # removed meanwhile, or not ours to remove
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class GcsSink:

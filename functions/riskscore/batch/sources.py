@@ -24,16 +24,16 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from riskscore.batch.columns import Chunk, InputColumns
+from riskscore.batch.columns import Chunk, InputColumns, reject_rows
+from riskscore.batch.csvread import header, read_csv
 from riskscore.errors import InputNotFound, InvalidInput, InvalidRequest
 from riskscore.io import bq
 from riskscore.io.files import file_kind, files_at
 from riskscore.io.store import split_gs_uri
 
-__all__ = ["Reader", "Source", "bq_input_errors", "cast_chunks", "csv_batches", "open_source",
+__all__ = ["Reader", "Source", "bq_input_errors", "cast_chunks", "csv_chunks", "open_source",
            "parse_source"]
 
 _TABLE = re.compile(r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$")
@@ -92,30 +92,61 @@ class Reader:
 
     def chunks(self, observe: Callable[[Iterable], Iterator] | None = None) -> Iterator[Chunk]:
         """The cast chunks; `observe` sees the raw record batches on their way (quality gates)."""
-        raw = self._raw_batches()
-        return cast_chunks(observe(raw) if observe else raw, self.columns, self.chunk_rows)
-
-    def _raw_batches(self) -> Iterator[pa.RecordBatch]:
+        observe = observe or iter
         if self._table is not None:
-            yield from self._table()
+            yield from cast_chunks(observe(self._table()), self.columns, self.chunk_rows)
             return
+        before = 0  # rows of the files before this one: positions run on across files
         for name, opener in self._files:
             kind = file_kind(name)
             with opener() as fh:
-                try:
-                    if kind == "parquet":
-                        yield from _parquet_batches(pq.ParquetFile(fh), self.columns, self.chunk_rows)
-                    else:
-                        yield from csv_batches(fh, kind, self.columns, self.chunk_rows)
-                except (pa.ArrowInvalid, OSError) as exc:
-                    raise InvalidInput(f"{name}: cannot be read: {exc}",
-                                       details=[{"field": "input", "problem": f"unreadable file {name}"}]) from exc
+                if kind == "parquet":
+                    rows = 0
+                    try:
+                        for chunk in cast_chunks(observe(_parquet_batches(pq.ParquetFile(fh), self.columns, self.chunk_rows)),
+                                                 self.columns, self.chunk_rows, first_row=before + 1):
+                            rows += chunk.rows_in
+                            yield chunk
+                    except (pa.ArrowException, OSError):  # Arrow's message may quote values: never passed on
+                        raise InvalidInput(f"{name}: cannot be read as Parquet after row {rows}",
+                                           details=[{"field": "input", "problem": f"unreadable file {name}"}]) from None
+                    before += rows
+                else:
+                    rows = 0
+                    block = max(1 << 20, self.chunk_rows * 128)
+                    for part in read_csv(fh, kind, self.columns.names, block, name):
+                        for _ in observe([part.rows]):  # the parsed rows, for the quality gates
+                            pass
+                        for chunk in csv_chunks(part, self.columns, self.chunk_rows, before):
+                            rows += chunk.rows_in
+                            yield chunk
+                    before += rows
 
 
-def cast_chunks(batches: Iterable[pa.RecordBatch], columns: InputColumns, chunk_rows: int) -> Iterator[Chunk]:
+def csv_chunks(part, columns: InputColumns, chunk_rows: int, before: int) -> Iterator[Chunk]:
+    """Chunks of a CSV part (riskscore.batch.csvread): rows cast at their positions, the rows
+    that did not parse as rejects with theirs."""
+    skipped = [{"row_number": before + pos, "id": None, "field": "(row)", "reason": f"row {pos}: {why}",
+                "raw": ""} for pos, why in part.skipped]
+    n = part.rows.num_rows
+    for start in range(0, max(n, 1), chunk_rows):
+        raw = part.rows.slice(start, chunk_rows)
+        problems = [(mask[start:start + chunk_rows], col, why) for mask, col, why in part.problems]
+        chunk = columns.cast(raw, before + 1, positions=before + part.positions[start:start + chunk_rows],
+                             problems=problems)
+        if skipped:
+            chunk = Chunk(chunk.rows, pa.RecordBatch.from_pylist(chunk.rejects.to_pylist() + reject_rows(skipped, columns.id),
+                                                                 schema=chunk.rejects.schema),
+                          chunk.rows_in + len(skipped))
+            skipped = []
+        yield chunk
+
+
+def cast_chunks(batches: Iterable[pa.RecordBatch], columns: InputColumns, chunk_rows: int,
+                first_row: int = 1) -> Iterator[Chunk]:
     """Raw record batches -> chunks of at most `chunk_rows` rows cast by the spec's types, rows
-    numbered from 1 (CSV blocks and BigQuery pages come in their own sizes)."""
-    row = 1
+    numbered from `first_row` (BigQuery pages come in their own sizes)."""
+    row = first_row
     for whole in batches:
         for start in range(0, whole.num_rows, chunk_rows):
             raw = whole.slice(start, chunk_rows)
@@ -134,38 +165,32 @@ def open_source(source: Source | str | dict, columns: InputColumns, chunk_rows: 
     files = files_at(source.location)
     for name, opener in files:
         with opener() as fh:
-            columns.check(_file_columns(fh, name), name)
+            columns.check(_file_columns(fh, name, columns), name)
     return Reader(source, columns, chunk_rows, files)
 
 
-def _file_columns(fh, name: str) -> list[str]:
+def _file_columns(fh, name: str, columns: InputColumns) -> list[str]:
+    """The file's column names; InvalidInput (never quoting the file) if it cannot be read or
+    names a column the model reads twice."""
     kind = file_kind(name)
-    try:
-        if kind == "parquet":
-            return pq.ParquetFile(fh).schema_arrow.names
-        stream = pa.CompressedInputStream(fh, "gzip") if kind == "csv.gz" else fh
-        return pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InvalidInput(f"{name}: cannot be read as {kind}: {exc}",
-                           details=[{"field": "input", "problem": f"unreadable file {name}"}]) from exc
+    if kind == "parquet":
+        try:
+            names = pq.ParquetFile(fh).schema_arrow.names
+        except (pa.ArrowException, OSError):
+            raise InvalidInput(f"{name}: cannot be read as Parquet (expected a Parquet file)",
+                               details=[{"field": "input", "problem": f"unreadable file {name}"}]) from None
+    else:
+        names = header(fh, kind, name)
+    twice = sorted({n for n in names if names.count(n) > 1} & set(columns.names))
+    if twice:
+        raise InvalidInput(f"{name}: column{'s' if len(twice) > 1 else ''} {', '.join(twice)} named more than once",
+                           details=[{"field": c, "problem": "column named more than once"} for c in twice])
+    return names
 
 
 def _parquet_batches(f: pq.ParquetFile, columns: InputColumns, chunk_rows: int) -> Iterator[pa.RecordBatch]:
     present = [c for c in columns.names if c in f.schema_arrow.names]
     yield from f.iter_batches(batch_size=chunk_rows, columns=present)
-
-
-def csv_batches(fh, kind: str, columns: InputColumns, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    stream = pa.CompressedInputStream(fh, "gzip") if kind == "csv.gz" else fh
-    # Every column we read as text: the casting (and its per-row rejects) is ours, never a
-    # type guessed from the first block that a later block then contradicts.
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns.names},
-                                   include_columns=columns.names, include_missing_columns=True,
-                                   strings_can_be_null=True)
-    reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=max(1 << 20, chunk_rows * 128)),
-                            convert_options=convert)
-    for batch in reader:
-        yield batch
 
 
 # --- BigQuery ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 
 from riskscore.contract.manifest import CURRENT_FILE, MANIFEST_FILE
@@ -18,7 +19,27 @@ from riskscore.errors import ArtifactNotFound, IntegrityError
 from riskscore.io.store import Store
 
 __all__ = ["Bundle", "dumps", "json_safe", "list_versions", "load", "publish", "read_current",
-           "read_manifest", "set_current", "sha256"]
+           "read_manifest", "set_current", "json_object", "sha256", "valid_version"]
+
+# A version names a folder of the store: one plain path component.
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+
+
+def valid_version(version) -> bool:
+    return isinstance(version, str) and _VERSION.fullmatch(version) is not None and ".." not in version
+
+
+def json_object(data: bytes, what: str, version: str | None) -> dict:
+    """`data` parsed as a JSON object, or IntegrityError naming the file and the version."""
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        value = None
+    if not isinstance(value, dict):
+        label = f"version {version!r}: " if version else ""
+        raise IntegrityError(f"{label}{what} is not a JSON object; refusing to use it")
+    return value
 
 
 
@@ -80,14 +101,27 @@ def set_current(store: Store, model: str, version: str) -> None:
 
 
 def read_current(store: Store, model: str) -> dict | None:
+    """The pointer, or None without one; IntegrityError if it is not a pointer to a version."""
     try:
-        return json.loads(store.read(f"{model}/{CURRENT_FILE}"))
+        data = store.read(f"{model}/{CURRENT_FILE}")
     except ArtifactNotFound:
         return None
+    pointer = json_object(data, CURRENT_FILE, None)
+    if not valid_version(pointer.get("version")) or not isinstance(pointer.get("manifest_sha256", ""), str):
+        raise IntegrityError(f"{CURRENT_FILE} names no valid version; refusing to use it")
+    return pointer
 
 
 def read_manifest(store: Store, model: str, version: str) -> dict:
-    return json.loads(store.read(f"{model}/{version}/{MANIFEST_FILE}"))
+    """A version's manifest, unverified (publishing and listing only: readers use `load`)."""
+    _check_version(version)
+    return json_object(store.read(f"{model}/{version}/{MANIFEST_FILE}"), MANIFEST_FILE, version)
+
+
+def _check_version(version) -> None:
+    if not valid_version(version):
+        shown = version[:80] if isinstance(version, str) else type(version).__name__
+        raise ArtifactNotFound(f"{shown!r} is not a valid model version")
 
 
 def list_versions(store: Store, model: str) -> list[str]:
@@ -95,30 +129,45 @@ def list_versions(store: Store, model: str) -> list[str]:
     return [v for v in store.list_dirs(model) if store.exists(f"{model}/{v}/{MANIFEST_FILE}")]
 
 
-def load(store: Store, model: str, version: str | None = None) -> Bundle:
-    """Fetch a version (default: the current one) and verify every sha256.
+def load(store: Store, model: str, version: str | None = None, only: set[str] | None = None) -> Bundle:
+    """Fetch a version (default: the current one) and verify every sha256: the one verified
+    path of score, batch, drift and Dataflow.
 
-    Raises ArtifactNotFound when there is no such version, IntegrityError when any byte
-    differs from what the manifest (or the pointer, for the manifest itself) promises.
+    The manifest is checked against the pointer's `manifest_sha256` whenever the pointer names
+    this version (pinned or not), then every file against the manifest (`only`: just those
+    files, each of which the manifest must list). Raises ArtifactNotFound when there is no such
+    version, IntegrityError (503, naming the version) when any byte differs from what the
+    manifest or the pointer promises, or a file is not what it must be.
     """
-    expected_manifest_sha = None
+    pointer = read_current(store, model)
     if version is None:
-        pointer = read_current(store, model)
         if pointer is None:
-            raise ArtifactNotFound(f"model {model!r} has no {CURRENT_FILE} in model store {store.uri}")
+            raise ArtifactNotFound(f"model {model!r} has no {CURRENT_FILE} in the model store", where=store.uri)
         version = pointer["version"]
-        expected_manifest_sha = pointer.get("manifest_sha256")
+    _check_version(version)
+    expected_manifest_sha = pointer.get("manifest_sha256") if pointer and pointer["version"] == version else None
     prefix = f"{model}/{version}"
     manifest_bytes = store.read(f"{prefix}/{MANIFEST_FILE}")
     if expected_manifest_sha and sha256(manifest_bytes) != expected_manifest_sha:
-        raise IntegrityError(f"{prefix}/{MANIFEST_FILE}: sha256 {sha256(manifest_bytes)} differs from "
-                             f"{expected_manifest_sha} recorded in {CURRENT_FILE}")
-    manifest = json.loads(manifest_bytes)
+        raise IntegrityError(f"version {version!r}: {MANIFEST_FILE} has sha256 {sha256(manifest_bytes)}, "
+                             f"not {expected_manifest_sha} as {CURRENT_FILE} records; refusing to use it")
+    manifest = json_object(manifest_bytes, MANIFEST_FILE, version)
+    listed = manifest.get("files")
+    if not isinstance(listed, dict) or not all(
+            isinstance(n, str) and _FILE.fullmatch(n) and isinstance(m, dict) and isinstance(m.get("sha256"), str)
+            for n, m in listed.items()):
+        raise IntegrityError(f"version {version!r}: {MANIFEST_FILE} lists its files malformed; refusing to use it")
+    missing = sorted((only or set()) - set(listed))
+    if missing:
+        raise IntegrityError(f"version {version!r}: {', '.join(missing)} not listed in its {MANIFEST_FILE}; "
+                             "refusing to use it unverified")
     files = {}
-    for name, meta in manifest["files"].items():
+    for name, meta in listed.items():
+        if only is not None and name not in only:
+            continue
         data = store.read(f"{prefix}/{name}")
         if sha256(data) != meta["sha256"]:
-            raise IntegrityError(f"{prefix}/{name}: sha256 {sha256(data)} differs from "
-                                 f"{meta['sha256']} in the manifest; refusing to serve it")
+            raise IntegrityError(f"version {version!r}: {name} has sha256 {sha256(data)}, not "
+                                 f"{meta['sha256']} as its {MANIFEST_FILE} records; refusing to use it")
         files[name] = data
     return Bundle(manifest=manifest, files=files)

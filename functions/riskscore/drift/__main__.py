@@ -8,6 +8,7 @@ import sys
 
 from riskscore.drift.report import run
 from riskscore.errors import RiskScoreError
+from riskscore.io import deadlines
 from riskscore.settings import DriftSettings
 
 
@@ -28,15 +29,21 @@ def main(argv=None) -> int:
     parser.add_argument("--model-name", "--model", dest="model", help="model name (default: MODEL_NAME)")
     parser.add_argument("--reports-dir", help="where reports go (default: REPORTS_DIR or <store>/<model>/reports/drift)")
     args = parser.parse_args(argv)
-    settings = DriftSettings.from_env()
+    try:
+        settings = DriftSettings.from_env()
+    except ValueError as exc:  # pydantic's ValidationError: the environment, not a bug
+        print(json.dumps({"error": "invalid_settings", "message": str(exc).splitlines()[0]}), file=sys.stderr)
+        return 2
     updates = {k: v for k, v in {"model_store": args.store, "model_name": args.model,
                                  "reports_dir": args.reports_dir}.items() if v}
-    settings = settings.model_copy(update=updates)
+    # The operator names local paths on their own machine: confined only if LOCAL_ROOT says so.
+    settings = settings.model_copy(update={"local_root": settings.local_root or "/", **updates})
+    deadlines.apply(settings)
     try:
         report = run(settings, {"source": args.source, "start": args.start, "end": args.end})
     except RiskScoreError as exc:
         print(json.dumps(exc.to_dict()), file=sys.stderr)
-        return 2
+        return 2 if exc.status < 500 else 1
     print(json.dumps(report, indent=2, allow_nan=False))
     return 0 if report["status"] in ("stable", "insufficient_data", "no_data") else 1
 

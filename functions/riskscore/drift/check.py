@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -44,7 +45,7 @@ from riskscore.drift.stats import (
     ks_pvalue,
     psi,
 )
-from riskscore.errors import ArtifactNotFound, InvalidRequest
+from riskscore.errors import ArtifactNotFound, IntegrityError, InvalidRequest
 
 __all__ = ["DRIFT_REPORTS_SCHEMA", "RECENT_ROWS", "SEVERITY", "VersionCheck", "VersionInfo", "Versions",
            "check", "default_window", "parse_window", "window_name", "worst"]
@@ -105,8 +106,12 @@ def parse_window(source: str, start: str | None, end: str | None, today: date | 
     lo, hi = parse("start", start), parse("end", end)
     if lo is None and hi is None:
         own = partition_date(source)
-        return (own, own) if own else default_window(today)
+        lo, hi = (own, own) if own else default_window(today)
     lo, hi = lo or hi, hi or lo
+    for name, day in (("start", lo), ("end", hi)):
+        if day >= date.max:  # the window ends the day after its last day
+            raise InvalidRequest(f"{name} must be before {date.max.isoformat()}, got {day.isoformat()}",
+                                 details=[{"field": name, "problem": "date out of range"}])
     if hi < lo:
         raise InvalidRequest(f"end ({hi}) is before start ({lo})",
                              details=[{"field": "end", "problem": "before start"}])
@@ -115,6 +120,17 @@ def parse_window(source: str, start: str | None, end: str | None, today: date | 
 
 def window_name(start: date, end: date) -> str:
     return start.isoformat() if start == end else f"{start.isoformat()}_{end.isoformat()}"
+
+
+_WINDOW = re.compile(r"\d{4}-\d{2}-\d{2}(_\d{4}-\d{2}-\d{2})?")
+
+
+def check_window_name(name) -> str:
+    """A `?window=` value as the name of a report folder, or InvalidRequest naming `window`."""
+    if not isinstance(name, str) or not _WINDOW.fullmatch(name):
+        raise InvalidRequest("window must be YYYY-MM-DD or YYYY-MM-DD_YYYY-MM-DD",
+                             details=[{"field": "window", "problem": "not a window name"}])
+    return name
 
 
 # --------------------------------------------------------------------------- model versions
@@ -150,16 +166,23 @@ class Versions:
     def current(self) -> str:
         pointer = bundle.read_current(self.store, self.model)
         if pointer is None:
-            raise ArtifactNotFound(f"model {self.model!r} has no current version in {self.store.uri}")
+            raise ArtifactNotFound(f"model {self.model!r} has no current version in the model store",
+                                   where=self.store.uri)
         return pointer["version"]
 
     def get(self, version: str) -> VersionInfo | None:
-        """None when the version or its baseline is not in the store (the report says so)."""
+        """None when the version is not in the store, or not a valid name (the report says so).
+
+        Read through the one verified path (riskscore.contract.bundle.load): the manifest
+        against the pointer, the baseline against the manifest; a mismatch or a baseline that is
+        not JSON is an IntegrityError (503) naming the version, never a silent report."""
         if version not in self._cache:
             try:
-                manifest = Manifest.of(bundle.read_manifest(self.store, self.model, version))
-                baseline = json.loads(self.store.read(f"{self.model}/{version}/{DRIFT_BASELINE_FILE}"))
-                self._cache[version] = VersionInfo(version, manifest, baseline)
+                loaded = bundle.load(self.store, self.model, version, only={DRIFT_BASELINE_FILE})
+                baseline = bundle.json_object(loaded.files[DRIFT_BASELINE_FILE], DRIFT_BASELINE_FILE, version)
+                if not isinstance(baseline.get("features"), dict):
+                    raise IntegrityError(f"version {version!r}: {DRIFT_BASELINE_FILE} holds no features")
+                self._cache[version] = VersionInfo(version, Manifest.of(loaded.manifest), baseline)
             except ArtifactNotFound:
                 self._cache[version] = None
         return self._cache[version]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from riskscore.drift import report as drift_report
 from riskscore.errors import MethodNotAllowed
+from riskscore.io import deadlines
 from riskscore.serving.http import error_response, read_json, respond
 from riskscore.settings import DriftSettings
 
@@ -17,6 +18,7 @@ HTML = {"Content-Type": "text/html; charset=utf-8"}
 def drift_check(request, settings: DriftSettings):
     """A Flask request -> (body, status, headers)."""
     try:
+        deadlines.apply(settings)
         if request.method == "GET":
             html = request.args.get("format") == "html"
             if request.args.get("index"):
@@ -38,4 +40,5 @@ def drift_check(request, settings: DriftSettings):
         body = read_json(request, settings.max_body_bytes) if request.content_length else {}
         return respond(drift_report.run(settings, body))
     except Exception as exc:  # noqa: BLE001 - every failure leaves as JSON, never a bare 500
-        return error_response(exc, allow="GET, POST")
+        return error_response(exc, retry_after_s=max(settings.store_read_deadline_s, settings.service_deadline_s),
+                              allow="GET, POST")

@@ -29,8 +29,10 @@ from markupsafe import Markup
 
 from riskscore import report as pages
 from riskscore.contract.bundle import json_safe
-from riskscore.drift.check import DRIFT_REPORTS_SCHEMA, SEVERITY, Versions, check, parse_window, window_name
-from riskscore.errors import ArtifactNotFound, InputNotFound, InvalidRequest
+from riskscore.drift.check import (DRIFT_REPORTS_SCHEMA, SEVERITY, Versions, check, check_window_name, parse_window,
+                                   window_name)
+from riskscore.errors import ArtifactNotFound, InputNotFound, IntegrityError, InvalidRequest
+from riskscore.io.confine import check_location
 from riskscore.io.logline import emit
 from riskscore.report.format import number, percent
 from riskscore.report.plots import BAD, GOOD, REFERENCE, STATUS_COLORS, Chart
@@ -63,10 +65,16 @@ class Reports:
         return f"{self.store.uri.rstrip('/')}/{self.key(name)}"
 
     def read_json(self, name: str, default=None):
+        """The JSON at `name`, `default` if absent; a file that is not JSON is an
+        IntegrityError (503): the reports folder is this function's own."""
         try:
-            return json.loads(self.store.read(self.key(name)))
+            data = self.store.read(self.key(name))
         except ArtifactNotFound:
             return default
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise IntegrityError(f"the drift report file {name!r} is not JSON", where=self.url(name)) from None
 
     def write(self, name: str, data: bytes | str) -> None:
         self.store.write(self.key(name), data.encode() if isinstance(data, str) else data)
@@ -86,7 +94,9 @@ def run(settings, body: dict | None) -> dict:
         raise InvalidRequest("source is required (or set DRIFT_SOURCE)",
                              details=[{"field": "source", "problem": "missing"}])
     start, end = parse_window(source, body.get("start"), body.get("end"))
-    kwargs = {"project": settings.google_cloud_project}
+    if body.get("source"):  # a caller's location, confined; DRIFT_SOURCE is the deployment's own
+        source = check_location(source, settings, "source")
+    kwargs = {"project": settings.google_cloud_project, "id_salt": settings.applicant_id_salt}
     store = open_store(settings.model_store, read_timeout_s=settings.store_read_timeout_s,
                        read_deadline_s=settings.store_read_deadline_s)
     try:
@@ -141,10 +151,12 @@ def latest(settings, window: str | None = None, report: str | None = None) -> tu
     """(the report named `report` (`<window>/<source>`, as the index links it), else the newest
     of `window`, else the newest of all; and the index). ArtifactNotFound if there is none.
     Only reports in the index are read: a request never names a path."""
+    if window is not None:
+        check_window_name(window)
     reports = Reports(settings)
     index = reports.read_json(INDEX_JSON, [])
     if not index:
-        raise ArtifactNotFound(f"no drift reports yet in {reports.url('')}")
+        raise ArtifactNotFound("no drift reports yet", where=reports.url(""))
     if report is not None:
         entries = [e for e in index if report_key(e) == report]
         wanted = f"report {report!r}"
@@ -156,7 +168,7 @@ def latest(settings, window: str | None = None, report: str | None = None) -> tu
         entries, wanted = index, "the latest report"
     found = reports.read_json(f"{report_key(entries[0])}/report.json") if entries else None
     if found is None:
-        raise ArtifactNotFound(f"no drift report for {wanted} in {reports.url('')}")
+        raise ArtifactNotFound(f"no drift report for {wanted}", where=reports.url(""))
     return found, index
 
 

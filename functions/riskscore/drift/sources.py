@@ -42,6 +42,7 @@ COMMON = ("time", "model_version", "applicant_id_hash", "pd", "score", "rating")
 CHALLENGER = ("challenger_version", "challenger_pd", "challenger_score", "challenger_rating")
 _CHALLENGER_TYPES = ("string", "float64", "float64", "string")
 _PARTITION = re.compile(r"run_date=(\d{4}-\d{2}-\d{2})")
+_TABLE = re.compile(r"[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+")
 BATCH_ROWS = 65_536
 
 
@@ -68,24 +69,37 @@ def window_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 def partition_date(uri: str) -> date | None:
     """The run date of a source naming one batch-output partition (`…/run_date=2026-11-21/`)."""
     found = _PARTITION.findall(uri)
-    return date.fromisoformat(found[-1]) if found else None
+    try:
+        return date.fromisoformat(found[-1]) if found else None
+    except ValueError:  # run_date=2026-13-45 names no day: not a partition
+        return None
 
 
-def open_source(uri: str, *, project: str | None = None):
-    """The source for `uri` (see the module docstring); InputNotFound if a local path is absent."""
+def open_source(uri: str, *, project: str | None = None, id_salt: str | None = None):
+    """The source for `uri` (see the module docstring); InputNotFound if a local path is absent
+    or unreadable (one answer for both). Ids of batch outputs are hashed with `id_salt` like
+    the prediction log's; without a salt they are dropped."""
     if not uri or not isinstance(uri, str):
         raise InputNotFound("no source given: pass \"source\" or set DRIFT_SOURCE")
+    salt = id_salt.encode() if id_salt else None
     if uri.startswith("bq://"):
-        return BigQuerySource(uri, project=project)
+        return BigQuerySource(uri, project=project, id_salt=salt)
     if uri.startswith("gs://"):
-        return BatchOutputSource(uri)
+        return BatchOutputSource(uri, id_salt=salt)
     if "://" in uri:
-        raise InvalidInput(f"source {uri!r}: unsupported scheme; use a local path, gs:// or bq://")
+        raise InvalidInput(f"source {uri[:200]!r}: unsupported scheme; use a local path, gs:// or bq://",
+                           details=[{"field": "source", "problem": "unsupported scheme"}])
     path = Path(uri)
-    if not path.exists():
-        raise InputNotFound(f"source {uri!r} does not exist")
-    if path.is_dir() or path.suffix == ".parquet":
-        return BatchOutputSource(uri)
+    try:
+        if path.is_dir() or path.suffix == ".parquet":
+            if not path.exists():
+                raise OSError
+            return BatchOutputSource(uri, id_salt=salt)
+        with open(path, "rb"):
+            pass
+    except (OSError, ValueError):
+        raise InputNotFound(f"source {uri[:200]!r} does not exist or cannot be read",
+                            details=[{"field": "source", "problem": "not found"}]) from None
     return JsonlLogSource(uri)
 
 
@@ -109,12 +123,13 @@ def _finish(batch, lo: datetime, hi: datetime):
     return batch
 
 
-def _hash_ids(values) -> list[str | None]:
-    """Batch outputs carry raw ids: shown hashed, like the prediction log's applicant_id_hash."""
-    return [None if v is None else hashlib.sha256(str(v).encode()).hexdigest() for v in values.to_pylist()]
+def _hash_ids(values, salt: bytes) -> list[str | None]:
+    """Batch outputs carry raw ids: shown hashed with the prediction log's salt and scheme, so
+    one applicant has one hash in both, and no lookup table reverses it."""
+    return [None if v is None else hashlib.sha256(salt + str(v).encode()).hexdigest() for v in values.to_pylist()]
 
 
-def _normalize_batch_output(batch, columns: Columns, day: date | None):
+def _normalize_batch_output(batch, columns: Columns, day: date | None, salt: bytes | None = None):
     """A batch-output record batch (the columns of riskscore.batch.schema) -> the common columns."""
     pa = _pa()
     import pyarrow.compute as pc
@@ -140,8 +155,8 @@ def _normalize_batch_output(batch, columns: Columns, day: date | None):
         add("time", pa.nulls(n, pa.timestamp("us", tz="UTC")))
     add("model_version", pc.cast(batch.column("model_version"), pa.string()) if "model_version" in names
         else pa.nulls(n, pa.string()))
-    add("applicant_id_hash", pa.array(_hash_ids(batch.column(columns.id)), pa.string())
-        if columns.id and columns.id in names else pa.nulls(n, pa.string()))
+    add("applicant_id_hash", pa.array(_hash_ids(batch.column(columns.id), salt), pa.string())
+        if salt and columns.id and columns.id in names else pa.nulls(n, pa.string()))
     for name in ("pd", "score"):
         add(name, pc.cast(batch.column(name), pa.float64()) if name in names else pa.nulls(n, pa.float64()))
     add("rating", pc.cast(batch.column("rating"), pa.string()) if "rating" in names else pa.nulls(n, pa.string()))
@@ -159,20 +174,32 @@ def _normalize_batch_output(batch, columns: Columns, day: date | None):
     return pa.RecordBatch.from_arrays(arrays, names=fields)
 
 
-def _parquet_batches(handle, uri: str, columns: Columns, day: date | None):
+def _parquet_batches(handle, uri: str, columns: Columns, day: date | None, salt: bytes | None = None):
     import pyarrow.parquet as pq
 
+    pa = _pa()
     try:
         pf = pq.ParquetFile(handle)
-    except Exception as exc:  # noqa: BLE001 - any parse failure means "not a Parquet file"
-        raise InvalidInput(f"source {uri!r} is not a readable Parquet file: {exc}") from None
+    except Exception:  # noqa: BLE001 - any parse failure means "not a Parquet file"
+        raise InvalidInput(f"source file {uri!r} is not a readable Parquet file",
+                           details=[{"field": "source", "problem": "unreadable file"}]) from None
     wanted = set(COMMON) | set(CHALLENGER) | set(columns.features) | set(columns.protected) | {
         "scored_at", "run_date", columns.target, columns.id}
-    present = [n for n in pf.schema_arrow.names if n in wanted]
+    names = pf.schema_arrow.names
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidInput(f"source file {uri!r} has columns named twice: {', '.join(twice)[:200]}",
+                           details=[{"field": "source", "problem": "duplicate column names"}])
+    present = [n for n in names if n in wanted]
     if "pd" not in present:
-        raise InvalidInput(f"source {uri!r} has no 'pd' column: not a batch-scoring output")
-    for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=present):
-        yield _normalize_batch_output(batch, columns, day)
+        raise InvalidInput(f"source file {uri!r} has no 'pd' column: not a batch-scoring output",
+                           details=[{"field": "source", "problem": "no pd column"}])
+    try:
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=present):
+            yield _normalize_batch_output(batch, columns, day, salt)
+    except (pa.ArrowException, OSError) as exc:  # a damaged row group, a column of the wrong type
+        raise InvalidInput(f"source file {uri!r} cannot be read as a batch output ({type(exc).__name__})",
+                           details=[{"field": "source", "problem": "unreadable file"}]) from None
 
 
 # --------------------------------------------------------------------------- sources
@@ -219,11 +246,14 @@ class JsonlLogSource:
                     arrays.append(batch.column(columns.target))
                     names.append(columns.target)
                 yield _finish(pa.RecordBatch.from_arrays(arrays, names=names), lo, hi)
-        except (pa.ArrowInvalid, ValueError) as exc:
-            raise InvalidInput(f"source {self.uri!r} is not a readable prediction log (JSON lines): "
-                                   f"{exc}") from None
-        except OSError as exc:
-            raise InputNotFound(f"source {self.uri!r} cannot be opened: {exc}") from None
+        except (pa.ArrowException, ValueError) as exc:
+            row = re.search(r"\bin row (\d+)", str(exc))
+            where = f" (row {int(row.group(1)) + 1} of a block)" if row else ""
+            raise InvalidInput(f"source {self.uri[:200]!r} is not a readable prediction log (JSON lines){where}",
+                               details=[{"field": "source", "problem": "unreadable prediction log"}]) from None
+        except OSError:
+            raise InputNotFound(f"source {self.uri[:200]!r} does not exist or cannot be read",
+                                details=[{"field": "source", "problem": "not found"}]) from None
 
 
 class BatchOutputSource:
@@ -234,8 +264,8 @@ class BatchOutputSource:
     files, and GCS objects read in ranged 8 MiB requests), so both read storage one way; only
     the partitions inside the window are opened."""
 
-    def __init__(self, uri: str):
-        self.uri = uri
+    def __init__(self, uri: str, id_salt: bytes | None = None):
+        self.uri, self.salt = uri, id_salt
 
     def batches(self, columns: Columns, start: date, end: date) -> Iterator:
         from riskscore.io.files import files_at
@@ -249,7 +279,7 @@ class BatchOutputSource:
             if day is not None and not (start <= day <= end):
                 continue
             with opener() as fh:
-                for batch in _parquet_batches(fh, name, columns, day):
+                for batch in _parquet_batches(fh, name, columns, day, self.salt):
                     yield _finish(batch, lo, hi)
 
 
@@ -258,12 +288,14 @@ class BigQuerySource:
     batch scores table (`run_date`). The window is pushed into the query; results stream as
     Arrow batches (through the Storage Read API when a read client is available)."""
 
-    def __init__(self, uri: str, *, project=None):
+    def __init__(self, uri: str, *, project=None, id_salt: bytes | None = None):
         self.uri = uri
         self.table = uri[len("bq://"):]
-        if self.table.count(".") != 2:
-            raise InvalidInput(f"source {uri!r}: use bq://project.dataset.table")
-        self.project = project
+        # The id goes into SQL between backticks: only the characters a table id can have.
+        if not _TABLE.fullmatch(self.table):
+            raise InvalidInput(f"source {uri[:200]!r}: use bq://project.dataset.table",
+                               details=[{"field": "source", "problem": "malformed BigQuery table id"}])
+        self.project, self.salt = project, id_salt
 
     def batches(self, columns: Columns, start: date, end: date) -> Iterator:
         from google.api_core import exceptions as gexc
@@ -277,7 +309,9 @@ class BigQuerySource:
         except gexc.NotFound:
             raise InputNotFound(f"source {self.uri!r}: table not found") from None
         except gexc.GoogleAPIError as exc:
-            raise InvalidInput(f"source {self.uri!r} cannot be read: {exc}") from None
+            # BigQuery's message may quote a value of the table: its class and code only.
+            raise InvalidInput(f"source {self.uri!r} cannot be read ({type(exc).__name__} {getattr(exc, 'code', '')})",
+                               details=[{"field": "source", "problem": "unreadable table"}]) from None
         schema = {f.name: f for f in table.schema}
         lo, hi = window_bounds(start, end)
         if "jsonPayload" in schema:
@@ -295,9 +329,11 @@ class BigQuerySource:
                 if "jsonPayload" in schema:
                     yield batch
                 else:
-                    yield _normalize_batch_output(batch, columns, None)
+                    yield _normalize_batch_output(batch, columns, None, self.salt)
         except gexc.GoogleAPIError as exc:
-            raise InvalidInput(f"source {self.uri!r} cannot be read: {exc}") from None
+            # BigQuery's message may quote a value of the table: its class and code only.
+            raise InvalidInput(f"source {self.uri!r} cannot be read ({type(exc).__name__} {getattr(exc, 'code', '')})",
+                               details=[{"field": "source", "problem": "unreadable table"}]) from None
 
     def _sink_query(self, schema, columns: Columns, lo, hi):
         from google.cloud import bigquery

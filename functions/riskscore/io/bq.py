@@ -19,15 +19,29 @@ if TYPE_CHECKING:  # annotations only: no import at run time
     from google.cloud import bigquery
 
 
-def bigquery_client(project: str | None = None) -> "bigquery.Client":
-    """A `google.cloud.bigquery.Client` whose jobs run (and are billed) in `project`.
+def bigquery_client(project: str | None = None, *, credentials=None, client_options=None) -> "bigquery.Client":
+    """A `google.cloud.bigquery.Client` whose jobs run (and are billed) in `project`, its every
+    call bounded by the current deadlines (riskscore.io.deadlines).
 
     `project=None` takes the environment's default project (GOOGLE_CLOUD_PROJECT, or that of
-    Application Default Credentials); credentials always come from the environment (ADC).
+    Application Default Credentials); credentials come from the environment (ADC) unless given
+    (tests: anonymous credentials and an emulator's `client_options`).
     """
+    from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
-    return bigquery.Client(project=project)
+    from riskscore.io import deadlines
+
+    if credentials is None:
+        import os
+
+        credentials, default_project = deadlines.default_credentials(_SCOPES)
+        project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or default_project
+    http = deadlines.session(None if isinstance(credentials, AnonymousCredentials) else credentials)
+    return bigquery.Client(project=project, credentials=credentials, _http=http, client_options=client_options)
+
+
+_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
 
 def bigquery_read_client():

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from riskscore.errors import ArtifactNotFound, StoreUnavailable
 
-__all__ = ["GcsStore", "LocalStore", "Store", "open_store", "split_gs_uri", "storage_client"]
+__all__ = ["GcsStore", "LocalStore", "Store", "open_store", "split_gs_uri", "storage_client", "valid_key"]
 
 
 class Store(Protocol):
@@ -38,17 +38,19 @@ class LocalStore:
         self.uri = str(self.root)
 
     def _path(self, key: str) -> Path:
-        if key.startswith("/") or ".." in key.split("/"):
-            raise ValueError(f"store key must be relative without '..', got {key!r}")
+        if not valid_key(key):
+            raise ArtifactNotFound(f"{_shown(key)} is not a valid store key", where=self.uri)
         return self.root / key
 
     def read(self, key: str) -> bytes:
+        path = self._path(key)
         try:
-            return self._path(key).read_bytes()
-        except FileNotFoundError:
-            raise ArtifactNotFound(f"{key!r} not found in model store {self.uri}") from None
+            return path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ArtifactNotFound(f"{key!r} not found in the model store", where=self.uri) from None
         except OSError as exc:
-            raise StoreUnavailable(f"cannot read {key!r} from model store {self.uri}: {exc}") from exc
+            raise StoreUnavailable(f"cannot read {key!r} from the model store ({exc.strerror or type(exc).__name__})",
+                                   where=self.uri) from exc
 
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -65,13 +67,24 @@ class LocalStore:
             raise
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return valid_key(key) and self._path(key).is_file()
 
     def list_dirs(self, prefix: str) -> list[str]:
-        base = self._path(prefix) if prefix else self.root
+        base = self._path(prefix.strip("/")) if prefix.strip("/") else self.root
         if not base.is_dir():
             return []
         return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def valid_key(key: str) -> bool:
+    """A relative '/'-separated key without '.'/'..' parts, NUL, or a part over 255 bytes."""
+    parts = key.split("/")
+    return bool(key) and "\x00" not in key and not key.startswith("/") and all(
+        p not in ("", ".", "..") and len(p.encode("utf-8", "surrogatepass")) <= 255 for p in parts)
+
+
+def _shown(key: str) -> str:
+    return repr(key[:80] + ("…" if len(key) > 80 else ""))
 
 
 _LIBRARY_DEFAULT = object()  # "use google-cloud-storage's default", distinct from None
@@ -90,13 +103,22 @@ def split_gs_uri(uri: str) -> tuple[str, str]:
 _NO_BUCKET_METADATA = "DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA"
 
 
-def storage_client():
+def storage_client(limits=None):
     """The one google-cloud-storage client factory (honours STORAGE_EMULATOR_HOST); it makes no
-    request beyond the ones the caller asks for."""
+    request beyond the ones the caller asks for, and each is bounded by `limits` (default: the
+    job's current ones, riskscore.io.deadlines)."""
     from google.cloud import storage  # imported only when gs:// is used
 
+    from riskscore.io import deadlines
+
     os.environ.setdefault(_NO_BUCKET_METADATA, "true")
-    return storage.Client()
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return storage.Client(project="emulator", credentials=AnonymousCredentials(),
+                              _http=deadlines.session(limits=limits))
+    credentials, project = deadlines.default_credentials(("https://www.googleapis.com/auth/devstorage.read_write",))
+    return storage.Client(project=project, credentials=credentials, _http=deadlines.session(credentials, limits))
 
 
 class GcsStore:
@@ -114,7 +136,14 @@ class GcsStore:
             raise ValueError(f"GCS store URI needs a bucket: {uri!r}")
         self.uri = uri.rstrip("/")
         self.prefix = prefix.strip("/")
-        self._client = client or storage_client()
+        # The model store's own bounds, not a job's: its read timeout and retry deadline.
+        limits = None
+        if read_timeout is not None or read_retry is not _LIBRARY_DEFAULT:
+            from riskscore.io.deadlines import Limits
+
+            deadline = getattr(read_retry, "timeout", None) or 120.0
+            limits = Limits(min(read_timeout or 60.0, deadline), deadline)
+        self._client = client or storage_client(limits)
         self._bucket = self._client.bucket(bucket)
         self._read_kwargs = {}
         if read_timeout is not None:
@@ -123,6 +152,8 @@ class GcsStore:
             self._read_kwargs["retry"] = read_retry
 
     def _name(self, key: str) -> str:
+        if not valid_key(key):
+            raise ArtifactNotFound(f"{_shown(key)} is not a valid store key", where=self.uri)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def read(self, key: str) -> bytes:
@@ -131,18 +162,20 @@ class GcsStore:
         try:
             return self._bucket.blob(self._name(key)).download_as_bytes(**self._read_kwargs)
         except gexc.NotFound:
-            raise ArtifactNotFound(f"{key!r} not found in model store {self.uri}") from None
+            raise ArtifactNotFound(f"{key!r} not found in the model store", where=self.uri) from None
         except Exception as exc:  # transport errors, auth, 5xx: all mean "try again later"
-            raise StoreUnavailable(f"cannot read {key!r} from model store {self.uri}: {exc}") from exc
+            raise StoreUnavailable(f"cannot read {key!r} from the model store ({type(exc).__name__})",
+                                   where=f"{self.uri}: {exc}") from exc
 
     def write(self, key: str, data: bytes) -> None:
         self._bucket.blob(self._name(key)).upload_from_string(data)
 
     def exists(self, key: str) -> bool:
-        return self._bucket.blob(self._name(key)).exists()
+        return valid_key(key) and self._bucket.blob(self._name(key)).exists()
 
     def list_dirs(self, prefix: str) -> list[str]:
-        full = self._name(prefix).rstrip("/") + "/" if (prefix or self.prefix) else ""
+        full = (f"{self.prefix}/{prefix}" if self.prefix and prefix else self.prefix or prefix).rstrip("/") + "/" \
+            if (prefix or self.prefix) else ""
         it = self._client.list_blobs(self._bucket, prefix=full, delimiter="/")
         list(it)  # prefixes are filled in only once the pages are consumed
         return sorted(p[len(full):].rstrip("/") for p in it.prefixes)

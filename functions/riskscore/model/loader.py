@@ -22,7 +22,7 @@ def unavailable_on_error():
     try:
         yield
     except RiskScoreError as exc:
-        raise (exc if exc.status >= 500 else StoreUnavailable(exc.message)) from exc
+        raise (exc if exc.status >= 500 else StoreUnavailable(exc.message, where=exc.where)) from exc
 
 
 def model_store(settings: ScoreSettings) -> Store:

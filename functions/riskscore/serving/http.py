@@ -132,7 +132,8 @@ def error_response(exc: Exception, retry_after_s: float | None = None, request_i
         exc = RiskScoreError("internal error")
     headers = {}
     if exc.status == 503:
-        emit("ERROR", "service unavailable", error=exc.code, reason=exc.message, request_id=request_id)
+        emit("ERROR", "service unavailable", error=exc.code, reason=exc.message, where=exc.where,
+             request_id=request_id)
         if retry_after_s is not None:
             headers["Retry-After"] = str(max(1, int(round(retry_after_s))))
     if exc.status == 405 and allow:

@@ -110,9 +110,13 @@ def test_a_broken_incoming_file_is_logged_and_acknowledged(function_app, trained
     client.bucket(gcs_bucket).blob("incoming/junk.parquet").upload_from_string(b"not parquet at all")
     response = cloud_event(function_app(trained_store.path, target="batch_score_gcs"), gcs_bucket, "incoming/junk.parquet")
     assert response.status_code == 200  # retrying cannot fix the file
-    assert names(client, gcs_bucket) == ["incoming/junk.parquet"]
+    # Moved aside with its reason, so the event is acknowledged once and the file kept.
+    assert names(client, gcs_bucket) == ["quarantine/junk.parquet", "quarantine/junk.parquet.reason.json"]
+    reason = json.loads(client.bucket(gcs_bucket).blob("quarantine/junk.parquet.reason.json").download_as_bytes())
+    assert reason["error"] == "invalid_input" and reason["object"] == f"gs://{gcs_bucket}/incoming/junk.parquet"
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "batch event failed" in line]
-    assert logged and logged[0]["error"] == "invalid_input" and "junk.parquet" in logged[0]["reason"]
+    assert len(logged) == 1 and logged[0]["severity"] == "ERROR" and logged[0]["error"] == "invalid_input"
+    assert "junk.parquet" in logged[0]["reason"] and logged[0]["quarantined"].endswith("quarantine/junk.parquet")
 
 
 # --- BigQuery ----------------------------------------------------------------------------------
@@ -177,7 +181,9 @@ def test_staging_tables_go_to_the_staging_dataset_when_one_is_set(function_app, 
 def test_a_bigquery_query_is_an_input(function_app, trained_store, bq_for_batch, bq_dataset, bq_input, tmp_path):
     sql = f"SELECT * FROM `{bq_input}` WHERE revolving_utilization IS NOT NULL AND age < 60"
     expected = bq_rows(bq_for_batch, f"SELECT COUNT(*) AS n FROM ({sql})")["n"][0]
-    status, body = post(function_app(trained_store.path, "batch_score"), {"input": {"query": sql}, "output": str(tmp_path / "o"),
+    allowed = bq_input.rsplit(".", 1)[0]
+    status, body = post(function_app(trained_store.path, "batch_score", BATCH_QUERY_DATASETS=allowed),
+                        {"input": {"query": sql}, "output": str(tmp_path / "o"),
                                                         "run_date": RUN_DATE})
     assert status == 200, body
     assert body["rows_in"] == body["rows_scored"] == expected > 0

@@ -41,7 +41,7 @@ def fresh():
 
 @pytest.fixture
 def settings(store_path, tmp_path):
-    return DriftSettings(model_store=str(store_path), reports_dir=str(tmp_path / "reports"))
+    return DriftSettings(model_store=str(store_path), reports_dir=str(tmp_path / "reports"), local_root=str(tmp_path))
 
 
 def check_log(settings, tmp_path, df, name="log.jsonl", **body):
@@ -118,7 +118,7 @@ def test_a_tiny_window_is_insufficient_data_not_an_alarm(settings, tmp_path, fre
 def test_thresholds_come_from_the_spec(tmp_path, fresh):
     path = tmp_path / "models"
     dd.make_version(LocalStore(path), drift={"min_rows": 50, "psi_warning": 0.001, "psi_alert": 0.002})
-    settings = DriftSettings(model_store=str(path), reports_dir=str(tmp_path / "reports"))
+    settings = DriftSettings(model_store=str(path), reports_dir=str(tmp_path / "reports"), local_root=str(tmp_path))
     report = check_log(settings, tmp_path, fresh.head(200))
     assert report["status"] == "alert"  # any noise crosses such thresholds
 
@@ -311,7 +311,8 @@ def test_before_the_first_prediction_the_daily_check_answers_no_data_and_writes_
 
 
 @pytest.mark.parametrize("body, status, needle", [
-    ({"source": "/no/such/predictions.jsonl"}, 404, "/no/such/predictions.jsonl"),
+    ({"source": "/no/such/predictions.jsonl"}, 400, "outside the folder"),
+    ({"source": "NOSUCH"}, 404, "does not exist or cannot be read"),
     ({"source": "bogus://x"}, 422, "bogus://x"),
     ({"source": "GARBAGE", "start": "2026-11-20"}, 422, "GARBAGE"),
     ({"source": "x.jsonl", "start": "20-11-2026"}, 400, "start"),
@@ -325,6 +326,8 @@ def test_bad_requests_are_4xx_naming_the_problem(client, tmp_path, body, status,
         garbage.write_text("this is not json\n{also not}\n")
         body = dict(body, source=str(garbage))
         needle = str(garbage)
+    if body.get("source") == "NOSUCH":
+        body = dict(body, source=str(tmp_path / "no-such.jsonl"))
     resp = client.post("/", json=body)
     assert resp.status_code == status, resp.get_json()
     assert needle in resp.get_json()["message"]
@@ -399,7 +402,7 @@ def test_bigquery_sink_source_and_drift_reports_table(bq_for_batch, bq_dataset, 
             F("outputs", "RECORD", fields=[F("pd", "FLOAT"), F("score", "FLOAT"), F("rating", "STRING")])])]))
     client.load_table_from_file(buf, sink, job_config=bigquery.LoadJobConfig(
         source_format=bigquery.SourceFormat.PARQUET)).result()
-    settings = DriftSettings(model_store=str(store_path), reports_dir=str(tmp_path / "reports"),
+    settings = DriftSettings(model_store=str(store_path), reports_dir=str(tmp_path / "reports"), local_root=str(tmp_path),
                              drift_reports_table=f"bq://{bq_emulator.project}.{bq_dataset}.drift_reports")
     report = run(settings, {"source": f"bq://{sink}", "start": "2026-11-20"})
     assert report["rows"] == 1500 and report["drifted_features"] == ["age"]
@@ -466,4 +469,5 @@ def test_drift_settings_from_the_environment(var, value, field, expected):
 def test_drift_settings_are_exactly_the_contracts_variables():
     assert {n.upper() for n in DriftSettings.model_fields} == {
         "MODEL_STORE", "MODEL_NAME", "STORE_READ_TIMEOUT_S", "STORE_READ_DEADLINE_S", "GOOGLE_CLOUD_PROJECT",
-        "MAX_BODY_BYTES", "DRIFT_SOURCE", "REPORTS_DIR", "DRIFT_REPORTS_TABLE", "MODEL_CHALLENGER_VERSION"}
+        "MAX_BODY_BYTES", "DRIFT_SOURCE", "REPORTS_DIR", "DRIFT_REPORTS_TABLE", "MODEL_CHALLENGER_VERSION",
+        "SERVICE_TIMEOUT_S", "SERVICE_DEADLINE_S", "ALLOWED_BUCKETS", "LOCAL_ROOT", "APPLICANT_ID_SALT"}

@@ -14,7 +14,7 @@ from riskscore.settings import BatchSettings, DriftSettings
 
 @pytest.fixture
 def settings(trained_store, tmp_path):
-    return DriftSettings(model_store=str(trained_store.path), reports_dir=str(tmp_path / "reports"))
+    return DriftSettings(model_store=str(trained_store.path), reports_dir=str(tmp_path / "reports"), local_root=str(tmp_path))
 
 
 def test_on_the_score_functions_prediction_log(trained_store, small_data, settings, tmp_path):

@@ -56,7 +56,7 @@ def test_write_read_round_trip(store):
 
 
 def test_read_missing_raises_artifact_not_found(store):
-    with pytest.raises(ArtifactNotFound, match=r"'nope/missing\.json' not found in model store"):
+    with pytest.raises(ArtifactNotFound, match=r"'nope/missing\.json' not found in the model store"):
         store.read("nope/missing.json")
 
 
@@ -123,10 +123,49 @@ def test_publish_same_version_twice_raises(store):
 def test_tampered_file_raises_integrity_error(store):
     publish(store, "v1")
     store.write(f"{MODEL}/v1/model.onnx", b"evil bytes")
-    with pytest.raises(IntegrityError, match=r"pd/v1/model\.onnx: sha256 .* differs"):
+    with pytest.raises(IntegrityError, match=r"version 'v1': model\.onnx has sha256 .*, not .* as its manifest\.json records"):
         bundle.load(store, MODEL, "v1")
-    with pytest.raises(IntegrityError, match=r"pd/v1/model\.onnx"):
+    with pytest.raises(IntegrityError, match=r"version 'v1': model\.onnx"):
         bundle.load(store, MODEL)
+
+
+def test_a_pinned_version_is_checked_against_the_pointer_too(store):
+    """A manifest re-hashed to match edited files: pinned by name, it still differs from the
+    sha256 current.json records for that version."""
+    publish(store, "v1")
+    manifest = json.loads(store.read(f"{MODEL}/v1/manifest.json"))
+    store.write(f"{MODEL}/v1/model.onnx", b"evil bytes")
+    manifest["files"]["model.onnx"]["sha256"] = bundle.sha256(b"evil bytes")
+    store.write(f"{MODEL}/v1/manifest.json", bundle.dumps(manifest))
+    with pytest.raises(IntegrityError, match=r"version 'v1': manifest\.json has sha256 .* as current\.json records"):
+        bundle.load(store, MODEL, "v1")
+
+
+@pytest.mark.parametrize("key, data", [
+    ("current.json", b"not json {"), ("current.json", b"[1, 2]"), ("current.json", b'{"version": ".."}'),
+    ("v1/manifest.json", b"\xff\xfe garbage"), ("v1/drift_baseline.json", b"<html>"),
+])
+def test_a_pointer_manifest_or_baseline_that_is_not_json_is_an_integrity_error(store, key, data):
+    publish(store, "v1")
+    if key == "v1/drift_baseline.json":  # published and listed, but not JSON: the hash matches
+        files = {"model.onnx": b"onnx", "drift_baseline.json": data}
+        store.write(f"{MODEL}/v1/manifest.json", b"")  # replaced below through a fresh version
+        bundle.publish(store, MODEL, "v2", files, {"metrics": {}}, make_current=True)
+        from riskscore.drift.check import Versions
+
+        with pytest.raises(IntegrityError, match=r"version 'v2': drift_baseline\.json is not a JSON object"):
+            Versions(store, MODEL).get("v2")
+        return
+    store.write(f"{MODEL}/{key}", data)
+    with pytest.raises(IntegrityError):
+        bundle.load(store, MODEL)
+
+
+@pytest.mark.parametrize("version", ["..", "../x", "a/b", "x" * 300, "", "v1\x00"])
+def test_a_version_that_is_no_folder_name_is_not_found(store, version):
+    publish(store, "v1")
+    with pytest.raises(ArtifactNotFound):
+        bundle.load(store, MODEL, version)
 
 
 def test_tampered_manifest_raises_integrity_error_via_pointer(store):
@@ -135,7 +174,7 @@ def test_tampered_manifest_raises_integrity_error_via_pointer(store):
     manifest["metrics"]["auc"] = 0.99  # files untouched, only the manifest
     store.write(f"{MODEL}/v1/manifest.json", bundle.dumps(manifest))
     with pytest.raises(IntegrityError,
-                       match=r"pd/v1/manifest\.json: sha256 .* recorded in current\.json"):
+                       match=r"version 'v1': manifest\.json has sha256 .* as current\.json records"):
         bundle.load(store, MODEL)
 
 
@@ -188,9 +227,10 @@ def test_unreachable_gcs_raises_store_unavailable(monkeypatch):
     store = GcsStore("gs://bucket/models", read_timeout=2.0,
                      read_retry=DEFAULT_RETRY.with_timeout(1.0).with_delay(initial=0.1, maximum=0.2))
     started = time.monotonic()
-    with pytest.raises(StoreUnavailable,
-                       match=r"cannot read 'pd/current\.json' from model store gs://bucket/models"):
+    with pytest.raises(StoreUnavailable, match=r"cannot read 'pd/current\.json' from the model store") as caught:
         store.read("pd/current.json")
+    # The location is logged (`where`), never answered.
+    assert "gs://bucket/models" not in caught.value.message and caught.value.where.startswith("gs://bucket/models")
     assert time.monotonic() - started < 5
     # bundle.load surfaces it unchanged (not as "no current version")
     with pytest.raises(StoreUnavailable):
