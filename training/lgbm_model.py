@@ -42,7 +42,9 @@ def lgb_params(params: dict, seed: int) -> dict:
            "lambda_l2": p.pop("reg_lambda", 0.0),
            "bagging_fraction": p.pop("subsample", 1.0), "bagging_freq": 1,
            "feature_fraction": p.pop("colsample_bytree", 1.0),
-           "max_bin": p.pop("max_bin", 255), "seed": seed, "deterministic": True, "num_threads": 2,
+           "max_bin": p.pop("max_bin", 255), "seed": seed, "deterministic": True,
+           # one thread: LightGBM's OpenMP pool spins badly on a shared host (~20 ms a call)
+           "num_threads": 1,
            "verbose": -1}
     p.pop("n_estimators", None)
     p.pop("early_stopping_rounds", None)
@@ -87,8 +89,8 @@ class LightGBMModel:
         """PD and log-odds from LightGBM itself; contributions from its own leaf assignment
         (`pred_leaf`) and the dumped trees' expected values along each path."""
         m = self.preprocessor_.transform(X)
-        logit = self.booster_.predict(m, raw_score=True, num_iteration=self.n_rounds_)
-        leaves = self.booster_.predict(m, pred_leaf=True, num_iteration=self.n_rounds_).reshape(len(X), -1)
+        logit = self.booster_.predict(m, raw_score=True, num_iteration=self.n_rounds_, num_threads=1)
+        leaves = self.booster_.predict(m, pred_leaf=True, num_iteration=self.n_rounds_, num_threads=1).reshape(len(X), -1)
         trees = self.trees()
         grouped = np.zeros((len(X), len(self.features)))
         groups = self.preprocessor_.column_groups_
