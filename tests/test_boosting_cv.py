@@ -37,7 +37,7 @@ def test_rounds_come_from_the_mean_curve(table, family):
     x, y, folds = table
     grid = boosting_grid(int(y.sum()))
     choice = choose_boosting(family, x, y, folds, (0, 0, 0, 0), seed=0, grid=grid)
-    checkpoints, aucs = curve(family, {k: v for k, v in choice.params.items() if k != "n_estimators"},
+    checkpoints, aucs, _ = curve(family, {k: v for k, v in choice.params.items() if k != "n_estimators"},
                               x, y, folds, (0, 0, 0, 0), seed=0)
     means = aucs.mean(axis=0)
     assert choice.params["n_estimators"] == checkpoints[int(np.argmax(means))]
@@ -54,11 +54,14 @@ def test_fold_auc_is_the_held_out_auc(table):
 
     x, y, folds = table
     params = boosting_grid(int(y.sum()))[0]
-    checkpoints, aucs = curve("xgboost", params, x, y, folds[:1], (0, 0, 0, 0), seed=0, max_rounds=30)
+    checkpoints, aucs, margins = curve("xgboost", params, x, y, folds[:1], (0, 0, 0, 0), seed=0, max_rounds=30)
     tr, te = folds[0]
-    booster = xgb.train({"objective": "binary:logistic", "tree_method": "hist", "eta": params["learning_rate"],
+    xgb_params = {"objective": "binary:logistic", "tree_method": "hist", "eta": params["learning_rate"],
                          "max_depth": params["max_depth"], "min_child_weight": params["min_child_weight"],
                          "lambda": params["reg_lambda"], "subsample": 0.8, "colsample_bytree": 0.8,
-                         "max_bin": 256, "monotone_constraints": "(0, 0, 0, 0)", "nthread": 1, "seed": 0},
-                        xgb.DMatrix(x[tr], label=y[tr]), num_boost_round=30)
+                         "max_bin": 256, "monotone_constraints": "(0, 0, 0, 0)", "nthread": 1, "seed": 0}
+    booster = xgb.train(xgb_params, xgb.DMatrix(x[tr], label=y[tr]), num_boost_round=30)
     assert aucs[0, -1] == pytest.approx(roc_auc_score(y[te], booster.predict(xgb.DMatrix(x[te]))))
+    # the kept log-odds are those of the best checkpoint's model
+    best = xgb.train(xgb_params, xgb.DMatrix(x[tr], label=y[tr]), num_boost_round=checkpoints[int(np.argmax(aucs[0]))])
+    np.testing.assert_allclose(margins[0], best.predict(xgb.DMatrix(x[te]), output_margin=True), atol=1e-5)

@@ -55,6 +55,7 @@ class BoostingChoice:
     mean_auc: float         # its mean held-out AUC at those rounds, over every fold
     fold_aucs: list[float]  # per fold, in the order of `folds`
     grid: list[dict]        # every grid point: params, rounds, mean_auc
+    fold_margins: list[np.ndarray]  # per fold: the held-out rows' log-odds at those rounds
 
     def record(self) -> dict:
         return {"grid": self.grid, "chosen": self.params, "mean_auc": self.mean_auc}
@@ -86,6 +87,17 @@ class _XGBoostFolds:
     def aucs(self) -> list[float]:
         return [roc_auc_score(y, m) for y, m in zip(self.y_test, self.sums)]
 
+    def margins(self) -> list[np.ndarray]:
+        """The held-out log-odds: the sums less the base margin counted once per extra call."""
+        from .onnx_graph import xgboost_base_score
+
+        extra = self.rounds // STEP - 1
+        out = []
+        for b, s in zip(self.boosters, self.sums):
+            base = xgboost_base_score(b)
+            out.append(s - extra * np.log(base / (1 - base)))
+        return out
+
 
 class _LightGBMFolds:
     def __init__(self, params: dict, matrix, y, folds, constraints, seed: int):
@@ -112,14 +124,18 @@ class _LightGBMFolds:
     def aucs(self) -> list[float]:
         return [roc_auc_score(y, m) for y, m in zip(self.y_test, self.sums)]
 
+    def margins(self) -> list[np.ndarray]:
+        return [s.copy() for s in self.sums]
+
 
 BACKENDS = {"xgboost": _XGBoostFolds, "lightgbm": _LightGBMFolds}
 
 
 def curve(family: str, params: dict, matrix, y, folds, constraints, seed: int,
-          max_rounds: int = MAX_ROUNDS, patience: int = PATIENCE) -> tuple[list[int], np.ndarray]:
-    """(checkpoints, AUC [folds, checkpoints]) boosting every fold in lockstep until the
-    mean over folds has not improved for `patience` rounds."""
+          max_rounds: int = MAX_ROUNDS, patience: int = PATIENCE) -> tuple[list[int], np.ndarray, list]:
+    """(checkpoints, AUC [folds, checkpoints], each fold's held-out log-odds at the best
+    checkpoint) boosting every fold in lockstep until the mean over folds has not improved
+    for `patience` rounds."""
     y = np.asarray(y)
     run = BACKENDS[family](params, matrix, y, folds, constraints, seed)
     checkpoints, aucs, best, best_at = [], [], -np.inf, 0
@@ -129,10 +145,10 @@ def curve(family: str, params: dict, matrix, y, folds, constraints, seed: int,
         aucs.append(run.aucs())
         mean = float(np.mean(aucs[-1]))
         if mean > best:
-            best, best_at = mean, checkpoints[-1]
+            best, best_at, margins = mean, checkpoints[-1], run.margins()
         elif checkpoints[-1] - best_at >= patience:
             break
-    return checkpoints, np.array(aucs).T
+    return checkpoints, np.array(aucs).T, margins
 
 
 def choose_boosting(family: str, matrix, y, folds, constraints, seed: int, grid: list[dict],
@@ -140,12 +156,12 @@ def choose_boosting(family: str, matrix, y, folds, constraints, seed: int, grid:
     """The grid point and round count with the best AUC averaged over every fold."""
     best, rows = None, []
     for params in grid:
-        checkpoints, aucs = curve(family, params, matrix, y, folds, constraints, seed)
+        checkpoints, aucs, margins = curve(family, params, matrix, y, folds, constraints, seed)
         means = aucs.mean(axis=0)
         i = int(np.argmax(means))
         rows.append({"params": params, "rounds": checkpoints[i], "mean_auc": float(means[i])})
         if log:
             log(f"    {family} grid {params}: {checkpoints[i]} rounds, mean AUC {means[i]:.4f}")
         if best is None or means[i] > best[0]:
-            best = (float(means[i]), {**params, "n_estimators": checkpoints[i]}, aucs[:, i].tolist())
-    return BoostingChoice(params=best[1], mean_auc=best[0], fold_aucs=best[2], grid=rows)
+            best = (float(means[i]), {**params, "n_estimators": checkpoints[i]}, aucs[:, i].tolist(), margins)
+    return BoostingChoice(params=best[1], mean_auc=best[0], fold_aucs=best[2], grid=rows, fold_margins=best[3])
