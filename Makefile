@@ -7,12 +7,12 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # The Dataflow pipeline (dataflow/) gets a virtualenv of its own too: apache-beam 2.77 requires
-# pyarrow<26, the functions pin 26.0.1. `make test` runs the Beam tests (tests/test_beam_*.py,
+# pyarrow<26, the functions pin 26.0.1. `make test` runs the Beam tests (tests/dataflow/test_beam_*.py,
 # skipped in .venv) in it; the Flex Template image installs the same dataflow/requirements.txt.
 BEAM_VENV ?= .venv-beam
 BEAM_PY := $(BEAM_VENV)/bin/python
 BEAM_STAMP := $(BEAM_VENV)/.installed
-BEAM_TESTS := $(wildcard tests/test_beam_*.py)
+BEAM_TESTS := $(wildcard tests/dataflow/test_beam_*.py)
 ROWS ?= 200000
 
 .PHONY: setup tools beam-setup test test-dataflow test-fast infra-check demo data train serve bench bench-dataflow clean

@@ -73,7 +73,8 @@ module "iam" {
   batch_incoming_folder  = module.storage.batch_incoming_folder
   batch_scored_folder    = module.storage.batch_scored_folder
   drift_reports_folder   = module.storage.drift_reports_folder
-  dataflow_folder        = module.storage.dataflow_folder
+  dataflow_bucket        = module.storage.dataflow_bucket
+  sources_bucket         = module.storage.sources_bucket
   templates_folder       = module.storage.templates_folder
   tables                 = module.bigquery.tables
   staging_dataset_id     = module.bigquery.staging_dataset_id
@@ -89,32 +90,34 @@ module "functions" {
   # and with a salt version to read.
   depends_on = [module.iam, module.secrets]
 
-  project_id               = var.project_id
-  region                   = var.region
-  name_prefix              = local.name_prefix
-  source_dir               = "${path.root}/functions"
-  source_bucket            = module.storage.sources_bucket
-  build_service_account_id = module.iam.ids["builder"]
-  service_account_emails   = module.iam.emails
-  model_bucket             = module.storage.model_bucket
-  model_name               = var.model_name
-  model_version            = var.model_version
-  batch_bucket             = module.storage.batch_bucket
-  drift_reports_folder     = module.storage.drift_reports_folder
-  tables                   = module.bigquery.tables
-  batch_staging_dataset    = "${var.project_id}.${module.bigquery.staging_dataset_id}"
-  predictions_table        = module.bigquery.predictions_table
-  salt_secret_id           = module.secrets.salt_secret_id
-  dataflow_min_rows        = var.dataflow_min_rows
-  dataflow_template        = module.dataflow.template_path
-  dataflow_temp_location   = module.dataflow.temp_location
-  dataflow_max_workers     = var.dataflow_max_workers
-  score_min_instances      = var.score_min_instances
-  score_max_instances      = var.score_max_instances
-  score_invoker_members    = var.score_invoker_members
-  jobs_ingress             = var.jobs_ingress
-  jobs_invoker_members     = var.jobs_invoker_members
-  labels                   = local.labels
+  project_id                  = var.project_id
+  region                      = var.region
+  name_prefix                 = local.name_prefix
+  source_dir                  = "${path.root}/functions"
+  source_bucket               = module.storage.sources_bucket
+  build_service_account_id    = module.iam.ids["builder"]
+  service_account_emails      = module.iam.emails
+  model_bucket                = module.storage.model_bucket
+  model_name                  = var.model_name
+  model_version               = var.model_version
+  batch_bucket                = module.storage.batch_bucket
+  drift_reports_folder        = module.storage.drift_reports_folder
+  tables                      = module.bigquery.tables
+  batch_staging_dataset       = "${var.project_id}.${module.bigquery.staging_dataset_id}"
+  predictions_table           = module.bigquery.predictions_table
+  salt_secret_id              = module.secrets.salt_secret_id
+  dataflow_min_rows           = var.dataflow_min_rows
+  batch_gcs_dataflow_min_rows = var.batch_gcs_dataflow_min_rows
+  deploy_service_account      = var.deploy_service_account
+  dataflow_template           = module.dataflow.template_path
+  dataflow_temp_location      = module.dataflow.temp_location
+  dataflow_max_workers        = var.dataflow_max_workers
+  score_min_instances         = var.score_min_instances
+  score_max_instances         = var.score_max_instances
+  score_invoker_members       = var.score_invoker_members
+  jobs_ingress                = var.jobs_ingress
+  jobs_invoker_members        = var.jobs_invoker_members
+  labels                      = local.labels
 }
 
 module "training" {
@@ -125,6 +128,7 @@ module "training" {
   region                = var.region
   name_prefix           = local.name_prefix
   image_tag             = var.training_image_tag
+  spec_path             = var.model_spec
   service_account_email = module.iam.emails["training"]
   training_data_table   = var.training_data_table
   model_bucket          = module.storage.model_bucket
@@ -145,8 +149,8 @@ module "dataflow" {
   metadata_json                   = file("${path.root}/dataflow/metadata.json")
   model_bucket                    = module.storage.model_bucket
   model_name                      = var.model_name
-  batch_bucket                    = module.storage.batch_bucket
-  dataflow_folder                 = module.storage.dataflow_folder
+  dataflow_bucket                 = module.storage.dataflow_bucket
+  staging_dataset                 = "${var.project_id}.${module.bigquery.staging_dataset_id}"
   service_account_email           = module.iam.emails["dataflow"]
   scheduler_service_account_email = module.iam.emails["scheduler"]
   max_workers                     = var.dataflow_max_workers
@@ -182,7 +186,8 @@ module "scheduler" {
 }
 
 module "monitoring" {
-  source = "./infra/monitoring"
+  source     = "./infra/monitoring"
+  depends_on = [module.services]
 
   project_id                = var.project_id
   name_prefix               = local.name_prefix
@@ -193,4 +198,6 @@ module "monitoring" {
   alert_email               = var.alert_email
   score_5xx_ratio_threshold = var.score_5xx_ratio_threshold
   score_p95_latency_ms      = var.score_p95_latency_ms
+  model_name                = var.model_name
+  environment               = var.environment
 }

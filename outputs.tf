@@ -4,11 +4,12 @@ output "function_urls" {
 }
 
 output "buckets" {
-  description = "Bucket names: model store, function sources, batch (incoming/ and scored/)."
+  description = "Bucket names: model store, function sources, batch (incoming/ and scored/), Dataflow's temporary files."
   value = {
-    model   = module.storage.model_bucket
-    sources = module.storage.sources_bucket
-    batch   = module.storage.batch_bucket
+    model    = module.storage.model_bucket
+    sources  = module.storage.sources_bucket
+    batch    = module.storage.batch_bucket
+    dataflow = module.storage.dataflow_bucket
   }
 }
 
@@ -54,5 +55,14 @@ output "dataflow" {
     image         = module.dataflow.image
     temp_location = module.dataflow.temp_location
     rescore_job   = module.dataflow.rescore_job_name
+  }
+}
+
+output "model" {
+  description = "The model the stack trains and serves (model_name, model_spec) and the region of its jobs."
+  value = {
+    name   = var.model_name
+    spec   = var.model_spec
+    region = var.region
   }
 }

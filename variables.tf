@@ -28,8 +28,14 @@ variable "environment" {
 
 variable "model_name" {
   type        = string
-  description = "Model the functions serve (the spec's name)."
+  description = "Model the functions serve, Dataflow scores and the alerts name: the `name` in model_spec."
   default     = "credit_default"
+}
+
+variable "model_spec" {
+  type        = string
+  description = "Spec the training job trains: a path inside the training image (training/specs/NAME.yaml) or a gs://BUCKET/OBJECT URI readable by the training identity (e.g. in the model bucket)."
+  default     = "training/specs/credit_default.yaml"
 }
 
 variable "model_version" {
@@ -105,8 +111,7 @@ variable "training_data_table" {
 
 variable "training_image_tag" {
   type        = string
-  description = "Tag of the training image (cloudbuild.yaml builds and pushes it, tagged with the commit's short SHA)."
-  default     = "latest"
+  description = "Tag of the training image: cloudbuild.yaml sets its build id; by hand, the tag you pushed, kept in terraform.tfvars so every apply keeps it."
 }
 
 variable "time_zone" {
@@ -166,13 +171,32 @@ variable "protect_data" {
 variable "dataflow_min_rows" {
   type        = number
   description = "batch_score sends inputs of more rows than this (table metadata, file sizes) to Dataflow; see docs/benchmarks.md, sizing."
-  default     = 50000000
+  default     = 25000000
+  validation {
+    condition     = var.dataflow_min_rows > 0
+    error_message = "dataflow_min_rows must be positive."
+  }
+}
+
+variable "batch_gcs_dataflow_min_rows" {
+  type        = number
+  description = "batch_score_gcs sends files of more rows than this to Dataflow. Its timeout is 540 s: at 100M rows an hour, 5M rows take about 180 s, a third of it (docs/benchmarks.md, sizing)."
+  default     = 5000000
+  validation {
+    condition     = var.batch_gcs_dataflow_min_rows > 0
+    error_message = "batch_gcs_dataflow_min_rows must be positive."
+  }
+}
+
+variable "deploy_service_account" {
+  type        = string
+  description = "Email of the deploy identity (Cloud Build's deploy build): made an invoker of score, beside score_invoker_members, for the smoke test. Empty: none."
+  default     = ""
 }
 
 variable "dataflow_image_tag" {
   type        = string
-  description = "Tag of the Dataflow template image (cloudbuild.yaml sets the build id)."
-  default     = "latest"
+  description = "Tag of the Dataflow template image: cloudbuild.yaml sets its build id; by hand, the tag you pushed, kept in terraform.tfvars."
 }
 
 variable "dataflow_max_workers" {

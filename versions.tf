@@ -19,6 +19,11 @@ terraform {
       source  = "hashicorp/random"
       version = "~> 3.7.0"
     }
+    # time_sleep: the pause after the service agents' grants (infra/iam).
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.13.0"
+    }
   }
 
   # State in a GCS bucket (versioned, created once by hand; see README "Deploy to Google Cloud"):

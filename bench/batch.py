@@ -49,7 +49,7 @@ def make_data(path: Path, rows: int) -> None:
     code = f"""
 import sys; sys.path.insert(0, {str(ROOT)!r})
 import pyarrow as pa, pyarrow.parquet as pq
-from training.synthetic import generate
+from training.data.synthetic import generate
 writer, left, k = None, {rows}, 0
 while left:
     n = min(left, 1_000_000)
@@ -105,18 +105,18 @@ import json, sys, time
 from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, {root!r}); sys.path.insert(0, {root!r} + '/functions')
 import numpy as np, pandas as pd, onnxruntime as ort, pyarrow.parquet as pq, xgboost as xgb
-from training.spec import load_spec, check_data
-from training.split import split_frame
-from training.pd_family import boosting_params
-from training.pd_model import PDModel
-from training.preprocess import onnx_inputs
+from training.data.spec import load_spec, check_data
+from training.data.split import split_frame
+from training.models.pd.booster import PDModel
+from training.models.pd.family import boosting_params
+from training.onnx.run import onnx_inputs
 spec = load_spec({root!r} + '/training/specs/credit_default.yaml')
 df = check_data(spec, pd.read_parquet({train!r}))
 parts = split_frame(df, spec.target, spec.split.valid_fraction, spec.split.test_fraction, date=spec.date, seed=spec.split.seed)
 y = {{k: v[spec.target].to_numpy() for k, v in parts.items()}}
 # The product's XGBoost candidate in the large regime, as training fits it.
 model = PDModel(spec.features, boosting_params(spec, 'large'), seed=spec.split.seed).fit(parts['train'], y['train'], parts['valid'], y['valid'])
-graph, _ = model.to_onnx(spec.scaling)
+graph = model.to_onnx(spec.scaling)
 X = pq.read_table({data!r}).slice(0, {rows}).to_pandas()
 feeds = onnx_inputs(X, spec.features)
 matrix = model.preprocessor_.transform(X)
@@ -150,7 +150,7 @@ def pd_only(work: Path, data: Path, rows: int) -> dict:
 
 
 def bigquery(work: Path, data: Path, rows: int) -> dict:
-    """BigQuery -> BigQuery through the emulator (started as tests/conftest.py starts it)."""
+    """BigQuery -> BigQuery through the emulator (started as tests/support/emulators.py starts it)."""
     sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(ROOT / "functions"))
     import conftest  # the emulator's offline start lives there, once
@@ -159,7 +159,7 @@ def bigquery(work: Path, data: Path, rows: int) -> dict:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery as bqlib
 
-    import riskscore.bq
+    import riskscore.io.bq
     from riskscore.batch.model import PinnedModels
     from riskscore.batch.run import run
     from riskscore.settings import BatchSettings
@@ -178,10 +178,10 @@ def bigquery(work: Path, data: Path, rows: int) -> dict:
             return bqlib.Client(project="test-project", credentials=AnonymousCredentials(),
                                 client_options=ClientOptions(api_endpoint=f"http://127.0.0.1:{rest}"))
 
-        riskscore.bq.bigquery_client = lambda project=None: client()
+        riskscore.io.bq.bigquery_client = lambda project=None: client()
         # No 4 MiB cap on a message (the emulator sends large pages; Google's transport sets -1 too).
         channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}", options=[("grpc.max_receive_message_length", -1)])
-        riskscore.bq.bigquery_read_client = lambda: BigQueryReadClient(
+        riskscore.io.bq.bigquery_read_client = lambda: BigQueryReadClient(
             transport=BigQueryReadGrpcTransport(channel=channel))
         client().create_dataset("test-project.bench")
         table = pq.read_table(data).slice(0, rows).drop_columns(["application_date"])

@@ -6,7 +6,7 @@ Both graphs take the same raw columns through the same preprocessing (skl2onnx's
 IsolationForest conversion is spliced after it exactly as the product splices converters), run
 on one-thread sessions as the functions do, alternated within one run; the figure is the ratio
 of their median times. It also reports the rows on which the converter's flag differs from
-scikit-learn's (the exactness shortfall, tests/test_converter_shortfalls.py).
+scikit-learn's (the exactness shortfall, tests/training/onnx/test_converters.py).
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
 
-from training.anomaly import AnomalyModel  # noqa: E402
-from training.converters import sklearn_parts  # noqa: E402
-from training.onnx_graph import make_model  # noqa: E402
-from training.preprocess import RawPreprocessor, onnx_inputs  # noqa: E402
-from training.spec import load_spec  # noqa: E402
-from training.synthetic import generate  # noqa: E402
+from training.data.spec import load_spec  # noqa: E402
+from training.data.synthetic import generate  # noqa: E402
+from training.models.anomaly import AnomalyModel  # noqa: E402
+from training.onnx.converters import sklearn_parts  # noqa: E402
+from training.onnx.graph import make_model  # noqa: E402
+from training.onnx.preprocess import RawPreprocessor  # noqa: E402
+from training.onnx.run import onnx_inputs  # noqa: E402
 
 
 def session(model) -> ort.InferenceSession:

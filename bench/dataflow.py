@@ -37,9 +37,9 @@ def prepare(work: Path) -> Path:
     if not store.exists():
         code = f"""
 import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'functions')!r}]
-from riskscore.store import LocalStore
-from training.spec import load_spec
-from training.synthetic import generate
+from riskscore.io.store import LocalStore
+from training.data.spec import load_spec
+from training.data.synthetic import generate
 from training.train import train
 spec = load_spec({str(ROOT / 'training' / 'specs' / 'credit_default.yaml')!r})
 train(spec, generate(50_000, 7), LocalStore({str(store)!r}), log=lambda *a, **k: None)

@@ -7,7 +7,7 @@ synthetic generator, and a prediction log of `--rows` fresh rows written exactly
 writes it (features, outputs with four reason codes, one day). Then, side by side in one run:
 
 1. read only: the prediction log parsed into Arrow record batches (the floor: JSON parsing);
-2. the full drift check (`riskscore.drift_report.run`): read + bins, tests, backtest-free
+2. the full drift check (`riskscore.drift.report.run`): read + bins, tests, backtest-free
    report, page, index, warehouse row;
 3. the same check over a batch output (Parquet, outputs and outcomes, with the backtest).
 
@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 import drift_data as dd  # noqa: E402
-from riskscore.drift_report import run  # noqa: E402
-from riskscore.drift_sources import Columns, open_source  # noqa: E402
+from riskscore.drift.report import run  # noqa: E402
+from riskscore.drift.sources import Columns, open_source  # noqa: E402
 from riskscore.settings import DriftSettings  # noqa: E402
-from riskscore.store import LocalStore  # noqa: E402
+from riskscore.io.store import LocalStore  # noqa: E402
 
 REASON_TEXT = ("Number of payments 30-59 days late in the last two years: 1, which raises the estimated "
                "risk of default")

@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))
 
-from riskscore.scorer import Scorer  # noqa: E402
+from riskscore.model.scorer import Scorer  # noqa: E402
 from riskscore.settings import ScoreSettings  # noqa: E402
 
 EXAMPLES = [
@@ -38,9 +38,9 @@ def ensure_store(path: str | None) -> str:
     if path:
         return path
     sys.path.insert(0, str(ROOT))
-    from riskscore.store import LocalStore
-    from training.spec import load_spec
-    from training.synthetic import generate
+    from riskscore.io.store import LocalStore
+    from training.data.spec import load_spec
+    from training.data.synthetic import generate
     from training.train import train
 
     tmp = tempfile.mkdtemp()

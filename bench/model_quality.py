@@ -48,8 +48,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from riskscore import bundle  # noqa: E402
-from riskscore.store import LocalStore  # noqa: E402
+from riskscore.contract import bundle  # noqa: E402
+from riskscore.io.store import LocalStore  # noqa: E402
 from sklearn.compose import ColumnTransformer  # noqa: E402
 from sklearn.impute import SimpleImputer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
@@ -58,8 +58,8 @@ from sklearn.model_selection import StratifiedKFold  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 from training.cli import main as cli_main  # noqa: E402
-from training.pd_model import run_onnx  # noqa: E402
-from training.spec import check_data, load_spec  # noqa: E402
+from training.data.spec import check_data, load_spec  # noqa: E402
+from training.onnx.run import run_onnx  # noqa: E402
 
 
 def credit_data() -> pd.DataFrame:

@@ -23,10 +23,10 @@ sys.path.insert(0, str(ROOT / "bench" / "alternative"))
 
 import pandas as pd  # noqa: E402
 
-from riskscore.store import LocalStore  # noqa: E402
+from riskscore.io.store import LocalStore  # noqa: E402
 from train_alternative import train_alternative  # noqa: E402
-from training.spec import load_spec  # noqa: E402
-from training.synthetic import generate  # noqa: E402
+from training.data.spec import load_spec  # noqa: E402
+from training.data.synthetic import generate  # noqa: E402
 from training.train import train  # noqa: E402
 
 SPEC = ROOT / "training" / "specs" / "credit_default.yaml"

@@ -399,16 +399,16 @@ STEPS = {
 
 # The model load of ours taken apart, in a fresh interpreter with onnxruntime imported, step
 # by step as the served load runs them: the per-request graphs combined into one session
-# (riskscore.graphs), the on-demand embedding in its own.
+# (riskscore.model.graphs), the on-demand embedding in its own.
 LOAD_DETAIL = """
 import json, time
 import onnxruntime
-from riskscore import bundle
-from riskscore.request import request_model
-from riskscore.schema import FeatureSpec, ScalingSpec
-from riskscore.scorer import ON_DEMAND, build_session, combined_graph
+from riskscore.contract import bundle
+from riskscore.contract.request import request_model
+from riskscore.contract.schema import FeatureSpec, ScalingSpec
+from riskscore.model.sessions import ON_DEMAND, build_session, combined_graph
 from riskscore.settings import ScoreSettings
-from riskscore.store import open_store
+from riskscore.io.store import open_store
 out = []
 def timed(name, fn):
     t = time.perf_counter(); value = fn(); out.append({"step": name, "s": time.perf_counter() - t}); return value

@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from riskscore.store import LocalStore  # noqa: E402
-from training.spec import load_spec  # noqa: E402
-from training.synthetic import generate  # noqa: E402
+from riskscore.io.store import LocalStore  # noqa: E402
+from training.data.spec import load_spec  # noqa: E402
+from training.data.synthetic import generate  # noqa: E402
 from training.train import train  # noqa: E402
 
 TARGET_S = 180.0

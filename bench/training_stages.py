@@ -23,11 +23,11 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=160_000)
     args = parser.parse_args()
     sys.path[:0] = [args.root, f"{args.root}/functions"]
-    from training.embedding import EmbeddingModel
-    from training.preprocess import RawPreprocessor
-    from training.segments import SegmentModel
-    from training.spec import load_spec
-    from training.synthetic import generate
+    from training.data.spec import load_spec
+    from training.data.synthetic import generate
+    from training.models.embedding import EmbeddingModel
+    from training.models.segments import SegmentModel
+    from training.onnx.preprocess import RawPreprocessor
 
     features = load_spec(f"{args.root}/training/specs/credit_default.yaml").features
     df = generate(args.rows, 7)

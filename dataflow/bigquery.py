@@ -2,7 +2,7 @@
 in parallel by the workers as Arrow record batches.
 
 A table is read directly (only the model's columns); a query runs once at launch and its result
-table is read the same way. Clients come from `riskscore.bq`, as in batch_score.
+table is read the same way. Clients come from `riskscore.io.bq`, as in batch_score.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from riskscore import bq
+from riskscore.io import bq
 from riskscore.batch.columns import InputColumns
 from riskscore.batch.sources import Source, bq_input_errors
 

@@ -1,7 +1,7 @@
 """Files by name, local or `gs://`, as pyarrow file objects: what the workers read and stage.
 
 GCS goes through the same google-cloud-storage client as `batch_score`
-(`riskscore.batch.sources.storage_client`, which honours STORAGE_EMULATOR_HOST).
+(`riskscore.io.files.storage_client`, which honours STORAGE_EMULATOR_HOST).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pyarrow as pa
 
 
 def _blob(uri: str):
-    from riskscore.batch.sources import storage_client
-    from riskscore.store import split_gs_uri
+    from riskscore.io.files import storage_client
+    from riskscore.io.store import split_gs_uri
 
     bucket, name = split_gs_uri(uri)
     return storage_client().bucket(bucket).blob(name)
@@ -22,7 +22,7 @@ def _blob(uri: str):
 
 def open_read(name: str):
     """A readable, seekable pyarrow file for a local path or gs:// URI: batch_score's reader."""
-    from riskscore.batch.sources import open_file
+    from riskscore.io.files import open_file
 
     return open_file(name)
 
@@ -53,8 +53,8 @@ def join(prefix: str, *parts: str) -> str:
 def delete_prefix(prefix: str) -> None:
     """Remove everything under `prefix` (a folder, or gs://bucket/prefix/); absent is fine."""
     if prefix.startswith("gs://"):
-        from riskscore.batch.sources import storage_client
-        from riskscore.store import split_gs_uri
+        from riskscore.io.files import storage_client
+        from riskscore.io.store import split_gs_uri
 
         bucket, name = split_gs_uri(prefix)
         client = storage_client()

@@ -1,5 +1,5 @@
 """RunInference's ModelHandler for a model bundle: loaded once per worker process from the model
-store (every sha256 verified by `riskscore.bundle.load`), the version pinned at launch, and
+store (every sha256 verified by `riskscore.contract.bundle.load`), the version pinned at launch, and
 batches scored by `batch_score`'s own code (`riskscore.batch.run.BatchScorer`, which calls the
 one vectorized scoring core).
 
@@ -38,19 +38,14 @@ class BundleModelHandler(ModelHandler[pa.RecordBatch, PredictionResult, Any]):
 
     def load_model(self):
         """The verified bundle as a BatchScorer; Beam calls this once per worker process."""
-        from riskscore import bundle
         from riskscore.batch.run import BatchScorer
-        from riskscore.scorer import Model
+        from riskscore.model.loader import load_model
         from riskscore.settings import BatchSettings
-        from riskscore.store import open_store
 
         settings = BatchSettings(model_store=self.model_store, model_name=self.model_name,
                                  model_version=self.model_version,
                                  ort_intra_op_threads=self.ort_intra_op_threads, ort_inter_op_threads=1)
-        store = open_store(self.model_store, read_timeout_s=settings.store_read_timeout_s,
-                           read_deadline_s=settings.store_read_deadline_s)
-        loaded = bundle.load(store, self.model_name, self.model_version)  # raises on any sha256 mismatch
-        return BatchScorer(Model(loaded.manifest, loaded.files, settings), self.run_date, self.scored_at)
+        return BatchScorer(load_model(settings), self.run_date, self.scored_at)  # every sha256 verified
 
     def run_inference(self, batch: Sequence[pa.RecordBatch], model, inference_args: Optional[dict] = None
                       ) -> Iterable[PredictionResult]:

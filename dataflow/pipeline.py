@@ -48,19 +48,14 @@ class Job:
 def launch_job(source, destination: str, run_date: date, settings, temp_location: str | None = None,
                chunk_rows: int | None = None, max_batch_chunks: int = 4) -> Job:
     """Pin the version (MODEL_VERSION or current.json now), check input and output; a Job."""
-    from riskscore import bundle
     from riskscore.batch.sinks import parse_destination
-    from riskscore.errors import InvalidRequest, RiskScoreError, StoreUnavailable
-    from riskscore.store import open_store
+    from riskscore.errors import InvalidRequest
+    from riskscore.contract.manifest import Manifest
+    from riskscore.model.loader import load_bundle
 
     kind, where = parse_destination(destination)
-    try:
-        store = open_store(settings.model_store, read_timeout_s=settings.store_read_timeout_s,
-                           read_deadline_s=settings.store_read_deadline_s)
-        # The whole bundle, verified: a broken version fails the launch, not every worker.
-        manifest = bundle.load(store, settings.model_name, settings.model_version).manifest
-    except RiskScoreError as exc:
-        raise (exc if exc.status >= 500 else StoreUnavailable(exc.message)) from exc
+    # The whole bundle, verified: a broken version fails the launch, not every worker.
+    manifest = Manifest.of(load_bundle(settings).manifest)
     columns = InputColumns.from_manifest(manifest)
     planned = plan(source, columns, project=settings.google_cloud_project)
     run = f"dataflow-{uuid.uuid4().hex[:12]}"
@@ -72,7 +67,7 @@ def launch_job(source, destination: str, run_date: date, settings, temp_location
     else:
         prefix = join(where, "_tmp", run)
     return Job(source=source, destination=destination, run_date=run_date, model_store=settings.model_store,
-               model_name=settings.model_name, model_version=manifest["version"], columns=columns,
+               model_name=settings.model_name, model_version=manifest.version, columns=columns,
                plan=planned, staging_prefix=prefix, scored_at=datetime.now(timezone.utc),
                chunk_rows=chunk_rows or settings.batch_chunk_rows, max_batch_chunks=max_batch_chunks,
                project=settings.google_cloud_project, staging_dataset=settings.batch_staging_dataset)

@@ -27,7 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskscore.batch.columns import Chunk, InputColumns
-from riskscore.batch.sources import cast_chunks, csv_batches, file_kind, open_source, parse_source
+from riskscore.batch.sources import cast_chunks, csv_batches, open_source, parse_source
+from riskscore.io.files import file_kind
 
 from .files import open_read
 

@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
 # Smoke test of a deployed score function: an identity token for its URL, then GET (health and
-# model information) and POST (one applicant of the default spec), checking the answers.
-#   scripts/smoke_score.sh https://REGION-PROJECT.cloudfunctions.net/riskscore-prod-score
+# model information) and POST (one applicant built from the served model's features), checking the answers.
+#   scripts/smoke_score.sh https://REGION-PROJECT.cloudfunctions.net/riskscore-prod-score [MODEL_NAME]
+# With MODEL_NAME (Terraform's model_name), the served model must be that one.
 # The caller (user or service account) must be in score_invoker_members.
 set -euo pipefail
-url="${1:?usage: smoke_score.sh SCORE_URL}"
+url="${1:?usage: smoke_score.sh SCORE_URL [MODEL_NAME]}"
+expected="${2:-}"
 token="$(gcloud auth print-identity-token --audiences="$url" 2>/dev/null || gcloud auth print-identity-token)"
-body='{"applicant_id": "SMOKE-1", "exposure": 12000,
-       "features": {"revolving_utilization": 0.35, "age": 42, "late_30_59": 1, "late_60_89": 0,
-                    "late_90_plus": 0, "debt_ratio": 0.25, "monthly_income": 5500,
-                    "open_credit_lines": 6, "real_estate_loans": 1, "dependents": 2}}'
-
 get="$(curl -sS --fail-with-body --retry 5 --retry-delay 10 --retry-all-errors -H "Authorization: Bearer $token" "$url")"
-python3 -c 'import json,sys; m=json.loads(sys.argv[1]); assert m["status"] == "ok", m; print("model", m["name"], m["version"])' "$get"
+python3 -c 'import json,sys; m=json.loads(sys.argv[1]); assert m["status"] == "ok", m; assert sys.argv[2] in ("", m["name"]), (sys.argv[2], m["name"]); print("model", m["name"], m["version"])' "$get" "$expected"
+# One applicant of the served model (its features from the GET answer), not the demo's columns.
+body="$(python3 "$(dirname "$0")/smoke_request.py" "$get")"
 
 post="$(curl -sS --fail-with-body -X POST -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
   -d "$body" "$url")"

@@ -25,7 +25,7 @@ TABLES = {
     "batch_scores": ("riskscore.batch", "SCORES_SCHEMA"),
     "batch_scores_rejects": ("riskscore.batch", "REJECTS_SCHEMA"),
     "drift_reports": ("riskscore.drift", "DRIFT_REPORTS_SCHEMA"),
-    "training_runs": ("training.runs_log", "RUNS_SCHEMA"),
+    "training_runs": ("training.evaluation.runs_log", "RUNS_SCHEMA"),
 }
 
 # Standard SQL names -> the (legacy) names the REST API returns.

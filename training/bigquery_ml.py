@@ -1,14 +1,14 @@
 """Score a table inside BigQuery: BigQuery ML models over a version's ONNX graphs, and a view
 that turns `ML.PREDICT`'s PD outputs into batch_score's columns.
 
-Every graph is exported within BigQuery ML's ONNX limits (see training/onnx_graph.py), so
+Every graph is exported within BigQuery ML's ONNX limits (see training/onnx/graph.py), so
 the same files the Cloud Functions serve are imported with `CREATE MODEL … MODEL_TYPE='ONNX'`.
-The view reproduces `riskscore.decision.DecisionCore.decide` for the columns it covers:
+The view reproduces `riskscore.model.decision.DecisionCore.decide` for the columns it covers:
 
-- inputs: NULL numeric -> NaN, NULL or unknown categorical -> '' (riskscore.batch.run.feeds);
+- inputs: NULL numeric -> NaN, NULL or unknown categorical -> '' (riskscore.model.feeds);
 - rating: the band of the score rounded to 0.1 (the band with the largest min_score <= it);
 - reason_1..4: the features with the largest positive contributions, ties in feature order,
-  contributions rounded to 4 places (riskscore.reasons.top_reasons).
+  contributions rounded to 4 places (riskscore.model.reasons.top_reasons).
 
 Rows batch_score would reject (unparseable values) are not filtered here: BigQuery's own
 column types are the contract of the input table.
@@ -16,7 +16,7 @@ column types are the contract of the input table.
 
 from __future__ import annotations
 
-from riskscore.reasons import MAX_REASONS
+from riskscore.model.reasons import MAX_REASONS
 
 # Graphs imported as BigQuery ML models, in the manifest's `models` section.
 GRAPHS = ("pd", "lgd", "segment", "anomaly")
@@ -74,7 +74,7 @@ def decision_sql(manifest: dict, predicted: str, passthrough: list[str] = ()) ->
     score, contributions ARRAY<FLOAT64>) -> passthrough, pd, score, rating, reason_1..4,
     reason_1..4_contribution, model_version."""
     bands = manifest["scaling"]["bands"]  # ascending; the first one's min_score may be null (-inf)
-    # As DecisionCore.rating_index: the first band catches everything below the second's min.
+    # As ScalingSpec.rating_index: the first band catches everything below the second's min.
     rating = "CASE " + " ".join(f"WHEN ROUND(score, 1) >= {float(b['min_score'])!r} THEN {_string(b['name'])}"
                                 for b in reversed(bands[1:])) + f" ELSE {_string(bands[0]['name'])} END"
     names = "[" + ", ".join(_string(f["name"]) for f in manifest["features"]) + "]"

@@ -6,11 +6,11 @@ import argparse
 import json
 import sys
 
-from riskscore import bundle
+from riskscore.contract import bundle
 from riskscore.errors import RiskScoreError
-from riskscore.store import open_store
+from riskscore.io.store import open_store
 
-from .spec import SpecError, load_spec
+from training.data.spec import SpecError, load_spec
 
 DEFAULT_SPEC = "training/specs/credit_default.yaml"
 
@@ -24,8 +24,8 @@ def _table(rows: list[list], header: list[str]) -> str:
 
 
 def cmd_generate(args) -> int:
-    from .data import write_table
-    from .synthetic import generate
+    from training.data.synthetic import generate
+    from training.data.tables import write_table
 
     df = generate(rows=args.rows, seed=args.seed)
     write_table(df, args.out)
@@ -37,9 +37,9 @@ def cmd_train(args) -> int:
     import uuid
     from datetime import datetime, timezone
 
-    from .data import read_table
-    from .runs_log import append_run, run_record
-    from .train import train
+    from training.data.tables import read_table
+    from training.evaluation.runs_log import append_run, run_record
+    from training.train import train
 
     spec = load_spec(args.spec)
     store = open_store(args.store)
@@ -127,7 +127,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_openapi(args) -> int:
-    from riskscore.openapi import openapi_document
+    from riskscore.serving.openapi import openapi_document
 
     doc = openapi_document(load_spec(args.spec).features)
     text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
@@ -141,7 +141,7 @@ def cmd_openapi(args) -> int:
 
 
 def cmd_bigquery_model(args) -> int:
-    from . import bigquery_ml
+    from training import bigquery_ml
 
     store = open_store(args.store)
     manifest = bundle.load(store, args.model, args.version).manifest  # verified bytes only
@@ -152,7 +152,7 @@ def cmd_bigquery_model(args) -> int:
     for statement in statements:
         print(statement + ";\n")
     if args.execute:
-        from riskscore import bq
+        from riskscore.io import bq
 
         client = bq.bigquery_client(project=args.dataset.split(".")[0])
         for statement in statements:

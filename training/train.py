@@ -11,16 +11,14 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from riskscore import bundle
-from riskscore.schema import is_integer_code
-from riskscore.store import Store
+from riskscore.contract import bundle
+from riskscore.contract.schema import is_integer_code
+from riskscore.io.store import Store
 
-from .export import TrainingData, version_models
-from .metrics import pd_metrics
-from .pd_model import run_onnx
-from .serving_graph import serving_graph
-from .spec import ModelSpec, check_data
-from .split import split_frame
+from training.data.spec import ModelSpec, check_data
+from training.data.split import split_frame
+from training.models.protocol import Evaluation, TrainingData, version_models
+from training.onnx.serving_graph import serving_graph
 
 LIBRARIES = ["xgboost", "scikit-learn", "skl2onnx", "onnxmltools", "onnx", "onnxruntime", "numpy", "pandas",
              "statsmodels", "optbinning"]
@@ -107,9 +105,9 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     `pd_overrides` ({family: params}) replace the spec's PD parameters; `tune_trials` runs that
     many Optuna trials on the champion family (recorded in the manifest and `TrainResult.tuning`).
     """
-    from .drift_baseline import drift_baseline
-    from .forecast import default_rate_forecast
-    from .model_card import render_model_card
+    from training.evaluation.drift_baseline import drift_baseline
+    from training.evaluation.model_card import render_model_card
+    from training.models.forecast import default_rate_forecast
 
     now = now or datetime.now(timezone.utc)
     st = _Stages(log)
@@ -119,52 +117,28 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
                         date=spec.date, seed=spec.split.seed)
     data = TrainingData(spec, df, parts)
     train_df, test_df = parts["train"], parts["test"]
-    y = {k: v[spec.target].to_numpy() for k, v in parts.items()}
     files: dict[str, bytes] = {}
     models: dict[str, dict] = {}
     parity: dict[str, dict] = {}
-    metrics: dict = {}
 
-    # Every model the same way: fit, export, verify against the native model (or raise), entry.
-    # PD comes first (the family and regime are chosen in pd_family; the test split stays out);
-    # the others share the raw-column preprocessing fitted with it.
-    fitted, graphs = {}, {}
+    # Every model the same way: fit, export, verify against the native model (or raise), entry,
+    # evaluate its graph. PD comes first (the family and regime are chosen in models/pd/family.py;
+    # the test split stays out); the others share the raw-column preprocessing fitted with it.
+    ev = Evaluation(data, models)
+    fitted = {}
     for model in version_models(spec, data, log=log, pd_overrides=pd_overrides, tune_trials=tune_trials):
         st.run(f"{model.key}_fit", model.fit_version, data)
-        graphs[model.key] = model.to_onnx()
-        parity[model.key] = st.run(f"{model.key}_export_and_verify", model.verify, graphs[model.key], test_df)
+        graph = model.to_onnx()
+        parity[model.key] = st.run(f"{model.key}_export_and_verify", model.verify, graph, test_df)
         models[model.key] = model.manifest_entry()
-        files[models[model.key]["file"]] = graphs[model.key].SerializeToString()
+        files[models[model.key]["file"]] = graph.SerializeToString()
+        model.evaluate(graph, ev)
         fitted[model.key] = model
-
-    # Evaluation from the exported graphs: each scores every row once; the splits are slices.
     pd_fit, pre = fitted["pd"].fit_, fitted["pd"].preprocessor_
-    full_out = run_onnx(graphs["pd"], spec.features, df)
-    test_out = _rows(full_out, df, test_df)
-    metrics["test"] = pd_metrics(y["test"], test_out["pd"].astype(np.float64))
-    if pd_fit.regime["name"] == "large":
-        metrics["valid"] = pd_metrics(y["valid"], fitted["pd"].model_.predict_native(parts["valid"])["pd"])
-    else:  # the validation rows are in the refit: only the cross-validated figure is honest
-        champion = next(c for c in pd_fit.candidates if c["chosen"])
-        metrics["cv"] = {"auc": champion["selection_auc"], "auc_std": champion["auc_std"],
-                         "folds": pd_fit.regime["folds"], "rows": pd_fit.regime["rows"]}
-    lgd_all = None
-    if spec.lgd:
-        metrics["lgd"] = fitted["lgd"].metrics(data.defaulted["test"], data.defaulted["test"][spec.lgd])
-        lgd_all = run_onnx(graphs["lgd"], spec.features, df)["lgd"]
-        if spec.exposure:
-            el = full_out["pd"] * lgd_all * df[spec.exposure].to_numpy()
-            metrics["expected_loss"] = {"total": float(np.nansum(el)), "mean": float(np.nanmean(el)),
-                                        "definition": "PD x LGD x exposure"}
-    segment_all = run_onnx(graphs["segment"], spec.features, df)["segment"]
-    models["segment"]["profiles"] = fitted["segment"].profiles(
-        segment_all, df[spec.target].to_numpy(), full_out["pd"],
-        lgd_all if lgd_all is not None else np.full(len(df), np.nan))
-    anomaly_test = run_onnx(graphs["anomaly"], spec.features, test_df)
+    metrics = ev.metrics
+    test_out, train_out = ev.rows("pd", "test"), ev.rows("pd", "train")
     serving = st.run("serving_graph", serving_graph,
                      {key: files[entry["file"]] for key, entry in models.items()}, spec.features, test_df)
-    metrics["anomaly"] = {"test_flag_rate": float(np.mean(anomaly_test["anomaly_flag"])),
-                          "contamination": spec.contamination}
 
     artifacts = {}
     forecast = None
@@ -172,7 +146,6 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
         forecast = st.run("forecast", default_rate_forecast, df[spec.date], df[spec.target])
         files["forecast.json"] = bundle.dumps(forecast)
         artifacts["forecast"] = "forecast.json"
-    train_out = _rows(full_out, df, train_df)
     baseline = st.run("drift_baseline", drift_baseline, train_df, spec.features,
                       extra_numeric={"pd": train_out["pd"], "score": train_out["score"]})
     files["drift_baseline.json"] = bundle.dumps(baseline)
@@ -192,7 +165,7 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
         "metrics": metrics,
         "parity": parity,
         "scaling": spec.scaling.model_dump(mode="json"),
-        "rating_bands": rating_table(spec, test_out["score"], y["test"]),
+        "rating_bands": rating_table(spec, test_out["score"], test_df[spec.target].to_numpy()),
         "data": {"fingerprint_sha256": data_fingerprint(df), "rows": int(len(df)),
                  "split_rows": {k: int(len(v)) for k, v in parts.items()},
                  "split": "out-of-time by " + spec.date if spec.date else "stratified random",
@@ -201,20 +174,10 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
                  "default_rate": float(df[spec.target].mean())},
         "libraries": {lib: importlib.metadata.version(lib) for lib in LIBRARIES},
     }
-    if serving is not None:  # the per-request models, combined once here (training/serving_graph.py)
+    if serving is not None:  # the per-request models, combined once here (training/onnx/serving_graph.py)
         files[serving[1]["file"]] = serving[0]
         manifest["serving_graph"] = serving[1]
-    test_defaults = test_df[test_df[spec.target] == 1]
-    evaluation = {
-        "y_test": y["test"], "pd_test": test_out["pd"], "score_test": test_out["score"],
-        "importance": dict(zip([f.name for f in spec.features],
-                               np.abs(test_out["contributions"]).mean(axis=0).tolist())),
-        "lgd_actual": test_defaults[spec.lgd].to_numpy() if spec.lgd else None,
-        "lgd_pred": (pd.Series(lgd_all, index=df.index).loc[test_defaults.index].to_numpy()
-                     if spec.lgd else None),
-        "anomaly_score_test": anomaly_test["anomaly_score"],
-        "forecast": forecast,
-    }
+    evaluation = {**ev.card, "forecast": forecast}
     files["model_card.html"] = st.run("model_card", render_model_card, manifest, evaluation).encode()
     artifacts["model_card"] = "model_card.html"
 
@@ -233,8 +196,3 @@ def _with_categories(f, categories: list[str]):
         map(is_integer_code, categories))
     return f.model_copy(update={"categories": list(categories), "integer_codes": codes})
 
-
-def _rows(outputs: dict[str, np.ndarray], df: pd.DataFrame, part: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The rows of `part` (a subset of `df`) in graph outputs computed on all of `df`."""
-    positions = df.index.get_indexer(part.index)
-    return {name: values[positions] for name, values in outputs.items()}

@@ -37,8 +37,8 @@ BANDS = [(-np.inf, "Poor"), (500, "Average"), (650, "Good"), (750, "Excellent")]
 
 
 def train(data: str, pipeline_path: str, out: str) -> None:
-    from training.spec import check_data, load_spec
-    from training.split import split_frame
+    from training.data.spec import check_data, load_spec
+    from training.data.split import split_frame
 
     spec = load_spec(SPEC)
     df = check_data(spec, pd.read_parquet(data))

@@ -29,8 +29,8 @@ from xgboost import XGBClassifier
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from columns import CATEGORICAL, NUMERIC, model_frame  # noqa: E402
 
-from training.spec import ModelSpec, check_data, load_spec  # noqa: E402
-from training.split import split_frame  # noqa: E402
+from training.data.spec import ModelSpec, check_data, load_spec  # noqa: E402
+from training.data.split import split_frame  # noqa: E402
 
 DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "training" / "specs" / "credit_default.yaml"
 

@@ -1,9 +1,13 @@
 """One error hierarchy for serving and the model store; each error carries its HTTP status.
 
-Handlers map any `RiskScoreError` to JSON in one place (`riskscore.http.error_response`).
+Handlers map any `RiskScoreError` to JSON in one place (`riskscore.serving.http.error_response`).
 """
 
 from __future__ import annotations
+
+__all__ = ["ArtifactNotFound", "ExportVerificationError", "InputNotFound", "IntegrityError",
+           "InvalidInput", "InvalidRequest", "MethodNotAllowed", "OutputNotWritable", "PayloadTooLarge",
+           "RiskScoreError", "StoreUnavailable", "UnsupportedMediaType"]
 
 
 class RiskScoreError(Exception):

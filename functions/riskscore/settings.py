@@ -11,6 +11,9 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+__all__ = ["BatchSettings", "DriftSettings", "EnvSettings", "ModelSettings", "ScoreSettings",
+           "StoreSettings"]
+
 
 class EnvSettings(BaseModel):
     # defer_build: a class's validator is built when it first validates, so an instance builds

@@ -39,7 +39,7 @@ resource "google_bigquery_dataset" "staging" {
 }
 
 # Schemas live in schemas/*.json (BigQuery's REST form); `scripts/sync_bq_schemas.py` writes them
-# from the code's writers and tests/test_infra_invariants.py checks they still match.
+# from the code's writers and tests/infra/test_invariants.py checks they still match.
 resource "google_bigquery_table" "batch_scores" {
   # checkov:skip=CKV_GCP_80:Encrypted at rest with Google-managed keys (see the dataset); customer-managed keys are a deployment choice.
   project             = var.project_id

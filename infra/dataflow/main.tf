@@ -6,14 +6,14 @@
 locals {
   image         = "${var.image_repository}/dataflow:${var.image_tag}"
   template_path = "gs://${var.model_bucket}/${google_storage_bucket_object.template.name}"
-  temp_location = "gs://${var.batch_bucket}/${trimsuffix(var.dataflow_folder, "/")}/tmp"
+  temp_location = "gs://${var.dataflow_bucket}/tmp"
   private_ips   = var.subnetwork != ""
   # The job's environment, the same for every launcher: in the spec (defaultEnvironment) and in
   # the explicit launches below.
   environment = merge({
     serviceAccountEmail  = var.service_account_email
     tempLocation         = local.temp_location
-    stagingLocation      = "gs://${var.batch_bucket}/${trimsuffix(var.dataflow_folder, "/")}/staging"
+    stagingLocation      = "gs://${var.dataflow_bucket}/staging"
     maxWorkers           = var.max_workers
     machineType          = var.machine_type
     sdkContainerImage    = local.image
@@ -72,8 +72,14 @@ resource "google_cloud_scheduler_job" "rescore" {
       launchParameter = {
         jobName              = "${var.name_prefix}-monthly-rescore"
         containerSpecGcsPath = local.template_path
-        parameters           = { input = var.rescore_input, output = var.rescore_output, model_store = "gs://${var.model_bucket}", model_name = var.model_name }
-        environment          = local.environment
+        parameters = {
+          input           = var.rescore_input
+          output          = var.rescore_output
+          model_store     = "gs://${var.model_bucket}"
+          model_name      = var.model_name
+          staging_dataset = var.staging_dataset
+        }
+        environment = local.environment
       }
     }))
 
@@ -105,10 +111,11 @@ resource "google_dataflow_flex_template_job" "backfill" {
   on_delete                    = "cancel"
   skip_wait_on_job_termination = true
   parameters = {
-    input       = var.backfill.input
-    output      = var.backfill.output
-    run_date    = var.backfill.run_date
-    model_store = "gs://${var.model_bucket}"
-    model_name  = var.model_name
+    input           = var.backfill.input
+    output          = var.backfill.output
+    run_date        = var.backfill.run_date
+    model_store     = "gs://${var.model_bucket}"
+    model_name      = var.model_name
+    staging_dataset = var.staging_dataset
   }
 }

@@ -43,14 +43,14 @@ variable "model_name" {
   description = "Model the scheduled runs score with."
 }
 
-variable "batch_bucket" {
+variable "dataflow_bucket" {
   type        = string
-  description = "Batch bucket: the jobs' temporary and staging files under the Dataflow folder."
+  description = "Bucket of the jobs' temporary and staging files (outside the batch bucket and its trigger)."
 }
 
-variable "dataflow_folder" {
+variable "staging_dataset" {
   type        = string
-  description = "Managed folder of the batch bucket for the jobs' files (e.g. dataflow/)."
+  description = "project.dataset of the BigQuery staging tables of bq:// outputs: the Dataflow identity may create tables there (it holds table-level roles only in the output's dataset)."
 }
 
 variable "service_account_email" {

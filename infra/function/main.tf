@@ -12,6 +12,8 @@ resource "google_cloudfunctions2_function" "this" {
     runtime         = var.runtime
     entry_point     = var.entry_point
     service_account = var.build_service_account_id
+    # The functions' own repository: the builder may write there and nowhere else.
+    docker_repository = var.docker_repository
 
     source {
       storage_source {

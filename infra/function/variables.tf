@@ -129,3 +129,8 @@ variable "labels" {
   description = "Labels on the function."
   default     = {}
 }
+
+variable "docker_repository" {
+  type        = string
+  description = "Artifact Registry repository (projects/P/locations/R/repositories/NAME) the build pushes the function's image to."
+}

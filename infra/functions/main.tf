@@ -36,6 +36,35 @@ locals {
   }
 }
 
+# The function images Cloud Build makes, in a repository of their own: the builder identity
+# writes here only, so it cannot replace the training or Dataflow images (which run as other
+# identities).
+resource "google_artifact_registry_repository" "functions" {
+  # checkov:skip=CKV_GCP_84:Holds the functions' images only (code and open-source libraries, no data or secrets), encrypted at rest with Google-managed keys.
+  project       = var.project_id
+  location      = var.region
+  repository_id = "${var.name_prefix}-functions"
+  description   = "Container images of the Cloud Functions (written by the builder identity only)."
+  format        = "DOCKER"
+  labels        = var.labels
+
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 5
+    }
+  }
+}
+
+resource "google_artifact_registry_repository_iam_member" "builder_pushes" {
+  project    = var.project_id
+  location   = var.region
+  repository = google_artifact_registry_repository.functions.repository_id
+  role       = "roles/artifactregistry.writer"
+  member     = "serviceAccount:${var.service_account_emails.builder}"
+}
+
 data "archive_file" "source" {
   type        = "zip"
   source_dir  = var.source_dir
@@ -60,6 +89,7 @@ module "score" {
   source_bucket            = var.source_bucket
   source_object            = google_storage_bucket_object.source.name
   build_service_account_id = var.build_service_account_id
+  docker_repository        = google_artifact_registry_repository.functions.id
   service_account_email    = var.service_account_emails.score
   memory_mib               = 1024
   cpu                      = "1"
@@ -84,7 +114,9 @@ module "score" {
   secret_environment_variables = {
     APPLICANT_ID_SALT = var.salt_secret_id
   }
-  invoker_members = { for m in var.score_invoker_members : m => m }
+  # Whoever the environment's file lists, plus the deploy identity (the smoke test calls score).
+  invoker_members = merge({ for m in var.score_invoker_members : m => m },
+  var.deploy_service_account == "" ? {} : { deploy = "serviceAccount:${var.deploy_service_account}" })
 }
 
 module "batch_score" {
@@ -98,17 +130,20 @@ module "batch_score" {
   source_bucket            = var.source_bucket
   source_object            = google_storage_bucket_object.source.name
   build_service_account_id = var.build_service_account_id
+  docker_repository        = google_artifact_registry_repository.functions.id
   service_account_email    = var.service_account_emails.batch
   memory_mib               = 4096
   cpu                      = "2"
-  timeout_s                = 3600
-  min_instances            = 0
-  max_instances            = 2
-  concurrency              = 1
-  ingress_settings         = var.jobs_ingress
-  labels                   = var.labels
-  environment_variables    = local.batch_environment
-  invoker_members          = local.jobs_invokers
+  # Scheduler's attempt deadline (at most 30 min) equals this: a retry never starts while the
+  # attempt it replaces still runs. Inputs above dataflow_min_rows go to Dataflow instead.
+  timeout_s             = 1800
+  min_instances         = 0
+  max_instances         = 2
+  concurrency           = 1
+  ingress_settings      = var.jobs_ingress
+  labels                = var.labels
+  environment_variables = local.batch_environment
+  invoker_members       = local.jobs_invokers
 }
 
 module "batch_score_gcs" {
@@ -122,6 +157,7 @@ module "batch_score_gcs" {
   source_bucket            = var.source_bucket
   source_object            = google_storage_bucket_object.source.name
   build_service_account_id = var.build_service_account_id
+  docker_repository        = google_artifact_registry_repository.functions.id
   service_account_email    = var.service_account_emails.batch
   memory_mib               = 4096
   cpu                      = "2"
@@ -131,7 +167,10 @@ module "batch_score_gcs" {
   concurrency              = 1
   ingress_settings         = "ALLOW_INTERNAL_ONLY" # only Eventarc calls it
   labels                   = var.labels
-  environment_variables    = local.batch_environment
+  # The same settings as batch_score, but a Dataflow threshold sized to 540 s, not 1,800 s.
+  environment_variables = merge(local.batch_environment, {
+    DATAFLOW_MIN_ROWS = tostring(var.batch_gcs_dataflow_min_rows)
+  })
   # The bucket's every finalized object arrives (Eventarc cannot filter storage events by
   # prefix); the function scores those under incoming/ and acknowledges the rest.
   event_trigger = {
@@ -154,6 +193,7 @@ module "drift_check" {
   source_bucket            = var.source_bucket
   source_object            = google_storage_bucket_object.source.name
   build_service_account_id = var.build_service_account_id
+  docker_repository        = google_artifact_registry_repository.functions.id
   service_account_email    = var.service_account_emails.drift
   memory_mib               = 2048
   cpu                      = "1"

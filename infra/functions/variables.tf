@@ -128,3 +128,14 @@ variable "dataflow_max_workers" {
   type        = number
   description = "Autoscaling ceiling of workers per Dataflow job."
 }
+
+variable "batch_gcs_dataflow_min_rows" {
+  type        = number
+  description = "batch_score_gcs: files of at least this many rows go to Dataflow (sized to its 540 s timeout)."
+}
+
+variable "deploy_service_account" {
+  type        = string
+  description = "Email of the deploy identity (Cloud Build's deploy build), an invoker of score for the smoke test; empty: none."
+  default     = ""
+}

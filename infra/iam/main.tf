@@ -120,6 +120,15 @@ resource "google_project_iam_member" "gcs_agent_publishes" {
   member  = data.google_storage_project_service_account.gcs.member
 }
 
+# IAM grants take minutes to propagate; on a fresh project the storage trigger fails when it is
+# created before the service agent's and the trigger identity's grants are effective (provider
+# issue "Functions v2 Eventarc trigger errors on first apply on fresh project"). The functions
+# module depends on this module, so it waits for this pause too.
+resource "time_sleep" "grants_propagate" {
+  depends_on      = [google_project_iam_member.gcs_agent_publishes, google_project_iam_member.batch_trigger_events]
+  create_duration = "${var.grant_propagation_s}s"
+}
+
 # --- drift: baselines (read), predictions and batch scores (read), reports (write) -----------
 resource "google_storage_bucket_iam_member" "drift_models" {
   bucket = var.model_bucket
@@ -214,17 +223,14 @@ resource "google_project_iam_member" "training_jobs" {
 }
 
 # --- builder: what Cloud Build needs to build a function from source ------------------------
-# Project level: the build reads the source copy in Google's gcf-v2-sources-* bucket (created
-# on the first deployment, so it cannot be named here) and pushes to gcf-artifacts.
+# It reads the source archive (the sources bucket) and Google's copy of it in the
+# gcf-v2-sources-* bucket (created on the first deployment, so it cannot be named here): a
+# project-level grant whose IAM condition admits those buckets only, never the model, batch
+# or state buckets. It pushes the function images to a repository of their own, granted
+# there (infra/functions), never to the training and Dataflow images' repository.
 resource "google_project_iam_member" "builder_logs" {
   project = var.project_id
   role    = "roles/logging.logWriter"
-  member  = google_service_account.this["builder"].member
-}
-
-resource "google_project_iam_member" "builder_images" {
-  project = var.project_id
-  role    = "roles/artifactregistry.writer"
   member  = google_service_account.this["builder"].member
 }
 
@@ -232,6 +238,12 @@ resource "google_project_iam_member" "builder_sources" {
   project = var.project_id
   role    = "roles/storage.objectViewer"
   member  = google_service_account.this["builder"].member
+
+  condition {
+    title       = "function-sources-only"
+    description = "The functions' source archives and Google's gcf-v2-sources-* copies only."
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${var.sources_bucket}\") || resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-\")"
+  }
 }
 
 # --- dataflow: the batch pipeline's workers (and its Flex Template launcher VM): what batch
@@ -262,11 +274,10 @@ resource "google_storage_managed_folder_iam_member" "dataflow_scored" {
   member         = google_service_account.this["dataflow"].member
 }
 
-resource "google_storage_managed_folder_iam_member" "dataflow_temp" {
-  bucket         = var.batch_bucket
-  managed_folder = var.dataflow_folder
-  role           = "roles/storage.objectUser"
-  member         = google_service_account.this["dataflow"].member
+resource "google_storage_bucket_iam_member" "dataflow_temp" {
+  bucket = var.dataflow_bucket
+  role   = "roles/storage.objectUser"
+  member = google_service_account.this["dataflow"].member
 }
 
 resource "google_bigquery_table_iam_member" "dataflow_source" {
@@ -315,12 +326,34 @@ resource "google_project_iam_member" "dataflow_read_sessions" {
 # --- launching the Flex Template: batch_score (an input above DATAFLOW_MIN_ROWS) and the
 # --- scheduler (the monthly rescore). Creating jobs exists at project level only; a job runs
 # --- as the dataflow account, which the launcher must be allowed to act as. -----------------
+# roles/dataflow.developer, not roles/dataflow.admin: by the role data (infra/iam-data) admin
+# adds only compute.machineTypes.get and project-wide storage.buckets.get and
+# storage.objects.create/get/list. The storage rights are granted on the buckets that need them
+# (the template spec's, the Dataflow bucket for the job's identity), the machine-type check by
+# the custom role below: nothing project-wide over storage.
 resource "google_project_iam_member" "dataflow_launchers" {
   # checkov:skip=CKV_GCP_49:Creating Dataflow jobs can be granted at project level only; which account a job may run as is limited separately, to the dataflow account alone (dataflow_act_as).
   for_each = toset(["batch", "scheduler"])
 
   project = var.project_id
   role    = "roles/dataflow.developer"
+  member  = google_service_account.this[each.key].member
+}
+
+resource "google_project_iam_custom_role" "dataflow_machine_types" {
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_dataflow_machine_types"
+  title       = "${var.name_prefix} Dataflow launch: machine types"
+  description = "What roles/dataflow.admin adds to roles/dataflow.developer outside storage: reading the worker machine type a launch names."
+  permissions = ["compute.machineTypes.get"]
+}
+
+# The launcher VM (running as the dataflow account) builds the job too: it gets the same check.
+resource "google_project_iam_member" "dataflow_launchers_machine_types" {
+  for_each = toset(["batch", "scheduler", "dataflow"])
+
+  project = var.project_id
+  role    = google_project_iam_custom_role.dataflow_machine_types.id
   member  = google_service_account.this[each.key].member
 }
 

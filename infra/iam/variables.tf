@@ -68,12 +68,23 @@ variable "salt_secret_id" {
   description = "Secret id of the applicant-id salt."
 }
 
-variable "dataflow_folder" {
+variable "dataflow_bucket" {
   type        = string
-  description = "Managed folder of the batch bucket for Dataflow's temporary files."
+  description = "Bucket of Dataflow's temporary and staging files."
 }
 
 variable "templates_folder" {
   type        = string
   description = "Managed folder of the model bucket holding the Flex Template spec."
+}
+
+variable "sources_bucket" {
+  type        = string
+  description = "Bucket of the functions' source archives (the builder reads it)."
+}
+
+variable "grant_propagation_s" {
+  type        = number
+  description = "Seconds to wait after the service agents' grants before the storage trigger is created."
+  default     = 120
 }

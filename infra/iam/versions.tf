@@ -5,5 +5,9 @@ terraform {
       source  = "hashicorp/google"
       version = "~> 8.7.0"
     }
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.13.0"
+    }
   }
 }

@@ -36,7 +36,7 @@ resource "google_monitoring_notification_channel" "email" {
 
 resource "google_monitoring_alert_policy" "drift" {
   project               = var.project_id
-  display_name          = "${var.name_prefix}: drift check WARNING or ERROR"
+  display_name          = "${var.name_prefix}: ${var.model_name} drift check WARNING or ERROR"
   combiner              = "OR"
   notification_channels = local.channels
 
@@ -56,7 +56,7 @@ resource "google_monitoring_alert_policy" "drift" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "A drift check found features, PD or score drifting from the model's baseline (PSI), or failed. The report is in the model bucket under drift-reports/ and in the drift_reports table."
+    content   = "A drift check found features, PD or score drifting from the model's baseline (PSI), or failed. The report is in the model bucket under drift-reports/${var.model_name}/ and in the drift_reports table."
   }
 }
 
@@ -133,6 +133,8 @@ resource "google_monitoring_alert_policy" "score_latency" {
 
 # A Dataflow batch run (routed by batch_score, the monthly rescore or a backfill) that failed:
 # nothing of it was committed (the run_date keeps its previous output), and nobody waits on it.
+# Scoped to this environment by the jobs' `environment` label (the template's default
+# environment carries the stack's labels), not by a name prefix other environments share.
 resource "google_monitoring_alert_policy" "dataflow_failed" {
   project               = var.project_id
   display_name          = "${var.name_prefix}: Dataflow batch run failed"
@@ -140,9 +142,9 @@ resource "google_monitoring_alert_policy" "dataflow_failed" {
   notification_channels = local.channels
 
   conditions {
-    display_name = "a riskscore Dataflow job failed"
+    display_name = "a ${var.name_prefix} Dataflow job failed"
     condition_threshold {
-      filter          = "resource.type = \"dataflow_job\" AND resource.labels.job_name = starts_with(\"riskscore-\") AND metric.type = \"dataflow.googleapis.com/job/is_failed\""
+      filter          = "resource.type = \"dataflow_job\" AND metadata.user_labels.environment = \"${var.environment}\" AND metric.type = \"dataflow.googleapis.com/job/is_failed\""
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"

@@ -46,3 +46,13 @@ variable "score_p95_latency_ms" {
   description = "Alert when the score function's p95 latency exceeds this many milliseconds over 5 minutes."
   default     = 1000
 }
+
+variable "model_name" {
+  type        = string
+  description = "Model the functions serve: named in the alerts and where their reports are."
+}
+
+variable "environment" {
+  type        = string
+  description = "Environment name: the `environment` label of this stack's Dataflow jobs."
+}

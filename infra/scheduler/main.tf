@@ -1,7 +1,9 @@
 # Cloud Scheduler: a nightly batch run and a daily drift check (HTTP calls with OIDC identity
 # tokens whose audience is the function's URL), and a weekly training run (the Cloud Run Admin
 # API, a Google API: an OAuth access token). Attempt deadlines stay within Scheduler's 15 s to
-# 30 min; a retried attempt reruns the same day, which the functions treat idempotently.
+# 30 min and equal the functions' timeouts (1,800 s), so a retry starts only once the attempt
+# it replaces has ended; a retried attempt reruns the same day, which the functions treat
+# idempotently (a run_date's outputs are replaced).
 resource "google_cloud_scheduler_job" "batch" {
   project          = var.project_id
   region           = var.region

@@ -5,6 +5,9 @@ locals {
     model   = "${var.name_prefix}-models"           # model versions, current.json pointers, drift reports
     sources = "${var.name_prefix}-function-sources" # the zipped functions/ source, named by content hash
     batch   = "${var.name_prefix}-batch"            # incoming/ files to score, scored/ results
+    # Dataflow's temporary and staging files: a bucket of their own, so that they never fire the
+    # batch bucket's storage trigger (Eventarc storage events filter on the bucket only).
+    dataflow = "${var.name_prefix}-dataflow"
   }
 }
 
@@ -52,13 +55,7 @@ resource "google_storage_managed_folder" "drift_reports" {
   name   = "drift-reports/"
 }
 
-# Dataflow: the batch pipeline's temporary and staging files (batch bucket), and its Flex
-# Template spec (model bucket, beside the bundles it scores with).
-resource "google_storage_managed_folder" "dataflow" {
-  bucket = google_storage_bucket.this["batch"].name
-  name   = "dataflow/"
-}
-
+# Dataflow's Flex Template spec (model bucket, beside the bundles it scores with).
 resource "google_storage_managed_folder" "templates" {
   bucket = google_storage_bucket.this["model"].name
   name   = "templates/"

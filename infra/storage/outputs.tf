@@ -28,9 +28,9 @@ output "drift_reports_folder" {
   value       = google_storage_managed_folder.drift_reports.name
 }
 
-output "dataflow_folder" {
-  description = "Managed folder of the batch bucket for Dataflow's temporary and staging files."
-  value       = google_storage_managed_folder.dataflow.name
+output "dataflow_bucket" {
+  description = "Bucket of Dataflow's temporary and staging files (no storage trigger on it)."
+  value       = google_storage_bucket.this["dataflow"].name
 }
 
 output "templates_folder" {

@@ -25,8 +25,11 @@ variable "service_account_email" {
 
 variable "spec_path" {
   type        = string
-  description = "Model spec inside the image."
-  default     = "training/specs/credit_default.yaml"
+  description = "Model spec: a path inside the image (training/specs/...) or a gs://bucket/object URI the job's identity can read."
+  validation {
+    condition     = !startswith(var.spec_path, "gs://") || can(regex("^gs://[^/]+/.+$", var.spec_path))
+    error_message = "A gs:// spec must name an object: gs://BUCKET/PATH."
+  }
 }
 
 variable "training_data_table" {

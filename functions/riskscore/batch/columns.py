@@ -20,8 +20,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import InvalidInput
-from ..schema import FeatureSpec
+from riskscore.errors import InvalidInput
+from riskscore.contract.manifest import Manifest
+from riskscore.contract.schema import FeatureSpec
+
+__all__ = ["Chunk", "InputColumns", "MAX_TEXT"]
 
 MAX_TEXT = 200  # the score request's limit on a categorical value's length
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity|nan)$"
@@ -46,10 +49,9 @@ class InputColumns:
     exposure: str | None = None
 
     @classmethod
-    def from_manifest(cls, manifest: dict) -> "InputColumns":
-        cols = manifest.get("columns") or {}
-        return cls([FeatureSpec.model_validate(f) for f in manifest["features"]],
-                   id=cols.get("id"), exposure=cols.get("exposure"))
+    def from_manifest(cls, manifest: Manifest | dict) -> "InputColumns":
+        m = Manifest.of(manifest)
+        return cls(m.features, id=m.id_column, exposure=m.exposure_column)
 
     @property
     def names(self) -> list[str]:
@@ -133,7 +135,7 @@ class InputColumns:
 
 
 def _rejects(records: list[dict], id_column: str | None) -> pa.RecordBatch:
-    from .schema import REJECTS_SCHEMA, arrow_schema, schema_for
+    from riskscore.batch.schema import REJECTS_SCHEMA, arrow_schema, schema_for
 
     schema = arrow_schema(schema_for(REJECTS_SCHEMA, id_column), for_files=True)
     columns = [[r["id"] if name == id_column else r[name] for r in records] for name in schema.names]

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from .job import today
-from .sources import EXTENSIONS
+from riskscore.batch.job import today
+from riskscore.io.files import EXTENSIONS
+
+__all__ = ["Target", "describe", "target"]
 
 INCOMING, SCORED = "incoming/", "scored"
 

@@ -9,11 +9,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from ..errors import InvalidRequest
-from ..request import validate
-from ..settings import BatchSettings
-from .sinks import parse_destination
-from .sources import parse_source
+from riskscore.errors import InvalidRequest
+from riskscore.contract.request import validate
+from riskscore.settings import BatchSettings
+from riskscore.batch.sinks import parse_destination
+from riskscore.batch.sources import parse_source
+
+__all__ = ["Job", "Query", "parse", "score_records", "today"]
 
 
 class Query(BaseModel):

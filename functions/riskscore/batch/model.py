@@ -2,7 +2,7 @@
 run starts (read once; a pointer that moves mid-run does not affect the run).
 
 A batch model runs its graphs (all but the embedding, which batch outputs do not carry) as
-the one combined ONNX session of `riskscore.scorer.Model` (riskscore.graphs): the raw columns
+the one combined ONNX session of `riskscore.model.sessions.Model` (riskscore.model.graphs): the raw columns
 are fed once and the preprocessing every graph repeats runs once, with outputs identical to
 the separate sessions'.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 
-from .. import bundle
-from ..errors import RiskScoreError, StoreUnavailable
-from ..scorer import Model
-from ..settings import BatchSettings
-from ..store import open_store
+from riskscore.model.loader import load_model, pinned_version
+from riskscore.model.sessions import Model
+from riskscore.settings import BatchSettings
+
+__all__ = ["PinnedModels"]
 
 
 class PinnedModels:
@@ -28,20 +28,9 @@ class PinnedModels:
         self._lock = threading.Lock()
 
     def pin(self) -> Model:
-        s = self.settings
-        try:
-            store = open_store(s.model_store, read_timeout_s=s.store_read_timeout_s,
-                               read_deadline_s=s.store_read_deadline_s)
-            version = s.model_version
-            if version is None:
-                pointer = bundle.read_current(store, s.model_name)
-                version = pointer["version"] if pointer else None
-            with self._lock:
-                if self._model is not None and self._model.version == version:
-                    return self._model
-                loaded = bundle.load(store, s.model_name, version)  # verifies every sha256
-                self._model = Model(loaded.manifest, loaded.files, s)
+        version = pinned_version(self.settings)
+        with self._lock:
+            if self._model is not None and self._model.version == version:
                 return self._model
-        except RiskScoreError as exc:
-            # No model is the deployment's problem, not the caller's: 503, worth retrying.
-            raise (exc if exc.status >= 500 else StoreUnavailable(exc.message)) from exc
+            self._model = load_model(self.settings, version)  # verifies every sha256
+            return self._model

@@ -23,9 +23,13 @@ import hashlib
 import re
 from datetime import date
 
-from ..errors import RiskScoreError
-from ..settings import BatchSettings
-from .sources import file_kind, files_at, parse_source
+from riskscore.errors import RiskScoreError
+from riskscore.settings import BatchSettings
+from riskscore.batch.sources import parse_source
+from riskscore.io.files import file_kind, files_at
+
+__all__ = ["GZIP_RATIO", "LAUNCH_TIMEOUT_S", "LaunchFailed", "SAMPLE_BYTES", "estimate_rows", "job_name",
+           "launch", "launch_body", "route"]
 
 GZIP_RATIO = 4.0  # assumed: credit tables compress about 4:1 with gzip
 SAMPLE_BYTES = 64 * 1024
@@ -47,7 +51,7 @@ def estimate_rows(source, project: str | None = None) -> int | None:
     if parsed.kind == "bq_table":
         from google.api_core import exceptions as gexc
 
-        from .. import bq
+        from riskscore.io import bq
 
         try:
             return int(bq.bigquery_client(project).get_table(parsed.location).num_rows or 0)

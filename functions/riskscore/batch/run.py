@@ -19,35 +19,19 @@ from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from ..decision import DecisionCore
-from ..reasons import MAX_REASONS
-from ..settings import BatchSettings
-from .columns import Chunk, InputColumns
-from .schema import SCORES_SCHEMA, arrow_schema, schema_for
-from .sinks import open_sink
-from .sources import open_source
+from riskscore.model.decision import DecisionCore
+from riskscore.model.feeds import arrow_feeds
+from riskscore.model.reasons import MAX_REASONS
+from riskscore.settings import BatchSettings
+from riskscore.batch.columns import Chunk, InputColumns
+from riskscore.batch.schema import SCORES_SCHEMA, arrow_schema, schema_for
+from riskscore.batch.sinks import open_sink
+from riskscore.batch.sources import open_source
+
+__all__ = ["BatchScorer", "run"]
 
 Progress = Callable[[int, int, int], None]  # rows_in, rows_scored, rows_rejected so far
-
-
-def feeds(rows: pa.RecordBatch, features, known: dict[str, pa.Array]) -> dict[str, np.ndarray]:
-    """Cast rows -> graph inputs, exactly as `Model.feeds` does for dicts: numeric float32
-    (missing = NaN); categorical strings, missing or unknown (under `as_missing`) = ''."""
-    out = {}
-    for f in features:
-        col = rows.column(f.name)
-        if f.type == "numeric":
-            out[f.name] = col.to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, 1)
-        else:
-            categories = known[f.name]
-            # Codes into the known categories (unknown and missing -> the extra '' slot), then
-            # a table lookup: no Python per row.
-            codes = pc.fill_null(pc.index_in(col, value_set=categories), len(categories))
-            table = np.array(categories.to_pylist() + [""], dtype=object)
-            out[f.name] = table[codes.to_numpy(zero_copy_only=False)].reshape(-1, 1)
-    return out
 
 
 class BatchScorer:
@@ -72,7 +56,7 @@ class BatchScorer:
     def decide(self, rows: pa.RecordBatch) -> dict[str, np.ndarray]:
         exposure = rows.column(self.columns.exposure).to_numpy(zero_copy_only=False) \
             if self.columns.exposure else None
-        return self.model.decide(feeds(rows, self.core.features, self._known), exposure)
+        return self.model.decide(arrow_feeds(rows, self.core.features, self._known), exposure)
 
     def scores(self, rows: pa.RecordBatch) -> pa.RecordBatch:
         """SCORES columns for cast rows (see riskscore.batch.schema)."""

@@ -9,6 +9,9 @@ add it from the path; a file holding it too makes pandas refuse the folder.
 
 from __future__ import annotations
 
+__all__ = ["FEW_VALUES", "FILE_EXCLUDED", "ID_COLUMN", "REASONS", "REJECTS_SCHEMA", "SCORES_SCHEMA",
+           "arrow_schema", "schema_for"]
+
 REASONS = 4
 # The id column, named as in the default spec (training/specs/credit_default.yaml), which is
 # what Terraform declares; `schema_for` renames it to another spec's id column.

@@ -26,10 +26,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import bq
-from ..errors import InvalidRequest, OutputNotWritable
-from ..store import split_gs_uri
-from .schema import FEW_VALUES, REJECTS_SCHEMA, SCORES_SCHEMA, arrow_schema, schema_for
+from riskscore.io import bq
+from riskscore.errors import InvalidRequest, OutputNotWritable
+from riskscore.io.store import split_gs_uri
+from riskscore.batch.schema import FEW_VALUES, REJECTS_SCHEMA, SCORES_SCHEMA, arrow_schema, schema_for
+
+__all__ = ["BQ_LOAD_ROWS", "BigQuerySink", "GcsSink", "LocalSink", "open_sink", "parquet_options",
+           "parse_destination"]
 
 SCORES_FILE, REJECTS_FILE = "scores.parquet", "rejects.parquet"
 BQ_LOAD_ROWS = 500_000  # rows per staging load job: bounds the memory held for one load
@@ -142,7 +145,7 @@ class GcsSink:
     def __init__(self, uri: str, run_date: date, id_column: str | None):
         from google.api_core import exceptions as gexc
 
-        from .sources import storage_client
+        from riskscore.io.files import storage_client
 
         bucket_name, prefix = split_gs_uri(uri)
         prefix = prefix.strip("/")

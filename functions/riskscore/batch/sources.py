@@ -10,8 +10,8 @@ order, skipping names starting with `.` or `_`.
 
 `open_source` resolves the source and checks that every file or table has the required
 columns before a single row is read (InputNotFound, InvalidInput otherwise), so a run fails
-before writing anything. `Reader.chunks()` then streams `Chunk`s; `iter_batches` is the plain
-form for other readers of tables (drift): valid rows only, rejects to a callback.
+before writing anything. `Reader.chunks()` then streams `Chunk`s: valid rows cast by the
+spec's types, and the rejects. Files are listed and opened by `riskscore.io.files`.
 """
 
 from __future__ import annotations
@@ -19,19 +19,21 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .. import bq
-from ..errors import InputNotFound, InvalidInput, InvalidRequest
-from ..store import split_gs_uri
-from .columns import Chunk, InputColumns
+from riskscore.batch.columns import Chunk, InputColumns
+from riskscore.errors import InputNotFound, InvalidInput, InvalidRequest
+from riskscore.io import bq
+from riskscore.io.files import file_kind, files_at
+from riskscore.io.store import split_gs_uri
 
-EXTENSIONS = (".parquet", ".pq", ".csv.gz", ".csv")
+__all__ = ["Reader", "Source", "bq_input_errors", "cast_chunks", "csv_batches", "open_source",
+           "parse_source"]
+
 _TABLE = re.compile(r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$")
 
 
@@ -67,18 +69,6 @@ def parse_source(value) -> Source:
         return Source("local", value)
     raise InvalidRequest("input: expected bq://project.dataset.table, {\"query\": \"SELECT ...\"}, gs://bucket/path "
                          "or a local path", details=[{"field": "input", "problem": "missing or malformed"}])
-
-
-def file_kind(name: str) -> str | None:
-    lower = name.lower()
-    for ext in EXTENSIONS:
-        if lower.endswith(ext):
-            return "parquet" if ext in (".parquet", ".pq") else ext[1:]
-    return None
-
-
-def _listed(name: str) -> bool:
-    return file_kind(name) is not None and not any(p.startswith((".", "_")) for p in name.split("/"))
 
 
 class Reader:
@@ -137,26 +127,6 @@ def open_source(source: Source | str | dict, columns: InputColumns, chunk_rows: 
     return Reader(source, columns, chunk_rows, files)
 
 
-def read_chunks(source, columns: InputColumns, chunk_rows: int, *, project: str | None = None) -> Iterator[Chunk]:
-    """Every chunk of `source`: valid rows cast by the spec's types, and the rejects."""
-    return open_source(source, columns, chunk_rows, project=project).chunks()
-
-
-def iter_batches(source, columns: InputColumns, chunk_rows: int = 65_536, *,
-                 on_reject: Callable[[pa.RecordBatch], None] | None = None,
-                 project: str | None = None) -> Iterator[pa.RecordBatch]:
-    """The valid rows of `source` as Arrow record batches already cast by the spec's declared
-    types (`row_number`, id, features, exposure; see InputColumns.output_schema); each chunk's
-    rejects (REJECTS columns) go to `on_reject`. Raises InputNotFound / InvalidInput up front."""
-    for chunk in read_chunks(source, columns, chunk_rows, project=project):
-        if on_reject is not None and chunk.rejects.num_rows:
-            on_reject(chunk.rejects)
-        if chunk.rows.num_rows:
-            yield chunk.rows
-
-
-# --- files ------------------------------------------------------------------------------------
-
 def _file_columns(fh, name: str) -> list[str]:
     kind = file_kind(name)
     try:
@@ -185,86 +155,6 @@ def csv_batches(fh, kind: str, columns: InputColumns, chunk_rows: int) -> Iterat
                             convert_options=convert)
     for batch in reader:
         yield batch
-
-
-def files_at(location: str) -> list:
-    """(name, opener) of the Parquet/CSV file or files at a gs:// URI or a local path, in name
-    order (see the module docstring); raises InputNotFound / InvalidInput."""
-    return gcs_files(location) if location.startswith("gs://") else local_files(location)
-
-
-def open_file(name: str):
-    """A readable, seekable pyarrow file for a local path or a gs:// URI (ranged reads on GCS)."""
-    if name.startswith("gs://"):
-        bucket, blob = split_gs_uri(name)
-        return _BlobOpener(storage_client().bucket(bucket).blob(blob))()
-    return _LocalOpener(Path(name))()
-
-
-class _LocalOpener:
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __call__(self):
-        return pa.OSFile(str(self.path), "rb")
-
-
-def local_files(location: str) -> list:
-    path = Path(location)
-    if path.is_file():
-        if file_kind(path.name) is None:
-            raise InvalidInput(f"input {location}: not a Parquet or CSV file (.parquet, .pq, .csv, .csv.gz)",
-                               details=[{"field": "input", "problem": "unknown file type"}])
-        return [(str(path), _LocalOpener(path))]
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and _listed(p.relative_to(path).as_posix()))
-        if not files:
-            raise InputNotFound(f"input {location}: folder holds no Parquet or CSV files",
-                                details=[{"field": "input", "problem": "no input files"}])
-        return [(str(p), _LocalOpener(p)) for p in files]
-    raise InputNotFound(f"input {location}: no such file or folder",
-                        details=[{"field": "input", "problem": "not found"}])
-
-
-def storage_client():
-    """The google-cloud-storage client (honours STORAGE_EMULATOR_HOST like the model store)."""
-    from google.cloud import storage
-
-    return storage.Client()
-
-
-class _BlobOpener:
-    def __init__(self, blob):
-        self.blob = blob
-
-    def __call__(self):
-        # Ranged reads, 8 MiB at a time: Parquet footers and row groups are fetched as needed.
-        return pa.PythonFile(self.blob.open("rb", chunk_size=8 << 20), mode="r")
-
-
-def gcs_files(uri: str) -> list:
-    from google.api_core import exceptions as gexc
-
-    bucket_name, name = split_gs_uri(uri)
-    client = storage_client()
-    bucket = client.bucket(bucket_name)
-    try:
-        if name and not name.endswith("/"):
-            blob = bucket.get_blob(name)
-            if blob is not None:
-                if file_kind(name) is None:
-                    raise InvalidInput(f"input {uri}: not a Parquet or CSV object",
-                                       details=[{"field": "input", "problem": "unknown file type"}])
-                return [(uri, _BlobOpener(blob))]
-        prefix = name.rstrip("/") + "/" if name else ""
-        blobs = sorted((b for b in client.list_blobs(bucket, prefix=prefix) if _listed(b.name[len(prefix):])),
-                       key=lambda b: b.name)
-    except gexc.NotFound:
-        raise InputNotFound(f"input {uri}: no such bucket", details=[{"field": "input", "problem": "not found"}]) from None
-    if not blobs:
-        raise InputNotFound(f"input {uri}: no such object, and no Parquet or CSV objects under it",
-                            details=[{"field": "input", "problem": "not found"}])
-    return [(f"gs://{bucket_name}/{b.name}", _BlobOpener(b)) for b in blobs]
 
 
 # --- BigQuery ---------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
+__all__ = ["CONTENT_SECURITY_POLICY", "META_CONTENT_SECURITY_POLICY", "environment", "render", "stylesheet"]
+
 # A page may load nothing from elsewhere: images are data URIs or inline SVG. This is the
 # policy a served page sends as its HTTP header.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+__all__ = ["FILTERS", "MISSING", "count", "number", "percent", "points"]
+
 MISSING = "—"
 
 

@@ -24,6 +24,9 @@ from collections.abc import Sequence
 import numpy as np
 from markupsafe import Markup, escape
 
+__all__ = ["ACCENT", "ALERT", "BAD", "Chart", "FONT", "GOOD", "LEGEND_ROW", "MARGIN", "OK", "REFERENCE",
+           "STATUS_COLORS", "WARN", "nice_ticks"]
+
 # Okabe-Ito colours (colour-blind safe), the same as style.css's variables.
 GOOD = "#0072B2"
 BAD = "#D55E00"

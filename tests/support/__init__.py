@@ -1,0 +1,1 @@
+"""Test support: the one server launcher, the one client factory, the emulator fixtures."""

@@ -1,0 +1,74 @@
+"""The one launcher of a real local server: functions-framework serving functions/main.py.
+
+    function_server(target, env, log_path, ready_status=200) (a context manager):
+        starts `functions-framework --target TARGET` on a free loopback port in its own process
+        group, with stdout+stderr to log_path, waits for GET / to answer `ready_status` (200 for
+        `score` once its model is loaded; 405 for the POST-only functions), and yields
+        SimpleNamespace(url, session, proc, log_path); stops exactly that process group after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def function_server(target: str, env: dict, log_path, timeout_s: float = 30.0, ready_status: int = 200):
+    import requests
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    executable = os.path.join(os.path.dirname(sys.executable), "functions-framework")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([executable, "--target", target, "--source", str(FUNCTIONS_SOURCE),
+                                 "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    session = requests.Session()
+    session.trust_env = False  # loopback only: never through a proxy from the environment
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"functions-framework exited with {proc.returncode}:\n"
+                                   f"{open(log_path, errors='replace').read()}")
+            try:
+                if session.get(url, timeout=1).status_code == ready_status:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"functions-framework not ready within {timeout_s} s:\n"
+                                   f"{open(log_path, errors='replace').read()}")
+            time.sleep(0.05)
+        yield SimpleNamespace(url=url, session=session, proc=proc, log_path=log_path)
+    finally:
+        session.close()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)  # gunicorn: quick shutdown of the server and its workers
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group, e.g. a stuck worker
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
