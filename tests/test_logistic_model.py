@@ -37,8 +37,8 @@ def fitted(german):
 
 def test_export_is_exact_on_held_out_rows(fitted, german):
     _, _, test = german
-    graph, bias = fitted.to_onnx(ScalingSpec())
-    report = verify_export(fitted, graph, bias, test)
+    graph = fitted.to_onnx(ScalingSpec())
+    report = verify_export(fitted, graph, test)
     assert report["pd_max_abs_diff"] < 1e-6 and report["additivity_max_abs_diff"] < 1e-5
 
 
@@ -62,7 +62,7 @@ def test_unseen_category_contributes_the_average(fitted, german):
     spec, train, test = german
     rows = test.head(20).copy()
     rows["purpose"] = "a code never seen"
-    out = run_onnx(fitted.to_onnx(ScalingSpec())[0], spec.features, rows)
+    out = run_onnx(fitted.to_onnx(ScalingSpec()), spec.features, rows)
     col = [f.name for f in spec.features].index("purpose")
     np.testing.assert_allclose(out["contributions"][:, col], 0.0, atol=1e-6)
     # the average over the training rows of a known category's contribution is 0 too
@@ -79,6 +79,6 @@ def test_missing_values_are_imputed_with_indicators():
     nullable = [f.name for f in spec.features if f.nullable]
     assert df[nullable].isna().any().any()
     model = LogisticModel(spec.features, {"C": 0.3}, seed=0).fit(df.iloc[:2000], df[spec.target].iloc[:2000])
-    graph, bias = model.to_onnx(ScalingSpec())
-    verify_export(model, graph, bias, df.iloc[2000:])
+    graph = model.to_onnx(ScalingSpec())
+    verify_export(model, graph, df.iloc[2000:])
     assert model.C_ == 0.3

@@ -36,15 +36,15 @@ def test_new_family_graphs_run_under_ort112(ort112_python, small_spec, small_dat
     defaulted = train[train[spec.target] == 1]
     pre = RawPreprocessor(spec.features).fit(train)
     graphs = {
-        "logistic": LogisticModel(spec.features, {"C": 0.3}).fit(train, train[spec.target]).to_onnx(ScalingSpec())[0],
+        "logistic": LogisticModel(spec.features, {"C": 0.3}).fit(train, train[spec.target]).to_onnx(ScalingSpec()),
         "lightgbm": LightGBMModel(spec.features, {"n_estimators": 60, "max_depth": 3}).fit(
-            train, train[spec.target]).to_onnx(ScalingSpec())[0],
+            train, train[spec.target]).to_onnx(ScalingSpec()),
         "lgd_lightgbm": LGDLightGBMModel(pre, n_estimators=40).fit(
             defaulted.iloc[:-100], defaulted["lgd"].iloc[:-100], defaulted.iloc[-100:], defaulted["lgd"].iloc[-100:]
         ).to_onnx(),
         "derived": compile_into(
             LightGBMModel(features, {"n_estimators": 40}).fit(with_derived, with_derived[spec.target])
-            .to_onnx(ScalingSpec())[0], derived, features, add_derived(test, derived, spec.features)),
+            .to_onnx(ScalingSpec()), derived, features, add_derived(test, derived, spec.features)),
     }
     paths = {}
     for stem, graph in graphs.items():

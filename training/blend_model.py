@@ -104,10 +104,10 @@ def _prefixed(graph: onnx.ModelProto, prefix: str, keep: set[str]) -> tuple[list
         return name if name == "" or name in keep else prefix + name
 
     nodes = []
-    for node in graph.graph.node:
+    for k, node in enumerate(graph.graph.node):
         copy = onnx.NodeProto()
         copy.CopyFrom(node)
-        copy.name = prefix + node.name
+        copy.name = prefix + (node.name or f"node{k}")
         copy.input[:] = [rename(x) for x in node.input]
         copy.output[:] = [rename(x) for x in node.output]
         nodes.append(copy)

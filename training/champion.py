@@ -20,8 +20,8 @@ import numpy as np
 
 from .delong import delong_test
 
-# Simplest first: linear models with tabulated contributions, then boosted trees.
-SIMPLICITY = ("logistic", "scorecard", "xgboost", "lightgbm")
+# Simplest first: linear models with tabulated contributions, boosted trees, then the blend of both.
+SIMPLICITY = ("logistic", "scorecard", "xgboost", "lightgbm", "blend")
 ALPHA = 0.05
 
 

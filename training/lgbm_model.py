@@ -111,7 +111,8 @@ class LightGBMModel:
         dump = self.booster_.dump_model(num_iteration=self.n_rounds_)
         return [_flatten(t["tree_structure"]) for t in dump["tree_info"]]
 
-    def to_onnx(self, scaling: ScalingSpec) -> tuple[onnx.ModelProto, float]:
+    def to_onnx(self, scaling: ScalingSpec) -> onnx.ModelProto:
+        """One graph; sets `contribution_bias_` (the base value of the path attributions)."""
         n = len(self.features)
         both, bias = tree_ensemble_parts(self.trees(), 0.0, "contributions_and_logit",
                                          column_groups=self.preprocessor_.column_groups_, n_groups=n,
@@ -124,7 +125,8 @@ class LightGBMModel:
                           helper.make_tensor_value_info("logit", TensorProto.FLOAT, [None]),
                           helper.make_tensor_value_info("score", TensorProto.FLOAT, [None]),
                           helper.make_tensor_value_info("contributions", TensorProto.FLOAT, [None, n])]
-        return make_model(self.features, parts, "probability of default (LightGBM)"), float(bias)
+        self.contribution_bias_ = float(bias)
+        return make_model(self.features, parts, "probability of default (LightGBM)")
 
     def manifest_entry(self) -> dict:
         return {"contributions": "per-feature path attributions (Saabas) of the exported LightGBM trees in "

@@ -126,9 +126,10 @@ class LogisticModel:
 
     # --- export -------------------------------------------------------------------------
 
-    def to_onnx(self, scaling: ScalingSpec) -> tuple[onnx.ModelProto, float]:
+    def to_onnx(self, scaling: ScalingSpec) -> onnx.ModelProto:
         """One graph, in float64 from the preprocessed matrix to the contributions (as numpy
-        computes them), then float32 outputs like every PD graph; bias = the intercept."""
+        computes them), then float32 outputs like every PD graph; sets `contribution_bias_`
+        (the intercept)."""
         n_cols, n = len(self.coef_), len(self.features)
         parts = self.preprocessor_.graph_parts().extend(matrix64_parts())
         source = MATRIX64
@@ -156,7 +157,8 @@ class LogisticModel:
                           helper.make_tensor_value_info("logit", TensorProto.FLOAT, [None]),
                           helper.make_tensor_value_info("score", TensorProto.FLOAT, [None]),
                           helper.make_tensor_value_info("contributions", TensorProto.FLOAT, [None, n])]
-        return make_model(self.features, parts, "probability of default (logistic regression)"), self.intercept_
+        self.contribution_bias_ = self.intercept_
+        return make_model(self.features, parts, "probability of default (logistic regression)")
 
     def manifest_entry(self) -> dict:
         return {"contributions": "coefficient x standardised value, summed over each feature's columns "
