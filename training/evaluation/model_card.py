@@ -223,9 +223,11 @@ class _Card:
             state = "promoted to current" if promotion["promoted"] else "published, not promoted"
             meta.append(_e(state))
         test, valid = _mapping(self.metrics.get("test")), _mapping(self.metrics.get("valid"))
-        cards = [("Test AUC", _f(test.get("auc"))), ("Test Gini", _f(test.get("gini"))),
-                 ("Test KS", _f(test.get("ks"))), ("Test rows", _int(test.get("rows"))),
-                 ("Test default rate", _pct(test.get("default_rate"))),
+        # small tables: every row is fitted, the figures are out of fold (no test split)
+        t = "Out-of-fold" if test.get("out_of_fold") else "Test"
+        cards = [(f"{t} AUC", _f(test.get("auc"))), (f"{t} Gini", _f(test.get("gini"))),
+                 (f"{t} KS", _f(test.get("ks"))), (f"{t} rows", _int(test.get("rows"))),
+                 (f"{t} default rate", _pct(test.get("default_rate"))),
                  ("Validation AUC", _f(valid.get("auc")))]
         cards_html = "".join(f'<div class="card"><div class="label">{_e(k)}</div>'
                              f'<div class="value">{v}</div></div>' for k, v in cards)
@@ -236,6 +238,17 @@ class _Card:
                 + f'<div class="cards">{cards_html}</div></header>')
 
     # -- sections -----------------------------------------------------------------------
+
+    def proxy_target(self) -> str:
+        """The target is a behavioural proxy (`python -m training proxy-target`), not observed defaults."""
+        proxy = _mapping(self.m.get("target_proxy"))
+        if not proxy:
+            return ""
+        return ("<p><strong>The target is a proxy, not an observed default.</strong> "
+                f"{_e(proxy.get('rule', ''))} {_int(proxy.get('customers'))} customers, "
+                f"{_pct(proxy.get('label_rate'))} labelled high risk, as of {_e(proxy.get('as_of', ''))}. "
+                "Every figure below measures how well the model reproduces that label; whether the label "
+                "tracks real credit losses must be checked separately before the score drives decisions.</p>")
 
     def use(self) -> str:
         target = self.columns.get("target") or self.spec.get("target") or "the target"
@@ -253,6 +266,7 @@ class _Card:
             f"<p>The model was trained end-to-end from the declarative spec <code>{_e(self.name)}</code>: "
             "features, bounds, monotone constraints, split and score scaling below come from that spec, and "
             "every exported ONNX model was checked against its native model before publishing.</p>",
+            self.proxy_target(),
             "<h3>Limitations</h3>",
             "<ul>",
             "<li><strong>Training population.</strong> Every figure describes the population of the training "

@@ -32,9 +32,18 @@ def candidate_table(pd_entry: Mapping) -> tuple[list[str], list[list[str]]]:
 def regime_lines(pd_entry: Mapping) -> list[tuple[str, str]]:
     """Key/value lines: family, regime and why, selection rule."""
     regime = pd_entry.get("regime") or {}
-    return [("Family", str(pd_entry.get("family", "—"))),
-            ("Training regime", f"{regime.get('name', '—')}: {regime.get('reason', '')}"),
-            ("Champion selection", str(pd_entry.get("selection", "—")))]
+    lines = [("Family", str(pd_entry.get("family", "—"))),
+             ("Training regime", f"{regime.get('name', '—')}: {regime.get('reason', '')}"),
+             ("Champion selection", str(pd_entry.get("selection", "—")))]
+    for c in pd_entry.get("comparisons") or []:
+        test = (f"DeLong p = {c['p_value']:.3f} on {c['rows']:,} validation rows" if "p_value" in c
+                else f"one standard error {_num(c.get('se'))} over {c.get('folds')} folds")
+        verdict = "a real shortfall" if c.get("shortfall_is_real") else "not a real shortfall: chosen"
+        lines.append((f"{c['family']} vs {c['versus']}", f"{_num(c.get('auc_difference'))} AUC behind ({test}): "
+                                                          f"{verdict}"))
+    if pd_entry.get("metrics_source"):
+        lines.append(("Reported metrics", str(pd_entry["metrics_source"])))
+    return lines
 
 
 def iv_table(pd_entry: Mapping) -> tuple[list[str], list[list[str]]]:

@@ -22,7 +22,8 @@ class DecisionCore:
     def __init__(self, manifest: Manifest | dict):
         m = Manifest.of(manifest)
         self.features = m.features
-        self.feature_names = np.array([f.name for f in self.features], dtype=object)
+        # a reason's position names a feature or, after them, a derived feature
+        self.feature_names = np.array([f.name for f in m.reason_features], dtype=object)
         self.scaling = m.scaling
         self._band_names = np.array([b.name for b in self.scaling.bands], dtype=object)
         names = {int(p["id"]): p["name"] for p in m.segment_profiles}

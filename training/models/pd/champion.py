@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .delong import delong_test
+from training.evaluation.delong import delong_test
 
 # Simplest first: linear models with tabulated contributions, boosted trees, then the blend of both.
 SIMPLICITY = ("logistic", "scorecard", "xgboost", "lightgbm", "blend")

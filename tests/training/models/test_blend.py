@@ -8,14 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskscore.schema import ScalingSpec
-from training.blend_model import BlendModel, blend_pd
-from training.lgbm_model import LightGBMModel
-from training.logistic_model import LogisticModel
-from training.pd_model import run_onnx, verify_export
-from training.spec import check_data, load_spec
+from riskscore.contract.schema import ScalingSpec
+from training.models.pd.blend import BlendModel, blend_pd
+from training.models.pd.lgbm import LightGBMModel
+from training.models.pd.logistic import LogisticModel
+from training.models.pd.booster import verify_export
+from training.onnx.run import run_onnx
+from training.data.spec import check_data, load_spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ import onnx
 import pandas as pd
 from onnx import TensorProto, helper
 
-from riskscore.schema import ScalingSpec
+from riskscore.contract.schema import ScalingSpec
 
-from .onnx_graph import GraphParts, const, make_model
-from .pd_model import scoring_parts
+from training.onnx.graph import GraphParts, const, make_model
+from training.models.pd.booster import scoring_parts
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from training.delong import delong_covariance, delong_test
+from training.evaluation.delong import delong_covariance, delong_test
 
 
 def _definition(y, scores):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.proxy_target import LABEL, proxy_target, read_report, rfm, write
+from training.data.proxy_target import LABEL, proxy_target, read_report, rfm, write
 
 
 def _transactions(seed: int = 0) -> pd.DataFrame:

@@ -14,12 +14,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from riskscore.schema import ScalingSpec
-from training.logistic_model import C_GRID, LogisticModel
-from training.pd_model import run_onnx, verify_export
-from training.spec import check_data, load_spec
+from riskscore.contract.schema import ScalingSpec
+from training.models.pd.logistic import C_GRID, LogisticModel
+from training.models.pd.booster import verify_export
+from training.onnx.run import run_onnx
+from training.data.spec import check_data, load_spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_unseen_category_contributes_the_average(fitted, german):
 
 def test_missing_values_are_imputed_with_indicators():
     """A table with gaps (nullable numeric and categorical): parity holds on rows with gaps."""
-    from training.synthetic import generate
+    from training.data.synthetic import generate
 
     spec = load_spec(ROOT / "training/specs/credit_default.yaml")
     df = check_data(spec, generate(rows=3000, seed=2))

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.lgd_lgbm import LGDLightGBMModel
-from training.pd_model import run_onnx
-from training.preprocess import RawPreprocessor
-from training.spec import check_data
-from training.split import split_frame
+from training.models.lgd_lgbm import LGDLightGBMModel
+from training.onnx.run import run_onnx
+from training.onnx.preprocess import RawPreprocessor
+from training.data.spec import check_data
+from training.data.split import split_frame
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.champion import choose_large, choose_small
+from training.models.pd.champion import choose_large, choose_small
 
 
 def _scores(n: int, noise: dict[str, float], seed: int = 0):

@@ -38,7 +38,7 @@ import pandas as pd
 from onnx import TensorProto, helper
 from pydantic import Field
 
-from riskscore.schema import FeatureSpec, StrictModel
+from riskscore.contract.schema import FeatureSpec, StrictModel
 
 FUNCTIONS = {"log1p": 1, "min": 2, "max": 2, "clip": 3}
 OPERATORS = {ast.Add: "Add", ast.Sub: "Sub", ast.Mult: "Mul", ast.Div: "Div"}
@@ -171,7 +171,7 @@ def derived_parts(derived: list[DerivedSpec], numeric: set[str]) -> tuple[list, 
 
 
 def _standalone(derived: list[DerivedSpec], numeric: list[str]) -> onnx.ModelProto:
-    from .onnx_graph import IR_VERSION, OPSET
+    from training.onnx.graph import IR_VERSION, OPSET
 
     nodes, inits = derived_parts(derived, set(numeric))
     graph = helper.make_graph(
@@ -207,7 +207,7 @@ def compile_into(model: onnx.ModelProto, derived: list[DerivedSpec], features, r
     the same outputs bit for bit from both graphs, else ExportVerificationError."""
     from riskscore.errors import ExportVerificationError
 
-    from .preprocess import onnx_inputs
+    from training.onnx.run import onnx_inputs
 
     if not derived:
         return model

@@ -23,11 +23,11 @@ import onnx
 import pandas as pd
 from onnx import TensorProto, helper
 
-from riskscore.schema import ScalingSpec
+from riskscore.contract.schema import ScalingSpec
 
-from .onnx_graph import GraphParts, const, make_model, tree_ensemble_parts
-from .pd_model import monotone_constraints, scoring_parts
-from .preprocess import RawPreprocessor
+from training.onnx.graph import GraphParts, const, make_model, tree_ensemble_parts
+from training.models.pd.booster import monotone_constraints, scoring_parts
+from training.onnx.preprocess import RawPreprocessor
 
 
 def lgb_params(params: dict, seed: int) -> dict:
@@ -178,7 +178,7 @@ def _flatten(root: dict) -> dict:
 
 def _leaf_paths(tree: dict, groups: list[int]) -> dict[int, dict[int, float]]:
     """{leaf node: {feature group: summed change in expected value along its path}}."""
-    from .onnx_graph import _node_means, _path_contributions
+    from training.onnx.graph import _node_means, _path_contributions
 
     means = _node_means(tree)
     return {node: _path_contributions(tree, node, means, groups) for node in tree["leaf_node"].values()}

@@ -16,9 +16,9 @@ import onnx
 import pandas as pd
 from onnx import TensorProto, helper
 
-from .converters import splice
-from .lgd_model import LGDModel
-from .onnx_graph import GraphParts, const, make_model
+from training.onnx.converters import splice
+from training.models.lgd import LGDModel
+from training.onnx.graph import GraphParts, const, make_model
 
 LIGHTGBM_TARGET_OPSET = 15
 
@@ -29,7 +29,7 @@ def lightgbm_regression_parts(booster: lgb.Booster, n_columns: int, prefix: str,
     from onnxmltools import convert_lightgbm
     from onnxmltools.convert.common.data_types import FloatTensorType
 
-    from .onnx_graph import MATRIX
+    from training.onnx.graph import MATRIX
 
     objective = booster.dump_model(num_iteration=1)["objective"].split()[0]
     text = booster.model_to_string().replace(f"objective={objective}", "objective=regression").replace(

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskscore.schema import ScalingSpec
-from training.lgbm_model import LightGBMModel, float32_below_next
-from training.pd_model import verify_export
-from training.spec import check_data, load_spec
+from riskscore.contract.schema import ScalingSpec
+from training.models.pd.lgbm import LightGBMModel, float32_below_next
+from training.models.pd.booster import verify_export
+from training.data.spec import check_data, load_spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("t", [0.5, 1.0000001, 0.1, 1e-30, -3.3, 123456.789])
@@ -33,7 +33,7 @@ def test_export_is_exact(spec_file, table, valid):
     if table == "german":
         raw = pd.read_csv(ROOT / "tests/data/german_credit.csv.gz")
     else:
-        from training.synthetic import generate
+        from training.data.synthetic import generate
         raw = generate(rows=4000, seed=3)
     df = check_data(spec, raw)
     train, valid_rows, test = df.iloc[:2400], df.iloc[2400:3000], df.iloc[3000:] if len(df) > 3000 else None

@@ -89,7 +89,7 @@ class _XGBoostFolds:
 
     def margins(self) -> list[np.ndarray]:
         """The held-out log-odds: the sums less the base margin counted once per extra call."""
-        from .onnx_graph import xgboost_base_score
+        from training.onnx.graph import xgboost_base_score
 
         extra = self.rounds // STEP - 1
         out = []
@@ -103,7 +103,7 @@ class _LightGBMFolds:
     def __init__(self, params: dict, matrix, y, folds, constraints, seed: int):
         import lightgbm as lgb
 
-        from .lgbm_model import lgb_params
+        from training.models.pd.lgbm import lgb_params
 
         p = lgb_params(params, seed)
         p.update(monotone_constraints=list(constraints), num_threads=1)

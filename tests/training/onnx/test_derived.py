@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskscore.schema import FeatureSpec
-from training.derived import DerivedSpec, add_derived, parse
+from riskscore.contract.schema import FeatureSpec
+from training.onnx.derived import DerivedSpec, add_derived, parse
 
 FEATURES = [FeatureSpec(name="debt", type="numeric", nullable=True),
             FeatureSpec(name="income", type="numeric", nullable=True),

@@ -31,12 +31,12 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
-from riskscore.schema import ScalingSpec
+from riskscore.contract.schema import ScalingSpec
 
-from .converters import MATRIX64, matrix64_parts, sklearn_parts
-from .onnx_graph import GraphParts, const, make_model
-from .pd_model import scoring_parts
-from .preprocess import RawPreprocessor
+from training.onnx.converters import MATRIX64, matrix64_parts, sklearn_parts
+from training.onnx.graph import GraphParts, const, make_model
+from training.models.pd.booster import scoring_parts
+from training.onnx.preprocess import RawPreprocessor
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 INNER_FOLDS = 5

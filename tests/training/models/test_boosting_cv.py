@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from training.boosting_cv import boosting_grid, choose_boosting, curve, repeated_folds
+from training.models.pd.boosting_cv import boosting_grid, choose_boosting, curve, repeated_folds
 
 
 @pytest.mark.parametrize("positives, depths", [(200, {1, 2}), (1000, {2, 3}), (20_000, {3, 4})])
