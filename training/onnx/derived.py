@@ -153,8 +153,23 @@ class _Builder:
         return self.finite(self.op("Max", [self.op("Min", [x, hi]), lo]), [x])
 
     def start(self):
-        self.nan, self.one = self.const(np.nan), self.const(1.0)
+        self._consts = {}
         return self
+
+    def shared(self, value: float) -> str:
+        """One initializer per constant the expression needs (NaN, 1), made on first use."""
+        key = repr(value)  # NaN != NaN: key by its text
+        if key not in self._consts:
+            self._consts[key] = self.const(value)
+        return self._consts[key]
+
+    @property
+    def nan(self) -> str:
+        return self.shared(np.nan)
+
+    @property
+    def one(self) -> str:
+        return self.shared(1.0)
 
 
 def derived_parts(derived: list[DerivedSpec], numeric: set[str]) -> tuple[list, list]:

@@ -111,7 +111,7 @@ def scaled_score(scaling, pd_: np.ndarray) -> np.ndarray:
 
 def _family_entry(model, spec: ModelSpec) -> dict:
     """What the manifest says about the fitted PD model beyond its family and candidates."""
-    if model.family in ("logistic", "lightgbm"):
+    if model.family in ("logistic", "lightgbm", "blend"):
         return model.manifest_entry()
     if model.family == "xgboost":
         return {"contributions": "per-feature path attributions (Saabas) of the exported trees in log-odds, "
