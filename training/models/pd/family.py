@@ -147,7 +147,10 @@ def large_candidate(spec, family: str, train, y_train, valid, y_valid, overrides
     """Fitted on train (boosting early-stops on valid), judged on the validation slice."""
     params = family_params(spec, family, "large", overrides)
     model = MODELS[family](spec.features, params, seed=spec.split.seed, log=log if family == "xgboost" else None)
-    model.fit(train, y_train, valid, y_valid)
+    if family in BOOSTED:  # early stopping on the validation slice
+        model.fit(train, y_train, valid, y_valid)
+    else:
+        model.fit(train, y_train)
     valid_pd = model.predict_native(valid)["pd"]
     return Candidate(family, params, float(roc_auc_score(y_valid, valid_pd)), "validation AUC",
                      n_estimators=model.best_iteration_ + 1 if family in BOOSTED else None,
