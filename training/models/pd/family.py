@@ -1,10 +1,12 @@
 """Choosing and fitting the PD model: training regime, candidate families, champion.
 
-Candidate families (`family: auto` tries `pd_model.candidates`, by default all four; the
+Candidate families (`family: auto` tries `pd_model.candidates`, by default all five; the
 spec may fix one): `logistic` (regularised logistic regression on imputed, one-hot,
 standardised columns), `scorecard` (optimal binning, WoE, logistic regression), `xgboost`
-and `lightgbm` (gradient boosting with monotone constraints). Each exports one graph with the
-same outputs (`pd`, `logit`, `score`, `contributions`).
+and `lightgbm` (gradient boosting with monotone constraints), and `blend` (the mean log-odds
+of the logistic and the better boosted candidate, scored from their own out-of-fold or
+validation predictions). Each exports one graph with the same outputs (`pd`, `logit`,
+`score`, `contributions`).
 
 Two regimes, decided by the rows available for fitting:
 
