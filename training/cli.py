@@ -1,4 +1,4 @@
-"""Command line: `python -m training generate|train|promote|rollback|list|openapi|bigquery-model|table-schema`."""
+"""Command line: `python -m training generate|proxy-target|train|promote|rollback|list|openapi|bigquery-model|table-schema`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,26 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_proxy_target(args) -> int:
+    from training.data.proxy_target import proxy_target, write
+    from training.data.tables import read_table
+
+    table, report = proxy_target(read_table(args.transactions), args.customer_id, args.date, args.amount,
+                                 args.as_of, k=args.clusters, seed=args.seed)
+    path = write(table, report, args.out)
+    print(f"wrote {len(table):,} customers to {args.out} ({report['label_rate']:.2%} labelled high risk, "
+          f"column {report['label_column']!r}) and the rule to {path}")
+    return 0
+
+
+def _target_proxy(spec, data: str) -> dict | None:
+    """The proxy-target JSON beside the table, when the spec trains on its label."""
+    from training.data.proxy_target import read_report
+
+    report = read_report(data)
+    return report if report is not None and report.get("label_column") == spec.target else None
+
+
 def cmd_train(args) -> int:
     import uuid
     from datetime import datetime, timezone
@@ -77,7 +97,8 @@ def cmd_train(args) -> int:
         else:
             print(f"reading {args.data}")
             raw, source = read_table(args.data), {"engine": None, "uri": args.data}
-        result = train(spec, raw, store, force=args.force, tune_trials=args.tune, allow=args.allow, source=source)
+        result = train(spec, raw, store, force=args.force, tune_trials=args.tune, allow=args.allow, source=source,
+                       target_proxy=_target_proxy(spec, args.data) if args.data else None)
     except Exception as exc:
         error = exc
         mlflow.failed(exc)
@@ -229,6 +250,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, default=20_000, help="with --tables: customers (one loan each)")
     p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="with --tables: file format")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("proxy-target", help="label customers from behaviour (RFM + KMeans) when no default "
+                                            "flag exists")
+    p.add_argument("--transactions", required=True, help="transactions table (local file, gs://, bq:// or SQL)")
+    p.add_argument("--customer-id", required=True)
+    p.add_argument("--date", required=True)
+    p.add_argument("--amount", required=True)
+    p.add_argument("--as-of", required=True, help="reference date, YYYY-MM-DD: later transactions are ignored")
+    p.add_argument("--clusters", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output table, .parquet or .csv; the rule goes beside it")
+    p.set_defaults(func=cmd_proxy_target)
 
     p = sub.add_parser("train", help="train, export, verify and publish a version")
     p.add_argument("--spec", default=DEFAULT_SPEC)

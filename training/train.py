@@ -24,10 +24,11 @@ from training.evaluation.master_scale import band_table, master_scale
 from training.evaluation.vif import numeric_vifs
 from training.models.protocol import Evaluation, TrainingData
 from training.models.version import version_models
+from training.onnx.derived import add_derived, compile_into
 from training.onnx.serving_graph import serving_graph
 
-LIBRARIES = ["xgboost", "scikit-learn", "skl2onnx", "onnxmltools", "onnx", "onnxruntime", "numpy", "pandas",
-             "statsmodels", "optbinning"]
+LIBRARIES = ["xgboost", "lightgbm", "scikit-learn", "skl2onnx", "onnxmltools", "onnx", "onnxruntime", "numpy",
+             "pandas", "statsmodels", "optbinning"]
 
 
 @dataclass
@@ -106,7 +107,8 @@ class _Stages:
 
 def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = False,
           log=print, now: datetime | None = None, pd_overrides: dict | None = None,
-          tune_trials: int = 0, allow=(), source: dict | None = None) -> TrainResult:
+          tune_trials: int = 0, allow=(), source: dict | None = None,
+          target_proxy: dict | None = None) -> TrainResult:
     """Train every model of `spec` on `raw`, verify each export and publish a version to `store`.
 
     Raises SpecError before any training if the data does not fit the spec, and
@@ -116,7 +118,8 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     many Optuna trials on the champion family (recorded in the manifest and `TrainResult.tuning`).
     The data-quality gates run first: DataQualityError (a SpecError; nothing published) names
     every failing gate not in `allow` or the spec's `quality.allow`. `source` (how the table was
-    read: engine, tables) goes into the manifest.
+    read: engine, tables) goes into the manifest. `target_proxy` (the JSON `proxy-target` wrote
+    beside the table) says the target is a proxy.
     """
     from training.evaluation.drift_baseline import drift_baseline
     from training.evaluation.model_card import render_model_card
@@ -127,9 +130,13 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     log(f"checking {len(raw):,} rows against spec {spec.name!r}")
     quality = enforce_training(st.run("data_quality", training_gates, spec, raw, allow))
     df = st.run("check_and_split", check_data, spec, raw)
+    # The models are fitted on the raw features plus the derived ones; every graph then
+    # computes the derived ones itself (compile_into), so callers send raw columns only.
+    df = add_derived(df, spec.derived, spec.features)
+    fit_spec = spec.with_derived()
     parts = split_frame(df, spec.target, spec.split.valid_fraction, spec.split.test_fraction,
                         date=spec.date, seed=spec.split.seed)
-    data = TrainingData(spec, df, parts)
+    data = TrainingData(fit_spec, df, parts)
     train_df, test_df = parts["train"], parts["test"]
     files: dict[str, bytes] = {}
     models: dict[str, dict] = {}
@@ -140,22 +147,26 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     # the test split stays out); the others share the raw-column preprocessing fitted with it.
     ev = Evaluation(data, models)
     fitted = {}
-    for model in version_models(spec, data, log=log, pd_overrides=pd_overrides, tune_trials=tune_trials):
+    for model in version_models(fit_spec, data, log=log, pd_overrides=pd_overrides, tune_trials=tune_trials):
         st.run(f"{model.key}_fit", model.fit_version, data)
         graph = model.to_onnx()
         parity[model.key] = st.run(f"{model.key}_export_and_verify", model.verify, graph, test_df)
+        graph = compile_into(graph, spec.derived, fit_spec.features, test_df)
         models[model.key] = model.manifest_entry()
         files[models[model.key]["file"]] = graph.SerializeToString()
         model.evaluate(graph, ev)
         fitted[model.key] = model
     pd_fit, pre = fitted["pd"].fit_, fitted["pd"].preprocessor_
     metrics = ev.metrics
-    test_out, train_out = ev.rows("pd", "test"), ev.rows("pd", "train")
+    train_out = ev.rows("pd", "train")
+    # The rows behind the card's test arrays: the held-out test split, or every row out of fold
+    # when PD was fitted on every row (the same figures as metrics.test).
+    eval_rows = df if fitted["pd"].all_rows_ else test_df
+    y_eval, pd_eval, score_eval = ev.card["y_test"], ev.card["pd_test"], ev.card["score_test"]
     scaling = version_scaling(spec, train_out["pd"], train_df[spec.target].to_numpy())
-    # Fairness on the test rows: the protected columns are read here, to evaluate, and nowhere else.
-    fairness = fairness_report(spec.protected, {p.name: test_df[p.name].to_numpy() for p in spec.protected},
-                               spec.decision, scaling, test_out["pd"], test_out["score"],
-                               test_df[spec.target].to_numpy()) if spec.protected else None
+    # Fairness on those rows: the protected columns are read here, to evaluate, and nowhere else.
+    fairness = fairness_report(spec.protected, {p.name: eval_rows[p.name].to_numpy() for p in spec.protected},
+                               spec.decision, scaling, pd_eval, score_eval, y_eval) if spec.protected else None
     serving = st.run("serving_graph", serving_graph,
                      {key: files[entry["file"]] for key, entry in models.items()}, spec.features, test_df)
 
@@ -184,7 +195,7 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
         "metrics": metrics,
         "parity": parity,
         "scaling": scaling.model_dump(mode="json"),
-        "rating_bands": rating_table(scaling, test_out["pd"], test_out["score"], test_df[spec.target].to_numpy()),
+        "rating_bands": rating_table(scaling, pd_eval, score_eval, y_eval),
         "data": {"fingerprint_sha256": data_fingerprint(df), "rows": int(len(df)),
                  "split_rows": {k: int(len(v)) for k, v in parts.items()},
                  "split": "out-of-time by " + spec.date if spec.date else "stratified random",
@@ -200,6 +211,11 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
     }
     if fairness is not None:
         manifest["fairness"] = fairness
+    if spec.derived:  # computed inside every graph; reason codes may name them
+        manifest["derived"] = [{**d.model_dump(mode="json"), "feature": d.feature().model_dump(mode="json")}
+                               for d in spec.derived]
+    if target_proxy is not None:
+        manifest["target_proxy"] = target_proxy
     if serving is not None:  # the per-request models, combined once here (training/onnx/serving_graph.py)
         files[serving[1]["file"]] = serving[0]
         manifest["serving_graph"] = serving[1]

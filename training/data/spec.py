@@ -20,6 +20,7 @@ from riskscore.drift.stats import DriftSpec
 from training.evaluation.master_scale import MasterScaleSpec
 from riskscore.contract.schema import FeatureSpec, ScalingSpec, StrictModel, category_code
 from riskscore.drift.stats import DriftSpec
+from training.onnx.derived import DerivedSpec, parse
 
 
 class SpecError(ValueError):
@@ -30,6 +31,9 @@ class SplitSpec(StrictModel):
     valid_fraction: float = Field(0.15, gt=0, lt=0.5)
     test_fraction: float = Field(0.2, gt=0, lt=0.5)
     seed: int = 42
+    # Below `pd_model.small_data_rows`, PD is fitted on every row and its metrics are out of
+    # fold; true keeps the test split out of PD's fit there too.
+    test_when_small: bool = False
 
 
 class ScorecardSpec(StrictModel):
@@ -53,19 +57,36 @@ class ScorecardSpec(StrictModel):
     max_vif: float | None = Field(None, gt=1)
 
 
-class PDSpec(StrictModel):
-    """The PD model. Boosting fields left unset take the defaults of the training regime
-    (`regime_params` in training/models/pd/family.py): large tables early-stop on the validation
-    slice; tables with fewer than `small_data_rows` train+validation rows choose the number
-    of rounds by cross-validation, refit on train + validation, and get shallower, more
-    regularised trees. `n_estimators` is the most rounds either regime may use."""
+FAMILIES = ("logistic", "scorecard", "xgboost", "lightgbm", "blend")
+Family = Literal["logistic", "scorecard", "xgboost", "lightgbm", "blend"]
 
-    # auto: train both families and keep the better cross-validated AUC; the scorecard wins
-    # when it is within `tie_tolerance` of the boosted model (the simpler model on a tie).
-    family: Literal["auto", "xgboost", "scorecard"] = "auto"
+
+class PDSpec(StrictModel):
+    """The PD model (training/models/pd/family.py). Boosting fields left unset take the
+    regime's defaults: large tables early-stop on the validation slice; on tables with fewer
+    than `small_data_rows` rows depth, regularisation and rounds come from a small grid on
+    repeated cross-validation. A boosting field set here is never searched."""
+
+    # auto: fit every family of `candidates`; the simplest one whose shortfall from the best is
+    # not real wins (DeLong's test on large tables, one standard error and `tie_tolerance` on
+    # small ones). `blend` is the mean log-odds of the logistic and the better boosted family.
+    family: Literal["auto"] | Family = "auto"
+    candidates: list[Family] = Field(default_factory=lambda: list(FAMILIES), min_length=1)
     tie_tolerance: float = Field(0.002, ge=0)
     cv_folds: int = Field(5, ge=2, le=20)
+    # repeats of the stratified folds that choose the boosting settings (and the logistic C)
+    cv_repeats: int = Field(2, ge=1, le=10)
     small_data_rows: int = Field(20_000, ge=0)
+    # the logistic family's inverse L2 strength; unset: chosen by cross-validation
+    logistic_C: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _blend_members(self) -> "PDSpec":
+        if self.family == "auto" and "blend" in self.candidates and not (
+                "logistic" in self.candidates and {"xgboost", "lightgbm"} & set(self.candidates)):
+            raise ValueError("candidate 'blend' averages the logistic family and a boosted one: list 'logistic' "
+                             f"and 'xgboost' or 'lightgbm' among the candidates too (found {self.candidates})")
+        return self
     n_estimators: int | None = Field(None, gt=0)
     learning_rate: float | None = Field(None, gt=0)
     max_depth: int | None = Field(None, gt=0)
@@ -105,6 +126,10 @@ class ModelSpec(StrictModel):
     segments: int = Field(5, ge=2, le=20)
     contamination: float = Field(0.01, gt=0, lt=0.5)
     promotion: PromotionSpec = Field(default_factory=PromotionSpec)
+    # Features computed in the graph from numeric features (training/onnx/derived.py).
+    derived: list[DerivedSpec] = Field(default_factory=list)
+    # LGD model family (XGBoost or LightGBM, both with a logistic link).
+    lgd_family: Literal["xgboost", "lightgbm"] = "xgboost"
     # Drift-check thresholds (PSI warning/alert, minimum rows); read by riskscore.drift.check.
     drift: DriftSpec = Field(default_factory=DriftSpec)
     # Fairness evidence: attributes evaluated per group on the test rows (model card) and by the
@@ -127,7 +152,7 @@ class ModelSpec(StrictModel):
 
     @model_validator(mode="after")
     def _unique_roles(self) -> "ModelSpec":
-        names = [f.name for f in self.features]
+        names = [f.name for f in self.features] + [d.name for d in self.derived]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"features listed more than once: {dupes}")
@@ -150,7 +175,17 @@ class ModelSpec(StrictModel):
         if self.decision and self.decision.approve_from_rating not in (None, *bands):
             raise ValueError(f"decision.approve_from_rating {self.decision.approve_from_rating!r} is not a rating "
                              f"band (bands: {bands})")
+        numeric = {f.name for f in self.numeric}
+        for d in self.derived:
+            parse(d, numeric)
         return self
+
+    def with_derived(self) -> "ModelSpec":
+        """The spec the models are fitted with: the derived features appended to the features
+        (each a nullable numeric feature; the graphs compute them from the raw columns)."""
+        if not self.derived:
+            return self
+        return self.model_copy(update={"features": [*self.features, *(d.feature() for d in self.derived)]})
 
     @property
     def numeric(self) -> list[FeatureSpec]:

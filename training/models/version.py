@@ -9,6 +9,7 @@ from training.data.spec import ModelSpec
 from training.models.anomaly import AnomalyModel
 from training.models.embedding import EmbeddingModel
 from training.models.lgd import LGDModel
+from training.models.lgd_lgbm import LGDLightGBMModel
 from training.models.pd.export import PDExport
 from training.models.protocol import ExportedModel, TrainingData
 from training.models.segments import SegmentModel
@@ -24,7 +25,7 @@ def version_models(spec: ModelSpec, data: TrainingData, *, log=print, pd_overrid
     yield pd_model
     pre, seed = pd_model.shared_preprocessor(data), spec.split.seed
     if spec.lgd:
-        yield LGDModel(pre, seed=seed)
+        yield (LGDLightGBMModel if spec.lgd_family == "lightgbm" else LGDModel)(pre, seed=seed)
     yield SegmentModel(pre, k=spec.segments, seed=seed)
     yield AnomalyModel(pre, contamination=spec.contamination, seed=seed)
     yield EmbeddingModel(pre, seed=seed)

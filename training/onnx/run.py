@@ -24,4 +24,7 @@ def run_onnx(onnx_model: onnx.ModelProto, features, X: pd.DataFrame) -> dict[str
     """Every output of an exported graph on the raw rows `X`."""
     sess = session(onnx_model.SerializeToString())
     names = [o.name for o in sess.get_outputs()]
-    return dict(zip(names, sess.run(names, onnx_inputs(X, features))))
+    # a graph with derived features compiled in takes only the raw ones of `features`
+    wanted = {i.name for i in sess.get_inputs()}
+    feeds = onnx_inputs(X, [f for f in features if f.name in wanted])
+    return dict(zip(names, sess.run(names, feeds)))

@@ -52,6 +52,16 @@ class Manifest:
         return [FeatureSpec.model_validate(f) for f in self.raw["features"]]
 
     @cached_property
+    def derived(self) -> list[FeatureSpec]:
+        """The derived features (computed inside the graphs from the raw columns), as features."""
+        return [FeatureSpec.model_validate(d["feature"]) for d in self.raw.get("derived") or []]
+
+    @cached_property
+    def reason_features(self) -> list[FeatureSpec]:
+        """What the PD graph's `contributions` columns stand for: the features, then the derived ones."""
+        return self.features + self.derived
+
+    @cached_property
     def scaling(self) -> ScalingSpec:
         return ScalingSpec.model_validate(self.raw["scaling"])
 

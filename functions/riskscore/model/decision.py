@@ -22,7 +22,8 @@ class DecisionCore:
     def __init__(self, manifest: Manifest | dict):
         m = Manifest.of(manifest)
         self.features = m.features
-        self.feature_names = np.array([f.name for f in self.features], dtype=object)
+        # a reason's position names a feature or, after them, a derived feature
+        self.feature_names = np.array([f.name for f in m.reason_features], dtype=object)
         self.scaling = m.scaling
         # Expected loss without an LGD model: the spec's declared LGD (e.g. 0.45), else none.
         self.lgd_default = m.lgd_default

@@ -42,16 +42,21 @@ def _value_text(f: FeatureSpec, value) -> str:
     return f"{int(v):,}" if v.is_integer() else f"{v:,.2f}"
 
 
-def reason_text(f: FeatureSpec, value) -> str:
+def reason_text(f: FeatureSpec, value, derived: bool = False) -> str:
+    """A derived feature (computed in the graph, not sent) is named by its description alone."""
     subject = (f.description or f.name.replace("_", " ")).strip()
     subject = subject[:1].upper() + subject[1:]
+    if derived:
+        return f"{subject}, which raises the estimated risk of default"
     return f"{subject}: {_value_text(f, value)}, which raises the estimated risk of default"
 
 
-def reason_list(features: list[FeatureSpec], values: dict, index, contribution) -> list[dict]:
-    """One row's ranked reasons (from `top_reasons`, contributions already rounded) with texts."""
+def reason_list(features: list[FeatureSpec], values: dict, index, contribution,
+                derived: frozenset = frozenset()) -> list[dict]:
+    """One row's ranked reasons (from `top_reasons`, contributions already rounded) with texts;
+    `derived` names the features computed in the graph (they have no value in the request)."""
     return [{"feature": features[i].name, "value": values.get(features[i].name), "contribution": float(c),
-             "text": reason_text(features[i], values.get(features[i].name))}
+             "text": reason_text(features[i], values.get(features[i].name), features[i].name in derived)}
             for i, c in zip(index.tolist(), contribution.tolist()) if i >= 0]
 
 

@@ -77,6 +77,7 @@ class Model:
         self.manifest = manifest
         self.version: str = m.version
         self.features = m.features
+        self.reason_features, self.derived = m.reason_features, frozenset(f.name for f in m.derived)
         self.scaling = m.scaling
         # The verified non-ONNX files (model card, drift baseline, forecast) for pages served
         # from this version; the ONNX bytes are not kept once their sessions exist.
@@ -142,7 +143,8 @@ class Model:
     def result(self, d: dict[str, np.ndarray], i: int, row: dict, include_embedding: bool = False) -> dict:
         """Row `i` of the decision columns `d` as `score`'s response body, with the texts."""
         pd_, rating = float(d["pd"][i]), str(d["rating"][i])
-        reasons = reason_list(self.features, row, d["reason_index"][i], d["reason_contribution"][i])
+        reasons = reason_list(self.reason_features, row, d["reason_index"][i], d["reason_contribution"][i],
+                              self.derived)
         result = {"pd": pd_, "score": float(d["score"][i]), "rating": rating}
         exposure = float(d["exposure"][i])
         result["exposure"] = None if exposure != exposure else exposure
@@ -155,7 +157,7 @@ class Model:
         if "anomaly_score" in d:
             result["anomaly"] = {"score": float(d["anomaly_score"][i]), "flag": bool(d["anomaly_flag"][i])}
         result["reasons"] = reasons
-        result["explanation"] = explanation(rating, pd_, reasons, self.features)
+        result["explanation"] = explanation(rating, pd_, reasons, self.reason_features)
         result["warnings"] = unknown_category_warnings(row, self.known)
         if include_embedding and "embedding" in d:
             result["embedding"] = [round(float(v), 6) for v in d["embedding"][i]]

@@ -19,7 +19,7 @@ from riskscore.errors import ExportVerificationError
 from riskscore.io.store import LocalStore
 from training.data.spec import check_data, load_spec
 from training.models.pd.booster import ADDITIVITY_TOLERANCE, PARITY_TOLERANCE, verify_export
-from training.models.pd.family import choose_champion, choose_regime
+from training.models.pd.family import choose_regime
 from training.models.pd.scorecard import ScorecardModel, bin_label
 from training.onnx.run import run_onnx
 
@@ -164,24 +164,6 @@ def test_information_value_and_points_tables(german, fitted):
     assert rates == sorted(rates) and len(rates) >= 2
 
 
-@pytest.mark.parametrize("xgb_auc, scorecard_auc, tolerance, fold_diffs, winner", [
-    (0.80, 0.75, 0.002, None, "xgboost"),
-    (0.7515, 0.75, 0.002, None, "scorecard"),   # within the tolerance: the simpler model wins
-    (0.752, 0.75, 0.002, None, "scorecard"),    # exactly at the tolerance: still a tie
-    (0.74, 0.75, 0.0, None, "scorecard"),
-    (0.7501, 0.75, 0.0, None, "xgboost"),
-    # small regime: the gap must also exceed one standard error of the per-fold differences
-    (0.76, 0.75, 0.002, [0.05, -0.03, 0.04, -0.02, 0.01], "scorecard"),  # SE 0.015 > gap 0.01
-    (0.76, 0.75, 0.002, [0.012, 0.008, 0.011, 0.009, 0.010], "xgboost"),  # steady gap, SE 0.0007
-    (0.7515, 0.75, 0.002, [0.0015] * 5, "scorecard"),  # SE 0: the tolerance still applies
-])
-def test_champion_rule(xgb_auc, scorecard_auc, tolerance, fold_diffs, winner):
-    family, why = choose_champion(xgb_auc, scorecard_auc, tolerance, fold_diffs)
-    assert family == winner
-    if fold_diffs and np.std(fold_diffs) > 0.005:
-        assert "standard error" in why
-
-
 @pytest.mark.parametrize("rows, small_data_rows, regime", [(800, 20_000, "small"), (19_999, 20_000, "small"),
                                                            (20_000, 20_000, "large"), (800, 0, "large")])
 def test_regime_follows_the_row_count(german, rows, small_data_rows, regime):
@@ -203,21 +185,29 @@ def published(tmp_path_factory, german):
     return path, result
 
 
-def test_auto_family_records_both_candidates_and_the_small_regime(published):
+def test_auto_family_records_every_candidate_and_fits_every_row(published):
     _, result = published
     m = result.manifest
     entry = m["models"]["pd"]
-    assert entry["regime"]["name"] == "small" and entry["regime"]["folds"] == 5
-    assert {c["family"] for c in entry["candidates"]} == {"xgboost", "scorecard"}
+    assert entry["regime"]["name"] == "small" and entry["regime"]["folds"] == 5 and entry["regime"]["repeats"] == 2
+    assert [c["family"] for c in entry["candidates"]] == ["logistic", "scorecard", "xgboost", "lightgbm", "blend"]
     chosen = [c for c in entry["candidates"] if c["chosen"]]
     assert len(chosen) == 1 and chosen[0]["family"] == entry["family"]
     assert all(0.5 < c["selection_auc"] < 1 for c in entry["candidates"])
-    # both families scored on the same 5 folds: the one-SE rule compares them fold by fold
+    # every family scored on the same 5 folds: the one-SE rule compares them fold by fold
     assert all(len(c["fold_aucs"]) == 5 and c["selection_auc"] == pytest.approx(np.mean(c["fold_aucs"]))
                for c in entry["candidates"])
+    # the evidence behind the choice: every simpler family compared with the best
+    assert [c["family"] for c in entry["comparisons"]] == [
+        c["family"] for c in entry["candidates"]][:len(entry["comparisons"])]
+    assert all(not c["shortfall_is_real"] for c in entry["comparisons"][-1:] if c["family"] == entry["family"])
+    # every row fitted: the reported metrics are the champion's out-of-fold predictions on all 1,000
+    assert m["metrics"]["test"]["out_of_fold"] and m["metrics"]["test"]["rows"] == 1000
     assert "valid" not in m["metrics"] and m["metrics"]["cv"]["auc"] == chosen[0]["selection_auc"]
-    xgb = next(c for c in entry["candidates"] if c["family"] == "xgboost")
-    assert xgb["n_estimators"] >= 1 and xgb["params"]["max_depth"] == 2  # small-regime defaults
+    assert "out-of-fold" in entry["metrics_source"]
+    boosted = next(c for c in entry["candidates"] if c["family"] == "xgboost")
+    assert boosted["n_estimators"] >= 10 and boosted["params"]["max_depth"] in (1, 2)  # grid for ~300 positives
+    assert len(boosted["search"]["grid"]) == 3
     if entry["family"] == "scorecard":
         assert entry["information_value"] and entry["points"]
     coded = {f["name"]: f for f in m["features"]}
@@ -232,6 +222,7 @@ def test_model_card_shows_candidates_information_value_and_points(published):
     assert "PD model family and champion" in html and "This section could not be rendered" not in html
     for c in m["models"]["pd"]["candidates"]:
         assert f"{c['selection_auc']:.4f}" in html
+    assert "Out-of-fold AUC" in html and "Reported metrics" in html
     if m["models"]["pd"]["family"] == "scorecard":
         assert "Information value" in html and "Points table" in html
         assert "status_of_existing_checking_account" in html

@@ -169,3 +169,48 @@ def test_anomaly_exact_band_runs_under_ort112(ort112_python, tmp_path, monkeypat
     assert np.array_equal(old["anom_depth"][in_band], native[in_band])
     assert np.array_equal(old["anomaly_flag"], model.predict(test))
     _compare(old, run_onnx(graph, FEATURES, test), "anomaly_band")
+
+
+def test_new_family_graphs_run_under_ort112(ort112_python, small_spec, small_data, tmp_path):
+    """The logistic, LightGBM and blend PD graphs, the LightGBM LGD graph and a graph with derived
+    features compiled in (fed the raw columns only)."""
+    from riskscore.contract.schema import ScalingSpec
+    from training.data.spec import check_data
+    from training.models.lgd_lgbm import LGDLightGBMModel
+    from training.models.pd.blend import BlendModel
+    from training.models.pd.lgbm import LightGBMModel
+    from training.models.pd.logistic import LogisticModel
+    from training.onnx.derived import DerivedSpec, add_derived, compile_into
+    from training.onnx.preprocess import RawPreprocessor
+
+    spec = small_spec
+    df = check_data(spec, small_data)
+    train, test = df.iloc[:4000], df.iloc[4000:4300]
+    derived = [DerivedSpec(name="ratio", expression=f"{spec.numeric[0].name} / {spec.numeric[1].name}",
+                           description="a ratio")]
+    features = list(spec.features) + [d.feature() for d in derived]
+    with_derived = add_derived(train, derived, spec.features)
+    defaulted = train[train[spec.target] == 1]
+    pre = RawPreprocessor(spec.features).fit(train)
+    logistic = LogisticModel(spec.features, {"C": 0.3}).fit(train, train[spec.target])
+    lightgbm = LightGBMModel(spec.features, {"n_estimators": 60, "max_depth": 3}).fit(train, train[spec.target])
+    graphs = {
+        "logistic": logistic.to_onnx(ScalingSpec()),
+        "lightgbm": lightgbm.to_onnx(ScalingSpec()),
+        "blend": BlendModel([logistic, lightgbm]).to_onnx(ScalingSpec()),
+        "lgd_lightgbm": LGDLightGBMModel(pre, n_estimators=40).fit(
+            defaulted.iloc[:-100], defaulted["lgd"].iloc[:-100], defaulted.iloc[-100:], defaulted["lgd"].iloc[-100:]
+        ).to_onnx(),
+        "derived": compile_into(
+            LightGBMModel(features, {"n_estimators": 40}).fit(with_derived, with_derived[spec.target])
+            .to_onnx(ScalingSpec()), derived, features, add_derived(test, derived, spec.features)),
+    }
+    paths = {}
+    for stem, graph in graphs.items():
+        paths[stem] = str(tmp_path / f"{stem}.onnx")
+        onnx.save(graph, paths[stem])
+        _check_limits(paths[stem])
+    feeds = onnx_inputs(test, spec.features)  # raw columns only, derived graph included
+    old = _run_old(ort112_python, tmp_path, {stem: (p, feeds) for stem, p in paths.items()})
+    for stem, graph in graphs.items():
+        _compare(old[stem], run_onnx(graph, spec.features, test), stem)

@@ -32,21 +32,24 @@ class PDExport:
         self.tune_trials = tune_trials
 
     def fit_version(self, data) -> "PDExport":
+        """Small tables (fewer than `small_data_rows` rows, unless the spec keeps a test split
+        there): every row is fitted, and the metrics come from out-of-fold predictions."""
         parts, target = data.parts, self.spec.target
-        self.fit_: PDFit = fit_pd(self.spec, parts["train"], parts["train"][target].to_numpy(), parts["valid"],
-                                  parts["valid"][target].to_numpy(), log=self.log, overrides=self.overrides,
-                                  tune_trials=self.tune_trials)
+        self.all_rows_ = all_rows(self.spec, len(data.df))
+        train, valid = (data.df, data.df.iloc[:0]) if self.all_rows_ else (parts["train"], parts["valid"])
+        self.fit_: PDFit = fit_pd(self.spec, train, train[target].to_numpy(), valid, valid[target].to_numpy(),
+                                  log=self.log, overrides=self.overrides, tune_trials=self.tune_trials)
         self.model_ = self.fit_.model
         return self
 
     def shared_preprocessor(self, data) -> RawPreprocessor:
         """The raw-column preprocessing the other models share (kept as `preprocessor_`), fitted
-        on the rows PD was fitted on: XGBoost's own; the scorecard bins raw values, so one is
-        fitted for the others."""
-        if self.model_.family == "xgboost":
+        on the rows PD was fitted on: the champion's own where it has one; the scorecard bins
+        raw values, so one is fitted for the others."""
+        if hasattr(self.model_, "preprocessor_"):
             self.preprocessor_ = self.model_.preprocessor_
         else:
-            rows = (data.parts["train"] if self.fit_.regime["name"] == "large"
+            rows = (data.df if self.all_rows_ else data.parts["train"] if self.fit_.regime["name"] == "large"
                     else pd.concat([data.parts["train"], data.parts["valid"]]))
             self.preprocessor_ = RawPreprocessor(self.spec.features).fit(rows)
         return self.preprocessor_
@@ -60,7 +63,9 @@ class PDExport:
     def manifest_entry(self) -> dict:
         fit = self.fit_
         return {"file": FILE, "outputs": list(OUTPUTS), "family": self.model_.family, "regime": fit.regime,
-                "candidates": fit.candidates, "selection": fit.selection,
+                "candidates": fit.candidates, "selection": fit.selection, "comparisons": fit.comparisons,
+                "metrics_source": ("out-of-fold predictions of the champion's cross-validation (every row fitted, "
+                                   "no test split)" if self.all_rows_ else "the held-out test split"),
                 "contribution_bias": self.model_.contribution_bias_,
                 "tuning": ({k: v for k, v in fit.tuning.items() if k != "trials"} if fit.tuning else None),
                 **_family_entry(self.model_, self.spec)}
@@ -74,7 +79,11 @@ class PDExport:
         ev.outputs[self.key] = run_onnx(onnx_model, spec.features, ev.data.df)
         test = ev.rows(self.key, "test")
         y_test = parts["test"][spec.target].to_numpy()
-        ev.metrics["test"] = pd_metrics(y_test, test["pd"].astype(np.float64))
+        pd_test, score_test = test["pd"].astype(np.float64), test["score"]
+        if self.all_rows_:  # no row was held out: the honest figures are out of fold
+            y_test, pd_test = self.fit_.oof["y"], self.fit_.oof["pd"]
+            score_test = scaled_score(spec.scaling, pd_test)
+        ev.metrics["test"] = {**pd_metrics(y_test, pd_test), "out_of_fold": self.all_rows_}
         if self.fit_.regime["name"] == "large":
             ev.metrics["valid"] = pd_metrics(parts["valid"][spec.target].to_numpy(),
                                              self.model_.predict_native(parts["valid"])["pd"])
@@ -82,13 +91,28 @@ class PDExport:
             champion = next(c for c in self.fit_.candidates if c["chosen"])
             ev.metrics["cv"] = {"auc": champion["selection_auc"], "auc_std": champion["auc_std"],
                                 "folds": self.fit_.regime["folds"], "rows": self.fit_.regime["rows"]}
-        ev.card.update(y_test=y_test, pd_test=test["pd"], score_test=test["score"],
+        ev.card.update(y_test=y_test, pd_test=pd_test, score_test=score_test,
                        importance=dict(zip([f.name for f in spec.features],
                                            np.abs(test["contributions"]).mean(axis=0).tolist())))
 
 
+def all_rows(spec: ModelSpec, rows: int) -> bool:
+    """Whether PD is fitted on every row (a small table without `split.test_when_small`)."""
+    return rows < spec.pd_model.small_data_rows and not spec.split.test_when_small
+
+
+def scaled_score(scaling, pd_: np.ndarray) -> np.ndarray:
+    """The spec's score of each PD, as the graph computes it (`booster.scoring_parts`)."""
+    p = np.clip(np.asarray(pd_, dtype=np.float64), 1e-15, 1 - 1e-15)
+    if scaling.method == "linear":
+        return (scaling.linear_base + scaling.linear_span) - p * scaling.linear_span
+    return scaling.offset - scaling.factor * np.log(p / (1 - p))
+
+
 def _family_entry(model, spec: ModelSpec) -> dict:
     """What the manifest says about the fitted PD model beyond its family and candidates."""
+    if model.family in ("logistic", "lightgbm", "blend"):
+        return model.manifest_entry()
     if model.family == "xgboost":
         return {"contributions": "per-feature path attributions (Saabas) of the exported trees in log-odds, "
                                  "exact for the exported model: contribution_bias + sum = logit and "

@@ -1,50 +1,61 @@
 """Choosing and fitting the PD model: training regime, candidate families, champion.
 
-Two regimes, decided by the rows available for fitting (train + validation; the test split
-is never touched here):
+Candidate families (`family: auto` tries `pd_model.candidates`, by default all five; the
+spec may fix one): `logistic` (regularised logistic regression on imputed, one-hot,
+standardised columns), `scorecard` (optimal binning, WoE, logistic regression), `xgboost`
+and `lightgbm` (gradient boosting with monotone constraints), and `blend` (the mean log-odds
+of the logistic and the better boosted candidate, scored from their own out-of-fold or
+validation predictions). Each exports one graph with the same outputs (`pd`, `logit`,
+`score`, `contributions`).
 
-- **large** (at least `pd_model.small_data_rows`): XGBoost early-stops on the validation
-  slice and is not refitted; each candidate is fitted on train and judged by its AUC on the
-  validation slice (thousands of rows: a precise holdout).
-- **small**: the validation slice is too precious to hold back. Train and validation are
-  pooled; stratified `cv_folds`-fold cross-validation on the pool chooses XGBoost's number of
-  rounds (the round with the best mean out-of-fold AUC) and scores every candidate on the
-  same folds; the chosen candidate is then refitted on the whole pool. Boosting defaults are
-  shallower and more regularised.
+Two regimes, decided by the rows available for fitting:
 
-`family: auto` trains both families and keeps the better selection AUC; the scorecard wins
-whenever XGBoost is not ahead by more than `tie_tolerance` (the simpler, fully tabulated
-model). In the small regime both are scored on the same folds, and XGBoost must also be ahead
-by more than one standard error of the per-fold AUC differences (the one-standard-error rule):
-on a few hundred rows per fold, a gap smaller than that is noise, and XGBoost's figure is the
-optimistic one (its rounds were chosen on those folds).
+- **large** (at least `pd_model.small_data_rows` train + validation rows): each candidate is
+  fitted on train (boosting early-stops on the validation slice) and judged by its AUC on the
+  validation slice; the champion is chosen by DeLong's paired test on those rows
+  (`champion.choose_large`): the simpler family wins unless the better one's lead is
+  significant.
+- **small**: every row counts. Settings are searched on repeated stratified folds
+  (`cv_repeats` x `cv_folds`) of the pooled rows: boosting's depth, regularisation and rounds
+  from a small grid sized to the table and the AUC curve averaged over every fold
+  (`boosting_cv`), never one fold's early stop; the logistic regression's C likewise. Every
+  candidate is then compared on the first repeat's folds (the same for all), the champion
+  follows the one-standard-error rule (`champion.choose_small`) and is refitted on every
+  pooled row; its out-of-fold predictions on those folds are the version's reported metrics.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
 
 from training.models.pd.booster import PDModel, monotone_constraints
+from training.models.pd.boosting_cv import boosting_grid, choose_boosting, repeated_folds
+from training.models.pd.blend import BlendModel, blend_pd
+from training.models.pd.champion import SIMPLICITY, choose_large, choose_small
+from training.models.pd.lgbm import LightGBMModel
+from training.models.pd.logistic import C_GRID, LogisticModel, cv_choose_c
 from training.models.pd.scorecard import ScorecardModel
 
-# Boosting defaults per regime; a value set in the spec always wins.
+MODELS = {"logistic": LogisticModel, "scorecard": ScorecardModel, "xgboost": PDModel, "lightgbm": LightGBMModel}
+BOOSTED = ("xgboost", "lightgbm")
+
+# Boosting defaults per regime; a value set in the spec always wins. The small regime's
+# depth, regularisation and rounds come from the grid (boosting_cv.boosting_grid).
 REGIME_PARAMS = {
-    # today's defaults: deep enough for 100k+ rows, early stopping on the validation slice
+    # deep enough for 100k+ rows, early stopping on the validation slice
     "large": dict(n_estimators=600, learning_rate=0.05, max_depth=4, min_child_weight=5.0, subsample=0.8,
                   colsample_bytree=0.8, reg_lambda=1.0, max_bin=256, early_stopping_rounds=50),
-    # small tables: stumps and pairs, heavier L2 and leaf weights, slower learning; the
-    # cross-validated round count stops it
-    "small": dict(n_estimators=1500, learning_rate=0.03, max_depth=2, min_child_weight=10.0, subsample=0.8,
-                  colsample_bytree=0.5, reg_lambda=10.0, max_bin=64, early_stopping_rounds=100),
+    "small": dict(max_bin=64),
 }
-BOOSTING_KEYS = tuple(REGIME_PARAMS["large"]) + ("scale_pos_weight",)
+# LightGBM in the large regime: its defaults (31 leaves), slower learning, early stopping.
+LIGHTGBM_LARGE = dict(n_estimators=1000, learning_rate=0.05, num_leaves=31, min_child_samples=20,
+                      early_stopping_rounds=50)
+BOOSTING_KEYS = ("n_estimators", "learning_rate", "max_depth", "min_child_weight", "subsample",
+                 "colsample_bytree", "reg_lambda", "max_bin", "early_stopping_rounds", "scale_pos_weight")
 
 
 @dataclass
@@ -53,29 +64,34 @@ class Candidate:
     params: dict
     selection_auc: float
     metric: str
-    auc_std: float | None = None     # across folds (small regime)
-    n_estimators: int | None = None  # XGBoost: rounds kept
+    auc_std: float | None = None          # across folds (small regime)
+    n_estimators: int | None = None       # boosting: rounds kept
     fold_aucs: list[float] | None = None  # per fold (small regime; the same folds for every family)
+    search: dict | None = None            # small regime: the settings searched on every repeat
+    oof_pd: np.ndarray | None = field(default=None, repr=False)    # small: first repeat's out-of-fold PD
+    valid_pd: np.ndarray | None = field(default=None, repr=False)  # large: PD on the validation slice
 
     def record(self, chosen: bool) -> dict:
         return {"family": self.family, "selection_auc": self.selection_auc, "metric": self.metric,
                 "auc_std": self.auc_std, "fold_aucs": self.fold_aucs, "n_estimators": self.n_estimators,
-                "chosen": chosen, "params": self.params}
+                "search": self.search, "chosen": chosen, "params": self.params}
 
 
 @dataclass
 class PDFit:
-    model: object                 # PDModel or ScorecardModel, fitted
-    regime: dict                  # name, reason, rows, folds
+    model: object                 # the champion, fitted (a MODELS class)
+    regime: dict                  # name, reason, rows, folds, repeats
     candidates: list[dict]        # every candidate's figures, the chosen one flagged
     selection: str                # why the champion won
+    comparisons: list[dict] = field(default_factory=list)  # the tests behind the choice
     tuning: dict | None = None    # `--tune`: sampler, trials, best (None when not tuned)
+    oof: dict | None = None       # small regime: {"y", "pd"} of the champion out of fold (first repeat)
 
 
 # `--tune`: Optuna search spaces, per family (log-uniform where the scale matters, not the step).
-def _xgboost_space(trial) -> dict:
+def _boosting_space(trial) -> dict:
     return {"learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
-            "max_depth": trial.suggest_int("max_depth", 2, 6),
+            "max_depth": trial.suggest_int("max_depth", 1, 6),
             "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 50.0, log=True),
             "subsample": trial.suggest_float("subsample", 0.5, 1.0),
             "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
@@ -89,179 +105,195 @@ def _scorecard_space(trial) -> dict:
             "max_n_prebins": trial.suggest_int("max_n_prebins", 5, 30)}
 
 
-SEARCH_SPACES = {"xgboost": _xgboost_space, "scorecard": _scorecard_space}
+def _logistic_space(trial) -> dict:
+    return {"C": trial.suggest_float("C", 0.001, 10.0, log=True)}
+
+
+SEARCH_SPACES = {"xgboost": _boosting_space, "lightgbm": _boosting_space, "scorecard": _scorecard_space,
+                 "logistic": _logistic_space}
 
 
 def choose_regime(spec, n_fit_rows: int) -> dict:
-    small = n_fit_rows < spec.pd_model.small_data_rows
-    name = "small" if small else "large"
-    reason = (f"{n_fit_rows:,} train+validation rows < small_data_rows {spec.pd_model.small_data_rows:,}: "
-              f"{spec.pd_model.cv_folds}-fold cross-validation on the pooled train and validation rows "
-              "chooses the boosting rounds and the champion, then the champion is refitted on them all"
+    p = spec.pd_model
+    small = n_fit_rows < p.small_data_rows
+    reason = (f"{n_fit_rows:,} rows < small_data_rows {p.small_data_rows:,}: every candidate is scored on the "
+              f"same {p.cv_repeats} x {p.cv_folds}-fold stratified cross-validation, the champion is refitted "
+              "on all of them, and the reported metrics are out of fold"
               if small else
-              f"{n_fit_rows:,} train+validation rows >= small_data_rows {spec.pd_model.small_data_rows:,}: "
-              "fit on train, early stopping and champion choice on the validation slice")
-    return {"name": name, "reason": reason, "rows": int(n_fit_rows),
-            "folds": spec.pd_model.cv_folds if small else None}
+              f"{n_fit_rows:,} train+validation rows >= small_data_rows {p.small_data_rows:,}: fit on train, "
+              "early stopping and champion choice (DeLong's paired test) on the validation slice")
+    return {"name": "small" if small else "large", "reason": reason, "rows": int(n_fit_rows),
+            "folds": p.cv_folds if small else None, "repeats": p.cv_repeats if small else None}
+
+
+def family_params(spec, family: str, regime: str, overrides: dict | None = None) -> dict:
+    """The family's parameters: defaults, then the spec's explicit values, then `overrides`."""
+    p = spec.pd_model
+    if family == "scorecard":
+        return {**p.scorecard.model_dump(), **(overrides or {})}
+    if family == "logistic":
+        return {**({"C": p.logistic_C} if p.logistic_C else {}), **(overrides or {})}
+    set_in_spec = {k: v for k, v in p.model_dump().items() if k in BOOSTING_KEYS and v is not None}
+    base = LIGHTGBM_LARGE if family == "lightgbm" and regime == "large" else REGIME_PARAMS[regime]
+    return {**base, **set_in_spec, **(overrides or {})}
 
 
 def boosting_params(spec, regime: str, overrides: dict | None = None) -> dict:
-    """The regime's boosting defaults, then the spec's explicit values, then `overrides`."""
-    set_in_spec = {k: v for k, v in spec.pd_model.model_dump().items() if k in BOOSTING_KEYS and v is not None}
-    return {**REGIME_PARAMS[regime], **set_in_spec, **(overrides or {})}
-
-
-def scorecard_params(spec, overrides: dict | None = None) -> dict:
-    return {**spec.pd_model.scorecard.model_dump(), **(overrides or {})}
-
-
-def folds(spec, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    kf = StratifiedKFold(spec.pd_model.cv_folds, shuffle=True, random_state=spec.split.seed)
-    return list(kf.split(np.zeros(len(y)), y))
+    """XGBoost's parameters under `regime` (the bench and older callers)."""
+    return family_params(spec, "xgboost", regime, overrides)
 
 
 # --- candidates ---------------------------------------------------------------------------
 
-def xgboost_candidate(spec, pool: pd.DataFrame, y_pool, train, y_train, valid, y_valid, regime: str,
-                      overrides: dict | None = None, log=None) -> tuple[Candidate, object]:
-    """(figures, fitted model). Small regime: cross-validated rounds, refit on the pool."""
-    params = boosting_params(spec, regime, overrides)
-    if regime == "large":
-        model = PDModel(spec.features, params, seed=spec.split.seed, log=log).fit(train, y_train, valid, y_valid)
-        auc = float(roc_auc_score(y_valid, model.predict_native(valid)["pd"]))
-        return Candidate("xgboost", params, auc, "validation AUC",
-                         n_estimators=model.best_iteration_ + 1), model
-    rounds, fold_aucs = cv_rounds(spec, pool, y_pool, params)
-    final = {**params, "n_estimators": rounds}
-    final.pop("early_stopping_rounds")
-    model = PDModel(spec.features, final, seed=spec.split.seed).fit(pool, y_pool)
-    return Candidate("xgboost", params, float(np.mean(fold_aucs)),
-                     f"{spec.pd_model.cv_folds}-fold CV AUC (mean of folds)", float(np.std(fold_aucs)),
-                     n_estimators=rounds, fold_aucs=fold_aucs), model
+def large_candidate(spec, family: str, train, y_train, valid, y_valid, overrides=None, log=None):
+    """Fitted on train (boosting early-stops on valid), judged on the validation slice."""
+    params = family_params(spec, family, "large", overrides)
+    model = MODELS[family](spec.features, params, seed=spec.split.seed, log=log if family == "xgboost" else None)
+    if family in BOOSTED:  # early stopping on the validation slice
+        model.fit(train, y_train, valid, y_valid)
+    else:
+        model.fit(train, y_train)
+    valid_pd = model.predict_native(valid)["pd"]
+    return Candidate(family, params, float(roc_auc_score(y_valid, valid_pd)), "validation AUC",
+                     n_estimators=model.best_iteration_ + 1 if family in BOOSTED else None,
+                     valid_pd=valid_pd), model
 
 
-class _KeepFolds(xgb.callback.TrainingCallback):
-    """Keeps xgb.cv's fold boosters, to score each fold at the chosen round."""
-
-    def after_training(self, model):
-        self.folds = model.cvfolds
-        return model
-
-
-def cv_rounds(spec, pool: pd.DataFrame, y_pool, params: dict) -> tuple[int, list[float]]:
-    """XGBoost's cross-validated early stopping on the pool: (rounds, each fold's AUC at that
-    round, in the order of `folds`)."""
-    from training.onnx.preprocess import RawPreprocessor
-
+def small_candidate(spec, family: str, pool, y_pool, folds, overrides=None, log=None):
+    """Scored on the first repeat of `folds` (the comparison folds, the same for every family),
+    refitted on the whole pool. Settings searched on every repeat: boosting's grid and rounds,
+    the logistic regression's C (unless set)."""
+    params = family_params(spec, family, "small", overrides)
     y_pool = np.asarray(y_pool)
-    # Medians and categories from the pool: the folds' models see the same columns.
-    pre = RawPreprocessor(spec.features).fit(pool)
-    p = dict(params)
-    early, n_rounds = p.pop("early_stopping_rounds"), p.pop("n_estimators")
-    booster_params = {"objective": "binary:logistic", "tree_method": "hist", "eval_metric": "auc",
-                      "eta": p.pop("learning_rate"), "lambda": p.pop("reg_lambda"), "nthread": 2,
-                      "seed": spec.split.seed,
-                      "monotone_constraints": str(monotone_constraints(spec.features, pre.columns_)), **p}
-    dtrain = xgb.DMatrix(pre.transform(pool), label=y_pool)
-    kept = _KeepFolds()
-    history = xgb.cv(booster_params, dtrain, num_boost_round=n_rounds, folds=folds(spec, y_pool),
-                     early_stopping_rounds=early, maximize=True, seed=spec.split.seed, callbacks=[kept])
-    rounds = int(history["test-auc-mean"].to_numpy().argmax()) + 1
-    fold_aucs = [float(roc_auc_score(f.dtest.get_label(), f.bst.predict(f.dtest, iteration_range=(0, rounds))))
-                 for f in kept.folds]
-    return rounds, fold_aucs
+    n_folds = spec.pd_model.cv_folds
+    compare = folds[:n_folds]
+    oof = np.full(len(pool), np.nan)
+    metric = f"{n_folds}-fold CV AUC (mean of folds)"
+    search = None
+    if family in BOOSTED:
+        from training.onnx.preprocess import RawPreprocessor
+
+        # Medians and categories from the pool: the folds' models see the same columns.
+        pre = RawPreprocessor(spec.features).fit(pool)
+        constraints = monotone_constraints(spec.features, pre.columns_)
+        fixed = {k: v for k, v in params.items()
+                 if k in BOOSTING_KEYS and k not in ("n_estimators", "early_stopping_rounds")}
+        grid = [{**g, **fixed} for g in boosting_grid(int(y_pool.sum()))]
+        grid = [g for i, g in enumerate(grid) if g not in grid[:i]]
+        choice = choose_boosting(family, pre.transform(pool), y_pool, folds, constraints, spec.split.seed, grid, log)
+        for (_, te), margin in zip(compare, choice.fold_margins[:n_folds]):
+            oof[te] = 1 / (1 + np.exp(-margin))
+        params = {**params, **choice.params}
+        params.pop("early_stopping_rounds", None)
+        fold_aucs, search = choice.fold_aucs[:n_folds], choice.record()
+    else:
+        if family == "logistic" and "C" not in params:
+            c, _, means = cv_choose_c(LogisticModel(spec.features), pool, y_pool, folds)
+            params = {**params, "C": c}
+            search = {"C_grid": list(C_GRID), "mean_auc": means, "chosen": c}
+        fold_aucs = []
+        for tr, te in compare:
+            m = MODELS[family](spec.features, params, seed=spec.split.seed).fit(pool.iloc[tr], y_pool[tr])
+            oof[te] = m.predict_native(pool.iloc[te])["pd"]
+            fold_aucs.append(float(roc_auc_score(y_pool[te], oof[te])))
+    model = MODELS[family](spec.features, params, seed=spec.split.seed).fit(pool, y_pool)
+    return Candidate(family, params, float(np.mean(fold_aucs)), metric, float(np.std(fold_aucs)),
+                     n_estimators=params.get("n_estimators") if family in BOOSTED else None,
+                     fold_aucs=fold_aucs, search=search, oof_pd=oof), model
 
 
-def scorecard_candidate(spec, pool: pd.DataFrame, y_pool, train, y_train, valid, y_valid, regime: str,
-                        overrides: dict | None = None) -> tuple[Candidate, object]:
-    params = scorecard_params(spec, overrides)
-    if regime == "large":
-        model = ScorecardModel(spec.features, params, seed=spec.split.seed).fit(train, y_train)
-        auc = float(roc_auc_score(y_valid, model.predict_native(valid)["pd"]))
-        return Candidate("scorecard", params, auc, "validation AUC"), model
+BLEND_MEMBERS = ("logistic", "xgboost", "lightgbm")
+
+
+def blend_candidate(fitted: dict, y_pool, y_valid, compare_folds) -> tuple[Candidate, BlendModel]:
+    """The mean log-odds of the logistic candidate and the better boosted one, scored from
+    their own out-of-fold (small) or validation (large) predictions: no fitting of its own."""
+    boosted = [f for f in BOOSTED if f in fitted]
+    if "logistic" not in fitted or not boosted:
+        raise ValueError("the blend needs the logistic family and a boosted family among the candidates")
+    best = max(boosted, key=lambda f: fitted[f][0].selection_auc)
+    (lc, lm), (bc, bm) = fitted["logistic"], fitted[best]
+    model = BlendModel([lm, bm])
+    params = {"members": ["logistic", best]}
+    if compare_folds is None:
+        valid_pd = blend_pd(lc.valid_pd, bc.valid_pd)
+        return Candidate("blend", params, float(roc_auc_score(y_valid, valid_pd)), "validation AUC",
+                         valid_pd=valid_pd), model
+    oof = blend_pd(lc.oof_pd, bc.oof_pd)
     y_pool = np.asarray(y_pool)
-    fold_aucs = []
-    for tr, te in folds(spec, y_pool):
-        m = ScorecardModel(spec.features, params, seed=spec.split.seed).fit(pool.iloc[tr], y_pool[tr])
-        fold_aucs.append(float(roc_auc_score(y_pool[te], m.predict_native(pool.iloc[te])["pd"])))
-    model = ScorecardModel(spec.features, params, seed=spec.split.seed).fit(pool, y_pool)
-    return Candidate("scorecard", params, float(np.mean(fold_aucs)),
-                     f"{spec.pd_model.cv_folds}-fold CV AUC (mean of folds)", float(np.std(fold_aucs)),
-                     fold_aucs=fold_aucs), model
-
-
-CANDIDATES = {"xgboost": xgboost_candidate, "scorecard": scorecard_candidate}
+    fold_aucs = [float(roc_auc_score(y_pool[te], oof[te])) for _, te in compare_folds]
+    return Candidate("blend", params, float(np.mean(fold_aucs)), lc.metric, float(np.std(fold_aucs)),
+                     fold_aucs=fold_aucs, oof_pd=oof), model
 
 
 def fit_pd(spec, train: pd.DataFrame, y_train, valid: pd.DataFrame, y_valid, log=print,
            overrides: dict | None = None, tune_trials: int = 0) -> PDFit:
-    """Fit the spec's PD family (or both, for `auto`) under the regime the row count calls
-    for, and return the champion with every candidate's figures. `overrides` ({family:
-    params}) replace spec values. With `tune_trials` > 0, that many seeded Optuna trials then
-    search the champion family's parameters on the same selection metric (same folds or
-    validation slice); the best trial replaces the champion if it beats it."""
+    """Fit the spec's PD family (or every candidate, for `auto`) under the regime the row count
+    calls for, and return the champion with every candidate's figures. In the small regime
+    `valid` may be empty: all rows are in `train`. `overrides` ({family: params}) replace spec
+    values. With `tune_trials` > 0, that many seeded Optuna trials then search the champion
+    family's parameters on the same selection metric; the best trial replaces the champion if
+    it beats it."""
     pool = pd.concat([train, valid])
     y_pool = np.concatenate([np.asarray(y_train), np.asarray(y_valid)])
     regime = choose_regime(spec, len(pool))
     log(f"    PD regime: {regime['name']} ({regime['reason']})")
-    families = ["xgboost", "scorecard"] if spec.pd_model.family == "auto" else [spec.pd_model.family]
+    p = spec.pd_model
+    families = (sorted(p.candidates, key=SIMPLICITY.index) if p.family == "auto"
+                else list(BLEND_MEMBERS) + ["blend"] if p.family == "blend" else [p.family])
+    small = regime["name"] == "small"
+    folds = repeated_folds(y_pool, p.cv_folds, p.cv_repeats, spec.split.seed) if small else None
+
+    def run(fam: str, params: dict | None):
+        if small:
+            return small_candidate(spec, fam, pool, y_pool, folds, params, log=log)
+        return large_candidate(spec, fam, train, y_train, valid, y_valid, params, log=log)
+
     fitted = {}
-    fit_candidate = {**CANDIDATES, "xgboost": partial(xgboost_candidate, log=log)}  # only boosting reports progress
     for fam in families:
-        cand, model = fit_candidate[fam](spec, pool, y_pool, train, y_train, valid, y_valid, regime["name"],
-                                         (overrides or {}).get(fam))
+        if fam == "blend":
+            continue
+        cand, model = run(fam, (overrides or {}).get(fam))
         log(f"    {fam}: {cand.metric} {cand.selection_auc:.4f}")
         fitted[fam] = (cand, model)
-    if len(families) == 1:
-        champion = families[0]
-        selection = f"family {champion} fixed by the spec"
+    if "blend" in families:
+        fitted["blend"] = blend_candidate(fitted, y_pool, y_valid, folds[:p.cv_folds] if small else None)
+        log(f"    blend: {fitted['blend'][0].metric} {fitted['blend'][0].selection_auc:.4f}")
+    aucs = {fam: c.selection_auc for fam, (c, _) in fitted.items()}
+    if p.family not in ("auto",):
+        champion, selection, comparisons = p.family, f"family {p.family} fixed by the spec", []
+    elif small:
+        champion, selection, comparisons = choose_small(
+            aucs, {fam: c.fold_aucs for fam, (c, _) in fitted.items()}, p.cv_folds, p.tie_tolerance)
     else:
-        xgb_cand, sc_cand = fitted["xgboost"][0], fitted["scorecard"][0]
-        diffs = (np.subtract(xgb_cand.fold_aucs, sc_cand.fold_aucs)
-                 if xgb_cand.fold_aucs and sc_cand.fold_aucs else None)
-        champion, selection = choose_champion(xgb_cand.selection_auc, sc_cand.selection_auc,
-                                              spec.pd_model.tie_tolerance, diffs)
+        champion, selection, comparisons = choose_large(aucs, np.asarray(y_valid),
+                                                        {fam: c.valid_pd for fam, (c, _) in fitted.items()})
     log(f"    PD champion: {champion} ({selection})")
     records = {fam: c.record(fam == champion) for fam, (c, _) in fitted.items()}
-    model, tuning = fitted[champion][1], None
-    if tune_trials > 0:
-        run = (spec, pool, y_pool, train, y_train, valid, y_valid, regime["name"])
-        best, tuning = tune(champion, run, fitted[champion][0], tune_trials, spec.split.seed,
-                            (overrides or {}).get(champion), log)
+    (cand, model), tuning = fitted[champion], None
+    if tune_trials > 0 and champion == "blend":
+        log("    --tune: the blend has no parameters of its own (tune its members' families instead)")
+    elif tune_trials > 0:
+        best, tuning = tune(champion, run, cand, tune_trials, spec.split.seed, (overrides or {}).get(champion), log)
         if best is not None:
             cand, model = best
             records[champion] = dict(cand.record(True), tuned=True)
-    return PDFit(model=model, regime=regime, candidates=list(records.values()), selection=selection, tuning=tuning)
+    oof = {"y": y_pool, "pd": cand.oof_pd} if small else None
+    return PDFit(model=model, regime=regime, candidates=list(records.values()), selection=selection,
+                 comparisons=comparisons, tuning=tuning, oof=oof)
 
 
-def choose_champion(xgb_auc: float, scorecard_auc: float, tolerance: float,
-                    fold_diffs=None) -> tuple[str, str]:
-    """(family, why): XGBoost only if it beats the scorecard by more than `tolerance` and, given
-    the per-fold AUC differences (XGBoost minus scorecard, same folds), by more than their
-    standard error too (the one-standard-error rule: the simpler model unless the gap is real)."""
-    margin, what = tolerance, f"tie tolerance {tolerance}"
-    if fold_diffs is not None and len(fold_diffs) > 1:
-        se = float(np.std(fold_diffs, ddof=1) / np.sqrt(len(fold_diffs)))
-        if se > tolerance:
-            margin, what = se, f"one standard error {se:.4f} of the {len(fold_diffs)} per-fold differences"
-    if xgb_auc > scorecard_auc + margin:
-        return "xgboost", f"xgboost {xgb_auc:.4f} > scorecard {scorecard_auc:.4f} + {what}"
-    if scorecard_auc >= xgb_auc:
-        return "scorecard", f"scorecard {scorecard_auc:.4f} >= xgboost {xgb_auc:.4f}"
-    return "scorecard", (f"scorecard {scorecard_auc:.4f} within {what} of xgboost "
-                         f"{xgb_auc:.4f}: the simpler model wins ties")
-
-
-def tune(family: str, run: tuple, untuned: Candidate, n_trials: int, seed: int, base: dict | None, log):
-    """Seeded TPE search over `family`'s parameters, each trial scored like the candidates.
-    Returns ((candidate, model) of the best trial, or None if none beat `untuned`; the record)."""
+def tune(family: str, run, untuned: Candidate, n_trials: int, seed: int, base: dict | None, log):
+    """Seeded TPE search over `family`'s parameters, each trial scored like the candidates
+    (`run(family, params)`). Returns ((candidate, model) of the best trial, or None if none
+    beat `untuned`; the record)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     best: dict = {"auc": untuned.selection_auc, "fit": None}
 
     def objective(trial) -> float:
-        cand, model = CANDIDATES[family](*run, {**(base or {}), **SEARCH_SPACES[family](trial)})
+        cand, model = run(family, {**(base or {}), **SEARCH_SPACES[family](trial)})
         if cand.selection_auc > best["auc"]:
             best.update(auc=cand.selection_auc, fit=(cand, model))
         log(f"    tune {family} trial {trial.number}: {cand.metric} {cand.selection_auc:.4f}")
