@@ -37,6 +37,14 @@ from training.evaluation.card_inputs import (CardInputs, chart_svg, finite, hist
 
 MAX_CATEGORIES_SHOWN = 12
 CALIBRATION_WARNING = 0.10  # |observed / mean PD - 1| above this gets a callout
+ALGORITHMS = {  # the PD families of training/models/pd, as the card names them
+    "logistic": "L2-regularised logistic regression on imputed, one-hot, standardised columns, exported to ONNX",
+    "scorecard": "scorecard: optimal monotone binning (optbinning), weight of evidence, logistic regression, "
+                 "exported to ONNX",
+    "xgboost": "gradient-boosted trees (XGBoost, binary:logistic), exported to ONNX",
+    "lightgbm": "gradient-boosted trees (LightGBM, binary), exported to ONNX",
+    "blend": "blend: the mean log-odds of the logistic regression and the best boosted family, exported to ONNX",
+}
 
 
 class Section(NamedTuple):
@@ -85,8 +93,11 @@ def header(card: CardInputs) -> dict:
     promotion = mapping(m.get("promotion"))
     if "promoted" in promotion:
         meta.append({"text": "promoted to current" if promotion["promoted"] else "published, not promoted"})
+    test = mapping(card.metrics.get("test"))
+    # Small tables: every row is fitted, so the reported figures are out of fold (no test split).
     return {"meta": meta, "description": str(m.get("description") or card.spec.get("description") or ""),
-            "test": _figures(card.metrics.get("test")), "valid": _figures(card.metrics.get("valid"))}
+            "test_label": "Out-of-fold" if test.get("out_of_fold") else "Test",
+            "test": _figures(test), "valid": _figures(card.metrics.get("valid"))}
 
 
 def _figures(metrics) -> dict:
@@ -114,14 +125,25 @@ def use(card: CardInputs) -> dict:
                             f"{scaling.get('base_odds', '')}:1, PDO {scaling.get('pdo', '')}")
         else:
             scaling_text = None
-        model = {"scorecard": pd_model.get("family") == "scorecard",
+        model = {"algorithm": ALGORITHMS.get(str(pd_model.get("family") or "xgboost"),
+                                             f"{pd_model.get('family')}, exported to ONNX"),
                  "best_iteration": number_or_none(pd_model.get("best_iteration")),
                  "contribution_bias": number_or_none(pd_model.get("contribution_bias")),
                  "params": ", ".join(f"{k}={v}" for k, v in mapping(pd_model.get("params")).items()),
                  "scaling": scaling_text}
     return {"target": str(card.columns.get("target") or card.spec.get("target") or "the target"),
             "name": card.name, "out_of_time": "out-of-time" in split, "split": split or "unspecified",
-            "test_range": [str(d) for d in test_range] if len(test_range) == 2 else None, "model": model}
+            "test_range": [str(d) for d in test_range] if len(test_range) == 2 else None, "model": model,
+            "proxy": _proxy_target(card)}
+
+
+def _proxy_target(card: CardInputs) -> dict | None:
+    """The target is a behavioural proxy (`python -m training proxy-target`), not observed defaults."""
+    proxy = mapping(card.manifest.get("target_proxy"))
+    if not proxy:
+        return None
+    return {"rule": str(proxy.get("rule") or ""), "customers": number_or_none(proxy.get("customers")),
+            "label_rate": number_or_none(proxy.get("label_rate")), "as_of": str(proxy.get("as_of") or "—")}
 
 
 def data(card: CardInputs) -> dict:
@@ -142,7 +164,11 @@ def data(card: CardInputs) -> dict:
             "split": str(d.get("split") or "—"),
             "columns": ", ".join(f"{k}: {v}" for k, v in card.columns.items() if v) or "—",
             "fingerprint": str(d.get("fingerprint_sha256") or "—"), "splits": splits,
-            "features": [_feature(f) for f in seq(card.manifest.get("features")) if isinstance(f, Mapping)]}
+            "features": [_feature(f) for f in seq(card.manifest.get("features")) if isinstance(f, Mapping)],
+            # computed inside every exported graph from the raw columns: callers never send them
+            "derived": [{"name": str(d.get("name", "")), "expression": str(d.get("expression", "")),
+                         "description": str(d.get("description") or ""), "monotone": str(d.get("monotone") or "—")}
+                        for d in seq(card.manifest.get("derived")) if isinstance(d, Mapping)]}
 
 
 def _feature(f: Mapping) -> dict:
