@@ -479,3 +479,57 @@ def test_card_of_a_real_training_run(trained_store):
     assert all(is_drawn(chart) for chart in charts)
     assert f"{result.manifest['metrics']['test']['auc']:.4f}" in page
     assert "FAIL" not in page
+
+
+def _small_table_inputs(comparison: dict):
+    """A card of a small table: out-of-fold figures, a proxy target, a derived feature, a logistic
+    champion chosen by `comparison` over a boosted candidate."""
+    manifest, evaluation = make_card_inputs(n_test=500, lgd=False, forecast=False)
+    manifest["metrics"]["test"]["out_of_fold"] = True
+    manifest["target_proxy"] = {"rule": "Customers whose balance fell below zero on 3 or more days.",
+                                "customers": 12345, "label_rate": 0.0821, "as_of": "2026-06-30",
+                                "label_column": "proxy_default"}
+    manifest["derived"] = [{"name": "debt_to_income", "expression": "debt / income",
+                            "description": "Debt over income", "monotone": "increasing"}]
+    manifest["models"]["pd"] |= {
+        "family": "logistic", "selection": "logistic within one standard error of best xgboost: simpler wins",
+        "regime": {"name": "small", "reason": "300 positives"},
+        "metrics_source": "out-of-fold predictions of the champion's cross-validation (every row fitted)",
+        "candidates": [{"family": "logistic", "selection_auc": 0.78123, "auc_std": 0.0211, "metric": "cv auc",
+                        "chosen": True},
+                       {"family": "xgboost", "selection_auc": 0.78987, "auc_std": 0.0254, "metric": "cv auc",
+                        "n_estimators": 57, "chosen": False}],
+        "comparisons": [{"family": "logistic", "versus": "xgboost", "auc_difference": 0.00864} | comparison]}
+    return manifest, evaluation
+
+
+@pytest.mark.parametrize("comparison, evidence", [
+    ({"se": 0.0123, "folds": 25, "tie_tolerance": 0.005, "test": "one-standard-error rule",
+      "shortfall_is_real": False}, "one standard error 0.0123 over 25 folds (tie tolerance 0.0050)"),
+    ({"se": 0.004, "p_value": 0.1234, "rows": 4321, "test": "DeLong paired, two-sided", "shortfall_is_real": False},
+     "DeLong p = 0.123 on 4,321 validation rows"),
+], ids=["one-se", "delong"])
+def test_small_table_card_shows_out_of_fold_proxy_comparisons_and_derived(comparison, evidence):
+    manifest, evaluation = _small_table_inputs(comparison)
+    card = CardInputs(manifest, evaluation)
+    assert all(plain_data(section.context(card)) for section in SECTIONS)
+    page = render_model_card(manifest, evaluation, strict=True)
+    for label in ("Out-of-fold AUC", "Out-of-fold Gini", "Out-of-fold KS", "Out-of-fold rows",
+                  "Out-of-fold default rate"):
+        assert label in page
+    assert "Test AUC" not in page
+    assert "The target is a proxy, not an observed default." in page
+    assert "12,345 customers, 8.21% labelled high risk, as of 2026-06-30" in page
+    assert "0.7812" in page and "0.7899" in page  # every candidate's figure
+    assert "Why the champion won" in page and evidence in page and "0.0086" in page
+    assert "not a real shortfall: chosen" in page
+    assert "Reported metrics" in page and "out-of-fold predictions of the champion" in page
+    assert "L2-regularised logistic regression" in page and "XGBoost" not in page.split('id="use"')[1].split(
+        "</section>")[0]
+    assert "Derived features (1)" in page and "debt / income" in page
+
+
+def test_large_table_card_keeps_test_labels_and_no_proxy(minimal):
+    page = minimal[2]
+    assert "Test AUC" in page and "Out-of-fold" not in page
+    assert "proxy" not in page and "Derived features" not in page and "Why the champion won" not in page
