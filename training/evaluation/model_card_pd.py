@@ -1,6 +1,6 @@
 """Context of the model card's PD-family section, from the manifest's `models.pd` entry:
-the regime, the champion candidates and the tests behind the choice, and for a scorecard its information value per feature
-and its points table. Plain data; `card/pd_family.html` writes it."""
+the regime, the champion candidates and the tests behind the choice, and for a scorecard its
+information value per feature and its points table. Plain data; `card/pd_family.html` writes it."""
 
 from __future__ import annotations
 
