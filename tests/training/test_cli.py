@@ -190,7 +190,7 @@ def test_promote_refuses_a_corrupt_version(store_copy, capsys):
     path.write_bytes(path.read_bytes()[:-1] + b"\x00")
     before = (store / MODEL / "current.json").read_bytes()
     assert main(["promote", "--store", str(store), "--version", first]) == 1
-    assert "pd.onnx: sha256" in capsys.readouterr().err
+    assert "pd.onnx has sha256" in capsys.readouterr().err
     assert (store / MODEL / "current.json").read_bytes() == before
 
 
