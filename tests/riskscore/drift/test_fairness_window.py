@@ -66,7 +66,8 @@ def window(protected_store, small_data, tmp_path_factory):
 def test_the_window_figures_equal_a_direct_computation(protected_store, window, tmp_path, capsys):
     path, _ = protected_store
     source, scores = window
-    settings = DriftSettings(model_store=str(path), reports_dir=str(tmp_path / "reports"))
+    settings = DriftSettings(model_store=str(path), reports_dir=str(tmp_path / "reports"),
+                             local_root=str(source.parent))  # local paths: only under local_root
     report = run(settings, {"source": str(source), "start": RUN_DATE.isoformat()})
     assert report["model_version"] == "v-protected"
     [table] = report["fairness"]["columns"]
@@ -99,7 +100,7 @@ def test_a_prediction_log_source_has_no_fairness_figures(protected_store, window
             "time": f"{RUN_DATE}T10:00:00Z", "model_version": "v-protected", "applicant_id_hash": "h",
             "features": {}, "outputs": {"pd": 0.05, "score": 700.0, "rating": "Good"}}
     log.write_text(json.dumps(line) + "\n")
-    report = run(DriftSettings(model_store=str(path), reports_dir=str(tmp_path / "r")),
+    report = run(DriftSettings(model_store=str(path), reports_dir=str(tmp_path / "r"), local_root=str(tmp_path)),
                  {"source": str(log), "start": RUN_DATE.isoformat()})
     assert report["fairness"] is None
 
