@@ -23,7 +23,9 @@ def _result(spec: dict, row: dict, exposure: float):
     d = core.decide({"pd": np.array([0.1]), "score": np.array([600.0]), "contributions": np.zeros((1, 2))},
                     np.array([exposure]))
     features = [FeatureSpec.model_validate(f) for f in FEATURES]
-    model = SimpleNamespace(features=features, known=known_categories(features))
+    # A stand-in for Model with the attributes `result` reads (no derived features here).
+    model = SimpleNamespace(features=features, known=known_categories(features),
+                            reason_features=features, derived=frozenset())
     return Model.result(model, d, 0, row)
 
 
