@@ -67,7 +67,9 @@ def big_inputs(tmp_path_factory, small_data):
 @pytest.fixture(scope="module")
 def batch_server(trained_store, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_", "BATCH_", "ORT_"))}
-    env.update(MODEL_STORE=str(trained_store.path), PYTHONUNBUFFERED="1")
+    # Local paths are confined to LOCAL_ROOT: the inputs and outputs live under pytest's temp root.
+    env.update(MODEL_STORE=str(trained_store.path), PYTHONUNBUFFERED="1",
+               LOCAL_ROOT=str(tmp_path_factory.getbasetemp()))
     log_path = tmp_path_factory.mktemp("batch_server") / "functions-framework.log"
     # Up when GET answers 405: batch_score takes POST only.
     with function_server("batch_score", env, log_path, timeout_s=60, ready_status=405) as srv:

@@ -34,6 +34,9 @@ def german(tmp_path_factory):
         "features": [f.model_dump() for f in spec.features if f.name not in PROTECTED],
         "protected": [{"name": n, **({"bands": b} if b else {})} for n, b in PROTECTED.items()],
         "decision": {"approve_below_pd": CUT_PD},
+        # keep the held-out test split (small tables are otherwise fitted on every row, out of fold):
+        # the card's figures are then those of the test rows this test recomputes
+        "split": {**spec.split.model_dump(), "test_when_small": True},
         "pd_model": {**spec.pd_model.model_dump(), "family": "scorecard"}})
     raw = pd.read_csv(DATA)
     store = open_store(str(tmp_path_factory.mktemp("models")))
