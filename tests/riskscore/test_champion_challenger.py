@@ -104,13 +104,14 @@ def test_log_lines_carry_both_decisions(scored, two_versions):
 
 
 def test_the_drift_check_compares_them_on_the_page(scored, two_versions, tmp_path):
-    from riskscore.drift.report import run
+    from riskscore.drift.report import run, source_id
     from riskscore.settings import DriftSettings
 
     _, _, lines, _, log = scored
     path, champion, challenger = two_versions
     today = datetime.now(timezone.utc).date().isoformat()
-    report = run(DriftSettings(model_store=str(path), reports_dir=str(tmp_path / "reports")),
+    report = run(DriftSettings(model_store=str(path), reports_dir=str(tmp_path / "reports"),
+                               local_root=str(tmp_path.parent)),
                  {"source": str(log), "start": today})
     (c,) = report["comparisons"]
     assert (c["champion_version"], c["challenger_version"], c["rows"]) == (champion, challenger, ROWS)
@@ -119,7 +120,7 @@ def test_the_drift_check_compares_them_on_the_page(scored, two_versions, tmp_pat
                   != (line["challenger"]["score"] >= c["decisions"]["cutoff_score"]) for line in lines)
     assert c["decisions"]["changed"] == changed
     assert c["score_distribution"]["psi"] is not None and c["backtest"] is None  # no outcomes in a log
-    page = (tmp_path / "reports" / today / "report.html").read_text()
+    page = (tmp_path / "reports" / today / source_id(str(log)) / "report.html").read_text()
     assert f"Champion {champion} and challenger {challenger}" in page
     assert 'id="rating-agreement"' in page and 'id="decisions-changed"' in page
 
@@ -133,7 +134,8 @@ def test_batch_writes_the_challengers_columns_and_the_check_backtests_both(two_v
     path, champion, challenger = two_versions
     source = tmp_path / "applicants.parquet"
     small_data.head(2000).to_parquet(source)
-    settings = BatchSettings(model_store=str(path), batch_workers=1, model_challenger_version=challenger)
+    settings = BatchSettings(model_store=str(path), batch_workers=1, model_challenger_version=challenger,
+                             local_root=str(tmp_path))
     models = PinnedModels(settings)
     batch_run(str(source), str(tmp_path / "scored"), date(2026, 11, 20), models.pin(), settings,
               challenger=models.challenger())
@@ -144,7 +146,8 @@ def test_batch_writes_the_challengers_columns_and_the_check_backtests_both(two_v
     assert table.column("challenger_pd").to_pylist() != table.column("pd").to_pylist()
     # Outcomes joined in (a matured cohort): both models are backtested on the same rows.
     pq.write_table(table.append_column("default", pa.array(small_data.head(2000)["default"].astype(float))), out)
-    report = run(DriftSettings(model_store=str(path), reports_dir=str(tmp_path / "reports")),
+    report = run(DriftSettings(model_store=str(path), reports_dir=str(tmp_path / "reports"),
+                               local_root=str(tmp_path.parent)),
                  {"source": str(tmp_path / "scored"), "start": "2026-11-20"})
     (c,) = report["comparisons"]
     assert c["rows"] == 2000 and c["backtest"]["rows"] == 2000
@@ -153,14 +156,14 @@ def test_batch_writes_the_challengers_columns_and_the_check_backtests_both(two_v
 
 
 def test_the_page_says_when_the_set_challenger_has_no_rows(scored, two_versions, tmp_path):
-    from riskscore.drift.report import run
+    from riskscore.drift.report import run, source_id
     from riskscore.settings import DriftSettings
 
     path, _, _ = two_versions
     today = datetime.now(timezone.utc).date().isoformat()
     settings = DriftSettings(model_store=str(path), reports_dir=str(tmp_path / "r"),
-                             model_challenger_version="v20991231-000000")
+                             model_challenger_version="v20991231-000000", local_root=str(tmp_path.parent))
     report = run(settings, {"source": str(scored[4]), "start": today})
     assert report["challenger_version"] == "v20991231-000000"
-    page = (tmp_path / "r" / today / "report.html").read_text()
+    page = (tmp_path / "r" / today / source_id(str(scored[4])) / "report.html").read_text()
     assert 'id="challenger-missing"' in page and "v20991231-000000" in page

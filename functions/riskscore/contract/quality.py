@@ -3,7 +3,7 @@ its output is committed.
 
 Gates (their names are what `--allow` / a batch body's `allow` take):
 
-- `row_count`: at least `min_rows` rows (training) or `batch_min_rows` (batch);
+- `row_count`: at least `min_rows` rows (training) or `batch_min_rows` (batch, default 0);
 - `missing`: each spec column's null rate within `max_missing` (one fraction for every column,
   or per column with `"*"` as the default); in batch also within the training table's own rate
   plus `baseline_missing_margin`;
@@ -36,7 +36,7 @@ class QualitySpec(StrictModel):
     """The spec's `quality:` block (all optional)."""
 
     min_rows: int = Field(100, ge=0)
-    batch_min_rows: int = Field(1, ge=0)
+    batch_min_rows: int = Field(0, ge=0)
     # One fraction for every spec column, or {column: fraction} with "*" as the default.
     max_missing: float | dict[str, float] = 0.5
     target_rate: tuple[float, float] = (0.001, 0.6)
