@@ -39,8 +39,10 @@ from riskscore.drift.stats import (
     OTHER,
     DriftSpec,
     auc_ks,
+    bin_labels,
     chi2_homogeneity,
     chi2_sf,
+    float_values,
     ks_binned,
     ks_pvalue,
     psi,
@@ -217,7 +219,7 @@ class _Numeric:
                "mean": self.total / n if n else None, "baseline_mean": e.get("mean"),
                "missing_rate": self.missing / self.rows if self.rows else None,
                "baseline_missing_rate": e.get("missing_rate"), "missing_rate_change": None,
-               "bins": _bin_labels(self.edges), "baseline": e.get("proportions"),
+               "bins": bin_labels(self.edges), "baseline": e.get("proportions"),
                "window": (self.counts / n).tolist() if n else None}
         if out["missing_rate"] is not None and e.get("missing_rate") is not None:
             out["missing_rate_change"] = out["missing_rate"] - e["missing_rate"]
@@ -285,25 +287,6 @@ def _status(out: dict, spec: DriftSpec, enough: bool, n: int, baseline_count) ->
     return spec.status(out["psi"])
 
 
-def _bin_labels(edges: np.ndarray) -> list[str]:
-    if not edges.size:
-        return ["all"]
-    fmt = [f"{v:.4g}" for v in edges]
-    return [f"< {fmt[0]}"] + [f"{a} to < {b}" for a, b in zip(fmt, fmt[1:])] + [f"≥ {fmt[-1]}"]
-
-
-def _floats(array) -> np.ndarray:
-    """An Arrow numeric array as float64 with nulls as NaN."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if array.type != pa.float64():
-        array = pc.cast(array, pa.float64())
-    if array.null_count:
-        array = pc.fill_null(array, np.nan)
-    return array.to_numpy(zero_copy_only=False)
-
-
 class VersionCheck:
     """Everything accumulated for one model version over the window."""
 
@@ -339,11 +322,11 @@ class VersionCheck:
                 self.present.add(name)
                 col = batch.column(name)
                 if isinstance(acc, _Numeric):
-                    acc.add(_floats(col))
+                    acc.add(float_values(col))
                 else:
                     acc.add(col)
-        pd_ = _floats(batch.column("pd"))
-        score = _floats(batch.column("score"))
+        pd_ = float_values(batch.column("pd"))
+        score = float_values(batch.column("score"))
         for name, values in (("pd", pd_), ("score", score)):
             if name in self.outputs:
                 self.outputs[name].add(values)
@@ -352,9 +335,9 @@ class VersionCheck:
             self.ratings[item["values"]] += item["counts"]
         self._add_days(batch.column("time"), pd_, score)
         target = self.info.columns.target
-        y = _floats(batch.column(target)) if target and target in names else None
+        y = float_values(batch.column(target)) if target and target in names else None
         if self.fairness is not None:
-            self.fairness.add({c.name: _floats(batch.column(c.name)) if c.bands else batch.column(c.name).to_pylist()
+            self.fairness.add({c.name: float_values(batch.column(c.name)) if c.bands else batch.column(c.name).to_pylist()
                                for c in self.fairness.columns if c.name in names}, pd_, score, y)
         if y is not None:
             ok = ~np.isnan(y) & ~np.isnan(pd_)

@@ -93,7 +93,7 @@ class Comparison:
     # ------------------------------------------------------------------ the report
 
     def result(self) -> dict:
-        from riskscore.drift.check import _bin_labels  # the drift report's bin labels, so both pages agree
+        from riskscore.drift.stats import bin_labels  # the drift report's bin labels, so both pages agree
 
         n = self.rows
         out = {"champion_version": self.champion, "challenger_version": self.challenger, "rows": n,
@@ -105,7 +105,7 @@ class Comparison:
         shares = {k: (v / v.sum()).tolist() if v.sum() else None for k, v in self.counts.items()}
         value = psi(shares["champion"], shares["challenger"]) if shares["champion"] and shares["challenger"] else None
         out["score_distribution"] = {
-            "bins": _bin_labels(self.edges), "champion": shares["champion"], "challenger": shares["challenger"],
+            "bins": bin_labels(self.edges), "champion": shares["champion"], "challenger": shares["challenger"],
             "psi": value, "status": self.spec.status(value) if out["enough_rows"] else "insufficient_data"}
         out["means"] = {"champion_pd": self.sums["champion"][0] / n, "challenger_pd": self.sums["challenger"][0] / n,
                         "champion_score": self.sums["champion"][1] / n,
@@ -129,7 +129,7 @@ class Comparison:
         return {"bands": order, "matrix": matrix, "agreement": agree / self.rows}
 
     def _backtest(self) -> dict | None:
-        from riskscore.drift.check import auc_ks  # the drift check's own figures, so both reports agree
+        from riskscore.drift.stats import auc_ks  # the drift check's own figures, so both reports agree
 
         if not self.labelled:
             return None
@@ -171,7 +171,7 @@ class Comparisons:
     def add(self, batch, default_version: str) -> None:
         import pyarrow.compute as pc
 
-        from riskscore.drift.check import _floats  # nulls as NaN, as the drift check reads every column
+        from riskscore.drift.stats import float_values  # nulls as NaN, as the drift check reads every column
 
         if "challenger_pd" not in batch.schema.names or batch.column("challenger_pd").null_count == batch.num_rows:
             return
@@ -184,12 +184,12 @@ class Comparisons:
             pair = tuple(key.split("\x00", 1))
             if pair not in self.pairs:
                 self.pairs[pair] = self._comparison(*pair)
-            target = (_floats(part.column(self.target))
+            target = (float_values(part.column(self.target))
                       if self.target and self.target in part.schema.names else None)
             self.pairs[pair].add(
-                {"pd": _floats(part.column("pd")), "score": _floats(part.column("score")),
+                {"pd": float_values(part.column("pd")), "score": float_values(part.column("score")),
                  "rating": np.asarray(part.column("rating").to_pylist(), dtype=object)},
-                {"pd": _floats(part.column("challenger_pd")), "score": _floats(part.column("challenger_score")),
+                {"pd": float_values(part.column("challenger_pd")), "score": float_values(part.column("challenger_score")),
                  "rating": np.asarray(part.column("challenger_rating").to_pylist(), dtype=object)},
                 target)
 

@@ -24,6 +24,7 @@ from pydantic import Field, model_validator
 from riskscore.contract.schema import StrictModel
 
 __all__ = ["DriftSpec", "OTHER", "PSI_EPS", "PSI_SIGNIFICANT", "PSI_STABLE", "as_float", "auc_ks", "bin_counts",
+           "bin_labels", "float_values",
            "category_proportions", "chi2_homogeneity", "chi2_sf", "ks_binned", "ks_pvalue", "missing_rate",
            "numeric_summary", "psi"]
 
@@ -276,3 +277,23 @@ def auc_ks(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     tpr = np.cumsum(ys[::-1])[ps.size - 1 - first] / pos
     fpr = np.cumsum(1 - ys[::-1])[ps.size - 1 - first] / neg
     return float(auc), float(np.max(np.abs(tpr - fpr)))
+
+
+def bin_labels(edges: np.ndarray) -> list[str]:
+    """Readable labels of the bins that `edges` bound (below the first, between, at or above the last)."""
+    if not edges.size:
+        return ["all"]
+    fmt = [f"{v:.4g}" for v in edges]
+    return [f"< {fmt[0]}"] + [f"{a} to < {b}" for a, b in zip(fmt, fmt[1:])] + [f"≥ {fmt[-1]}"]
+
+
+def float_values(array) -> np.ndarray:
+    """An Arrow numeric array as float64 with nulls as NaN."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if array.type != pa.float64():
+        array = pc.cast(array, pa.float64())
+    if array.null_count:
+        array = pc.fill_null(array, np.nan)
+    return array.to_numpy(zero_copy_only=False)

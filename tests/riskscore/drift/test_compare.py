@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from riskscore.drift.compare import Comparison, default_cutoff
-from riskscore.drift.check import auc_ks
+from riskscore.drift.stats import auc_ks
 from riskscore.drift.stats import DriftSpec, psi
 
 BANDS = ["Poor", "Average", "Good", "Excellent"]
