@@ -43,13 +43,15 @@ def prepare(out_dir: Path, rows: int, seed: int, log=print) -> dict:
     store = LocalStore(out_dir / "store")
     result = train(spec, raw, store, log=lambda msg: log("  [ours] " + msg))
     m = result.manifest
-    best = int(m["models"]["pd"]["best_iteration"])
-    alt = train_alternative(spec, raw, out_dir / "alternative.joblib", n_estimators=best + 1,
+    pd_model = m["models"]["pd"]
+    # Our trees when `auto` chose XGBoost; else the alternative finds its own by early stopping.
+    trees = int(pd_model["best_iteration"]) + 1 if "best_iteration" in pd_model else None
+    alt = train_alternative(spec, raw, out_dir / "alternative.joblib", n_estimators=trees,
                             log=lambda msg: log("  [alternative] " + msg))
     prepared = {
         "rows": len(raw), "seed": seed, "spec": str(SPEC.relative_to(ROOT)),
         "ours": {"store": str(out_dir / "store"), "model_name": spec.name, "version": m["version"],
-                 "trees": best + 1, "test_auc": m["metrics"]["test"]["auc"], "onnx_models": sorted(m["models"]),
+                 "family": pd_model["family"], "trees": trees, "test_auc": m["metrics"]["test"]["auc"], "onnx_models": sorted(m["models"]),
                  "bundle_bytes": sum(f["bytes"] for f in m["files"].values())},
         "alternative": {"path": alt["path"], "trees": alt["n_estimators"], "test_auc": alt["test_auc"],
                         "bytes": alt["bytes"]},

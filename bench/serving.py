@@ -644,7 +644,7 @@ def markdown(result: dict) -> str:
                   importtime_table(result["imports"][key], top=12), ""]
     m = result["models"]
     lines += [f"Models: {m['rows']:,} synthetic rows (seed {m['seed']}), spec `{m['spec']}`; "
-              f"ours {m['ours']['trees']} PD trees, test AUC {m['ours']['test_auc']:.4f}, bundle {m['ours']['bundle_bytes']:,} B "
+              f"ours a {m['ours'].get('family', 'xgboost')} PD model ({m['ours']['trees'] or 'no'} trees), test AUC {m['ours']['test_auc']:.4f}, bundle {m['ours']['bundle_bytes']:,} B "
               f"({len(m['ours'].get('onnx_models', []))} ONNX models, all loaded before the first 200: "
               f"{', '.join(m['ours'].get('onnx_models', []))}; all but the embedding run per request); "
               f"alternative {m['alternative']['trees']} trees, test AUC {m['alternative']['test_auc']:.4f}, "

@@ -75,7 +75,9 @@ def train_alternative(spec: ModelSpec, raw: pd.DataFrame, out: str | Path,
     n_columns = preprocessor().fit(X["train"]).transform(X["train"][:1]).shape[1]
     if n_estimators is None:  # early stopping on the validation split, as the spec's pd_model
         prep = preprocessor().fit(X["train"])
-        probe = classifier(spec, n_columns, spec.pd_model.n_estimators, spec.pd_model.early_stopping_rounds)
+        # The spec leaves them unset under `auto`: then what a team would write by hand.
+        probe = classifier(spec, n_columns, spec.pd_model.n_estimators or 1000,
+                           spec.pd_model.early_stopping_rounds or 50)
         probe.fit(prep.transform(X["train"]), y["train"],
                   eval_set=[(prep.transform(X["valid"]), y["valid"])], verbose=False)
         n_estimators = int(probe.best_iteration) + 1

@@ -6,7 +6,8 @@ function, the CloudEvent function and the command line. The model is pinned by t
 
 Chunks are read (and cast) in order, scored by `settings.batch_workers` threads at once
 (onnxruntime and Arrow release the GIL), and written in order; at most workers + 1 chunks are
-in memory at any time, so memory stays flat whatever the input size.
+in memory at any time, so memory stays flat whatever the input size (apart from the
+duplicate-id gate's 8 bytes per row: riskscore.contract.quality).
 """
 
 from __future__ import annotations

@@ -97,6 +97,15 @@ class _ParquetPair:
         self.scores.close()
         self.rejects.close()
 
+    def discard(self) -> None:
+        """Close both writers of an aborted run, ignoring errors: their files are deleted next
+        (a writer left open would try again, on a closed file, when it is collected)."""
+        for writer in (self.scores, self.rejects):
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - cleaning up after a failure: keep going
+                pass
+
 
 def _partition(run_date: date) -> str:
     return f"run_date={run_date.isoformat()}"
@@ -131,6 +140,8 @@ class LocalSink:
         return str(self.final[0]), str(self.final[1])
 
     def abort(self) -> None:
+        if hasattr(self, "_pair"):
+            self._pair.discard()
         for fh in getattr(self, "_files", []):
             try:
                 fh.close()
@@ -227,6 +238,8 @@ class GcsSink:
         return tuple(f"{self.uri}/{name}" for name in self.final)
 
     def abort(self) -> None:
+        if hasattr(self, "_pair"):
+            self._pair.discard()
         for w in getattr(self, "_writers", []):
             try:
                 w.close()

@@ -6,10 +6,12 @@ from types import SimpleNamespace
 
 import re
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
-from riskscore.contract.quality import QualityGateFailed, QualitySpec, QualityStats, enforce, evaluate
+from riskscore.contract.quality import (QualityGateFailed, QualitySpec, QualityStats, enforce, evaluate,
+                                        id_fingerprints)
 
 FEATURES = [SimpleNamespace(name="income", type="numeric"), SimpleNamespace(name="region", type="categorical")]
 
@@ -89,3 +91,26 @@ def test_no_applicant_value_in_messages():
     with pytest.raises(QualityGateFailed) as info:
         enforce(report, "t")
     assert "SECRET" not in str(info.value) and "SECRET" not in str(info.value.details)
+
+
+@pytest.mark.parametrize("ids, expected", [
+    (["a", "b", "c"], (0, 0)),
+    (["a", "b", "a", "a", "b", "c"], (3, 2)),
+    (["", "x", "", None, None], (1, 1)),          # nulls are the missing gate's, not duplicates
+    (["ab", "ba", "a", "b", "aa", "bb"], (0, 0)),  # same bytes, other order or length
+    (["x" * (3 << 20), "y", "x" * (3 << 20)], (1, 1)),  # ids longer than a fingerprint piece
+])
+def test_duplicated_ids_count_repeats_of_equal_ids(ids, expected):
+    stats = QualityStats(["id"], id_column="id")
+    for k in range(0, len(ids), 2):
+        stats.update(pa.record_batch({"id": pa.array(ids[k:k + 2], pa.string())}))
+    assert stats.duplicated_ids() == expected
+
+
+def test_id_fingerprints_are_distinct_for_a_million_ids_and_follow_slices():
+    ids = pa.array([f"APP-{i:07d}" for i in range(1_000_000)], pa.large_string())
+    prints = id_fingerprints(ids)
+    assert prints.dtype == np.uint64 and len(np.unique(prints)) == 1_000_000
+    # A slice (non-zero offset) and a chunked array fingerprint the same values alike.
+    assert np.array_equal(id_fingerprints(ids.slice(123_456, 1000)), prints[123_456:124_456])
+    assert np.array_equal(id_fingerprints(pa.chunked_array([ids.slice(0, 10), ids.slice(10, 5)])), prints[:15])
