@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from riskscore.batch.columns import Chunk, InputColumns
 from riskscore.batch.csvread import read_csv
 from riskscore.batch.sources import cast_chunks, csv_chunks, open_source, parse_source
+from riskscore.errors import InvalidInput
 from riskscore.io.files import file_kind
 
 from .files import open_read
@@ -45,6 +46,11 @@ class Plan:
 def plan(source, columns: InputColumns, *, project: str | None = None) -> Plan:
     """Resolve and check `source` at launch (raises like batch_score's open_source)."""
     parsed = parse_source(source)
+    if parsed.kind == "snowflake":
+        # Workers would need the Snowflake connector and its secret; batch_score reads Snowflake.
+        raise InvalidInput("input snowflake://…: Dataflow reads BigQuery, GCS and local files, not Snowflake "
+                           "(score a Snowflake query with batch_score, or export it to GCS first)",
+                           details=[{"field": "input", "problem": "Snowflake is not a Dataflow source"}])
     if parsed.kind in ("local", "gcs"):
         reader = open_source(parsed, columns, chunk_rows=1, project=project)  # checks every file's columns
         return Plan("files", tuple(reader.file_names))
