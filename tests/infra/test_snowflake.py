@@ -44,9 +44,11 @@ def _planned_expression() -> str:
     fn = resources("infra/function")["google_cloudfunctions2_function.this"]
     dynamic = block(fn, "service_config")["dynamic"][0]['"secret_environment_variables"']
     assert expr(dynamic["for_each"]) == "var.secret_environment_variables"
-    content = {k: expr(v) for k, v in block(dynamic, "content").items() if not k.startswith("__")}
-    content_hcl = ", ".join(f'{k} = {v if v != "latest" else chr(34) + v + chr(34)}'
-                            .replace("secret_environment_variables.key", "k")
+    # The block's arguments as HCL (python-hcl2 keeps literals quoted, expressions in ${ }),
+    # the iterator's key and value renamed for the `for` below.
+    content = {k: v[2:-1] if v.startswith("${") else v for k, v in block(dynamic, "content").items()
+               if not k.startswith("__")}
+    content_hcl = ", ".join(f"{k} = {v}".replace("secret_environment_variables.key", "k")
                             .replace("secret_environment_variables.value", "v") for k, v in content.items())
     functions = []
     for name in BATCH:
@@ -114,7 +116,7 @@ def test_the_batch_functions_get_snowflake_settings_and_the_password_secret_only
         assert planned[name]["env"]["MODEL_NAME"] == "credit_default", name  # merged into, not replacing
         want = [{"key": "SNOWFLAKE_PASSWORD", "secret": SECRET, "version": "latest", "project_id": "lender-project"}]
         assert planned[name]["secrets"] == (want if secret else []), name
-    # One accessor grant on that secret alone (the batch identity's: test_the_grant_is_the_batch_identitys).
+    # One accessor grant, on that secret alone (whose: test_the_grant_is_the_batch_identitys_on_the_named_secret).
     want_grants = [{"project": "lender-project", "secret_id": SECRET, "role": "roles/secretmanager.secretAccessor"}]
     assert planned["grants"] == (want_grants if secret else [])
 
