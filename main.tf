@@ -84,6 +84,9 @@ module "iam" {
   training_data_table    = var.training_data_table
   salt_secret_id         = module.secrets.salt_secret_id
   narrative_enabled      = var.narrative_enabled
+
+  # The lender's own secret (not created here); empty: no grant.
+  snowflake_password_secret_id = var.snowflake_password_secret_id
 }
 
 module "functions" {
@@ -126,6 +129,13 @@ module "functions" {
   narrative_location          = var.narrative_location == "" ? var.region : var.narrative_location
   narrative_timeout_s         = var.narrative_timeout_s
   labels                      = local.labels
+
+  # snowflake:// inputs of the batch functions; all empty (the default): none.
+  snowflake_account            = var.snowflake_account
+  snowflake_user               = var.snowflake_user
+  snowflake_warehouse          = var.snowflake_warehouse
+  snowflake_role               = var.snowflake_role
+  snowflake_password_secret_id = var.snowflake_password_secret_id
 }
 
 module "training" {

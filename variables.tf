@@ -262,3 +262,66 @@ variable "narrative_timeout_s" {
   description = "Deadline of one narrative call in seconds (NARRATIVE_TIMEOUT_S); past it, the template explanation."
   default     = 3
 }
+
+# Snowflake as a batch source (snowflake://DB.SCHEMA.TABLE or snowflake://SELECT ...): off while
+# snowflake_account is empty. The password stays in the lender's own Secret Manager secret:
+# Terraform names it, grants the batch identity access to it, and never reads or stores it.
+variable "snowflake_account" {
+  type        = string
+  description = "Snowflake account identifier (SNOWFLAKE_ACCOUNT of batch_score and batch_score_gcs), e.g. myorg-myaccount; empty: no Snowflake settings and no grant."
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9][A-Za-z0-9._-]*)?$", var.snowflake_account))
+    error_message = "An account identifier (letters, digits, '.', '_', '-'), e.g. myorg-myaccount, not a URL."
+  }
+}
+
+variable "snowflake_user" {
+  type        = string
+  description = "Snowflake login name the batch functions connect as (SNOWFLAKE_USER); required with snowflake_account."
+  default     = ""
+
+  validation {
+    condition     = (var.snowflake_account == "") == (var.snowflake_user == "")
+    error_message = "snowflake_user and snowflake_account are set together (both empty: no Snowflake)."
+  }
+}
+
+variable "snowflake_warehouse" {
+  type        = string
+  description = "Snowflake warehouse the queries run on (SNOWFLAKE_WAREHOUSE); empty: the user's default."
+  default     = ""
+
+  validation {
+    condition     = var.snowflake_account != "" || var.snowflake_warehouse == ""
+    error_message = "snowflake_warehouse needs snowflake_account."
+  }
+}
+
+variable "snowflake_role" {
+  type        = string
+  description = "Snowflake role of the session (SNOWFLAKE_ROLE); empty: the user's default."
+  default     = ""
+
+  validation {
+    condition     = var.snowflake_account != "" || var.snowflake_role == ""
+    error_message = "snowflake_role needs snowflake_account."
+  }
+}
+
+variable "snowflake_password_secret_id" {
+  type        = string
+  description = "Id of an EXISTING Secret Manager secret in project_id holding the Snowflake password: its latest version becomes the batch functions' SNOWFLAKE_PASSWORD, and the batch identity alone may read that secret. Terraform neither creates the secret nor reads its value. Required with snowflake_account."
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9_-]{1,255})?$", var.snowflake_password_secret_id))
+    error_message = "The secret's id (letters, digits, '_', '-'), not its projects/P/secrets/ID name or a version."
+  }
+
+  validation {
+    condition     = (var.snowflake_account == "") == (var.snowflake_password_secret_id == "")
+    error_message = "snowflake_password_secret_id and snowflake_account are set together (both empty: no Snowflake)."
+  }
+}

@@ -16,6 +16,8 @@ Resources are named logically, the way the configuration wires them (root main.t
                                holds the outside tables (batch_source, training_data)
   bq://main.batch_scores       a table
   secret:salt, sa:dataflow, run_service:score, run_job:training, repository:functions
+  secret:snowflake_password    the lender's own Snowflake password secret (snowflake_password_secret_id;
+                               its grant exists only when that is set, and is read as if it were)
 
 A call is (identity, method, resource) with a method of infra/iam-data/methods.json; `check`
 answers None when the identity holds every permission the method needs on the resource it is
@@ -57,7 +59,8 @@ VARIABLE_RESOURCES = {
     "var.batch_incoming_folder": "incoming/", "var.batch_scored_folder": "scored/",
     "var.drift_reports_folder": "drift-reports/", "var.templates_folder": "templates/",
     "var.staging_dataset_id": "bq://staging", "var.predictions_dataset_id": "bq://predictions",
-    "var.salt_secret_id": "secret:salt", "var.training_job_name": "run_job:training",
+    "var.salt_secret_id": "secret:salt", "var.snowflake_password_secret_id": "secret:snowflake_password",
+    "var.training_job_name": "run_job:training",
     "var.repository_id": "repository:images", "var.project_id": "project",
 }
 ROOT_WIRING = {  # module variable -> the root expression VARIABLE_RESOURCES assumes
@@ -70,6 +73,7 @@ ROOT_WIRING = {  # module variable -> the root expression VARIABLE_RESOURCES ass
     ("iam", "staging_dataset_id"): "module.bigquery.staging_dataset_id",
     ("iam", "predictions_dataset_id"): "module.bigquery.predictions_dataset_id",
     ("iam", "salt_secret_id"): "module.secrets.salt_secret_id",
+    ("iam", "snowflake_password_secret_id"): "var.snowflake_password_secret_id",
     ("dataflow", "service_account_email"): 'module.iam.emails["dataflow"]',
     ("dataflow", "repository_id"): "module.training.repository_id",
     ("scheduler", "service_account_email"): 'module.iam.emails["scheduler"]',

@@ -45,6 +45,19 @@ locals {
     # The stack's labels (environment among them) on the jobs it launches: the alert selects by them.
     DATAFLOW_LABELS = jsonencode(var.labels)
   }
+
+  # snowflake:// inputs of the batch functions (riskscore.io.snowflake.SnowflakeSettings), only
+  # when an account is configured: the settings given (an empty warehouse or role is left to the
+  # user's defaults) and the password from the lender's secret, resolved by Cloud Run at start.
+  snowflake_environment = var.snowflake_account == "" ? {} : { for k, v in {
+    SNOWFLAKE_ACCOUNT   = var.snowflake_account
+    SNOWFLAKE_USER      = var.snowflake_user
+    SNOWFLAKE_WAREHOUSE = var.snowflake_warehouse
+    SNOWFLAKE_ROLE      = var.snowflake_role
+  } : k => v if v != "" }
+  snowflake_secrets = var.snowflake_account == "" || var.snowflake_password_secret_id == "" ? {} : {
+    SNOWFLAKE_PASSWORD = var.snowflake_password_secret_id
+  }
 }
 
 # The function images Cloud Build makes, in a repository of their own: the builder identity
@@ -159,8 +172,10 @@ module "batch_score" {
   concurrency           = 1
   ingress_settings      = var.jobs_ingress
   labels                = var.labels
-  environment_variables = local.batch_environment
-  invoker_members       = local.jobs_invokers
+  environment_variables = merge(local.batch_environment, local.snowflake_environment)
+  # snowflake:// inputs: the password, when a Snowflake account is configured.
+  secret_environment_variables = local.snowflake_secrets
+  invoker_members              = local.jobs_invokers
 }
 
 module "batch_score_gcs" {
@@ -185,9 +200,10 @@ module "batch_score_gcs" {
   ingress_settings         = "ALLOW_INTERNAL_ONLY" # only Eventarc calls it
   labels                   = var.labels
   # The same settings as batch_score, but a Dataflow threshold sized to 540 s, not 1,800 s.
-  environment_variables = merge(local.batch_environment, {
+  environment_variables = merge(local.batch_environment, local.snowflake_environment, {
     DATAFLOW_MIN_ROWS = tostring(var.batch_gcs_dataflow_min_rows)
   })
+  secret_environment_variables = local.snowflake_secrets
   # The bucket's every finalized object arrives (Eventarc cannot filter storage events by
   # prefix); the function scores those under incoming/ and acknowledges the rest.
   event_trigger = {

@@ -184,3 +184,33 @@ variable "service_deadline_s" {
   type        = number
   default     = 30
 }
+
+variable "snowflake_account" {
+  type        = string
+  description = "Snowflake account of the batch functions' snowflake:// sources (SNOWFLAKE_ACCOUNT); empty: no Snowflake settings at all."
+  default     = ""
+}
+
+variable "snowflake_user" {
+  type        = string
+  description = "Snowflake login name (SNOWFLAKE_USER)."
+  default     = ""
+}
+
+variable "snowflake_warehouse" {
+  type        = string
+  description = "Snowflake warehouse (SNOWFLAKE_WAREHOUSE); empty: not set, the user's default."
+  default     = ""
+}
+
+variable "snowflake_role" {
+  type        = string
+  description = "Snowflake role (SNOWFLAKE_ROLE); empty: not set, the user's default."
+  default     = ""
+}
+
+variable "snowflake_password_secret_id" {
+  type        = string
+  description = "Secret id (in project_id) whose latest version the batch functions get as SNOWFLAKE_PASSWORD; empty: none."
+  default     = ""
+}

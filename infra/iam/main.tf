@@ -124,6 +124,16 @@ resource "google_project_iam_member" "batch_read_sessions" {
   member  = google_service_account.this["batch"].member
 }
 
+# --- batch: the lender's Snowflake password (an existing secret; only when one is named) -----
+resource "google_secret_manager_secret_iam_member" "batch_snowflake_password" {
+  count = var.snowflake_password_secret_id == "" ? 0 : 1
+
+  project   = var.project_id
+  secret_id = var.snowflake_password_secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.this["batch"].member
+}
+
 # --- batch_trigger: receive Eventarc events (invoking batch_score_gcs: infra/functions) ------
 resource "google_project_iam_member" "batch_trigger_events" {
   project = var.project_id

@@ -15,5 +15,6 @@ output "grants" {
     google_storage_bucket_iam_member.drift_models, google_storage_bucket_iam_member.training_models] : r.id],
     [google_secret_manager_secret_iam_member.score_salt.id, google_project_iam_member.gcs_agent_publishes.id,
     google_project_iam_member.batch_trigger_events.id],
+    google_secret_manager_secret_iam_member.batch_snowflake_password[*].id,
   )
 }

@@ -94,3 +94,9 @@ variable "narrative_enabled" {
   description = "Let the score identity call Gemini models on Vertex AI (score?include=narrative)."
   default     = false
 }
+
+variable "snowflake_password_secret_id" {
+  type        = string
+  description = "Id of an existing secret (in project_id) holding the Snowflake password, read by the batch identity alone; empty: no grant."
+  default     = ""
+}

@@ -39,6 +39,11 @@ CASES = [
     ("batch", "dataflow.flexTemplates.launch.actAs", "sa:dataflow", None),
     ("batch", "dataflow.flexTemplates.launch.actAs", "sa:training", "iam.serviceAccounts.actAs"),
     ("batch", "dataflow.flexTemplates.launch.spec", "gs://model/templates/riskscore-batch.json", None),
+    # batch: the lender's Snowflake password (snowflake_password_secret_id), never the salt
+    ("batch", "secretmanager.versions.access", "secret:snowflake_password", None),
+    ("batch", "secretmanager.versions.access", "secret:salt", "secretmanager.versions.access"),
+    ("score", "secretmanager.versions.access", "secret:snowflake_password", "secretmanager.versions.access"),
+    ("training", "secretmanager.versions.access", "secret:snowflake_password", "secretmanager.versions.access"),
     # the Dataflow identity: staging tables in the staging dataset, never in the output's
     ("dataflow", "bigquery.tables.insert", "bq://main.batch_scores_stage", "bigquery.tables.create on bq://main"),
     ("dataflow", "bigquery.tables.insert", "bq://staging.batch_scores_stage", None),
@@ -175,6 +180,7 @@ REMOVALS = [
     ("infra/functions", 'google_artifact_registry_repository_iam_member" "builder_pushes"', ("builder", "artifactregistry.docker.push", "repository:functions")),
     ("infra/iam", 'google_project_iam_member" "batch_trigger_events"', ("batch_trigger", "eventarc.events.receive", "project")),
     ("infra/iam", 'google_project_iam_member" "score_gemini"', ("score", "aiplatform.generateContent", "project")),
+    ("infra/iam", 'google_secret_manager_secret_iam_member" "batch_snowflake_password"', ("batch", "secretmanager.versions.access", "secret:snowflake_password")),
 ]
 
 

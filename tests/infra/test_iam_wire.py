@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from support.client import cloud_event
+from support.fakesnow import fakesnow_executable, fakesnow_server, table_statements
 from support.server import function_server
 from support.wire import RECORDER, service_account
 from support.wire_plugin import check
@@ -129,6 +130,24 @@ def test_batch_score_gcs_scores_a_dropped_file_and_ignores_its_own_outputs_witho
     for name in outputs:  # the function's own outputs wake it: acknowledged without a Google API call
         assert cloud_event(app, batch_bucket, name).status_code == 200
     assert calls() == recorded
+
+
+@pytest.mark.skipif(fakesnow_executable() is None, reason="fakesnow runs in .venv-fakesnow: `make fakesnow-setup`")
+def test_batch_score_reads_snowflake_with_the_password_from_the_lenders_secret(
+        wire, gcs_emulator, model_bucket, batch_bucket, small_data, function_app, monkeypatch, calls, tmp_path):
+    wire.act_as(monkeypatch, "batch", gcs=gcs_emulator)
+    # Cloud Run resolves SNOWFLAKE_PASSWORD (snowflake_password_secret_id) as the function's identity.
+    wire.record("batch", "secretmanager.versions.access", "secret:snowflake_password", "Cloud Run: SNOWFLAKE_PASSWORD")
+    with fakesnow_server(tmp_path / "fakesnow.log") as server:
+        server.execute(*table_statements(small_data.head(40), "LENDER.CORE.APPLICANTS"))
+        app = function_app(model_bucket[1], "batch_score", **server.env)
+        status, answer = post(app, {"input": "snowflake://LENDER.CORE.APPLICANTS",
+                                    "output": f"gs://{batch_bucket}/scored/day", "run_date": RUN_DATE})
+    assert status == 200 and answer["rows_in"] == 40, answer
+    recorded = calls()
+    assert ("secretmanager.versions.access", "secret:snowflake_password") in methods(recorded)
+    assert any(r.startswith("gs://batch/scored/day/") for _, r in methods(recorded))
+    assert_permitted(recorded)
 
 
 def bq_load(bq_emulator, df, table_id: str) -> None:

@@ -97,6 +97,7 @@ def test_environment_is_exactly_the_settings_fields(entry):
     assert fields <= given, f"{entry}: settings not set by Terraform: {sorted(fields - given)}"
     extra = given - fields
     assert not extra, f"{entry}: variables no setting reads: {sorted(extra)}"
+    # Settings set only when configured (the batch functions' Snowflake ones): test_snowflake.py.
     # Literal values must pass the settings' own validation.
     literal = {k.lower(): v for k, v in env.items() if "${" not in v and k in fields}
     cls.model_validate(literal)
@@ -105,7 +106,9 @@ def test_environment_is_exactly_the_settings_fields(entry):
 def test_the_salt_is_a_secret_env_var_of_score_only():
     calls = deployed()
     assert expr(calls["score"]["secret_environment_variables"]["APPLICANT_ID_SALT"]) == "var.salt_secret_id"
-    assert all("secret_environment_variables" not in b for e, b in calls.items() if e != "score")
+    assert {e for e, b in calls.items() if b.get("secret_environment_variables")} == {"score"}
+    # The batch functions' one conditional secret, the Snowflake password: test_snowflake.py.
+    assert {e for e, b in calls.items() if b["conditional_locals"]} == {"batch_score", "batch_score_gcs"}
     fn = resources("infra/function")["google_cloudfunctions2_function.this"]
     secret_env = block(fn, "service_config")["dynamic"][0]['"secret_environment_variables"']
     assert unquote(block(secret_env, "content")["version"]) == "latest"
@@ -163,7 +166,9 @@ EXPECTED_ROLES = {
               # inputs above DATAFLOW_MIN_ROWS: launch the Flex Template as the dataflow account
               ("roles/dataflow.developer", "project"),
               ("${google_project_iam_custom_role.dataflow_machine_types.id}", "project"),
-              ("roles/iam.serviceAccountUser", "account:dataflow")},
+              ("roles/iam.serviceAccountUser", "account:dataflow"),
+              # with snowflake_password_secret_id only: the lender's existing secret, read at start
+              ("roles/secretmanager.secretAccessor", "secret:snowflake_password_secret_id")},
     "batch_trigger": {("roles/eventarc.eventReceiver", "project"),
                       ("roles/run.invoker", "function:batch_score_gcs")},
     "drift": {("roles/storage.objectViewer", "bucket:model_bucket"),

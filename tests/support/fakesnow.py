@@ -7,7 +7,8 @@ project's .venv: the same login, query and Arrow result protocol the real servic
 
 `fakesnow_server(log_path)` (a context manager) yields a SimpleNamespace with `.env` (the
 SNOWFLAKE_* variables that reach it), `.settings()` (a riskscore.io.snowflake.SnowflakeSettings)
-and `.execute(*sql)` (run statements, e.g. to create tables).
+and `.execute(*sql)` (run statements, e.g. to create tables); `table_statements(frame, table,
+columns)` are the statements that create a table holding a frame's columns.
 """
 
 from __future__ import annotations
@@ -31,6 +32,31 @@ def fakesnow_executable() -> Path | None:
         if venv and (Path(venv) / "bin" / "fakesnow").exists():
             return Path(venv) / "bin" / "fakesnow"
     return None
+
+
+# The applicant columns the test model reads (what a lender's Snowflake table would hold).
+APPLICANT_COLUMNS = ("applicant_id", "revolving_utilization", "age", "late_30_59", "late_60_89", "late_90_plus",
+                     "debt_ratio", "monthly_income", "open_credit_lines", "real_estate_loans", "dependents",
+                     "housing", "employment_type", "loan_purpose", "loan_amount")
+
+
+def table_statements(frame, table: str, columns=APPLICANT_COLUMNS) -> list[str]:
+    """CREATE DATABASE/SCHEMA/TABLE and one INSERT of `frame`'s `columns` (text as VARCHAR, the
+    rest DOUBLE, NaN as NULL) into `table` (DATABASE.SCHEMA.TABLE)."""
+    import math
+
+    database, schema, _ = table.split(".")
+
+    def literal(v):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "NULL"
+        return f"'{v}'" if isinstance(v, str) else repr(float(v))
+
+    text = {c for c in columns if frame[c].dtype == object or str(frame[c].dtype) == "str"}
+    values = ", ".join("(" + ", ".join(literal(r[c]) for c in columns) + ")" for r in frame.to_dict("records"))
+    return [f"CREATE DATABASE IF NOT EXISTS {database}", f"CREATE SCHEMA IF NOT EXISTS {database}.{schema}",
+            f"CREATE OR REPLACE TABLE {table} (" + ", ".join(f"{c} {'VARCHAR' if c in text else 'DOUBLE'}" for c in columns) + ")",
+            f"INSERT INTO {table} VALUES {values}"]
 
 
 @contextlib.contextmanager

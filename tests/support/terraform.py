@@ -75,21 +75,39 @@ def entry_points(path: Path = ROOT / "functions" / "main.py") -> dict[str, str]:
 
 
 def deployed(functions: str = "infra/functions") -> dict[str, dict]:
-    """{entry point: module call body} of the functions infra/functions deploys; an
-    `environment_variables = local.NAME` is replaced by that local's map."""
+    """{entry point: module call body} of the functions infra/functions deploys. An
+    `environment_variables` of `local.NAME` or `merge(local.A, local.B, { KEY = value ... })`
+    becomes the map it makes, and a `secret_environment_variables = local.NAME` that local's map;
+    a local that is not a map literal (a conditional one, e.g. the Snowflake settings) adds no
+    keys here and is named in the body's `conditional_locals` (tests/infra/test_snowflake.py
+    evaluates those)."""
     calls = {}
     local_values = {name: value for _, name, _, value in module(functions).blocks("locals")}
+
+    def resolve(value, conditional: list):
+        if not isinstance(value, str) or not value.startswith("${"):
+            return value
+        inner = expr(value)
+        args = inner[len("merge("):-1] if inner.startswith("merge(") else inner
+        overrides = {}
+        if "{" in args:  # merge(..., { KEY = value ... }): those keys replaced
+            args, _, literal = args.partition("{")
+            overrides = {k: "${" + v.strip() + "}" for k, v in re.findall(r"(\w+)\s*=\s*(.+)", literal.rsplit("}", 1)[0])}
+        merged = {}
+        for name in re.findall(r"local\.(\w+)", args):
+            if isinstance(local_values[name], dict):
+                merged.update(local_values[name])
+            else:
+                conditional.append(name)
+        return {**merged, **overrides}
+
     for name, body in module_calls(functions).items():
         assert unquote(body["source"]) == "../function", name
         entry = unquote(body["entry_point"])
         assert entry not in calls, f"{entry} deployed twice"
-        env = body.get("environment_variables")
-        if isinstance(env, str) and (ref := re.fullmatch(r"\$\{local\.(\w+)\}", env)):
-            body = {**body, "environment_variables": local_values[ref[1]]}
-        elif isinstance(env, str) and (ref := re.fullmatch(r"\$\{merge\(local\.(\w+),\s*\{(.*)\}\)\}", env, re.S)):
-            # merge(local.NAME, { KEY = value ... }): the local's map with those keys replaced
-            overrides = dict(re.findall(r"(\w+)\s*=\s*(.+)", ref[2]))
-            body = {**body, "environment_variables": {**local_values[ref[1]],
-                                                      **{k: "${" + v.strip() + "}" for k, v in overrides.items()}}}
-        calls[entry] = body
+        conditional: list[str] = []
+        body = {**body, "environment_variables": resolve(body.get("environment_variables"), conditional)}
+        if "secret_environment_variables" in body:
+            body["secret_environment_variables"] = resolve(body["secret_environment_variables"], conditional)
+        calls[entry] = {**body, "conditional_locals": conditional}
     return calls

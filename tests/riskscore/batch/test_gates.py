@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from support.fakesnow import fakesnow_executable, fakesnow_server
+from support.fakesnow import fakesnow_executable, fakesnow_server, table_statements
 
 RUN_DATE = "2026-11-20"
 
@@ -75,20 +75,8 @@ def test_an_unknown_gate_in_allow_is_a_400(app, small_data, tmp_path):
 @pytest.mark.skipif(fakesnow_executable() is None, reason="fakesnow runs in .venv-fakesnow: `make fakesnow-setup`")
 def test_a_snowflake_table_is_scored(function_app, trained_store, small_data, tmp_path):
     rows = small_data.head(50)
-    columns = ["applicant_id", "revolving_utilization", "age", "late_30_59", "late_60_89", "late_90_plus",
-               "debt_ratio", "monthly_income", "open_credit_lines", "real_estate_loans", "dependents", "housing",
-               "employment_type", "loan_purpose", "loan_amount"]
-
-    def literal(v):
-        return "NULL" if v is None or (isinstance(v, float) and np.isnan(v)) else (
-            f"'{v}'" if isinstance(v, str) else repr(float(v)))
-
-    values = ", ".join("(" + ", ".join(literal(r[c]) for c in columns) + ")" for r in rows.to_dict("records"))
-    types = {c: "VARCHAR" if rows[c].dtype == object or str(rows[c].dtype) == "str" else "DOUBLE" for c in columns}
     with fakesnow_server(tmp_path / "fakesnow.log") as server:
-        server.execute("CREATE DATABASE IF NOT EXISTS LENDER", "CREATE SCHEMA IF NOT EXISTS LENDER.CORE",
-                       "CREATE OR REPLACE TABLE LENDER.CORE.APPLICANTS (" + ", ".join(f"{c} {types[c]}" for c in columns) + ")",
-                       f"INSERT INTO LENDER.CORE.APPLICANTS VALUES {values}")
+        server.execute(*table_statements(rows, "LENDER.CORE.APPLICANTS"))
         app = function_app(trained_store.path, "batch_score", **server.env)
         out = tmp_path / "out"
         status, body = post(app, {"input": "snowflake://LENDER.CORE.APPLICANTS", "output": str(out), "run_date": RUN_DATE})
