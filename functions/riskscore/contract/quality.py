@@ -22,6 +22,7 @@ Arrow and numpy only: batch scoring (no pandas) and training (pandas converted o
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Iterable
 
@@ -147,9 +148,13 @@ class QualityStats:
 
 
 # The fingerprint's polynomial base is drawn per process: ids chosen to collide cannot be
-# prepared in advance (fingerprints are only ever compared within one run).
-_BASE = np.uint64(int.from_bytes(os.urandom(8), "little") | 1)
-_PIECE_BYTES = 1 << 20  # bounds the per-byte work array at 8 MiB (a longer single id: its own piece)
+# prepared in advance (fingerprints are only ever compared within one run). A polynomial
+# modulo 2⁶⁴ has collisions for every base among strings of 2,048 bytes and more (Thue-Morse),
+# so ids longer than _LONG_ID_BYTES are fingerprinted by keyed BLAKE2b instead, one by one.
+_KEY = os.urandom(16)
+_BASE = np.uint64(int.from_bytes(_KEY[:8], "little") | 1)
+_LONG_ID_BYTES = 256
+_PIECE_BYTES = 1 << 20  # bounds the per-byte work array at 8 MiB
 
 
 def id_fingerprints(ids) -> np.ndarray:
@@ -168,7 +173,11 @@ def id_fingerprints(ids) -> np.ndarray:
     data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.empty(0, np.uint8)
     cuts = np.unique(np.concatenate([[0, len(ids)],
                                      np.searchsorted(offsets, np.arange(offsets[0], offsets[-1], _PIECE_BYTES))]))
-    return np.concatenate([_fingerprint_piece(offsets[a:b + 1], data) for a, b in zip(cuts[:-1], cuts[1:]) if b > a])
+    prints = np.concatenate([_fingerprint_piece(offsets[a:b + 1], data) for a, b in zip(cuts[:-1], cuts[1:]) if b > a])
+    for row in np.flatnonzero(np.diff(offsets) > _LONG_ID_BYTES):
+        digest = hashlib.blake2b(data[offsets[row]:offsets[row + 1]].tobytes(), digest_size=8, key=_KEY).digest()
+        prints[row] = int.from_bytes(digest, "little")
+    return prints
 
 
 def _fingerprint_piece(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:

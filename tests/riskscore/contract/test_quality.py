@@ -93,12 +93,19 @@ def test_no_applicant_value_in_messages():
     assert "SECRET" not in str(info.value) and "SECRET" not in str(info.value.details)
 
 
+def _thue_morse(order: int, zero: str, one: str) -> str:
+    return "".join(one if bin(i).count("1") % 2 else zero for i in range(1 << order))
+
+
 @pytest.mark.parametrize("ids, expected", [
     (["a", "b", "c"], (0, 0)),
     (["a", "b", "a", "a", "b", "c"], (3, 2)),
     (["", "x", "", None, None], (1, 1)),          # nulls are the missing gate's, not duplicates
     (["ab", "ba", "a", "b", "aa", "bb"], (0, 0)),  # same bytes, other order or length
     (["x" * (3 << 20), "y", "x" * (3 << 20)], (1, 1)),  # ids longer than a fingerprint piece
+    # Thue-Morse strings of 2,048 bytes and their complements collide under every polynomial
+    # hash modulo 2^64: long ids are fingerprinted by BLAKE2b instead.
+    ([_thue_morse(11, "a", "b"), _thue_morse(11, "b", "a")], (0, 0)),
 ])
 def test_duplicated_ids_count_repeats_of_equal_ids(ids, expected):
     stats = QualityStats(["id"], id_column="id")
