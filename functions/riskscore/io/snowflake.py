@@ -17,7 +17,8 @@ come back lower-cased, so a spec written for BigQuery or DuckDB names the same c
 
 Errors name the source: a Snowflake that cannot be reached within `timeout_s` is
 `SourceUnavailable` (503), a missing table `InputNotFound` (404), a query Snowflake rejects
-`InvalidInput` (422). Only a single SELECT is accepted (riskscore.io.sqlcheck), checked before
+`InvalidInput` (422), with Snowflake's own words only where they quote the caller's query, never
+the table's values. Only a single SELECT is accepted (riskscore.io.sqlcheck), checked before
 connecting.
 """
 
@@ -157,11 +158,7 @@ def read_batches(source: SnowflakeSource | str, settings: SnowflakeSettings | No
         first = next(batches, None)
     except sferrors.ProgrammingError as exc:
         conn.close()
-        message = getattr(exc, "msg", str(exc))
-        if getattr(exc, "errno", None) == 2003 or "does not exist" in str(message):
-            raise InputNotFound(f"{where}: {message}", details=[{"field": "input", "problem": "not found"}]) from None
-        raise InvalidInput(f"{where}: Snowflake rejected the query: {message}",
-                           details=[{"field": "input", "problem": "query failed"}]) from None
+        raise _query_error(where, exc) from None
     except (sferrors.OperationalError, sferrors.InterfaceError) as exc:
         conn.close()
         raise SourceUnavailable(f"{where}: Snowflake did not answer within {timeout_s:g}s "
@@ -174,10 +171,29 @@ def read_batches(source: SnowflakeSource | str, settings: SnowflakeSettings | No
                 yield from _lower(first)
                 for table in batches:
                     yield from _lower(table)
+        except sferrors.Error as exc:  # a later result chunk: the message may quote values
+            raise SourceUnavailable(f"{where}: Snowflake failed while the rows were read ({type(exc).__name__} "
+                                    f"{getattr(exc, 'errno', '')})",
+                                    details=[{"field": "input", "problem": "source unavailable"}]) from None
         finally:
             conn.close()
 
     return stream()
+
+
+def _query_error(where: str, exc) -> RiskScoreError:
+    """A query Snowflake refused, as InputNotFound (an object that does not exist) or
+    InvalidInput. Snowflake's own text is passed on only for SQL state class 42 (syntax, names,
+    access): it then quotes the caller's query; a data error (class 22, e.g. a failed cast) quotes
+    the table's values, which never reach an error body or a log line."""
+    errno, sqlstate = getattr(exc, "errno", None), str(getattr(exc, "sqlstate", "") or "")
+    code = f"Snowflake error {errno}, SQL state {sqlstate or 'unknown'}"
+    if errno == 2003:
+        return InputNotFound(f"{where}: a table it reads does not exist or is not authorized ({code})",
+                             details=[{"field": "input", "problem": "not found"}])
+    said = f": {getattr(exc, 'msg', '')}" if sqlstate.startswith("42") else " (its message may quote values: not shown)"
+    return InvalidInput(f"{where}: Snowflake rejected the query ({code}){said}",
+                        details=[{"field": "input", "problem": "query failed"}])
 
 
 def read_table(source: SnowflakeSource | str, settings: SnowflakeSettings | None = None):

@@ -51,6 +51,14 @@ def test_errors_name_the_source(fakesnow, uri, error, match):
         snowflake.read_table(uri, fakesnow.settings())
 
 
+def test_a_value_in_snowflake_s_error_never_reaches_ours(fakesnow):
+    # A failed cast: Snowflake's message quotes the row's value ('c1'); ours gives its codes.
+    with pytest.raises(InvalidInput, match=r"rejected the query \(Snowflake error \d+, SQL state 22\d+\)") as info:
+        snowflake.read_table("snowflake://SELECT CAST(customer_id AS INTEGER) AS x FROM LENDER.CORE.CUSTOMERS",
+                             fakesnow.settings())
+    assert "c1" not in info.value.message and "c1" not in str(info.value.details)
+
+
 def test_unreachable_snowflake_is_503_naming_the_source_within_the_deadline(fakesnow):
     env = dict(fakesnow.env, SNOWFLAKE_PORT=str(_closed_port()), SNOWFLAKE_TIMEOUT_S="3")
     started = time.monotonic()
