@@ -24,7 +24,7 @@ def read_streams(source: Source, columns: InputColumns, project: str | None) -> 
 
     client = bq.bigquery_client(project)
     where = str(source)
-    with bq_input_errors(where):
+    with bq_input_errors(where, running_query=source.kind != "bq_table"):
         if source.kind == "bq_table":
             table = client.get_table(source.location)
         else:

@@ -196,9 +196,11 @@ def _parquet_batches(f: pq.ParquetFile, columns: InputColumns, chunk_rows: int) 
 # --- BigQuery ---------------------------------------------------------------------------------
 
 @contextmanager
-def bq_input_errors(where: str):
+def bq_input_errors(where: str, *, running_query: bool = False):
     """BigQuery's NotFound and BadRequest while resolving input `where` as the 404 / 422 a run
-    answers."""
+    answers. While a query runs (`running_query`), BigQuery's message is not passed on: its
+    parse and name errors were answered by the dry run before (riskscore.batch.queryguard), and
+    what fails at run time is data (a failed cast), whose message quotes the table's values."""
     from google.api_core import exceptions as gexc
 
     try:
@@ -206,7 +208,11 @@ def bq_input_errors(where: str):
     except gexc.NotFound as exc:
         raise InputNotFound(f"input {where}: {exc.message}", details=[{"field": "input", "problem": "not found"}]) from None
     except gexc.BadRequest as exc:
-        raise InvalidInput(f"input {where}: {exc.message}", details=[{"field": "input", "problem": "query failed"}]) from None
+        said = exc.message
+        if running_query:
+            reason = next((e.get("reason") for e in exc.errors or [] if isinstance(e, dict) and e.get("reason")), "unknown")
+            said = f"BigQuery failed running the query (reason {reason}; its message may quote values: not shown)"
+        raise InvalidInput(f"input {where}: {said}", details=[{"field": "input", "problem": "query failed"}]) from None
 
 
 def _bigquery_reader(source: Source, columns: InputColumns, chunk_rows: int, project: str | None) -> Reader:
@@ -214,7 +220,7 @@ def _bigquery_reader(source: Source, columns: InputColumns, chunk_rows: int, pro
 
     client = bq.bigquery_client(project)
     where = str(source)
-    with bq_input_errors(where):
+    with bq_input_errors(where, running_query=source.kind == "bq_query"):
         if source.kind == "bq_table":
             table = client.get_table(source.location)
             names = [f.name for f in table.schema]

@@ -189,6 +189,27 @@ def test_a_bigquery_query_is_an_input(function_app, trained_store, bq_for_batch,
     assert body["rows_in"] == body["rows_scored"] == expected > 0
 
 
+def test_a_query_failing_on_a_value_is_a_422_that_never_quotes_it(trained_store, bq_for_batch, bq_input, tmp_path):
+    """Running the query fails on the first id that is not a number, and BigQuery's message
+    quotes that id: ours gives the reason only. (Called below the handler: the emulator's dry
+    run evaluates the query, so its guard would refuse it first; BigQuery's dry run does not.)"""
+    from datetime import date
+
+    from riskscore.batch.model import PinnedModels
+    from riskscore.batch.run import run
+    from riskscore.errors import InvalidInput
+    from riskscore.settings import BatchSettings
+
+    sql = f"SELECT * REPLACE (CAST(applicant_id AS INT64) AS age) FROM `{bq_input}`"
+    ids = bq_rows(bq_for_batch, f"SELECT applicant_id FROM `{bq_input}`")["applicant_id"].tolist()
+    settings = BatchSettings(model_store=str(trained_store.path))
+    with pytest.raises(InvalidInput, match=r"BigQuery failed running the query \(reason \w+") as info:
+        run({"query": sql}, str(tmp_path / "o"), date(2026, 11, 20), PinnedModels(settings).pin(), settings)
+    said = json.dumps([info.value.message, info.value.details])
+    assert not [i for i in ids if i in said]
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_missing_bigquery_table_is_a_404(function_app, trained_store, bq_for_batch, bq_dataset):
     out = f"{bq_for_batch.project}.{bq_dataset}.batch_scores"
     status, body = post(function_app(trained_store.path, "batch_score"), {"input": f"bq://{bq_for_batch.project}.{bq_dataset}.nope",
