@@ -186,13 +186,23 @@ def _run_bigquery(sources: list[TableSource], sql: str, client, timeout_s: float
     query = _qualified(sql, names, "bigquery")
     client = client if client is not None else bq.bigquery_client()
     config = bigquery.QueryJobConfig(job_timeout_ms=int(timeout_s * 1000))
+    # A dry run first: BigQuery's words about the SQL itself (parse and name errors) quote the
+    # spec's query and are passed on; what fails only when the query runs is data (a failed
+    # cast), whose message quotes the tables' values: then the reason alone is.
+    running = False
     try:
+        client.query(query, job_config=bigquery.QueryJobConfig(dry_run=True, use_query_cache=False), timeout=timeout_s)
+        running = True
         rows = client.query(query, job_config=config, timeout=timeout_s).result(timeout=timeout_s)
     except gexc.NotFound as exc:
         table = next((t.name for t in sources if t.uri[len("bq://"):] in exc.message), None)
         raise TablesError(f"tables.{table}: {exc.message}" if table else f"sql: {exc.message}") from None
     except gexc.BadRequest as exc:
-        raise TablesError(f"sql: BigQuery rejected the query: {exc.message}") from None
+        if not running:
+            raise TablesError(f"sql: BigQuery rejected the query: {exc.message}") from None
+        reason = next((e.get("reason") for e in exc.errors or [] if isinstance(e, dict) and e.get("reason")), "unknown")
+        raise TablesError(f"sql: BigQuery failed running the query (reason {reason}; its message may quote "
+                          "the tables' values: not shown)") from None
     return _to_pandas(rows.to_arrow(create_bqstorage_client=False))
 
 
@@ -249,9 +259,14 @@ def _run_duckdb(sources, sql: str, bq_client, gcs_client, snowflake_settings) ->
         query = _qualified(sql, {t.name.lower(): t.name for t in sources}, "duckdb")
         try:
             return _to_pandas(con.sql(query).to_arrow_table())
-        except duckdb.Error as exc:
+        except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
+            # About the SQL itself: the message quotes the spec's query, not the tables' values.
             raise TablesError(f"sql: DuckDB rejected the query: {str(exc).splitlines()[0]}") from None
-    except duckdb.Error as exc:  # reading a file: malformed CSV or Parquet
-        raise TablesError(f"tables: a table could not be read: {str(exc).splitlines()[0]}") from None
+        except duckdb.Error as exc:  # a failed cast, a malformed file: its message quotes values
+            raise TablesError(f"sql: DuckDB failed running the query ({type(exc).__name__}; its message may "
+                              "quote the tables' values: not shown)") from None
+    except duckdb.Error as exc:  # opening a file: malformed CSV or Parquet
+        raise TablesError(f"tables: a table could not be read ({type(exc).__name__}; DuckDB's message may "
+                          "quote the file's values: not shown)") from None
     finally:
         con.close()
