@@ -216,7 +216,8 @@ def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
 
     Numeric features become float64, categorical features strings with None for missing
     (numbers read as their codes: 2 and 2.0 become "2", see `category_code`),
-    the date column datetime64. Raises SpecError naming every offending column.
+    the date column datetime64. Raises SpecError naming every offending column with counts and
+    the first offending row's position (1-based), never a value: the message reaches logs.
     """
     problems: list[str] = []
     out = pd.DataFrame(index=df.index)
@@ -231,10 +232,14 @@ def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
     target = pd.to_numeric(df[spec.target], errors="coerce")
     values = set(target.dropna().unique().tolist())
     if target.isna().any() or not values <= {0, 1} or len(values) < 2:
-        shown = sorted(map(str, df[spec.target].dropna().unique()[:5]))
+        other = target.notna() & ~target.isin([0, 1])
+        found = f"found {len(values)} distinct numeric values"
+        if other.any():
+            found += f", {int(other.sum())} rows neither 0 nor 1 ({_first_row(other)})"
+        if target.isna().any():
+            found += f", {int(target.isna().sum())} missing/non-numeric ({_first_row(target.isna())})"
         problems.append(f"target {spec.target!r} must be binary 0/1 with both classes and no "
-                        f"missing values; found values {shown}"
-                        + (f" and {int(target.isna().sum())} missing/non-numeric" if target.isna().any() else ""))
+                        f"missing values; {found}")
     else:
         out[spec.target] = target.astype(np.int64)
 
@@ -249,9 +254,8 @@ def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
                 continue
             bad_type = num.isna() & col.notna()
             if bad_type.any():
-                example = col[bad_type].iloc[0]
                 problems.append(f"feature {f.name!r} is numeric but {int(bad_type.sum())} values are not "
-                                f"numbers (e.g. {example!r})")
+                                f"numbers ({_first_row(bad_type)})")
             if np.isinf(num).any():
                 problems.append(f"feature {f.name!r} has infinite values")
             _check_missing_and_bounds(f, num, problems)
@@ -263,16 +267,17 @@ def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
             if pd.api.types.is_float_dtype(col):
                 fractional = col.notna() & np.isfinite(col) & (col % 1 != 0)
                 if fractional.any():
-                    problems.append(f"feature {f.name!r} is categorical but holds non-integer numbers "
-                                    f"(e.g. {float(col[fractional].iloc[0])!r}); codes stored as numbers must be "
-                                    "integers, or declare the feature numeric")
+                    problems.append(f"feature {f.name!r} is categorical but holds {int(fractional.sum())} "
+                                    f"non-integer numbers ({_first_row(fractional)}); codes stored as numbers "
+                                    "must be integers, or declare the feature numeric")
                     continue
             strs = pd.Series([category_code(v) for v in col], index=col.index, dtype=object)
             _check_missing_and_bounds(f, strs, problems)
             if f.categories is not None:
-                unknown = sorted(set(strs.dropna()) - set(f.categories))
-                if unknown:
-                    problems.append(f"feature {f.name!r} has values outside its declared categories: {unknown[:5]}")
+                outside = strs.notna() & ~strs.isin(f.categories)
+                if outside.any():
+                    problems.append(f"feature {f.name!r} has {strs[outside].nunique()} values outside its declared "
+                                    f"categories on {int(outside.sum())} rows ({_first_row(outside)})")
             out[f.name] = strs
 
     for role, col in (("exposure", spec.exposure), ("lgd", spec.lgd)):
@@ -299,7 +304,7 @@ def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
             bad = num.isna() & df[p.name].notna()
             if bad.any():
                 problems.append(f"protected column {p.name!r} has bands but {int(bad.sum())} values are not numbers "
-                                f"(e.g. {df[p.name][bad].iloc[0]!r})")
+                                f"({_first_row(bad)})")
             out[p.name] = num
         else:
             out[p.name] = pd.Series([category_code(v) for v in df[p.name]], index=df.index, dtype=object)
@@ -308,12 +313,19 @@ def check_data(spec: ModelSpec, df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _first_row(mask: pd.Series) -> str:
+    """Where the first offending row is: its position in the table, 1-based (never its value)."""
+    return f"first at row {int(np.flatnonzero(np.asarray(mask, dtype=bool))[0]) + 1}"
+
+
 def _check_missing_and_bounds(f: FeatureSpec, values: pd.Series, problems: list[str]) -> None:
     missing = int(values.isna().sum())
     if missing and not f.nullable:
         problems.append(f"feature {f.name!r} is not nullable but has {missing} missing values")
     if f.type == "numeric":
         if f.min is not None and (values < f.min).any():
-            problems.append(f"feature {f.name!r} has values below its min {f.min} (lowest {values.min()})")
+            below = values < f.min
+            problems.append(f"feature {f.name!r} has {int(below.sum())} values below its min {f.min} ({_first_row(below)})")
         if f.max is not None and (values > f.max).any():
-            problems.append(f"feature {f.name!r} has values above its max {f.max} (highest {values.max()})")
+            above = values > f.max
+            problems.append(f"feature {f.name!r} has {int(above.sum())} values above its max {f.max} ({_first_row(above)})")

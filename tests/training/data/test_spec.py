@@ -82,9 +82,9 @@ DATA_FAILURES = {
     "date column missing": (
         _same, _drop("application_date"), r"column 'application_date' named in the spec is missing"),
     "target holds 0/1/2": (
-        _same, _set("default", 5, 2), r"target 'default' must be binary 0/1.*found values \['0', '1', '2'\]"),
+        _same, _set("default", 5, 2), r"target 'default' must be binary 0/1.*found 3 distinct numeric values, 1 rows neither 0 nor 1 \(first at row 6\)"),
     "target has a missing value": (
-        _same, _set("default", 7, np.nan, as_object=True), r"target 'default' must be binary.*1 missing"),
+        _same, _set("default", 7, np.nan, as_object=True), r"target 'default' must be binary.*1 missing/non-numeric \(first at row 8\)"),
     "target holds words": (
         _same, _replace("default", lambda df: np.where(df["default"] == 1, "yes", "no")),
         r"target 'default' must be binary.*missing/non-numeric"),
@@ -93,17 +93,17 @@ DATA_FAILURES = {
         r"target 'default' must be binary 0/1 with both classes"),
     "numeric feature holds a string": (
         _same, _set("age", 3, "forty", as_object=True),
-        r"feature 'age' is numeric but 1 values are not numbers \(e\.g\. 'forty'\)"),
+        r"feature 'age' is numeric but 1 values are not numbers \(first at row 4\)"),
     "numeric feature stored as text with a word": (
         _same, _replace("debt_ratio", lambda df: df["debt_ratio"].astype(str).where(df.index != df.index[0], "n/a")),
         r"feature 'debt_ratio' is numeric but 1 values are not numbers"),
     "categorical feature holds fractional numbers": (
         _same, _replace("loan_purpose", lambda df: np.linspace(0, 1, len(df))),
-        r"feature 'loan_purpose' is categorical but holds non-integer numbers \(e\.g\. 0\.0\d+"),
+        r"feature 'loan_purpose' is categorical but holds \d+ non-integer numbers \(first at row 2\)"),
     "integer codes outside the declared codes": (
         lambda s: _with_feature(s, "housing", categories=["0", "1"]),
         _replace("housing", lambda df: np.arange(len(df)) % 3),
-        r"feature 'housing' has values outside its declared categories: \['2'\]"),
+        r"feature 'housing' has 1 values outside its declared categories on \d+ rows \(first at row 3\)"),
     "non-nullable numeric has NaN": (
         _same, _set("age", 11, np.nan), r"feature 'age' is not nullable but has 1 missing values"),
     "non-nullable categorical has None": (
@@ -111,17 +111,17 @@ DATA_FAILURES = {
         r"feature 'housing' is not nullable but has 1 missing values"),
     "value below min": (
         _same, _set("revolving_utilization", 0, -0.25),
-        r"feature 'revolving_utilization' has values below its min 0\.0 \(lowest -0\.25\)"),
+        r"feature 'revolving_utilization' has 1 values below its min 0\.0 \(first at row 1\)"),
     "value above max": (
-        _same, _set("age", 9, 130.0), r"feature 'age' has values above its max 120\.0 \(highest 130\.0\)"),
+        _same, _set("age", 9, 130.0), r"feature 'age' has 1 values above its max 120\.0 \(first at row 10\)"),
     "value above a tightened max": (
         lambda s: _with_feature(s, "debt_ratio", max=0.5), _same,
-        r"feature 'debt_ratio' has values above its max 0\.5"),
+        r"feature 'debt_ratio' has \d+ values above its max 0\.5"),
     "infinite numeric value": (
         _same, _set("monthly_income", 4, np.inf), r"feature 'monthly_income' has infinite values"),
     "category outside the declared categories": (
         lambda s: _with_feature(s, "housing", categories=["own", "rent"]), _same,
-        r"feature 'housing' has values outside its declared categories: \['mortgage', 'other'\]"),
+        r"feature 'housing' has 2 values outside its declared categories on \d+ rows"),
     "negative exposure": (
         _same, _set("loan_amount", 1, -5.0), r"exposure column 'loan_amount' has negative values"),
     "LGD above 1": (
@@ -168,6 +168,24 @@ def test_check_data_reports_every_bad_column_at_once(small_spec, frame):
         check_data(small_spec, frame)
     for column in ("'age'", "'housing'", "'revolving_utilization'"):
         assert column in str(info.value)
+
+
+def test_check_data_never_quotes_a_value(small_spec, frame):
+    """The message reaches the training job's logs: counts and row positions, no values."""
+    spec = _with_feature(small_spec, "housing", categories=["own", "rent", "mortgage"])
+    frame["age"] = frame["age"].astype(object)
+    frame.loc[frame.index[0], "age"] = "age-7731"
+    frame.loc[frame.index[1], "housing"] = "housing-7732"
+    frame.loc[frame.index[2], "revolving_utilization"] = -7733.5
+    frame.loc[frame.index[3], "age"] = 7734.0
+    frame["default"] = frame["default"].astype(object)
+    frame.loc[frame.index[4], "default"] = "default-7735"
+    frame.loc[frame.index[5], "default"] = 7736
+    with pytest.raises(SpecError) as info:
+        check_data(spec, frame)
+    message = str(info.value)
+    assert "first at row 1" in message and "first at row 2" in message
+    assert not [n for n in ("7731", "7732", "7733", "7734", "7735", "7736") if n in message], message
 
 
 # --- the spec file itself -------------------------------------------------------------
