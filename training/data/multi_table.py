@@ -200,9 +200,7 @@ def _run_bigquery(sources: list[TableSource], sql: str, client, timeout_s: float
     except gexc.BadRequest as exc:
         if not running:
             raise TablesError(f"sql: BigQuery rejected the query: {exc.message}") from None
-        reason = next((e.get("reason") for e in exc.errors or [] if isinstance(e, dict) and e.get("reason")), "unknown")
-        raise TablesError(f"sql: BigQuery failed running the query (reason {reason}; its message may quote "
-                          "the tables' values: not shown)") from None
+        raise TablesError(f"sql: {bq.run_failure(exc)}") from None
     return _to_pandas(rows.to_arrow(create_bqstorage_client=False))
 
 

@@ -208,10 +208,7 @@ def bq_input_errors(where: str, *, running_query: bool = False):
     except gexc.NotFound as exc:
         raise InputNotFound(f"input {where}: {exc.message}", details=[{"field": "input", "problem": "not found"}]) from None
     except gexc.BadRequest as exc:
-        said = exc.message
-        if running_query:
-            reason = next((e.get("reason") for e in exc.errors or [] if isinstance(e, dict) and e.get("reason")), "unknown")
-            said = f"BigQuery failed running the query (reason {reason}; its message may quote values: not shown)"
+        said = bq.run_failure(exc) if running_query else exc.message
         raise InvalidInput(f"input {where}: {said}", details=[{"field": "input", "problem": "query failed"}]) from None
 
 

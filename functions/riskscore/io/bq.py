@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__all__ = ["bigquery_client", "bigquery_read_client"]
+__all__ = ["bigquery_client", "bigquery_read_client", "run_failure"]
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from google.cloud import bigquery
@@ -50,3 +50,14 @@ def bigquery_read_client():
     from google.cloud.bigquery_storage_v1 import BigQueryReadClient
 
     return BigQueryReadClient()
+
+
+def run_failure(exc) -> str:
+    """What to say of a query that failed while it ran (a google.api_core BadRequest): its
+    reason code only. By then the SQL was parsed (a dry run), so what fails is data, and
+    BigQuery's message quotes the table's values (a failed cast), which no error body or log
+    line may hold."""
+    reason = next((e.get("reason") for e in getattr(exc, "errors", None) or []
+                   if isinstance(e, dict) and e.get("reason")), "unknown")
+    return f"BigQuery failed running the query (reason {reason}; its message may quote values: not shown)"
+
