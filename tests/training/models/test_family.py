@@ -36,3 +36,5 @@ def test_large_regime_compares_every_candidate_by_delong(small_spec, small_data)
     assert [c["shortfall_is_real"] for c in fit.comparisons] == [True] * len(order[:k]) + (
         [] if fit.model.family == best else [False])
     assert fit.oof is None
+    # the champion's validation PDs, kept for the version's metrics["valid"] (not predicted again)
+    np.testing.assert_allclose(fit.valid_pd, fit.model.predict_native(parts["valid"])["pd"], rtol=1e-12, atol=0)

@@ -73,8 +73,8 @@ class PDExport:
 
     def evaluate(self, onnx_model: onnx.ModelProto, ev: Evaluation) -> None:
         """Test metrics from the graph (every row scored once, the splits sliced from it); the
-        validation figures from the native model in the large regime, else the champion's
-        cross-validated AUC (the validation rows are in the refit); the card's test arrays."""
+        validation figures from the native model's PDs kept by `fit_pd` in the large regime, else
+        the champion's cross-validated AUC (the validation rows are in the refit); the card's test arrays."""
         spec, parts = self.spec, ev.data.parts
         ev.outputs[self.key] = run_onnx(onnx_model, spec.features, ev.data.df)
         test = ev.rows(self.key, "test")
@@ -84,9 +84,8 @@ class PDExport:
             y_test, pd_test = self.fit_.oof["y"], self.fit_.oof["pd"]
             score_test = scaled_score(spec.scaling, pd_test)
         ev.metrics["test"] = {**pd_metrics(y_test, pd_test), "out_of_fold": self.all_rows_}
-        if self.fit_.regime["name"] == "large":
-            ev.metrics["valid"] = pd_metrics(parts["valid"][spec.target].to_numpy(),
-                                             self.model_.predict_native(parts["valid"])["pd"])
+        if self.fit_.regime["name"] == "large":  # the PDs the champion was chosen on
+            ev.metrics["valid"] = pd_metrics(parts["valid"][spec.target].to_numpy(), self.fit_.valid_pd)
         else:
             champion = next(c for c in self.fit_.candidates if c["chosen"])
             ev.metrics["cv"] = {"auc": champion["selection_auc"], "auc_std": champion["auc_std"],

@@ -86,6 +86,7 @@ class PDFit:
     comparisons: list[dict] = field(default_factory=list)  # the tests behind the choice
     tuning: dict | None = None    # `--tune`: sampler, trials, best (None when not tuned)
     oof: dict | None = None       # small regime: {"y", "pd"} of the champion out of fold (first repeat)
+    valid_pd: np.ndarray | None = field(default=None, repr=False)  # large regime: the champion's PD on valid
 
 
 # `--tune`: Optuna search spaces, per family (log-uniform where the scale matters, not the step).
@@ -280,7 +281,7 @@ def fit_pd(spec, train: pd.DataFrame, y_train, valid: pd.DataFrame, y_valid, log
             records[champion] = dict(cand.record(True), tuned=True)
     oof = {"y": y_pool, "pd": cand.oof_pd} if small else None
     return PDFit(model=model, regime=regime, candidates=list(records.values()), selection=selection,
-                 comparisons=comparisons, tuning=tuning, oof=oof)
+                 comparisons=comparisons, tuning=tuning, oof=oof, valid_pd=None if small else cand.valid_pd)
 
 
 def tune(family: str, run, untuned: Candidate, n_trials: int, seed: int, base: dict | None, log):
