@@ -67,12 +67,6 @@ def version_scaling(spec: ModelSpec, pd_: np.ndarray, y: np.ndarray) -> ScalingS
     return spec.scaling.model_copy(update={"bands": master_scale(pd_, y, spec.scaling, spec.master_scale)})
 
 
-def rating_table(scaling: ScalingSpec, pd_: np.ndarray, score: np.ndarray, y: np.ndarray) -> list[dict]:
-    """Per rating band, on the test rows: score and PD range, rows, share, predicted and
-    observed default rate (training/evaluation/master_scale.py)."""
-    return band_table(scaling, pd_, score, y)
-
-
 def promotion_decision(store: Store, spec: ModelSpec, test_auc: float, force: bool) -> tuple[bool, str]:
     current = bundle.read_current(store, spec.name)
     if current is None:
@@ -195,7 +189,8 @@ def train(spec: ModelSpec, raw: pd.DataFrame, store: Store, *, force: bool = Fal
         "metrics": metrics,
         "parity": parity,
         "scaling": scaling.model_dump(mode="json"),
-        "rating_bands": rating_table(scaling, pd_eval, score_eval, y_eval),
+        # per rating band on the card's test rows: score and PD range, rows, share, predicted and observed rate
+        "rating_bands": band_table(scaling, pd_eval, score_eval, y_eval),
         "data": {"fingerprint_sha256": data_fingerprint(df), "rows": int(len(df)),
                  "split_rows": {k: int(len(v)) for k, v in parts.items()},
                  "split": "out-of-time by " + spec.date if spec.date else "stratified random",
