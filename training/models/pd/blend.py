@@ -55,10 +55,6 @@ class BlendModel:
         contributions = np.mean([np.asarray(o["contributions"], dtype=np.float64) for o in outs], axis=0)
         return {"pd": 1 / (1 + np.exp(-logit)), "logit": logit, "contributions": contributions}
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = self.predict_native(X)["pd"]
-        return np.column_stack([1 - p, p])
-
     def to_onnx(self, scaling: ScalingSpec) -> onnx.ModelProto:
         """One graph; sets `contribution_bias_` (the mean of the members' biases)."""
         inputs = {f.name for f in self.features}
