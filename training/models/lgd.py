@@ -110,7 +110,7 @@ class LGDModel(RegressorMixin, BaseEstimator):
             ev.metrics["expected_loss"] = {"total": float(np.nansum(el)), "mean": float(np.nanmean(el)),
                                            "definition": "PD x LGD x exposure"}
         ev.card.update(lgd_actual=defaults[spec.lgd].to_numpy(),
-                       lgd_pred=pd.Series(lgd_all, index=df.index).loc[defaults.index].to_numpy())
+                       lgd_pred=ev.rows(self.key, defaults)["lgd"])
 
     def manifest_entry(self) -> dict:
         return {"file": "lgd.onnx", "outputs": ["lgd"], "objective": "reg:logistic",

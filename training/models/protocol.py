@@ -48,9 +48,11 @@ class Evaluation:
     metrics: dict = field(default_factory=dict)
     card: dict = field(default_factory=lambda: {"lgd_actual": None, "lgd_pred": None})
 
-    def rows(self, key: str, part: str) -> dict[str, np.ndarray]:
-        """Model `key`'s outputs on the rows of split `part` (a subset of `data.df`)."""
-        positions = self.data.df.index.get_indexer(self.data.parts[part].index)
+    def rows(self, key: str, part: str | pd.DataFrame) -> dict[str, np.ndarray]:
+        """Model `key`'s outputs on the rows of split `part`, or of the frame `part` (either a
+        subset of `data.df`)."""
+        rows = self.data.parts[part] if isinstance(part, str) else part
+        positions = self.data.df.index.get_indexer(rows.index)
         return {name: values[positions] for name, values in self.outputs[key].items()}
 
 

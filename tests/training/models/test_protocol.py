@@ -36,3 +36,4 @@ def test_evaluation_rows_are_the_split_rows_of_the_full_outputs(small_spec):
     assert ev.rows("pd", "test")["pd"].tolist() == [0.3, 0.1]
     assert ev.rows("pd", "train")["pd"].tolist() == [0.4, 0.0]
     assert ev.data.defaulted["test"].index.tolist() == [13, 11]
+    assert ev.rows("pd", ev.data.defaulted["test"])["pd"].tolist() == [0.3, 0.1]  # any subset frame
