@@ -22,11 +22,13 @@ from riskscore.errors import ExportVerificationError
 from training.models.pd.booster import PARITY_TOLERANCE
 from training.onnx.converters import xgboost_parts
 from training.onnx.graph import GraphParts, const, make_model, xgboost_base_score
+from training.onnx.preprocess import fitted_preprocessor
 from training.onnx.run import run_onnx
 
 
 class LGDModel(RegressorMixin, BaseEstimator):
-    """fit(X, lgd, X_valid, lgd_valid) on defaulted rows, through a fitted RawPreprocessor."""
+    """fit(X, lgd, X_valid, lgd_valid) on defaulted rows, through `preprocessor` (kept as
+    `preprocessor_`; fitted on X first when it is not yet, as the other models do)."""
 
     key = "lgd"
 
@@ -40,13 +42,14 @@ class LGDModel(RegressorMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, X: pd.DataFrame, y, X_valid: pd.DataFrame, y_valid):
+        self.preprocessor_ = fitted_preprocessor(self.preprocessor, X)
         self.model_ = xgb.XGBRegressor(
             objective="reg:logistic", tree_method="hist", n_estimators=self.n_estimators,
             learning_rate=self.learning_rate, max_depth=self.max_depth, min_child_weight=5,
             subsample=0.8, early_stopping_rounds=self.early_stopping_rounds, n_jobs=2,
             random_state=self.seed)
-        self.model_.fit(self.preprocessor.transform(X), np.asarray(y, dtype=np.float64),
-                        eval_set=[(self.preprocessor.transform(X_valid), np.asarray(y_valid, dtype=np.float64))],
+        self.model_.fit(self.preprocessor_.transform(X), np.asarray(y, dtype=np.float64),
+                        eval_set=[(self.preprocessor_.transform(X_valid), np.asarray(y_valid, dtype=np.float64))],
                         verbose=False)
         self.train_mean_ = float(np.mean(y))
         return self
@@ -61,15 +64,15 @@ class LGDModel(RegressorMixin, BaseEstimator):
         return self.model_.get_booster()[: int(self.model_.best_iteration) + 1]
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self._booster().predict(xgb.DMatrix(self.preprocessor.transform(X)))
+        return self._booster().predict(xgb.DMatrix(self.preprocessor_.transform(X)))
 
     def to_onnx(self) -> onnx.ModelProto:
         booster = self._booster()
         objective = self.model_.get_params()["objective"]
         assert objective == "reg:logistic", objective
         base_score = xgboost_base_score(booster)
-        parts = self.preprocessor.graph_parts().extend(
-            xgboost_parts(booster, len(self.preprocessor.columns_), "lgd_", "lgd_converted"))
+        parts = self.preprocessor_.graph_parts().extend(
+            xgboost_parts(booster, len(self.preprocessor_.columns_), "lgd_", "lgd_converted"))
         # The link onnxmltools leaves out: margin = converted - base_score + logit(base_score).
         fix = np.float32(np.log(base_score / (1.0 - base_score)) - base_score)
         parts = parts.extend(GraphParts(
@@ -78,10 +81,10 @@ class LGDModel(RegressorMixin, BaseEstimator):
              helper.make_node("Sigmoid", ["lgd_margin"], ["lgd"])],
             [const("lgd_base_margin_fix", fix), const("lgd_axis1", np.array([1], dtype=np.int64))],
             [helper.make_tensor_value_info("lgd", TensorProto.FLOAT, [None])]))
-        return make_model(self.preprocessor.features, parts, "loss given default")
+        return make_model(self.preprocessor_.features, parts, "loss given default")
 
     def verify(self, onnx_model: onnx.ModelProto, X: pd.DataFrame) -> dict:
-        got = run_onnx(onnx_model, self.preprocessor.features, X)["lgd"]
+        got = run_onnx(onnx_model, self.preprocessor_.features, X)["lgd"]
         diff = float(np.max(np.abs(got - self.predict(X))))
         if not diff <= PARITY_TOLERANCE or got.min() < 0 or got.max() > 1:
             raise ExportVerificationError(f"LGD ONNX export differs from XGBoost by {diff:.3g} "
@@ -103,7 +106,7 @@ class LGDModel(RegressorMixin, BaseEstimator):
         column (if the spec names one) the expected loss; the card's test arrays."""
         spec, df, defaults = ev.data.spec, ev.data.df, ev.data.defaulted["test"]
         ev.metrics["lgd"] = self.metrics(defaults, defaults[spec.lgd])
-        ev.outputs[self.key] = run_onnx(onnx_model, self.preprocessor.features, df)
+        ev.outputs[self.key] = run_onnx(onnx_model, self.preprocessor_.features, df)
         lgd_all = ev.outputs[self.key]["lgd"]
         if spec.exposure:
             el = ev.outputs["pd"]["pd"] * lgd_all * df[spec.exposure].to_numpy()

@@ -19,6 +19,7 @@ from onnx import TensorProto, helper
 from training.onnx.converters import splice
 from training.models.lgd import LGDModel
 from training.onnx.graph import GraphParts, const, make_model
+from training.onnx.preprocess import fitted_preprocessor
 
 LIGHTGBM_TARGET_OPSET = 15
 
@@ -50,8 +51,9 @@ class LGDLightGBMModel(LGDModel):
                   "num_leaves": 2 ** self.max_depth, "max_depth": self.max_depth, "min_data_in_leaf": 5,
                   "bagging_fraction": 0.8, "bagging_freq": 1, "seed": self.seed, "deterministic": True,
                   "num_threads": 1, "verbose": -1, "metric": "cross_entropy"}
-        train = lgb.Dataset(self.preprocessor.transform(X), np.asarray(y, dtype=np.float64), free_raw_data=False)
-        valid = lgb.Dataset(self.preprocessor.transform(X_valid), np.asarray(y_valid, dtype=np.float64),
+        self.preprocessor_ = fitted_preprocessor(self.preprocessor, X)
+        train = lgb.Dataset(self.preprocessor_.transform(X), np.asarray(y, dtype=np.float64), free_raw_data=False)
+        valid = lgb.Dataset(self.preprocessor_.transform(X_valid), np.asarray(y_valid, dtype=np.float64),
                             reference=train)
         self.booster_ = lgb.train(params, train, num_boost_round=self.n_estimators, valid_sets=[valid],
                                   callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
@@ -60,18 +62,18 @@ class LGDLightGBMModel(LGDModel):
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(self.preprocessor.transform(X), num_iteration=self.rounds_, num_threads=1)
+        return self.booster_.predict(self.preprocessor_.transform(X), num_iteration=self.rounds_, num_threads=1)
 
     def to_onnx(self) -> onnx.ModelProto:
         booster = lgb.Booster(model_str=self.booster_.model_to_string(num_iteration=self.rounds_))
-        parts = self.preprocessor.graph_parts().extend(
-            lightgbm_regression_parts(booster, len(self.preprocessor.columns_), "lgd_", "lgd_logit"))
+        parts = self.preprocessor_.graph_parts().extend(
+            lightgbm_regression_parts(booster, len(self.preprocessor_.columns_), "lgd_", "lgd_logit"))
         parts = parts.extend(GraphParts(
             [helper.make_node("Squeeze", ["lgd_logit", "lgd_axis1"], ["lgd_margin"]),
              helper.make_node("Sigmoid", ["lgd_margin"], ["lgd"])],
             [const("lgd_axis1", np.array([1], dtype=np.int64))],
             [helper.make_tensor_value_info("lgd", TensorProto.FLOAT, [None])]))
-        return make_model(self.preprocessor.features, parts, "loss given default (LightGBM)")
+        return make_model(self.preprocessor_.features, parts, "loss given default (LightGBM)")
 
     def manifest_entry(self) -> dict:
         return {"file": "lgd.onnx", "outputs": ["lgd"], "family": "lightgbm", "objective": "cross_entropy",

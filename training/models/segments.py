@@ -22,6 +22,7 @@ from riskscore.errors import ExportVerificationError
 
 from training.onnx.converters import MATRIX64, matrix64_parts, sklearn_parts
 from training.onnx.graph import GraphParts, const, make_model
+from training.onnx.preprocess import fitted_preprocessor
 from training.onnx.run import run_onnx
 
 FIT_ROWS = 50_000  # KMeans centroids are stable well before this; keeps training fast
@@ -29,7 +30,9 @@ DISTANCE_TOLERANCE = 1e-5  # |onnx - native| / max(1, native): float32 output of
 
 
 class SegmentModel(ClusterMixin, BaseEstimator):
-    """fit(X, y) learns k clusters; `segment` ids run from 0 (lowest observed default rate) up."""
+    """fit(X, y) learns k clusters through `preprocessor` (kept as `preprocessor_`; fitted on X
+    first when it is not yet, as the other models do); `segment` ids run from 0 (lowest
+    observed default rate) up."""
 
     key = "segment"
 
@@ -39,10 +42,11 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         self.seed = seed
 
     def _scaled(self, X: pd.DataFrame) -> np.ndarray:
-        return self.scaler_.transform(self.preprocessor.transform(X).astype(np.float64))
+        return self.scaler_.transform(self.preprocessor_.transform(X).astype(np.float64))
 
     def fit(self, X: pd.DataFrame, y):
-        matrix = self.preprocessor.transform(X).astype(np.float64)
+        self.preprocessor_ = fitted_preprocessor(self.preprocessor, X)
+        matrix = self.preprocessor_.transform(X).astype(np.float64)
         self.scaler_ = StandardScaler().fit(matrix)
         scaled = self.scaler_.transform(matrix)
         rng = np.random.default_rng(self.seed)
@@ -63,7 +67,7 @@ class SegmentModel(ClusterMixin, BaseEstimator):
 
     def to_onnx(self) -> onnx.ModelProto:
         pipeline = Pipeline([("scaler", self.scaler_), ("kmeans", self.kmeans_)])
-        converted = sklearn_parts(pipeline, len(self.preprocessor.columns_), "seg_",
+        converted = sklearn_parts(pipeline, len(self.preprocessor_.columns_), "seg_",
                                   {"label": "seg_cluster", "scores": "seg_distances64"},
                                   input_name=MATRIX64, double=True)
         order = GraphParts([helper.make_node("Gather", ["seg_rank", "seg_cluster"], ["segment"], axis=0),
@@ -73,13 +77,13 @@ class SegmentModel(ClusterMixin, BaseEstimator):
                            [helper.make_tensor_value_info("segment", TensorProto.INT64, [None]),
                             helper.make_tensor_value_info("segment_distances", TensorProto.FLOAT,
                                                           [None, self.k])])
-        parts = self.preprocessor.graph_parts().extend(matrix64_parts()).extend(converted).extend(order)
-        return make_model(self.preprocessor.features, parts, "applicant segments")
+        parts = self.preprocessor_.graph_parts().extend(matrix64_parts()).extend(converted).extend(order)
+        return make_model(self.preprocessor_.features, parts, "applicant segments")
 
     def verify(self, onnx_model: onnx.ModelProto, X: pd.DataFrame) -> dict:
         """Every row in the same segment as KMeans, and `segment_distances` within
         DISTANCE_TOLERANCE x max(1, distance) of KMeans.transform; raises otherwise."""
-        out = run_onnx(onnx_model, self.preprocessor.features, X)
+        out = run_onnx(onnx_model, self.preprocessor_.features, X)
         scaled = self._scaled(X)
         mismatches = int(np.sum(out["segment"] != self.rank_[self.kmeans_.predict(scaled)]))
         native = self.kmeans_.transform(scaled)
@@ -118,9 +122,9 @@ class SegmentModel(ClusterMixin, BaseEstimator):
         """The segment profiles of every row (added to the entry), from the graph's segment and
         the PD (and LGD, if the version has one) already evaluated."""
         df = ev.data.df
-        segment = run_onnx(onnx_model, self.preprocessor.features, df)["segment"]
+        segment = run_onnx(onnx_model, self.preprocessor_.features, df)["segment"]
         lgd = ev.outputs["lgd"]["lgd"] if "lgd" in ev.outputs else np.full(len(df), np.nan)
-        numeric = [f.name for f in self.preprocessor.features if f.type == "numeric"]
+        numeric = [f.name for f in self.preprocessor_.features if f.type == "numeric"]
         ev.entries[self.key]["profiles"] = self.profiles(segment, df[ev.data.spec.target].to_numpy(),
                                                          ev.outputs["pd"]["pd"], lgd, df[numeric])
 

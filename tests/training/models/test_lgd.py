@@ -58,3 +58,16 @@ def test_parity_check_catches_known_export_pitfalls(lgd, parts, pitfall):
     broken = pitfall(model.to_onnx())
     with pytest.raises(ExportVerificationError, match="LGD ONNX export differs"):
         model.verify(broken, parts["test"])
+
+
+def test_preprocessor_is_kept_when_fitted_else_cloned_and_fitted(lgd, pre, small_spec):
+    """As every model after PD (training/onnx/preprocess.fitted_preprocessor)."""
+    from training.onnx.preprocess import RawPreprocessor
+
+    model, d = lgd
+    assert model.preprocessor_ is pre
+    raw = RawPreprocessor(small_spec.features)
+    fresh = LGDModel(raw, n_estimators=20).fit(d["train"], d["train"]["lgd"], d["valid"], d["valid"]["lgd"])
+    assert not hasattr(raw, "medians_")
+    assert fresh.preprocessor_ is not raw and hasattr(fresh.preprocessor_, "medians_")
+    fresh.verify(fresh.to_onnx(), d["test"])

@@ -86,3 +86,16 @@ def test_segment_graph_tampering_is_caught(segments, parts):
     init.CopyFrom(onnx.numpy_helper.from_array(np.roll(segments.rank_, 1), "seg_rank"))
     with pytest.raises(ExportVerificationError, match="different segment"):
         segments.verify(onnx_model, parts["test"])
+
+
+def test_preprocessor_is_kept_when_fitted_else_cloned_and_fitted(segments, pre, small_spec, parts):
+    """As every model after PD (training/onnx/preprocess.fitted_preprocessor)."""
+    from training.onnx.preprocess import RawPreprocessor
+
+    assert segments.preprocessor_ is pre
+    raw = RawPreprocessor(small_spec.features)
+    train = parts["train"].iloc[:2000]
+    model = SegmentModel(raw, k=2).fit(train, train["default"])
+    assert not hasattr(raw, "medians_")
+    assert model.preprocessor_ is not raw and hasattr(model.preprocessor_, "medians_")
+    model.verify(model.to_onnx(), parts["test"].iloc[:500])
