@@ -222,7 +222,7 @@ def compile_into(model: onnx.ModelProto, derived: list[DerivedSpec], features, r
     the same outputs bit for bit from both graphs, else ExportVerificationError."""
     from riskscore.errors import ExportVerificationError
 
-    from training.onnx.run import onnx_inputs
+    from training.onnx.run import run_onnx
 
     if not derived:
         return model
@@ -241,16 +241,9 @@ def compile_into(model: onnx.ModelProto, derived: list[DerivedSpec], features, r
     onnx.checker.check_model(out, full_check=True)
     raw = [f for f in features if f.name not in names]
     every = raw + [d.feature() for d in derived]
-    before = _run(model, onnx_inputs(rows, every))
-    after = _run(out, onnx_inputs(rows, raw))
+    before = run_onnx(model, every, rows)
+    after = run_onnx(out, raw, rows)
     for key, value in before.items():
         if not np.array_equal(value, after[key], equal_nan=value.dtype.kind == "f"):
             raise ExportVerificationError(f"the graph with derived features compiled in differs in {key!r}")
     return out
-
-
-def _run(model: onnx.ModelProto, feeds: dict) -> dict:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    wanted = {i.name for i in session.get_inputs()}
-    return dict(zip(names, session.run(names, {k: v for k, v in feeds.items() if k in wanted})))
