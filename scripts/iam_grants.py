@@ -28,7 +28,6 @@ condition admits a grant only where its `resource.name.startsWith(...)` terms ma
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -38,18 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "infra" / "iam-data"
 
-
-def _load_tfcheck():
-    if "tfcheck" in sys.modules:
-        return sys.modules["tfcheck"]
-    spec = importlib.util.spec_from_file_location("tfcheck", ROOT / "scripts" / "tfcheck.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["tfcheck"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tfcheck = _load_tfcheck()
+sys.path.insert(0, str(ROOT / "scripts"))
+import tfcheck  # noqa: E402 - the sibling script
+from tfcheck import expr  # noqa: E402
 
 # What each module variable that names an IAM target stands for, as the root module wires it
 # (tests/infra/test_iam_grants.py checks these against main.tf's module calls).
@@ -97,13 +87,6 @@ class Grant:
     resource: str
     condition: str | None
     address: str
-
-
-def expr(value) -> str:
-    value = tfcheck.unquote(value)
-    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
-        return value[2:-1]
-    return value
 
 
 def load_roles(data: Path = DATA) -> dict[str, frozenset[str]]:
