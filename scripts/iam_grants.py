@@ -119,15 +119,15 @@ def _custom_roles(root: Path) -> dict[str, frozenset[str]]:
 
 def _members(rel: str, body: dict) -> list[str]:
     member = expr(body["member"])
-    if rel in MODULE_IDENTITY:
+    if rel in MODULE_IDENTITY and member == "serviceAccount:${var.service_account_email}":
         return [MODULE_IDENTITY[rel]]
     if m := re.fullmatch(r'google_service_account\.this\["(\w+)"\]\.member', member):
         return [m.group(1)]
     if member == "google_service_account.this[each.key].member":
         return re.findall(r'"(\w+)"', expr(body["for_each"]))
-    if "gcs.member" in member:
+    if member == "data.google_storage_project_service_account.gcs.member":
         return ["gcs_agent"]
-    if "writer_identity" in member:
+    if member == "google_logging_project_sink.predictions.writer_identity":
         return ["log_sink"]
     if member == "serviceAccount:${var.service_account_emails.builder}":
         return ["builder"]
