@@ -21,9 +21,7 @@ from support.server import function_server
 from support.wire import RECORDER, service_account
 from support.wire_plugin import check
 
-from .iam_support import ROOT, iam_grants
-
-RESOLVER = iam_grants.Resolver()
+from .iam_support import RESOLVER, ROOT
 RUN_DATE = "2026-11-20"
 SALT = "wire-test-salt"
 
