@@ -9,7 +9,9 @@ import re
 
 import pytest
 
-from .iam_support import RESOLVER, ROOT, copy_config, iam_grants, remove_resource
+from .iam_support import RESOLVER, ROOT, copy_config, iam_grants, load_script, remove_resource
+
+extract_iam_roles = load_script("extract_iam_roles")
 
 # (identity, method, resource, None if permitted else a part of the reason)
 CASES = [
@@ -134,9 +136,7 @@ def test_every_role_granted_has_permission_data_from_the_recorded_source():
     assert re.fullmatch(r"[0-9a-f]{40}", data["commit"]) and data["date"]
     for g in RESOLVER.grants:
         assert RESOLVER.permissions(g), g  # KeyError names the role when data is missing
-    in_tf = {r for tf in ROOT.rglob("*.tf") if not any(p.startswith(".") for p in tf.relative_to(ROOT).parts)
-             for r in re.findall(r'"(roles/[\w.]+)"', tf.read_text())}
-    assert in_tf <= set(data["roles"])
+    assert set(extract_iam_roles.granted_roles()) <= set(data["roles"])  # every role the .tf files name
 
 
 def test_every_method_names_a_documented_source_and_known_scopes():
@@ -145,14 +145,9 @@ def test_every_method_names_a_documented_source_and_known_scopes():
         assert all(p["on"] in ("resource", "dataset", "project") for p in m["permissions"]), name
 
 
-# Each resource-level IAM kind the configuration writes, the permission that sets it.
-SET_IAM = {"project": "resourcemanager.projects.setIamPolicy", "storage_bucket": "storage.buckets.setIamPolicy",
-           "storage_managed_folder": "storage.managedFolders.setIamPolicy",
-           "bigquery_dataset": "bigquery.datasets.setIamPolicy", "bigquery_table": "bigquery.tables.setIamPolicy",
-           "secret_manager_secret": "secretmanager.secrets.setIamPolicy",
-           "service_account": "iam.serviceAccounts.setIamPolicy", "cloud_run_service": "run.services.setIamPolicy",
-           "cloud_run_v2_job": "run.jobs.setIamPolicy",
-           "artifact_registry_repository": "artifactregistry.repositories.setIamPolicy"}
+# Each resource-level IAM kind the configuration writes, the permission that sets it (the table the
+# role data's evidence on Editor was extracted with).
+SET_IAM = extract_iam_roles.SET_IAM
 
 
 def test_the_deploy_identity_can_set_every_iam_policy_the_configuration_sets_and_editor_cannot():
