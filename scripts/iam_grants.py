@@ -266,7 +266,7 @@ class Resolver:
         if method not in self.methods:
             return f"{method}: not in infra/iam-data/methods.json"
         for need in self.methods[method]["permissions"]:
-            target = {"project": "project", "dataset": _dataset(resource)}.get(need["on"], resource)
+            target = _checked_on(need, resource)
             if not self.holders(identity, need["name"], target):
                 return (f"{identity} calling {method} on {resource}: needs {need['name']} on {target}, "
                         f"which no grant of {identity} gives")
@@ -277,21 +277,26 @@ class Resolver:
         out = set()
         for identity, method, resource in calls:
             for need in self.methods.get(method, {}).get("permissions", []):
-                target = {"project": "project", "dataset": _dataset(resource)}.get(need["on"], resource)
-                for g in self.holders(identity, need["name"], target):
+                for g in self.holders(identity, need["name"], _checked_on(need, resource)):
                     out.add((identity, need["name"], g))
         return out
 
 
-def _dataset(resource: str) -> str:
-    return resource.split(".", 1)[0] if resource.startswith("bq://") else resource
+def _checked_on(need: dict, resource: str) -> str:
+    """Where a method's permission is checked when it is called on `resource`: the resource itself,
+    its dataset (a bq:// table's), or the project (methods.json's `on`)."""
+    if need["on"] == "project":
+        return "project"
+    if need["on"] == "dataset" and resource.startswith("bq://"):
+        return resource.split(".", 1)[0]
+    return resource
 
 
 def permission_table(resolver: Resolver, calls, identities=WORKLOADS[:-1], services: tuple[str, ...] | None = None) -> str:
     """A Markdown table per identity: each granted permission (on which resource, by which role)
     and whether any of `calls` used it. `services` limits the permissions to those prefixes
     (e.g. ("storage.", "bigquery.")) to keep broad roles readable."""
-    used = {(i, p, g) for i, p, g in resolver.used(calls)}
+    used = resolver.used(calls)
     lines = []
     for who in identities:
         rows = []

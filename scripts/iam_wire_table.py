@@ -37,7 +37,7 @@ def _role(grant) -> str:
 
 
 def readme_block(resolver, calls) -> str:
-    used = {(i, p, g) for i, p, g in resolver.used(calls)}
+    used = resolver.used(calls)
     recorded = {c[0] for c in calls}
     lines = [START, "", "| identity | role | on | permissions recorded calls used | not used |", "|---|---|---|---|---|"]
     for who in iam_grants.WORKLOADS:
