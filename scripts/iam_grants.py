@@ -169,17 +169,24 @@ def _condition(body: dict) -> str | None:
     return re.sub(r"\$\{(var\.\w+)\}", lambda m: VARIABLE_RESOURCES[m.group(1)].removeprefix("gs://"), text)
 
 
-def _invoker_grants(root: Path) -> list[Grant]:
-    """roles/run.invoker on each function's service, from the invoker_members of its call."""
+def invoker_members(root: Path = ROOT) -> dict[str, str]:
+    """{function: the invoker_members of its call, as text} (`local.jobs_invokers` expanded)."""
     functions = _module("infra/functions", root)
-    grants = []
+    found = {}
     for _, name, _, body in functions.blocks("module"):
         if name not in FUNCTIONS:
             continue
         members = expr(body.get("invoker_members", "{}"))
         if members == "local.jobs_invokers":
             members = expr(functions.files["main.tf"]["locals"][0]["jobs_invokers"])
-        text = members if isinstance(members, str) else json.dumps(members)
+        found[name] = members if isinstance(members, str) else json.dumps(members)
+    return found
+
+
+def _invoker_grants(root: Path) -> list[Grant]:
+    """roles/run.invoker on each function's service, from the invoker_members of its call."""
+    grants = []
+    for name, text in invoker_members(root).items():
         for who in sorted(set(re.findall(r"var\.service_account_emails\.(\w+)", text))):
             grants.append(Grant(who, "roles/run.invoker", f"run_service:{name}", None, f"module.{name}.invoker"))
         if "var.deploy_service_account" in text:

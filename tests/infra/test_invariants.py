@@ -228,13 +228,9 @@ def granted_roles() -> dict[str, set]:
     # Whoever the user lists (people, outside callers) invokes only the functions meant for them.
     user_lists = {"score": "var.score_invoker_members", "batch_score": "var.jobs_invoker_members",
                   "drift_check": "var.jobs_invoker_members"}
-    jobs_invokers = module(FUNCTIONS).files["main.tf"]["locals"][0]["jobs_invokers"]
-    for entry, body in deployed().items():
-        members = expr(body.get("invoker_members", "{}"))
-        if members == "local.jobs_invokers":
-            members = expr(jobs_invokers)
-        if isinstance(members, dict):  # a map literal: its values
-            members = " ".join(unquote(v) for k, v in members.items() if not k.startswith("__"))
+    invokers = iam_grants.invoker_members()
+    assert set(invokers) == set(deployed())
+    for entry, members in invokers.items():
         assert set(re.findall(r"var\.\w+_invoker_members", members)) == ({user_lists[entry]} if entry in user_lists else set())
     grants: dict[str, set] = {}
     for g in iam_grants.grants():
