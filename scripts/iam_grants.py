@@ -262,6 +262,10 @@ class Resolver:
             raise KeyError(f"{grant.address}: no permission data for {grant.role} (run scripts/extract_iam_roles.py)")
         return self.roles[grant.role]
 
+    def grants_of(self, identity: str) -> list[Grant]:
+        """The identity's grants, by resource and role (the order the tables list them in)."""
+        return sorted((g for g in self.grants if g.identity == identity), key=lambda g: (g.resource, g.role))
+
     def holders(self, identity: str, permission: str, resource: str) -> list[Grant]:
         """The identity's grants that give `permission` on `resource`."""
         return [g for g in self.grants if g.identity == identity and covers(g.resource, resource)
@@ -307,7 +311,7 @@ def permission_table(resolver: Resolver, calls, identities=WORKLOADS[:-1], servi
     lines = []
     for who in identities:
         rows = []
-        for g in sorted((g for g in resolver.grants if g.identity == who), key=lambda g: (g.resource, g.role)):
+        for g in resolver.grants_of(who):
             for p in sorted(resolver.permissions(g)):
                 if services and not p.startswith(services):
                     continue
