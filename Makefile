@@ -79,7 +79,7 @@ test: setup tools beam-setup mlflow-setup fakesnow-setup
 test-dataflow: beam-setup
 	$(BEAM_PY) -m pytest -q $(BEAM_TESTS)
 
-# The Terraform checks on their own (also part of `make test`; what cloudbuild.yaml runs).
+# The Terraform checks on their own (also part of `make test`; what cloudbuild.test.yaml runs).
 infra-check: setup tools
 	terraform fmt -check -recursive
 	$(PY) scripts/tfcheck.py

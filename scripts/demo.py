@@ -93,7 +93,8 @@ def main() -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = dict(os.environ, MODEL_STORE=str(ROOT / args.store), MODEL_NAME="credit_default")
+    store = ROOT / args.store  # (an absolute --store stays as it is)
+    env = dict(os.environ, MODEL_STORE=str(store), MODEL_NAME="credit_default")
     server_log = ROOT / "data" / "score-function.log"
     print(f"\nstarting the score function on {url} (its output, the prediction log, goes to {server_log})",
           flush=True)
@@ -124,7 +125,7 @@ def main() -> int:
             proc.kill()
         records = sum(1 for line in server_log.read_text().splitlines() if '"log_type":"prediction"' in line)
         print(f"score function stopped (exit code {proc.returncode}); {records} prediction records in {server_log}")
-    print(next_steps(ROOT / args.store if not Path(args.store).is_absolute() else Path(args.store)))
+    print(next_steps(store))
     return 0
 
 

@@ -22,13 +22,16 @@ _ROLE = re.compile(r'"(roles/[A-Za-z0-9_.]+)"')
 
 
 IDENTITIES = ROOT / "infra" / "iam-data" / "cloudbuild-identities.json"
-# The permissions that set the resource-level IAM policies this configuration writes: which of
-# them Editor holds is recorded as evidence (README, "Permissions to deploy").
-SET_IAM = ["resourcemanager.projects.setIamPolicy", "storage.buckets.setIamPolicy",
-           "storage.managedFolders.setIamPolicy", "bigquery.datasets.setIamPolicy",
-           "bigquery.tables.setIamPolicy", "secretmanager.secrets.setIamPolicy",
-           "iam.serviceAccounts.setIamPolicy", "run.services.setIamPolicy", "run.jobs.setIamPolicy",
-           "artifactregistry.repositories.setIamPolicy"]
+# The permission that sets each resource-level IAM policy this configuration writes, by the kind
+# of its google_KIND_iam_member resources: which of them Editor holds is recorded as evidence
+# (README, "Permissions to deploy"; tests/infra/test_iam_grants.py checks every kind is here).
+SET_IAM = {"project": "resourcemanager.projects.setIamPolicy", "storage_bucket": "storage.buckets.setIamPolicy",
+           "storage_managed_folder": "storage.managedFolders.setIamPolicy",
+           "bigquery_dataset": "bigquery.datasets.setIamPolicy", "bigquery_table": "bigquery.tables.setIamPolicy",
+           "secret_manager_secret": "secretmanager.secrets.setIamPolicy",
+           "service_account": "iam.serviceAccounts.setIamPolicy", "cloud_run_service": "run.services.setIamPolicy",
+           "cloud_run_v2_job": "run.jobs.setIamPolicy",
+           "artifact_registry_repository": "artifactregistry.repositories.setIamPolicy"}
 
 
 def granted_roles(root: Path = ROOT) -> list[str]:
@@ -57,8 +60,8 @@ def extract(repo: Path, roles: list[str]) -> dict:
                               "permissions": sorted(data["includedPermissions"])}
     for role in ("roles/editor",):
         held = set(json.loads(git(repo, "show", f"HEAD:{role}"))["includedPermissions"])
-        out.setdefault("evidence", {})[role] = {"setIamPolicy_held": [p for p in SET_IAM if p in held],
-                                               "setIamPolicy_missing": [p for p in SET_IAM if p not in held]}
+        out.setdefault("evidence", {})[role] = {"setIamPolicy_held": [p for p in SET_IAM.values() if p in held],
+                                               "setIamPolicy_missing": [p for p in SET_IAM.values() if p not in held]}
     return out
 
 

@@ -28,7 +28,6 @@ condition admits a grant only where its `resource.name.startsWith(...)` terms ma
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -38,18 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "infra" / "iam-data"
 
-
-def _load_tfcheck():
-    if "tfcheck" in sys.modules:
-        return sys.modules["tfcheck"]
-    spec = importlib.util.spec_from_file_location("tfcheck", ROOT / "scripts" / "tfcheck.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["tfcheck"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tfcheck = _load_tfcheck()
+sys.path.insert(0, str(ROOT / "scripts"))
+import tfcheck  # noqa: E402 - the sibling script
+from tfcheck import expr  # noqa: E402
 
 # What each module variable that names an IAM target stands for, as the root module wires it
 # (tests/infra/test_iam_grants.py checks these against main.tf's module calls).
@@ -99,13 +89,6 @@ class Grant:
     address: str
 
 
-def expr(value) -> str:
-    value = tfcheck.unquote(value)
-    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
-        return value[2:-1]
-    return value
-
-
 def load_roles(data: Path = DATA) -> dict[str, frozenset[str]]:
     roles = json.loads((data / "roles.json").read_text())["roles"]
     return {name: frozenset(entry["permissions"]) for name, entry in roles.items()}
@@ -136,15 +119,15 @@ def _custom_roles(root: Path) -> dict[str, frozenset[str]]:
 
 def _members(rel: str, body: dict) -> list[str]:
     member = expr(body["member"])
-    if rel in MODULE_IDENTITY:
+    if rel in MODULE_IDENTITY and member == "serviceAccount:${var.service_account_email}":
         return [MODULE_IDENTITY[rel]]
     if m := re.fullmatch(r'google_service_account\.this\["(\w+)"\]\.member', member):
         return [m.group(1)]
     if member == "google_service_account.this[each.key].member":
         return re.findall(r'"(\w+)"', expr(body["for_each"]))
-    if "gcs.member" in member:
+    if member == "data.google_storage_project_service_account.gcs.member":
         return ["gcs_agent"]
-    if "writer_identity" in member:
+    if member == "google_logging_project_sink.predictions.writer_identity":
         return ["log_sink"]
     if member == "serviceAccount:${var.service_account_emails.builder}":
         return ["builder"]
@@ -186,17 +169,24 @@ def _condition(body: dict) -> str | None:
     return re.sub(r"\$\{(var\.\w+)\}", lambda m: VARIABLE_RESOURCES[m.group(1)].removeprefix("gs://"), text)
 
 
-def _invoker_grants(root: Path) -> list[Grant]:
-    """roles/run.invoker on each function's service, from the invoker_members of its call."""
+def invoker_members(root: Path = ROOT) -> dict[str, str]:
+    """{function: the invoker_members of its call, as text} (`local.jobs_invokers` expanded)."""
     functions = _module("infra/functions", root)
-    grants = []
+    found = {}
     for _, name, _, body in functions.blocks("module"):
         if name not in FUNCTIONS:
             continue
         members = expr(body.get("invoker_members", "{}"))
         if members == "local.jobs_invokers":
             members = expr(functions.files["main.tf"]["locals"][0]["jobs_invokers"])
-        text = members if isinstance(members, str) else json.dumps(members)
+        found[name] = members if isinstance(members, str) else json.dumps(members)
+    return found
+
+
+def _invoker_grants(root: Path) -> list[Grant]:
+    """roles/run.invoker on each function's service, from the invoker_members of its call."""
+    grants = []
+    for name, text in invoker_members(root).items():
         for who in sorted(set(re.findall(r"var\.service_account_emails\.(\w+)", text))):
             grants.append(Grant(who, "roles/run.invoker", f"run_service:{name}", None, f"module.{name}.invoker"))
         if "var.deploy_service_account" in text:
@@ -272,6 +262,10 @@ class Resolver:
             raise KeyError(f"{grant.address}: no permission data for {grant.role} (run scripts/extract_iam_roles.py)")
         return self.roles[grant.role]
 
+    def grants_of(self, identity: str) -> list[Grant]:
+        """The identity's grants, by resource and role (the order the tables list them in)."""
+        return sorted((g for g in self.grants if g.identity == identity), key=lambda g: (g.resource, g.role))
+
     def holders(self, identity: str, permission: str, resource: str) -> list[Grant]:
         """The identity's grants that give `permission` on `resource`."""
         return [g for g in self.grants if g.identity == identity and covers(g.resource, resource)
@@ -283,7 +277,7 @@ class Resolver:
         if method not in self.methods:
             return f"{method}: not in infra/iam-data/methods.json"
         for need in self.methods[method]["permissions"]:
-            target = {"project": "project", "dataset": _dataset(resource)}.get(need["on"], resource)
+            target = _checked_on(need, resource)
             if not self.holders(identity, need["name"], target):
                 return (f"{identity} calling {method} on {resource}: needs {need['name']} on {target}, "
                         f"which no grant of {identity} gives")
@@ -294,25 +288,30 @@ class Resolver:
         out = set()
         for identity, method, resource in calls:
             for need in self.methods.get(method, {}).get("permissions", []):
-                target = {"project": "project", "dataset": _dataset(resource)}.get(need["on"], resource)
-                for g in self.holders(identity, need["name"], target):
+                for g in self.holders(identity, need["name"], _checked_on(need, resource)):
                     out.add((identity, need["name"], g))
         return out
 
 
-def _dataset(resource: str) -> str:
-    return resource.split(".", 1)[0] if resource.startswith("bq://") else resource
+def _checked_on(need: dict, resource: str) -> str:
+    """Where a method's permission is checked when it is called on `resource`: the resource itself,
+    its dataset (a bq:// table's), or the project (methods.json's `on`)."""
+    if need["on"] == "project":
+        return "project"
+    if need["on"] == "dataset" and resource.startswith("bq://"):
+        return resource.split(".", 1)[0]
+    return resource
 
 
 def permission_table(resolver: Resolver, calls, identities=WORKLOADS[:-1], services: tuple[str, ...] | None = None) -> str:
     """A Markdown table per identity: each granted permission (on which resource, by which role)
     and whether any of `calls` used it. `services` limits the permissions to those prefixes
     (e.g. ("storage.", "bigquery.")) to keep broad roles readable."""
-    used = {(i, p, g) for i, p, g in resolver.used(calls)}
+    used = resolver.used(calls)
     lines = []
     for who in identities:
         rows = []
-        for g in sorted((g for g in resolver.grants if g.identity == who), key=lambda g: (g.resource, g.role)):
+        for g in resolver.grants_of(who):
             for p in sorted(resolver.permissions(g)):
                 if services and not p.startswith(services):
                     continue

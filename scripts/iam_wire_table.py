@@ -37,11 +37,11 @@ def _role(grant) -> str:
 
 
 def readme_block(resolver, calls) -> str:
-    used = {(i, p, g) for i, p, g in resolver.used(calls)}
+    used = resolver.used(calls)
     recorded = {c[0] for c in calls}
     lines = [START, "", "| identity | role | on | permissions recorded calls used | not used |", "|---|---|---|---|---|"]
     for who in iam_grants.WORKLOADS:
-        grants = sorted((g for g in resolver.grants if g.identity == who), key=lambda g: (g.resource, g.role))
+        grants = resolver.grants_of(who)
         if who not in recorded:
             roles = ", ".join(sorted({f"`{_role(g)}`" for g in grants}))
             lines.append(f"| {who} | {roles} | | no call of its own is recorded (its calls are configuration: "

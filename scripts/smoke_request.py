@@ -22,14 +22,9 @@ def feature_value(feature: dict):
     categories = feature.get("categories")
     if categories:
         return categories[0]
-    low, high = feature.get("min"), feature.get("max")
-    if low is None and high is None:
-        value = 0.0
-    elif low is None or high is None:
-        value = float(low if high is None else high)
-    else:
-        value = (float(low) + float(high)) / 2
-    return value
+    # The middle of the declared bounds: the one bound where only one is declared, 0 where none is.
+    bounds = [float(b) for b in (feature.get("min"), feature.get("max")) if b is not None]
+    return sum(bounds) / len(bounds) if bounds else 0.0
 
 
 def request_body(model_info: dict) -> dict:

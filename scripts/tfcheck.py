@@ -48,6 +48,14 @@ def unquote(value):
     return value
 
 
+def expr(value):
+    """An expression without its ${ } wrapper (a literal stays as its unquoted text)."""
+    value = unquote(value)
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        return value[2:-1]
+    return value
+
+
 def is_block(value) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) and v.get("__is_block__") for v in value)
 

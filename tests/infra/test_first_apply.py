@@ -12,42 +12,23 @@ import sys
 
 import pytest
 
-from .iam_support import ROOT, iam_grants, load_script
+from support.terraform import expr, module, module_calls, resources, unquote, variables
 
-tfcheck = iam_grants.tfcheck
-expr = iam_grants.expr
-unquote = tfcheck.unquote
-
-
-def module(rel: str):
-    return tfcheck.load_module((ROOT / rel).resolve())
-
-
-def resources(rel: str) -> dict[str, dict]:
-    return {f"{t}.{n}": body for _, t, n, body in module(rel).blocks("resource")}
-
-
-def calls(rel: str = ".") -> dict[str, dict]:
-    return {name: body for _, name, _, body in module(rel).blocks("module")}
-
-
-def variables(rel: str = ".") -> dict[str, dict]:
-    return {name: body for _, name, _, body in module(rel).blocks("variable")}
+from .iam_support import RESOLVER, ROOT, load_script
 
 
 # --- Dataflow: staging dataset, its own bucket ---------------------------------------------
 
 def test_the_rescore_and_the_backfill_stage_in_the_staging_dataset():
-    assert unquote(calls()["dataflow"]["staging_dataset"]) == "${var.project_id}.${module.bigquery.staging_dataset_id}"
+    assert unquote(module_calls(".")["dataflow"]["staging_dataset"]) == "${var.project_id}.${module.bigquery.staging_dataset_id}"
     flows = resources("infra/dataflow")
     rescore = unquote(flows["google_cloud_scheduler_job.rescore"]["http_target"][0]["body"])
     assert re.search(r"staging_dataset\s*=\s*var\.staging_dataset", rescore)
     backfill = flows["google_dataflow_flex_template_job.backfill"]["parameters"]
     assert expr(backfill["staging_dataset"]) == "var.staging_dataset"
     # ... where the Dataflow identity may create tables (and not in the output's dataset).
-    resolver = iam_grants.Resolver()
-    assert resolver.check(("dataflow", "bigquery.tables.insert", "bq://staging.t")) is None
-    assert resolver.check(("dataflow", "bigquery.tables.insert", "bq://main.t")) is not None
+    assert RESOLVER.check(("dataflow", "bigquery.tables.insert", "bq://staging.t")) is None
+    assert RESOLVER.check(("dataflow", "bigquery.tables.insert", "bq://main.t")) is not None
 
 
 def test_dataflow_temp_and_staging_files_are_outside_the_triggered_bucket():
@@ -56,7 +37,7 @@ def test_dataflow_temp_and_staging_files_are_outside_the_triggered_bucket():
     assert "var.dataflow_bucket" in text and "var.batch_bucket" not in text
     trigger = next(b for _, n, _, b in module("infra/functions").blocks("module") if n == "batch_score_gcs")
     assert expr(trigger["event_trigger"]["bucket"]) == "var.batch_bucket"
-    assert expr(calls()["dataflow"]["dataflow_bucket"]) == "module.storage.dataflow_bucket"
+    assert expr(module_calls(".")["dataflow"]["dataflow_bucket"]) == "module.storage.dataflow_bucket"
 
 
 # --- the storage trigger waits for the service agents' grants -------------------------------
@@ -68,7 +49,7 @@ def test_a_pause_separates_the_agents_grants_from_the_trigger():
     assert "google_project_iam_member.batch_trigger_events" in waits_for
     assert unquote(pause["create_duration"]) == "${var.grant_propagation_s}s"
     assert int(variables("infra/iam")["grant_propagation_s"]["default"]) >= 60
-    assert "module.iam" in " ".join(expr(d) for d in calls()["functions"]["depends_on"])
+    assert "module.iam" in " ".join(expr(d) for d in module_calls(".")["functions"]["depends_on"])
     for rel in (".", "infra/iam"):
         providers = module(rel).files["versions.tf"]["terraform"][0]["required_providers"][0]
         assert unquote(providers["time"]["source"]) == "hashicorp/time"
@@ -88,7 +69,7 @@ def test_each_batch_function_routes_to_dataflow_well_inside_its_timeout():
     assert "DATAFLOW_MIN_ROWS = tostring(var.batch_gcs_dataflow_min_rows)" in re.sub(r"\s+", " ", unquote(gcs["environment_variables"]))
     for name, var in (("batch_score", "dataflow_min_rows"), ("batch_score_gcs", "batch_gcs_dataflow_min_rows")):
         timeout = int(_function(name)["timeout_s"])
-        default = int(variables()[var]["default"])
+        default = int(variables(".")[var]["default"])
         assert default / ROWS_PER_S <= timeout / 2, (name, default, timeout)
 
 
@@ -101,8 +82,8 @@ def test_a_scheduler_retry_never_overlaps_the_attempt_it_replaces(job, function)
 
 
 def test_monitoring_waits_for_the_apis_and_alerts_name_the_model():
-    assert "module.services" in " ".join(expr(d) for d in calls()["monitoring"]["depends_on"])
-    assert expr(calls()["monitoring"]["model_name"]) == "var.model_name"
+    assert "module.services" in " ".join(expr(d) for d in module_calls(".")["monitoring"]["depends_on"])
+    assert expr(module_calls(".")["monitoring"]["model_name"]) == "var.model_name"
 
 
 def test_the_launcher_base_image_is_pinned():
@@ -122,7 +103,7 @@ def _tfvars(path) -> dict:
 
 def test_the_environment_file_gives_every_required_variable_but_the_builds_own():
     given = set(_tfvars(ROOT / "envs" / "prod.tfvars"))
-    required = {n for n, v in variables().items() if "default" not in v}
+    required = {n for n, v in variables(".").items() if "default" not in v}
     from_build = {"project_id", "training_image_tag", "dataflow_image_tag"}  # cloudbuild.yaml's env
     assert required - from_build <= given
     assert {"alert_email", "model_name", "model_spec", "score_invoker_members", "deploy_service_account"} <= given
@@ -132,7 +113,7 @@ def test_the_environment_file_gives_every_required_variable_but_the_builds_own()
 
 def test_image_tags_have_no_default_so_a_plain_apply_never_falls_back_to_latest():
     for name in ("training_image_tag", "dataflow_image_tag"):
-        assert "default" not in variables()[name]
+        assert "default" not in variables(".")[name]
         assert name in _tfvars(ROOT / "terraform.tfvars.example")
 
 
@@ -174,7 +155,7 @@ def test_gcloudignore_leaves_virtualenvs_and_local_state_behind():
 # --- the model: spec and name followed by the training job and the smoke test ---------------
 
 def test_the_training_job_trains_the_configured_spec():
-    assert expr(calls()["training"]["spec_path"]) == "var.model_spec"
+    assert expr(module_calls(".")["training"]["spec_path"]) == "var.model_spec"
     job = resources("infra/training")["google_cloud_run_v2_job.training"]
     args = job["template"][0]["template"][0]["containers"][0]["args"]
     assert "${local.spec_in_job}" in [unquote(a) for a in args]

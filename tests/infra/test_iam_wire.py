@@ -15,16 +15,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from support.batch import RUN_DATE, post
 from support.client import cloud_event
 from support.fakesnow import fakesnow_executable, fakesnow_server, table_statements
 from support.server import function_server
 from support.wire import RECORDER, service_account
 from support.wire_plugin import check
 
-from .iam_support import ROOT, iam_grants
-
-RESOLVER = iam_grants.Resolver()
-RUN_DATE = "2026-11-20"
+from .iam_support import RESOLVER, ROOT
 SALT = "wire-test-salt"
 
 
@@ -63,11 +61,6 @@ def parquet_bytes(df) -> bytes:
     buf = io.BytesIO()
     df.to_parquet(buf)
     return buf.getvalue()
-
-
-def post(client, body) -> tuple[int, dict]:
-    response = client.post("/", data=json.dumps(body), content_type="application/json")
-    return response.status_code, json.loads(response.get_data())
 
 
 # --- score ---------------------------------------------------------------------------------------

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 
-from .iam_support import ROOT, iam_grants, load_script
+from .iam_support import RESOLVER, copy_config, iam_grants, load_script, remove_resource
 
 table = load_script("iam_wire_table")
-RESOLVER = iam_grants.Resolver()
 CALLS = table.recorded_calls()
 # Every identity whose calls code makes (functions, training, Dataflow, the deploy's smoke test).
 IDENTITIES = ("score", "batch", "drift", "training", "dataflow", "cloudbuild_deploy")
@@ -32,11 +30,7 @@ def _without(root, data, grant) -> None:
     """Remove `grant` from the copy of the configuration under `root` (and its data under `data`)."""
     where, _, name = grant.address.partition(": ")
     if where.startswith("infra/"):
-        path = root / where / "main.tf"
-        text = path.read_text()
-        kind, label = name.split(".")
-        start = text.index(f'resource "{kind}" "{label}" {{')
-        path.write_text(text[:start] + text[text.index("\n}\n", start) + 3:])
+        remove_resource(root / where / "main.tf", name)
     elif where == "cloudbuild-identities.json":
         path = data / "cloudbuild-identities.json"
         identities = json.loads(path.read_text())
@@ -68,10 +62,7 @@ def _example(identity: str):
 def test_removing_the_grant_a_recorded_call_needs_refuses_it(tmp_path, identity):
     call = _example(identity)
     assert RESOLVER.check(call) is None
-    root, data = tmp_path / "repo", tmp_path / "iam-data"
-    shutil.copytree(ROOT / "infra", root / "infra")
-    shutil.copy(ROOT / "main.tf", root / "main.tf")
-    shutil.copytree(ROOT / "infra" / "iam-data", data)
+    root, data = copy_config(tmp_path)
     relied_on = {g for _, _, g in RESOLVER.used([call])}
     for grant in relied_on:
         _without(root, data, grant)

@@ -11,6 +11,7 @@ import pytest
 from support.terraform import ROOT, block, deployed, entry_points, expr, load_script, module, module_calls, resources, unquote, variables
 
 FUNCTIONS = "infra/functions"
+iam_grants = load_script("iam_grants")
 # The contract between branches (CONTRACTS.md): entry point -> (trigger, settings class).
 CONTRACT = {
     "score": ("http", "ScoreSettings"),
@@ -147,142 +148,94 @@ def test_scheduler_calls_batch_and_drift_with_oidc_for_the_function_url():
 
 # --- identities and roles ----------------------------------------------------------------
 
-# Every grant to a service account of the product: (role, target). Targets name the resource
-# by the variable or table it is granted on.
+# Every grant to an identity of the product: (role, resource), as scripts/iam_grants.py reads
+# them from the Terraform (its logical resource names: gs://model, bq://main.batch_scores, ...).
 EXPECTED_ROLES = {
-    "score": {("roles/storage.objectViewer", "bucket:model_bucket"),
-              ("roles/secretmanager.secretAccessor", "secret:salt_secret_id"),
+    "score": {("roles/storage.objectViewer", "gs://model"),
+              ("roles/secretmanager.secretAccessor", "secret:salt"),
               # with narrative_enabled only: a custom role holding aiplatform.endpoints.predict
-              ("${google_project_iam_custom_role.gemini_caller[0].id}", "project")},
-    "batch": {("roles/storage.objectViewer", "bucket:model_bucket"),
-              ("roles/storage.objectViewer", "folder:batch_incoming_folder"),
-              ("roles/storage.objectUser", "folder:batch_scored_folder"),
-              ("roles/bigquery.dataViewer", "table:source"),
-              ("roles/bigquery.dataEditor", "table:batch_scores"),
-              ("roles/bigquery.dataEditor", "table:batch_scores_rejects"),
-              ("roles/bigquery.dataEditor", "dataset:staging_dataset_id"),
+              ("google_project_iam_custom_role.gemini_caller[0].id", "project")},
+    "batch": {("roles/storage.objectViewer", "gs://model"),
+              ("roles/storage.objectViewer", "gs://batch/incoming/"),
+              ("roles/storage.objectUser", "gs://batch/scored/"),
+              ("roles/bigquery.dataViewer", "bq://input.batch_source"),
+              ("roles/bigquery.dataEditor", "bq://main.batch_scores"),
+              ("roles/bigquery.dataEditor", "bq://main.batch_scores_rejects"),
+              ("roles/bigquery.dataEditor", "bq://staging"),
               ("roles/bigquery.jobUser", "project"),
               ("roles/bigquery.readSessionUser", "project"),
               # inputs above DATAFLOW_MIN_ROWS: launch the Flex Template as the dataflow account
               ("roles/dataflow.developer", "project"),
-              ("${google_project_iam_custom_role.dataflow_machine_types.id}", "project"),
-              ("roles/iam.serviceAccountUser", "account:dataflow"),
+              ("google_project_iam_custom_role.dataflow_machine_types.id", "project"),
+              ("roles/iam.serviceAccountUser", "sa:dataflow"),
               # with snowflake_password_secret_id only: the lender's existing secret, read at start
-              ("roles/secretmanager.secretAccessor", "secret:snowflake_password_secret_id")},
+              ("roles/secretmanager.secretAccessor", "secret:snowflake_password")},
     "batch_trigger": {("roles/eventarc.eventReceiver", "project"),
-                      ("roles/run.invoker", "function:batch_score_gcs")},
-    "drift": {("roles/storage.objectViewer", "bucket:model_bucket"),
-              ("roles/storage.objectUser", "folder:drift_reports_folder"),
-              ("roles/storage.objectViewer", "folder:batch_scored_folder"),
-              ("roles/bigquery.dataViewer", "dataset:predictions_dataset_id"),
-              ("roles/bigquery.dataViewer", "table:batch_scores"),
-              ("roles/bigquery.dataEditor", "table:drift_reports"),
+                      ("roles/run.invoker", "run_service:batch_score_gcs")},
+    "drift": {("roles/storage.objectViewer", "gs://model"),
+              ("roles/storage.objectUser", "gs://model/drift-reports/"),
+              ("roles/storage.objectViewer", "gs://batch/scored/"),
+              ("roles/bigquery.dataViewer", "bq://predictions"),
+              ("roles/bigquery.dataViewer", "bq://main.batch_scores"),
+              ("roles/bigquery.dataEditor", "bq://main.drift_reports"),
               ("roles/bigquery.jobUser", "project"),
               ("roles/bigquery.readSessionUser", "project")},
-    "training": {("roles/storage.objectUser", "bucket:model_bucket"),
-                 ("roles/bigquery.dataViewer", "table:train"),
-                 ("roles/bigquery.dataEditor", "table:training_runs"),
+    "training": {("roles/storage.objectUser", "gs://model"),
+                 ("roles/bigquery.dataViewer", "bq://input.training_data"),
+                 ("roles/bigquery.dataEditor", "bq://main.training_runs"),
                  ("roles/bigquery.jobUser", "project")},
-    "scheduler": {("roles/run.invoker", "function:batch_score"),
-                  ("roles/run.invoker", "function:drift_check"),
-                  ("roles/run.invoker", "job:training_job_name"),
+    "scheduler": {("roles/run.invoker", "run_service:batch_score"),
+                  ("roles/run.invoker", "run_service:drift_check"),
+                  ("roles/run.invoker", "run_job:training"),
                   # the monthly rescore: launch the Flex Template, run it as the dataflow account
                   ("roles/dataflow.developer", "project"),
-                  ("${google_project_iam_custom_role.dataflow_machine_types.id}", "project"),
-                  ("roles/iam.serviceAccountUser", "account:dataflow"),
-                  ("roles/storage.objectViewer", "folder:templates_folder")},
+                  ("google_project_iam_custom_role.dataflow_machine_types.id", "project"),
+                  ("roles/iam.serviceAccountUser", "sa:dataflow"),
+                  ("roles/storage.objectViewer", "gs://model/templates/")},
     # reads sources under an IAM condition (scripts/iam_grants.py checks it admits only them)
     "builder": {("roles/logging.logWriter", "project"),
                 ("roles/artifactregistry.writer", "repository:functions"),
                 ("roles/storage.objectViewer", "project")},
     # Dataflow's workers (and launcher VM): what batch runs read and write, its temp files, the image.
     "dataflow": {("roles/dataflow.worker", "project"),
-                 ("roles/storage.objectViewer", "bucket:model_bucket"),
-                 ("roles/storage.objectViewer", "folder:batch_incoming_folder"),
-                 ("roles/storage.objectUser", "folder:batch_scored_folder"),
-                 ("roles/storage.objectUser", "bucket:dataflow_bucket"),
-                 ("${google_project_iam_custom_role.dataflow_machine_types.id}", "project"),
-                 ("roles/bigquery.dataViewer", "table:source"),
-                 ("roles/bigquery.dataEditor", "table:batch_scores"),
-                 ("roles/bigquery.dataEditor", "table:batch_scores_rejects"),
-                 ("roles/bigquery.dataEditor", "dataset:staging_dataset_id"),
+                 ("roles/storage.objectViewer", "gs://model"),
+                 ("roles/storage.objectViewer", "gs://batch/incoming/"),
+                 ("roles/storage.objectUser", "gs://batch/scored/"),
+                 ("roles/storage.objectUser", "gs://dataflow"),
+                 ("google_project_iam_custom_role.dataflow_machine_types.id", "project"),
+                 ("roles/bigquery.dataViewer", "bq://input.batch_source"),
+                 ("roles/bigquery.dataEditor", "bq://main.batch_scores"),
+                 ("roles/bigquery.dataEditor", "bq://main.batch_scores_rejects"),
+                 ("roles/bigquery.dataEditor", "bq://staging"),
                  ("roles/bigquery.jobUser", "project"),
                  ("roles/bigquery.readSessionUser", "project"),
-                 ("roles/artifactregistry.reader", "repository:repository_id")},
+                 ("roles/artifactregistry.reader", "repository:images")},
     # Google-managed identities: the storage agent feeds Eventarc, the sink writes predictions.
     "gcs_agent": {("roles/pubsub.publisher", "project")},
-    "log_sink": {("roles/bigquery.dataEditor", "dataset:predictions_dataset_id")},
+    "log_sink": {("roles/bigquery.dataEditor", "bq://predictions")},
 }
-_TARGET_ARG = {"storage_bucket": ("bucket", "bucket"), "storage_managed_folder": ("folder", "managed_folder"),
-               "bigquery_table": ("table", "table_id"), "bigquery_dataset": ("dataset", "dataset_id"),
-               "secret_manager_secret": ("secret", "secret_id"), "cloud_run_v2_job": ("job", "name"),
-               "artifact_registry_repository": ("repository", "repository")}
-
-
-def _last_name(expression: str) -> str:
-    """var.NAME / local.x.NAME -> NAME; a resource of the module itself -> its name."""
-    text = re.sub(r"\[[^\]]*\]$", "", expr(expression))
-    return text.split(".")[1] if text.startswith("google_") else text.split(".")[-1]
-
-
-def _who(member: str, rel: str) -> str:
-    member = expr(member)
-    if rel == "infra/dataflow" and member == "serviceAccount:${var.service_account_email}":
-        assert expr(module_calls(".")["dataflow"]["service_account_email"]) == 'module.iam.emails["dataflow"]'
-        return "dataflow"
-    found = re.search(r'google_service_account\.this\["(\w+)"\]\.member', member)
-    if found:
-        return found.group(1)
-    if rel == "infra/functions" and member == "serviceAccount:${var.service_account_emails.builder}":
-        return "builder"
-    if member == "data.google_storage_project_service_account.gcs.member":
-        return "gcs_agent"
-    if member == "google_logging_project_sink.predictions.writer_identity":
-        return "log_sink"
-    if rel == "infra/scheduler" and member == "serviceAccount:${var.service_account_email}":
-        assert expr(module_calls(".")["scheduler"]["service_account_email"]) == 'module.iam.emails["scheduler"]'
-        return "scheduler"
-    raise AssertionError(f"{rel}: cannot tell whose member {member!r} is")
 
 
 def granted_roles() -> dict[str, set]:
-    grants: dict[str, set] = {}
-    for rel in ("infra/iam", "infra/scheduler", "infra/monitoring", "infra/storage", "infra/bigquery",
-                "infra/secrets", "infra/training", "infra/dataflow", "infra/functions", "."):
-        for address, body in resources(rel, r"google_\w+_iam_(member|binding|policy)").items():
-            kind = address.split(".")[0].removeprefix("google_").rsplit("_iam_", 1)[0]
+    # Only additive grants (an authoritative binding or policy would remove others' members), and
+    # only in the modules the resolver reads (infra/function's invoker: from each call's invoker_members).
+    for rel in ["."] + [f"infra/{m}" for m in MODULES]:
+        for address in resources(rel, r"google_\w+_iam_(member|binding|policy)"):
             assert address.split(".")[0].endswith("_iam_member"), f"{address}: authoritative IAM resource"
-            if kind == "project":
-                target = "project"
-            elif kind == "service_account":  # acting as one of the product's accounts
-                target = "account:" + re.fullmatch(r'google_service_account\.this\["(\w+)"\]\.name',
-                                                   expr(body["service_account_id"])).group(1)
-            else:
-                label, arg = _TARGET_ARG[kind]
-                target = f"{label}:{_last_name(body[arg])}"
-            member = expr(body["member"])
-            if "each.key" in member:  # for_each over accounts: one grant each
-                for who in re.findall(r'"(\w+)"', expr(body["for_each"])):
-                    grants.setdefault(_who(member.replace("each.key", f'"{who}"'), rel), set()).add(
-                        (unquote(body["role"]), target))
-                continue
-            grants.setdefault(_who(body["member"], rel), set()).add((unquote(body["role"]), target))
-    # Invokers of the functions, granted in the function module from each call's invoker_members.
+            assert rel in iam_grants.IAM_MODULES or (rel, address) == (
+                "infra/function", "google_cloud_run_service_iam_member.invoker"), f"{rel}: {address} outside the modules iam_grants reads"
     assert expr(resources("infra/function")["google_cloud_run_service_iam_member.invoker"]["member"]) == "each.value"
-    jobs_invokers = module(FUNCTIONS).files["main.tf"]["locals"][0]["jobs_invokers"]
+    # Whoever the user lists (people, outside callers) invokes only the functions meant for them.
     user_lists = {"score": "var.score_invoker_members", "batch_score": "var.jobs_invoker_members",
                   "drift_check": "var.jobs_invoker_members"}
-    for entry, body in deployed().items():
-        members = expr(body.get("invoker_members", "{}"))
-        if members == "local.jobs_invokers":
-            members = expr(jobs_invokers)
-        if isinstance(members, dict):  # a map literal: its values
-            members = " ".join(unquote(v) for k, v in members.items() if not k.startswith("__"))
-        # Whoever the user lists (people, outside callers), never an account of the product...
+    invokers = iam_grants.invoker_members()
+    assert set(invokers) == set(deployed())
+    for entry, members in invokers.items():
         assert set(re.findall(r"var\.\w+_invoker_members", members)) == ({user_lists[entry]} if entry in user_lists else set())
-        # ... and the product's own accounts by name.
-        for who in re.findall(r"serviceAccount:\$\{var\.service_account_emails\.(\w+)\}", members):
-            grants.setdefault(who, set()).add(("roles/run.invoker", f"function:{entry}"))
+    grants: dict[str, set] = {}
+    for g in iam_grants.grants():
+        if not g.identity.startswith("cloudbuild_"):  # the builds' own roles: test_iam_grants.py
+            grants.setdefault(g.identity, set()).add((g.role, g.resource))
     return grants
 
 

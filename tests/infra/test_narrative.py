@@ -4,7 +4,9 @@ generateContent checks, and the score function's environment names the model and
 
 from __future__ import annotations
 
-from support.terraform import expr, load_script, module_calls, resources, unquote, variables
+from support.terraform import expr, module_calls, resources, unquote, variables
+
+from .iam_support import RESOLVER
 
 
 def test_off_by_default_and_wired_from_the_root():
@@ -31,8 +33,7 @@ def test_only_score_gets_only_the_predict_permission_and_only_when_on():
     assert expr(grant["member"]) == 'google_service_account.this["score"].member'
     for body in grants.values():
         assert expr(body["count"]) == "var.narrative_enabled ? 1 : 0"
-    resolver = load_script("iam_grants").Resolver()
-    holders = {g.identity for g in resolver.grants if "aiplatform.endpoints.predict" in resolver.permissions(g)
+    holders = {g.identity for g in RESOLVER.grants if "aiplatform.endpoints.predict" in RESOLVER.permissions(g)
                and not g.identity.startswith("cloudbuild")}
     assert holders == {"score"}
 

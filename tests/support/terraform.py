@@ -25,6 +25,7 @@ def load_script(name: str):
 
 tfcheck = load_script("tfcheck")
 unquote = tfcheck.unquote
+expr = tfcheck.expr  # an expression without its ${ } wrapper
 
 
 def module(rel: str):
@@ -51,14 +52,6 @@ def block(body: dict, *path: str) -> dict:
     for name in path:
         body = body[name][0]
     return body
-
-
-def expr(value) -> str:
-    """An expression without its ${ } wrapper (a literal stays as its unquoted text)."""
-    value = unquote(value)
-    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
-        return value[2:-1]
-    return value
 
 
 def entry_points(path: Path = ROOT / "functions" / "main.py") -> dict[str, str]:
