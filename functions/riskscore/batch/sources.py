@@ -239,13 +239,18 @@ def _bigquery_reader(source: Source, columns: InputColumns, chunk_rows: int, pro
         # does. Page the result through the REST API instead (correct, only slower).
         stream = iter(client.query(source.location).result().to_arrow_iterable())
         first = next(stream, None)
+    return Reader(source, columns, chunk_rows, [], table=_resumed(first, stream))
 
+
+def _resumed(first: pa.RecordBatch | None, stream: Iterator[pa.RecordBatch]) -> Callable[[], Iterator]:
+    """The batches of a stream whose first batch was fetched early (to fail before any output
+    exists), that one first: what a table Reader streams."""
     def batches() -> Iterator[pa.RecordBatch]:
         if first is not None:
             yield first
             yield from stream
 
-    return Reader(source, columns, chunk_rows, [], table=batches)
+    return batches
 
 
 # --- Snowflake --------------------------------------------------------------------------------
@@ -259,10 +264,4 @@ def _snowflake_reader(source: Source, columns: InputColumns, chunk_rows: int) ->
     first = next(stream, None)
     if first is not None:
         columns.check(first.schema.names, source.location)
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        if first is not None:
-            yield first
-            yield from stream
-
-    return Reader(source, columns, chunk_rows, [], table=batches)
+    return Reader(source, columns, chunk_rows, [], table=_resumed(first, stream))
