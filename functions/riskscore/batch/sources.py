@@ -36,9 +36,6 @@ from riskscore.io.store import split_gs_uri
 __all__ = ["Reader", "Source", "bq_input_errors", "cast_chunks", "csv_chunks", "open_source",
            "parse_source"]
 
-_TABLE = re.compile(r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$")
-
-
 @dataclass(frozen=True)
 class Source:
     kind: str  # "local" | "gcs" | "bq_table" | "bq_query" | "snowflake"
@@ -56,7 +53,7 @@ def parse_source(value) -> Source:
         value = value.strip()
         if value.startswith("bq://"):
             table = value[len("bq://"):].strip("`")
-            if not _TABLE.match(table):
+            if not bq.TABLE_ID.fullmatch(table):
                 raise InvalidRequest(f"input {value!r}: expected bq://project.dataset.table",
                                      details=[{"field": "input", "problem": "malformed BigQuery table id"}])
             return Source("bq_table", table)
