@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskscore.batch.columns import Chunk, InputColumns, reject_rows
-from riskscore.batch.csvread import header, read_csv
+from riskscore.batch.csvread import block_bytes_for, header, read_csv
 from riskscore.errors import InputNotFound, InvalidInput, InvalidRequest
 from riskscore.io import bq
 from riskscore.io.files import file_kind, files_at
@@ -110,8 +110,7 @@ class Reader:
                     before += rows
                 else:
                     rows = 0
-                    block = max(1 << 20, self.chunk_rows * 128)
-                    for part in read_csv(fh, kind, self.columns.names, block, name):
+                    for part in read_csv(fh, kind, self.columns.names, block_bytes_for(self.chunk_rows), name):
                         for _ in observe([part.rows]):  # the parsed rows, for the quality gates
                             pass
                         for chunk in csv_chunks(part, self.columns, self.chunk_rows, before):
