@@ -102,8 +102,6 @@ def chunks(unit: Unit, columns: InputColumns, chunk_rows: int, plan_kind: str = 
     """The unit's chunks, cast by the spec's types; rows numbered from 1 within the unit.
 
     A file that cannot be read fails the run with InvalidInput naming it, as in batch_score."""
-    from riskscore.errors import InvalidInput
-
     kind = file_kind(unit.name) if plan_kind != "streams" else None
     if kind in ("csv", "csv.gz"):  # batch_score's CSV reading: a bad line is a reject at its position
         with open_read(unit.name) as fh:
