@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskscore.batch.columns import Chunk, InputColumns
-from riskscore.batch.csvread import read_csv
+from riskscore.batch.csvread import block_bytes_for, read_csv
 from riskscore.batch.sources import cast_chunks, csv_chunks, open_source, parse_source
 from riskscore.errors import InvalidInput
 from riskscore.io.files import file_kind
@@ -102,12 +102,10 @@ def chunks(unit: Unit, columns: InputColumns, chunk_rows: int, plan_kind: str = 
     """The unit's chunks, cast by the spec's types; rows numbered from 1 within the unit.
 
     A file that cannot be read fails the run with InvalidInput naming it, as in batch_score."""
-    from riskscore.errors import InvalidInput
-
     kind = file_kind(unit.name) if plan_kind != "streams" else None
     if kind in ("csv", "csv.gz"):  # batch_score's CSV reading: a bad line is a reject at its position
         with open_read(unit.name) as fh:
-            for part in read_csv(fh, kind, columns.names, max(1 << 20, chunk_rows * 128), unit.name):
+            for part in read_csv(fh, kind, columns.names, block_bytes_for(chunk_rows), unit.name):
                 yield from csv_chunks(part, columns, chunk_rows, 0)
         return
     try:

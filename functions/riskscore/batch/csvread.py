@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 
 from riskscore.errors import InvalidInput
 
-__all__ = ["Part", "header", "read_csv"]
+__all__ = ["Part", "block_bytes_for", "header", "read_csv"]
 
 
 @dataclass
@@ -89,6 +89,12 @@ def header(fh, kind: str, name: str) -> list[str]:
                                                                    auto_dict_encode=False)).schema.names
     except (pa.ArrowException, OSError, UnicodeDecodeError):
         raise _unreadable(name, 0) from None
+
+
+def block_bytes_for(chunk_rows: int) -> int:
+    """The CSV block size for chunks of `chunk_rows` rows (at least 1 MiB): what batch_score
+    and Dataflow both read with."""
+    return max(1 << 20, chunk_rows * 128)
 
 
 def read_csv(fh, kind: str, names: list[str], block_bytes: int, name: str) -> Iterator[Part]:

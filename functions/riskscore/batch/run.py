@@ -68,15 +68,13 @@ class BatchScorer:
                 counts[name] += unseen
         return counts
 
-    def decide(self, rows: pa.RecordBatch) -> dict[str, np.ndarray]:
-        exposure = rows.column(self.columns.exposure).to_numpy(zero_copy_only=False) \
-            if self.columns.exposure else None
-        return self.model.decide(arrow_feeds(rows, self.core.features, self._known), exposure)
-
     def scores(self, rows: pa.RecordBatch) -> pa.RecordBatch:
         """SCORES columns for cast rows (see riskscore.batch.schema)."""
         n = rows.num_rows
-        d = self.decide(rows)
+        feeds = arrow_feeds(rows, self.core.features, self._known)  # once: champion and challenger
+        exposure = rows.column(self.columns.exposure).to_numpy(zero_copy_only=False) \
+            if self.columns.exposure else None
+        d = self.model.decide(feeds, exposure)
         nan = np.full(n, np.nan)
         cols: dict[str, pa.Array] = {}
         if self.columns.id:
@@ -100,19 +98,19 @@ class BatchScorer:
         cols["run_date"] = pa.array(np.full(n, np.datetime64(self.run_date, "D")), pa.date32())
         cols["scored_at"] = pa.array(np.full(n, np.datetime64(self.scored_at.replace(tzinfo=None), "us")),
                                      pa.timestamp("us", tz="UTC"))
-        cols.update(challenger_columns(self.challenger, rows, self.core.features, self._known))
+        cols.update(challenger_columns(self.challenger, feeds, n))
         return pa.RecordBatch.from_arrays([cols[name] for name in self.schema.names], schema=self.schema)
 
 
-def challenger_columns(challenger, rows: pa.RecordBatch, features, known) -> dict[str, pa.Array]:
-    """The challenger's columns of SCORES for cast rows (nulls without a challenger)."""
-    n = rows.num_rows
+def challenger_columns(challenger, feeds: dict[str, np.ndarray], n: int) -> dict[str, pa.Array]:
+    """The challenger's columns of SCORES for `n` rows' champion graph inputs (nulls without a
+    challenger)."""
     if challenger is None:
         return {"challenger_version": pa.nulls(n, pa.string()), "challenger_pd": pa.nulls(n, pa.float64()),
                 "challenger_score": pa.nulls(n, pa.float64()), "challenger_rating": pa.nulls(n, pa.string())}
     from riskscore.model.challenger import adapt_feeds
 
-    d = challenger.decide(adapt_feeds(arrow_feeds(rows, features, known), challenger.model))
+    d = challenger.decide(adapt_feeds(feeds, challenger.model))
     return {"challenger_version": pa.array([challenger.version] * n, pa.string()),
             "challenger_pd": pa.array(d["pd"]), "challenger_score": pa.array(d["score"]),
             "challenger_rating": pa.array(d["rating"].tolist(), pa.string())}

@@ -100,11 +100,16 @@ class _ParquetPair:
     def discard(self) -> None:
         """Close both writers of an aborted run, ignoring errors: their files are deleted next
         (a writer left open would try again, on a closed file, when it is collected)."""
-        for writer in (self.scores, self.rejects):
-            try:
-                writer.close()
-            except Exception:  # noqa: BLE001 - cleaning up after a failure: keep going
-                pass
+        _close_quietly((self.scores, self.rejects))
+
+
+def _close_quietly(closables) -> None:
+    """Close each of `closables` after a failure, ignoring their errors: keep cleaning up."""
+    for item in closables:
+        try:
+            item.close()
+        except Exception:  # noqa: BLE001 - cleaning up after a failure: keep going
+            pass
 
 
 def _partition(run_date: date) -> str:
@@ -142,11 +147,7 @@ class LocalSink:
     def abort(self) -> None:
         if hasattr(self, "_pair"):
             self._pair.discard()
-        for fh in getattr(self, "_files", []):
-            try:
-                fh.close()
-            except Exception:  # noqa: BLE001 - cleaning up after a failure: keep going
-                pass
+        _close_quietly(getattr(self, "_files", []))
         for tmp in self.temp:
             try:
                 tmp.unlink(missing_ok=True)
@@ -240,11 +241,7 @@ class GcsSink:
     def abort(self) -> None:
         if hasattr(self, "_pair"):
             self._pair.discard()
-        for w in getattr(self, "_writers", []):
-            try:
-                w.close()
-            except Exception:  # noqa: BLE001 - cleaning up after a failure: keep going
-                pass
+        _close_quietly(getattr(self, "_writers", []))
         self._delete_temp()
 
     def _delete_temp(self) -> None:

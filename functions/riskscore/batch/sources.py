@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskscore.batch.columns import Chunk, InputColumns, reject_rows
-from riskscore.batch.csvread import header, read_csv
+from riskscore.batch.csvread import block_bytes_for, header, read_csv
 from riskscore.errors import InputNotFound, InvalidInput, InvalidRequest
 from riskscore.io import bq
 from riskscore.io.files import file_kind, files_at
@@ -35,9 +35,6 @@ from riskscore.io.store import split_gs_uri
 
 __all__ = ["Reader", "Source", "bq_input_errors", "cast_chunks", "csv_chunks", "open_source",
            "parse_source"]
-
-_TABLE = re.compile(r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$")
-
 
 @dataclass(frozen=True)
 class Source:
@@ -56,7 +53,7 @@ def parse_source(value) -> Source:
         value = value.strip()
         if value.startswith("bq://"):
             table = value[len("bq://"):].strip("`")
-            if not _TABLE.match(table):
+            if not bq.TABLE_ID.fullmatch(table):
                 raise InvalidRequest(f"input {value!r}: expected bq://project.dataset.table",
                                      details=[{"field": "input", "problem": "malformed BigQuery table id"}])
             return Source("bq_table", table)
@@ -113,8 +110,7 @@ class Reader:
                     before += rows
                 else:
                     rows = 0
-                    block = max(1 << 20, self.chunk_rows * 128)
-                    for part in read_csv(fh, kind, self.columns.names, block, name):
+                    for part in read_csv(fh, kind, self.columns.names, block_bytes_for(self.chunk_rows), name):
                         for _ in observe([part.rows]):  # the parsed rows, for the quality gates
                             pass
                         for chunk in csv_chunks(part, self.columns, self.chunk_rows, before):
@@ -239,13 +235,18 @@ def _bigquery_reader(source: Source, columns: InputColumns, chunk_rows: int, pro
         # does. Page the result through the REST API instead (correct, only slower).
         stream = iter(client.query(source.location).result().to_arrow_iterable())
         first = next(stream, None)
+    return Reader(source, columns, chunk_rows, [], table=_resumed(first, stream))
 
+
+def _resumed(first: pa.RecordBatch | None, stream: Iterator[pa.RecordBatch]) -> Callable[[], Iterator]:
+    """The batches of a stream whose first batch was fetched early (to fail before any output
+    exists), that one first: what a table Reader streams."""
     def batches() -> Iterator[pa.RecordBatch]:
         if first is not None:
             yield first
             yield from stream
 
-    return Reader(source, columns, chunk_rows, [], table=batches)
+    return batches
 
 
 # --- Snowflake --------------------------------------------------------------------------------
@@ -259,10 +260,4 @@ def _snowflake_reader(source: Source, columns: InputColumns, chunk_rows: int) ->
     first = next(stream, None)
     if first is not None:
         columns.check(first.schema.names, source.location)
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        if first is not None:
-            yield first
-            yield from stream
-
-    return Reader(source, columns, chunk_rows, [], table=batches)
+    return Reader(source, columns, chunk_rows, [], table=_resumed(first, stream))

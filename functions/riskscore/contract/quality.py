@@ -89,10 +89,14 @@ class QualityGateFailed(RiskScoreError):
     code = "data_quality_failed"
 
     def __init__(self, message: str, report: dict):
-        failing = [g for g in report["gates"] if not g["passed"] and not g["allowed"]]
         super().__init__(message, details=[{"field": "gate", "gate": g["name"], "problem": "; ".join(g["failures"])}
-                                           for g in failing])
+                                           for g in failing_gates(report)])
         self.report = report
+
+
+def failing_gates(report: dict) -> list[dict]:
+    """The gates of `report` that failed and were not allowed."""
+    return [g for g in report["gates"] if not g["passed"] and not g["allowed"]]
 
 
 class QualityStats:
@@ -246,8 +250,9 @@ def evaluate(stats: QualityStats, spec: QualitySpec, *, features, required: list
 
     rates = {c: (stats.nulls[c] / stats.rows if stats.rows else 0.0) for c in stats.columns if c in stats.types}
     missing_failures = []
+    exempt = set(missing_exempt)
     for c, rate in rates.items():
-        if c in set(missing_exempt):
+        if c in exempt:
             continue
         limit = spec.missing_limit(c)
         if rate > limit:
@@ -281,7 +286,6 @@ def enforce(report: dict, where: str) -> dict:
     """`report` when every gate passed or was allowed; else QualityGateFailed naming each failure."""
     if report["passed"]:
         return report
-    failing = [g for g in report["gates"] if not g["passed"] and not g["allowed"]]
-    named = "; ".join(f"{g['name']}: {'; '.join(g['failures'])}" for g in failing)
+    named = "; ".join(f"{g['name']}: {'; '.join(g['failures'])}" for g in failing_gates(report))
     raise QualityGateFailed(f"{where}: data-quality gate(s) failed: {named} "
                             f"(override a gate with --allow / \"allow\": [name])", report)

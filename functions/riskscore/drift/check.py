@@ -217,12 +217,9 @@ class _Numeric:
         n = self.rows - self.missing
         out = {"name": name, "type": "numeric", "psi": None, "ks": None, "ks_p": None, "z": None,
                "mean": self.total / n if n else None, "baseline_mean": e.get("mean"),
-               "missing_rate": self.missing / self.rows if self.rows else None,
-               "baseline_missing_rate": e.get("missing_rate"), "missing_rate_change": None,
+               **_missing(self.rows, self.missing, e),
                "bins": bin_labels(self.edges), "baseline": e.get("proportions"),
                "window": (self.counts / n).tolist() if n else None}
-        if out["missing_rate"] is not None and e.get("missing_rate") is not None:
-            out["missing_rate_change"] = out["missing_rate"] - e["missing_rate"]
         if n and e.get("proportions"):
             actual = self.counts / n
             out["psi"] = psi(e["proportions"], actual)
@@ -263,12 +260,9 @@ class _Categorical:
         e = self.entry
         n = int(self.counts.sum())
         out = {"name": name, "type": "categorical", "psi": None, "chi2": None, "chi2_p": None, "z": None,
-               "missing_rate": self.missing / self.rows if self.rows else None,
-               "baseline_missing_rate": e.get("missing_rate"), "missing_rate_change": None,
+               **_missing(self.rows, self.missing, e),
                "bins": self.categories, "baseline": e.get("proportions"),
                "window": (self.counts / n).tolist() if n else None}
-        if out["missing_rate"] is not None and e.get("missing_rate") is not None:
-            out["missing_rate_change"] = out["missing_rate"] - e["missing_rate"]
         if n and e.get("proportions"):
             out["psi"] = psi(e["proportions"], self.counts / n)
             expected = np.asarray(e["proportions"]) * float(e.get("count") or 0)
@@ -277,6 +271,13 @@ class _Categorical:
             out["chi2_p"] = chi2_sf(stat, dof) if dof else 1.0
         out["status"] = _status(out, spec, enough, n, e.get("count"))
         return out
+
+
+def _missing(rows: int, missing: int, entry: dict) -> dict:
+    """A column's missing rate in the window, its baseline's, and the change (None when unknown)."""
+    rate, base = (missing / rows if rows else None), entry.get("missing_rate")
+    return {"missing_rate": rate, "baseline_missing_rate": base,
+            "missing_rate_change": rate - base if rate is not None and base is not None else None}
 
 
 def _status(out: dict, spec: DriftSpec, enough: bool, n: int, baseline_count) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 
 from riskscore.drift.stats import DriftSpec, psi
 
-__all__ = ["CHALLENGER_COLUMNS", "Comparison", "Comparisons", "default_cutoff"]
+__all__ = ["Comparison", "Comparisons", "default_cutoff"]
 
 
 def default_cutoff(manifest: dict) -> float | None:
@@ -154,14 +154,10 @@ class Comparison:
         return out
 
 
-# Columns a drift source yields when its rows carry a challenger's decision (null otherwise).
-CHALLENGER_COLUMNS = ("challenger_version", "challenger_pd", "challenger_score", "challenger_rating")
-
-
 class Comparisons:
     """One `Comparison` per (champion version, challenger version) pair met in a window's
     record batches (the drift sources' columns: `model_version`, `pd`, `score`, `rating`,
-    the CHALLENGER_COLUMNS and, when present, the target)."""
+    riskscore.drift.sources.CHALLENGER and, when present, the target)."""
 
     def __init__(self, versions, target: str | None):
         self.versions = versions  # riskscore.drift.Versions: each champion's manifest and baseline

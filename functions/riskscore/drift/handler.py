@@ -21,17 +21,20 @@ def drift_check(request, settings: DriftSettings):
         deadlines.apply(settings)
         if request.method == "GET":
             html = request.args.get("format") == "html"
+            window, key = request.args.get("window"), request.args.get("report")
+            index = None  # read once per request, by whichever answer needs it
+            if request.args.get("index") or not (window or key):
+                index = drift_report.Reports(settings).read_json(drift_report.INDEX_JSON, [])
             if request.args.get("index"):
                 if html:
-                    return drift_report.index_html(settings), 200, HTML
-                return respond({"reports": drift_report.Reports(settings).read_json(drift_report.INDEX_JSON, [])})
-            if not request.args.get("window") and not request.args.get("report") and not drift_report.Reports(
-                    settings).read_json(drift_report.INDEX_JSON, []):  # before the first check: say so, not 404
+                    return drift_report.index_html(settings, index), 200, HTML
+                return respond({"reports": index})
+            if index is not None and not index:  # before the first check: say so, not 404
                 if html:
-                    return drift_report.index_html(settings), 200, HTML
+                    return drift_report.index_html(settings, index), 200, HTML
                 return respond({"status": "no_data", "message": "no drift reports yet: the daily check writes "
                                 "the first once predictions have been logged", "reports": []})
-            report, index = drift_report.latest(settings, request.args.get("window"), request.args.get("report"))
+            report, index = drift_report.latest(settings, window, key, index=index)
             if html:
                 return drift_report.render_page(report, index), 200, HTML
             return respond(report)

@@ -147,14 +147,16 @@ def report_key(entry: dict) -> str:
     return entry.get("report_key") or entry["window_name"]
 
 
-def latest(settings, window: str | None = None, report: str | None = None) -> tuple[dict, list[dict]]:
+def latest(settings, window: str | None = None, report: str | None = None, *,
+           index: list[dict] | None = None) -> tuple[dict, list[dict]]:
     """(the report named `report` (`<window>/<source>`, as the index links it), else the newest
-    of `window`, else the newest of all; and the index). ArtifactNotFound if there is none.
-    Only reports in the index are read: a request never names a path."""
+    of `window`, else the newest of all; and the index, read here unless given). ArtifactNotFound
+    if there is none. Only reports in the index are read: a request never names a path."""
     if window is not None:
         check_window_name(window)
     reports = Reports(settings)
-    index = reports.read_json(INDEX_JSON, [])
+    if index is None:
+        index = reports.read_json(INDEX_JSON, [])
     if not index:
         raise ArtifactNotFound("no drift reports yet", where=reports.url(""))
     if report is not None:
@@ -172,9 +174,12 @@ def latest(settings, window: str | None = None, report: str | None = None) -> tu
     return found, index
 
 
-def index_html(settings) -> str:
-    """The index page as the function serves it: each link opens that report's page."""
-    return render_index(Reports(settings).read_json(INDEX_JSON, []), settings.model_name, served=True)
+def index_html(settings, index: list[dict] | None = None) -> str:
+    """The index page as the function serves it (of `index`, read here unless given): each link
+    opens that report's page."""
+    if index is None:
+        index = Reports(settings).read_json(INDEX_JSON, [])
+    return render_index(index, settings.model_name, served=True)
 
 
 # --------------------------------------------------------------------------- index and trend

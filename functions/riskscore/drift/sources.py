@@ -33,6 +33,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from riskscore.errors import InputNotFound, InvalidInput
+from riskscore.io.bq import TABLE_ID
 
 __all__ = ["BATCH_ROWS", "BatchOutputSource", "BigQuerySource", "COMMON", "Columns", "JsonlLogSource",
            "open_source", "partition_date", "window_bounds"]
@@ -42,7 +43,6 @@ COMMON = ("time", "model_version", "applicant_id_hash", "pd", "score", "rating")
 CHALLENGER = ("challenger_version", "challenger_pd", "challenger_score", "challenger_rating")
 _CHALLENGER_TYPES = ("string", "float64", "float64", "string")
 _PARTITION = re.compile(r"run_date=(\d{4}-\d{2}-\d{2})")
-_TABLE = re.compile(r"[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+")
 BATCH_ROWS = 65_536
 
 
@@ -57,6 +57,11 @@ class Columns:
     target: str | None = None
     id: str | None = None
     protected: dict[str, str] = field(default_factory=dict)
+
+    def batch_output_columns(self) -> set:
+        """The columns of a batch output (a file or a table) that the check reads."""
+        return set(COMMON) | set(CHALLENGER) | set(self.features) | set(self.protected) | {
+            "scored_at", "run_date", self.target, self.id}
 
 
 def window_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -183,8 +188,7 @@ def _parquet_batches(handle, uri: str, columns: Columns, day: date | None, salt:
     except Exception:  # noqa: BLE001 - any parse failure means "not a Parquet file"
         raise InvalidInput(f"source file {uri!r} is not a readable Parquet file",
                            details=[{"field": "source", "problem": "unreadable file"}]) from None
-    wanted = set(COMMON) | set(CHALLENGER) | set(columns.features) | set(columns.protected) | {
-        "scored_at", "run_date", columns.target, columns.id}
+    wanted = columns.batch_output_columns()
     names = pf.schema_arrow.names
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -291,8 +295,7 @@ class BigQuerySource:
     def __init__(self, uri: str, *, project=None, id_salt: bytes | None = None):
         self.uri = uri
         self.table = uri[len("bq://"):]
-        # The id goes into SQL between backticks: only the characters a table id can have.
-        if not _TABLE.fullmatch(self.table):
+        if not TABLE_ID.fullmatch(self.table):
             raise InvalidInput(f"source {uri[:200]!r}: use bq://project.dataset.table",
                                details=[{"field": "source", "problem": "malformed BigQuery table id"}])
         self.project, self.salt = project, id_salt
@@ -309,9 +312,7 @@ class BigQuerySource:
         except gexc.NotFound:
             raise InputNotFound(f"source {self.uri!r}: table not found") from None
         except gexc.GoogleAPIError as exc:
-            # BigQuery's message may quote a value of the table: its class and code only.
-            raise InvalidInput(f"source {self.uri!r} cannot be read ({type(exc).__name__} {getattr(exc, 'code', '')})",
-                               details=[{"field": "source", "problem": "unreadable table"}]) from None
+            raise self._unreadable(exc) from None
         schema = {f.name: f for f in table.schema}
         lo, hi = window_bounds(start, end)
         if "jsonPayload" in schema:
@@ -331,9 +332,13 @@ class BigQuerySource:
                 else:
                     yield _normalize_batch_output(batch, columns, None, self.salt)
         except gexc.GoogleAPIError as exc:
-            # BigQuery's message may quote a value of the table: its class and code only.
-            raise InvalidInput(f"source {self.uri!r} cannot be read ({type(exc).__name__} {getattr(exc, 'code', '')})",
-                               details=[{"field": "source", "problem": "unreadable table"}]) from None
+            raise self._unreadable(exc) from None
+
+    def _unreadable(self, exc) -> InvalidInput:
+        """A BigQuery failure reading the table: its class and code only (BigQuery's message may
+        quote a value of the table)."""
+        return InvalidInput(f"source {self.uri!r} cannot be read ({type(exc).__name__} {getattr(exc, 'code', '')})",
+                            details=[{"field": "source", "problem": "unreadable table"}])
 
     def _sink_query(self, schema, columns: Columns, lo, hi):
         from google.cloud import bigquery
@@ -367,8 +372,7 @@ class BigQuerySource:
     def _batch_query(self, schema, columns: Columns, start, end):
         from google.cloud import bigquery
 
-        wanted = set(COMMON) | set(CHALLENGER) | set(columns.features) | set(columns.protected) | {
-            "scored_at", "run_date", columns.target, columns.id}
+        wanted = columns.batch_output_columns()
         select = ", ".join(f"`{n}`" for n in schema if n in wanted)
         where = "run_date BETWEEN @start AND @end" if "run_date" in schema else "TRUE"
         sql = f"SELECT {select} FROM `{self.table}` WHERE {where}"

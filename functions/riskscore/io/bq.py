@@ -11,9 +11,14 @@ the emulator's client or by monkeypatching this factory (there is no emulator sw
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-__all__ = ["bigquery_client", "bigquery_read_client", "run_failure"]
+__all__ = ["TABLE_ID", "bigquery_client", "bigquery_read_client", "run_failure"]
+
+# A table to read, `project.dataset.table` (a partition decorator `$…` allowed), in the
+# characters a table id can have: callers put it into SQL between backticks (use `fullmatch`).
+TABLE_ID = re.compile(r"[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+")
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from google.cloud import bigquery
