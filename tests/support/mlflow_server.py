@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -23,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from support.server import REPO_ROOT, free_port
 
 
 def mlflow_executable() -> Path:
@@ -36,12 +35,6 @@ def mlflow_executable() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return exe
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

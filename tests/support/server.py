@@ -24,6 +24,8 @@ FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
 
 
 def free_port() -> int:
+    """A loopback port free now: nothing listens on it once the probing socket is closed (so
+    it also serves as a refused address), until a server is started on it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

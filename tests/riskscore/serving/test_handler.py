@@ -16,7 +16,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from support.client import FUNCTION_ENV, Client
-from support.server import function_server
+from support.server import free_port, function_server
 
 MODEL = "credit_default"
 
@@ -324,10 +324,7 @@ def test_scores_from_a_gcs_model_store(make_client, trained_store, gcs_emulator,
 
 
 def test_unreachable_gcs_store_answers_503_within_the_read_deadline(make_client, monkeypatch):
-    with socket.socket() as s:  # a loopback port with nothing listening
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{closed}")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     started = time.monotonic()
     client = make_client("gs://models-bucket/models", STORE_READ_TIMEOUT_S=1, STORE_READ_DEADLINE_S=2)
     reply = client.score(GOOD)
