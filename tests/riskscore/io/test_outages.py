@@ -8,8 +8,6 @@ import time
 
 import pytest
 
-from support import drift_data as dd
-from riskscore.io.store import LocalStore
 from support.batch import RUN_DATE
 from support.server import free_port
 
@@ -68,13 +66,6 @@ def test_batch_score_output_to_an_unreachable_bucket_is_a_503_not_output_not_wri
     response, seconds = timed(lambda: app.post("/", json={"input": str(path), "output": "gs://batch-bucket/out",
                                                           "run_date": RUN_DATE}))
     assert_fast_503(response, seconds)
-
-
-@pytest.fixture(scope="module")
-def drift_store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("outage_store") / "models"
-    dd.make_version(LocalStore(path))
-    return path
 
 
 @pytest.mark.parametrize("down, source", [("bigquery_down", "bq://test-project.logs.predictions"),
