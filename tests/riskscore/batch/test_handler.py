@@ -26,11 +26,6 @@ def table(tmp_path, small_data) -> Path:
     return path
 
 
-@pytest.fixture
-def app(function_app, trained_store):
-    return function_app(trained_store.path, "batch_score")
-
-
 def test_a_run_scores_every_row_and_answers_with_the_summary(app, table, tmp_path, capsys):
     out = tmp_path / "out"
     status, body = post(app, {"input": str(table), "output": str(out), "run_date": RUN_DATE})
