@@ -5,6 +5,8 @@
         group, with stdout+stderr to log_path, waits for GET / to answer `ready_status` (200 for
         `score` once its model is loaded; 405 for the POST-only functions), and yields
         SimpleNamespace(url, session, proc, log_path); stops exactly that process group after.
+    process_server(command, url, env, log_path, ...): the same for any command that ends up
+        serving `url` (e.g. `make serve`).
 """
 
 from __future__ import annotations
@@ -33,15 +35,22 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def function_server(target: str, env: dict, log_path, timeout_s: float = 90.0, ready_status: int = 200):
+    port = free_port()
+    executable = os.path.join(os.path.dirname(sys.executable), "functions-framework")
+    with process_server([executable, "--target", target, "--source", str(FUNCTIONS_SOURCE),
+                         "--host", "127.0.0.1", "--port", str(port)], f"http://127.0.0.1:{port}/", env, log_path,
+                        timeout_s=timeout_s, ready_status=ready_status, name="functions-framework") as srv:
+        yield srv
+
+
+@contextlib.contextmanager
+def process_server(command: list[str], url: str, env: dict, log_path, timeout_s: float = 90.0,
+                   ready_status: int = 200, name: str | None = None):
     import requests
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    executable = os.path.join(os.path.dirname(sys.executable), "functions-framework")
+    name = name or command[0]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([executable, "--target", target, "--source", str(FUNCTIONS_SOURCE),
-                                 "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     session = requests.Session()
     session.trust_env = False  # loopback only: never through a proxy from the environment
@@ -49,7 +58,7 @@ def function_server(target: str, env: dict, log_path, timeout_s: float = 90.0, r
         deadline = time.monotonic() + timeout_s
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"functions-framework exited with {proc.returncode}:\n"
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n"
                                    f"{open(log_path, errors='replace').read()}")
             try:
                 if session.get(url, timeout=5).status_code == ready_status:
@@ -57,7 +66,7 @@ def function_server(target: str, env: dict, log_path, timeout_s: float = 90.0, r
             except (requests.ConnectionError, requests.Timeout):
                 pass  # not listening yet, or still loading its models on a busy machine
             if time.monotonic() > deadline:
-                raise RuntimeError(f"functions-framework not ready within {timeout_s} s:\n"
+                raise RuntimeError(f"{name} not ready within {timeout_s} s:\n"
                                    f"{open(log_path, errors='replace').read()}")
             time.sleep(0.05)
         yield SimpleNamespace(url=url, session=session, proc=proc, log_path=log_path)
