@@ -6,7 +6,7 @@
         `score` once its model is loaded; 405 for the POST-only functions), and yields
         SimpleNamespace(url, session, proc, log_path); stops exactly that process group after.
     process_server(command, url, env, log_path, ...): the same for any command that ends up
-        serving `url` (e.g. `make serve`).
+        serving `url` (`make serve`, an MLflow tracking server).
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ def function_server(target: str, env: dict, log_path, timeout_s: float = 90.0, r
 
 @contextlib.contextmanager
 def process_server(command: list[str], url: str, env: dict, log_path, timeout_s: float = 90.0,
-                   ready_status: int = 200, name: str | None = None):
+                   ready_status: int = 200, name: str | None = None, cwd=REPO_ROOT):
     import requests
 
     name = name or command[0]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     session = requests.Session()
     session.trust_env = False  # loopback only: never through a proxy from the environment
