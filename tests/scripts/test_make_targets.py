@@ -4,14 +4,12 @@ the demo wrote, and the demo ends by saying where the model card is and how to s
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from support.client import FUNCTION_ENV
-from support.server import REPO_ROOT, free_port, process_server
+from support.server import REPO_ROOT, free_port, process_server, server_env
 
 
 def _demo_module():
@@ -24,7 +22,7 @@ def _demo_module():
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_serve_answers_200_on_the_trained_store(trained_store, tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in FUNCTION_ENV}
+    env = server_env()
     stamp = ".venv/.installed"
     # -o: the virtualenv stamp counts as up to date; PY: the interpreter running these tests.
     cmd = ["make", "--no-print-directory", "-o", stamp, "serve", f"PY={sys.executable}", f"PORT={port}",

@@ -1,5 +1,7 @@
 """The one launcher of a real local server: functions-framework serving functions/main.py.
 
+    server_env(**settings): the environment to give it: this process's less every function
+        setting, then `settings`.
     function_server(target, env, log_path, ready_status=200) (a context manager):
         starts `functions-framework --target TARGET` on a free loopback port in its own process
         group, with stdout+stderr to log_path, waits for GET / to answer `ready_status` (200 for
@@ -23,6 +25,26 @@ from types import SimpleNamespace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
+
+# Every setting functions/main.py reads: a test function or server starts with none of them set.
+FUNCTION_ENV = ["MODEL_STORE", "MODEL_NAME", "MODEL_VERSION", "MODEL_CHALLENGER_VERSION", "ORT_INTRA_OP_THREADS", "ORT_INTER_OP_THREADS",
+                "MAX_BODY_BYTES", "LOAD_RETRY_S", "STORE_READ_TIMEOUT_S", "STORE_READ_DEADLINE_S", "PREDICTION_LOG",
+                "APPLICANT_ID_SALT", "GOOGLE_CLOUD_PROJECT", "BATCH_CHUNK_ROWS", "MAX_INLINE_RECORDS",
+                "BATCH_WORKERS", "BATCH_STAGING_DATASET", "DATAFLOW_MIN_ROWS", "DATAFLOW_TEMPLATE",
+                "DATAFLOW_REGION", "DATAFLOW_SERVICE_ACCOUNT", "DATAFLOW_TEMP_LOCATION", "DATAFLOW_MAX_WORKERS",
+                "DATAFLOW_ENDPOINT", "DATAFLOW_LABELS", "NARRATIVE_MODEL", "NARRATIVE_LOCATION", "NARRATIVE_BASE_URL",
+                "NARRATIVE_TIMEOUT_S", "SERVICE_TIMEOUT_S", "SERVICE_DEADLINE_S", "ALLOWED_BUCKETS",
+                "LOCAL_ROOT", "BATCH_QUERY_DATASETS", "DRIFT_SOURCE", "REPORTS_DIR", "DRIFT_REPORTS_TABLE",
+                "FUNCTION_TARGET", "FUNCTION_SOURCE", "FUNCTION_SIGNATURE_TYPE",
+                "ENTRY_POINT"]
+
+
+def server_env(**settings) -> dict:
+    """The environment of a server of functions/main.py: this process's, with every function
+    setting (FUNCTION_ENV) unset, then `settings`."""
+    env = {k: v for k, v in os.environ.items() if k not in FUNCTION_ENV}
+    env.update({k: str(v) for k, v in settings.items()})
+    return env
 
 
 def free_port() -> int:

@@ -5,7 +5,6 @@ refusal to serve a model whose bytes are not the ones published."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import sys
@@ -15,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from support.client import FUNCTION_ENV, Client
-from support.server import free_port, function_server
+from support.client import Client
+from support.server import free_port, function_server, server_env
 
 MODEL = "credit_default"
 
@@ -338,8 +337,7 @@ def test_unreachable_gcs_store_answers_503_within_the_read_deadline(make_client,
 
 @pytest.fixture(scope="module")
 def server(trained_store, tmp_path_factory):
-    env = {k: v for k, v in os.environ.items() if k not in FUNCTION_ENV}
-    env.update(MODEL_STORE=str(trained_store.path), MAX_BODY_BYTES="4096", PYTHONUNBUFFERED="1")
+    env = server_env(MODEL_STORE=str(trained_store.path), MAX_BODY_BYTES="4096", PYTHONUNBUFFERED="1")
     log_path = tmp_path_factory.mktemp("server") / "functions-framework.log"
     with function_server("score", env, log_path) as srv:
         yield srv.session, srv.url
