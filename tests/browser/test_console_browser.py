@@ -12,11 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
-from support.server import function_server
+from support.server import function_server, server_env
 import requests
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,8 +30,7 @@ EXPECTED_400 = "the server responded with a status of 400"
 def server(trained_store, tmp_path_factory):
     """URL of a functions-framework server running functions/main.py on the trained store."""
     log = tmp_path_factory.mktemp("console_server") / "server.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("MODEL_VERSION", "PREDICTION_LOG")}
-    env.update(MODEL_STORE=str(trained_store.path), MODEL_NAME="credit_default", THREADS="8")
+    env = server_env(MODEL_STORE=str(trained_store.path), MODEL_NAME="credit_default", THREADS="8")
     with function_server("score", env, log, timeout_s=60) as srv:
         yield srv.url
 

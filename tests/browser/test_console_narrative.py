@@ -4,11 +4,10 @@ stand-in: a Gemini answer is shown as such, and a failing call shows the templat
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from support.server import function_server
+from support.server import function_server, server_env
 from support.vertex_standin import Reply, VertexStandIn, facts_of
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,11 +23,10 @@ def vertex():
 @pytest.fixture(scope="module")
 def console_url(trained_store, vertex, tmp_path_factory):
     folder = tmp_path_factory.mktemp("narrative_console")
-    env = {k: v for k, v in os.environ.items() if k not in ("MODEL_VERSION", "PREDICTION_LOG")}
-    env.update(MODEL_STORE=str(trained_store.path), MODEL_NAME="credit_default",
-               GOOGLE_APPLICATION_CREDENTIALS=str(vertex.service_account_file(folder)),
-               GOOGLE_CLOUD_PROJECT="standin-project", NARRATIVE_LOCATION="europe-west1",
-               NARRATIVE_MODEL="gemini-2.5-flash", NARRATIVE_BASE_URL=vertex.url, NARRATIVE_TIMEOUT_S="3")
+    env = server_env(MODEL_STORE=str(trained_store.path), MODEL_NAME="credit_default",
+                     GOOGLE_APPLICATION_CREDENTIALS=str(vertex.service_account_file(folder)),
+                     GOOGLE_CLOUD_PROJECT="standin-project", NARRATIVE_LOCATION="europe-west1",
+                     NARRATIVE_MODEL="gemini-2.5-flash", NARRATIVE_BASE_URL=vertex.url, NARRATIVE_TIMEOUT_S="3")
     with function_server("score", env, folder / "server.log") as server:
         yield server.url
 

@@ -23,21 +23,15 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from dataflow.__main__ import main  # noqa: E402
+from support import batch as batch_rows  # noqa: E402
 
 RUN_DATE = "2026-11-20"
 
 
 def broken(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows batch_score rejects, each for a different reason (and one for two)."""
-    df = df.copy().reset_index(drop=True)
-    df["age"] = df["age"].astype(object)
-    df.loc[3, "age"] = "forty"
-    df.loc[7, "revolving_utilization"] = np.nan  # required
-    df.loc[11, "age"] = 7  # below the minimum 18
-    df.loc[13, "late_90_plus"] = np.inf
-    df.loc[17, "debt_ratio"] = -1
-    df.loc[17, "age"] = 200  # two fields, one reject
-    df.loc[len(df) - 2, "revolving_utilization"] = np.nan  # near the end: a later unit's row number
+    """batch_score's broken rows (support.batch.broken) and one more near the end: a later unit's row number."""
+    df = batch_rows.broken(df)
+    df.loc[len(df) - 2, "revolving_utilization"] = np.nan  # required
     return df
 
 

@@ -4,17 +4,12 @@ the demo wrote, and the demo ends by saying where the model card is and how to s
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
-from support.client import FUNCTION_ENV
-from support.server import REPO_ROOT, free_port
+from support.server import REPO_ROOT, free_port, process_server, server_env
 
 
 def _demo_module():
@@ -27,31 +22,16 @@ def _demo_module():
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_serve_answers_200_on_the_trained_store(trained_store, tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in FUNCTION_ENV}
+    env = server_env()
     stamp = ".venv/.installed"
     # -o: the virtualenv stamp counts as up to date; PY: the interpreter running these tests.
     cmd = ["make", "--no-print-directory", "-o", stamp, "serve", f"PY={sys.executable}", f"PORT={port}",
            f"MODEL_STORE={trained_store.path}"]
-    log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        deadline, status = time.monotonic() + 60, None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                status = requests.get(f"http://127.0.0.1:{port}/", timeout=2).status_code
-                if status == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
+    with process_server(cmd, f"http://127.0.0.1:{port}/", env, tmp_path / "serve.log", timeout_s=60) as srv:
+        status = srv.session.get(srv.url, timeout=5).status_code
         assert status == 200, (tmp_path / "serve.log").read_text()
-        body = requests.get(f"http://127.0.0.1:{port}/", timeout=5).json()
+        body = srv.session.get(srv.url, timeout=5).json()
         assert body["version"] == trained_store.result.manifest["version"]
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=20)
-        log.close()
 
 
 def test_demo_ends_with_the_model_card_path_and_the_commands(trained_store):

@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from support.server import free_port
+
 # ---------------------------------------------------------------------------
 # Google Cloud Storage emulator (gcp-storage-emulator, in-process, in-memory)
 #
@@ -117,12 +119,6 @@ BQ_DUCKDB_EXTENSIONS = ("spatial", "avro")
 BQ_START_TIMEOUT_S = 90.0  # ~2 s on an idle machine; the 2 shared cores are often busy
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def bq_emulator_home(home) -> None:
     """Copy the pip-installed DuckDB extensions to where DuckDB looks for them under `home`."""
     import importlib
@@ -149,7 +145,7 @@ def start_bq_emulator(home, log_path):
     import sys
     import urllib.request
 
-    rest_port, grpc_port = _free_port(), _free_port()
+    rest_port, grpc_port = free_port(), free_port()
     # HOME: where DuckDB finds the extensions; TMPDIR: where it keeps uploaded load files.
     (home / "tmp").mkdir(exist_ok=True)
     env = dict(os.environ, HOME=str(home), TMPDIR=str(home / "tmp"))
@@ -198,7 +194,7 @@ def bq_emulator(tmp_path_factory):
     home = tmp_path_factory.mktemp("bqemulator_home")
     log_path = home / "bqemulator.log"
     bq_emulator_home(home)
-    # Two tries: another process may take a port between _free_port() and the emulator's bind.
+    # Two tries: another process may take a port between free_port() and the emulator's bind.
     for _ in range(2):
         process, rest_port, grpc_port = start_bq_emulator(home, log_path)
         if process is not None:

@@ -13,17 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from support.server import REPO_ROOT, free_port, process_server
 
 
 def mlflow_executable() -> Path:
@@ -38,12 +33,6 @@ def mlflow_executable() -> Path:
     return exe
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def mlflow_server(folder: Path, timeout_s: float = 300.0):
     exe = mlflow_executable()
@@ -52,38 +41,12 @@ def mlflow_server(folder: Path, timeout_s: float = 300.0):
     uri = f"http://127.0.0.1:{port}"
     log_path = folder / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-             "--artifacts-destination", str(folder / "artifacts")],
-            cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}")
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server not ready within {timeout_s} s:\n"
-                                   f"{log_path.read_text(errors='replace')}")
-            time.sleep(0.2)
+    command = [str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+               "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+               "--artifacts-destination", str(folder / "artifacts")]
+    with process_server(command, f"{uri}/health", env, log_path, timeout_s=timeout_s, name="mlflow server",
+                        cwd=folder) as srv:
         # The server imports its REST handlers on the first API call (seconds on a loaded
         # machine): make that call here, so the tests' clients meet a warm server.
-        with urllib.request.urlopen(f"{uri}/api/2.0/mlflow/experiments/search?max_results=1",
-                                    timeout=timeout_s) as r:
-            r.read()
-        yield SimpleNamespace(uri=uri, port=port, folder=folder, log_path=log_path, proc=proc)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        srv.session.get(f"{uri}/api/2.0/mlflow/experiments/search?max_results=1", timeout=timeout_s).raise_for_status()
+        yield SimpleNamespace(uri=uri, port=port, folder=folder, log_path=log_path, proc=srv.proc)

@@ -43,6 +43,16 @@ def tampered(model: onnx.ModelProto, name: str, change) -> onnx.ModelProto:
     return copy
 
 
+def assert_raw_column_inputs(graph: onnx.ModelProto, features) -> None:
+    """`graph` takes the raw named columns in the spec's order: a float tensor for each numeric
+    feature, a string one for each other, each of shape [rows, 1]."""
+    inputs = [(i.name, i.type.tensor_type.elem_type) for i in graph.graph.input]
+    assert inputs == [(f.name, onnx.TensorProto.FLOAT if f.type == "numeric" else onnx.TensorProto.STRING)
+                      for f in features]
+    for i in graph.graph.input:
+        assert [d.dim_value for d in i.type.tensor_type.shape.dim][1:] == [1], i.name
+
+
 def holdout(seed: int, rows: int = 8000, train_rows: int = 6000) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(train, test) frames of synthetic applicants."""
     df = generate(rows, seed)

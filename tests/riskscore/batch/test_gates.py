@@ -9,20 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from support.batch import RUN_DATE, post
 from support.fakesnow import fakesnow_executable, fakesnow_server, table_statements
-
-RUN_DATE = "2026-11-20"
-
-
-def post(client, body) -> tuple[int, dict]:
-    response = client.post("/", json=body)
-    assert response.status_code != 500, response.text
-    return response.status_code, json.loads(response.text)
-
-
-@pytest.fixture
-def app(function_app, trained_store):
-    return function_app(trained_store.path, "batch_score")
 
 
 def _input(tmp_path, small_data, **changes) -> Path:

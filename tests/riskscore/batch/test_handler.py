@@ -8,11 +8,10 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from support.batch import RUN_DATE, post, rejects, scores
+from support.batch import RUN_DATE, broken, post, rejects, scores
 
 FEATURES = ["revolving_utilization", "age", "late_30_59", "late_60_89", "late_90_plus", "debt_ratio",
             "monthly_income", "open_credit_lines", "real_estate_loans", "dependents", "housing",
@@ -25,11 +24,6 @@ def table(tmp_path, small_data) -> Path:
     path.parent.mkdir()
     small_data.head(3000).to_parquet(path)
     return path
-
-
-@pytest.fixture
-def app(function_app, trained_store):
-    return function_app(trained_store.path, "batch_score")
 
 
 def test_a_run_scores_every_row_and_answers_with_the_summary(app, table, tmp_path, capsys):
@@ -103,14 +97,7 @@ def test_a_rerun_replaces_the_run_date_and_never_duplicates(app, table, tmp_path
 
 
 def test_broken_rows_are_rejected_with_their_field_and_reason_and_every_row_is_accounted_for(app, small_data, tmp_path):
-    df = small_data.head(500).copy().reset_index(drop=True)
-    df["age"] = df["age"].astype(object)
-    df.loc[3, "age"] = "forty"
-    df.loc[7, "revolving_utilization"] = np.nan   # required
-    df.loc[11, "age"] = 7                         # below the minimum 18
-    df.loc[13, "late_90_plus"] = np.inf
-    df.loc[17, "debt_ratio"] = -1
-    df.loc[17, "age"] = 200                       # two fields, one reject
+    df = broken(small_data.head(500))
     path = tmp_path / "broken.csv"
     df.to_csv(path, index=False)
     status, body = post(app, {"input": str(path), "output": str(tmp_path / "o"), "run_date": RUN_DATE})

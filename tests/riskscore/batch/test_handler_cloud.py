@@ -9,10 +9,8 @@ import json
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from support.batch import post
+from support.batch import RUN_DATE, post
 from support.client import cloud_event
-
-RUN_DATE = "2026-11-20"
 
 
 def parquet_bytes(df: pd.DataFrame) -> bytes:

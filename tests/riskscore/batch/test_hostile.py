@@ -16,11 +16,6 @@ CANARY = "CANARY-VALUE-5e1d"
 
 
 @pytest.fixture
-def app(function_app, trained_store):
-    return function_app(trained_store.path, "batch_score")
-
-
-@pytest.fixture
 def rows(small_data) -> pd.DataFrame:
     df = small_data.head(40).reset_index(drop=True).copy()
     df["applicant_id"] = [f"{CANARY_ID}-{i}" for i in range(len(df))]

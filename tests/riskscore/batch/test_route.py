@@ -13,9 +13,7 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from support.batch import post
-
-RUN_DATE = "2026-11-20"
+from support.batch import RUN_DATE, post
 
 
 @pytest.fixture

@@ -28,20 +28,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
-def store_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("drift_store") / "models"
-    dd.make_version(LocalStore(path))
-    return path
-
-
-@pytest.fixture(scope="module")
 def fresh():
     return dd.scored_rows(6000, seed=2)
 
 
 @pytest.fixture
-def settings(store_path, tmp_path):
-    return DriftSettings(model_store=str(store_path), reports_dir=str(tmp_path / "reports"), local_root=str(tmp_path))
+def settings(drift_store, tmp_path):
+    return DriftSettings(model_store=str(drift_store), reports_dir=str(tmp_path / "reports"), local_root=str(tmp_path))
 
 
 def check_log(settings, tmp_path, df, name="log.jsonl", **body):
@@ -134,8 +127,8 @@ def test_window_keeps_only_its_days(settings, tmp_path, fresh):
     assert [d["rows"] for d in both["versions"][0]["by_day"]] == [800, 1000]
 
 
-def test_a_window_mixing_versions_is_reported_per_version(settings, store_path, tmp_path, fresh):
-    dd.make_version(LocalStore(store_path), version="v20261115-000000", seed=5, make_current=False)
+def test_a_window_mixing_versions_is_reported_per_version(settings, drift_store, tmp_path, fresh):
+    dd.make_version(LocalStore(drift_store), version="v20261115-000000", seed=5, make_current=False)
     path = tmp_path / "mixed.jsonl"
     dd.write_log(path, fresh.head(3000))
     dd.write_log(path, _shift(fresh.tail(2000), "age"), version="v20261115-000000")
@@ -247,11 +240,6 @@ def test_schema_names_every_warehouse_column():
 # --------------------------------------------------------------------------- the function
 
 
-@pytest.fixture
-def client(store_path, tmp_path, function_app):
-    return function_app(store_path, "drift_check", REPORTS_DIR=tmp_path / "reports")
-
-
 def test_function_post_then_get(client, tmp_path, fresh):
     path = dd.write_log(tmp_path / "log.jsonl", _shift(fresh, "housing"))
     resp = client.post("/", json={"source": str(path), "start": "2026-11-20", "end": "2026-11-20"})
@@ -296,9 +284,9 @@ def test_get_before_any_report_says_no_data_yet(client):
 
 
 def test_before_the_first_prediction_the_daily_check_answers_no_data_and_writes_nothing(
-        store_path, tmp_path, function_app, bq_for_batch, bq_dataset):
+        drift_store, tmp_path, function_app, bq_for_batch, bq_dataset):
     log_table = f"bq://{bq_for_batch.project}.{bq_dataset}.riskscore_prod_score"  # the sink has not created it yet
-    client = function_app(store_path, "drift_check", REPORTS_DIR=tmp_path / "reports", DRIFT_SOURCE=log_table,
+    client = function_app(drift_store, "drift_check", REPORTS_DIR=tmp_path / "reports", DRIFT_SOURCE=log_table,
                           GOOGLE_CLOUD_PROJECT=bq_for_batch.project)
     resp = client.post("/", json={})
     assert resp.status_code == 200, resp.get_json()
@@ -338,17 +326,17 @@ def test_method_not_allowed(client):
     assert resp.status_code == 405 and resp.headers["Allow"] == "GET, POST"
 
 
-def test_command_line(store_path, tmp_path, fresh):
+def test_command_line(drift_store, tmp_path, fresh):
     path = dd.write_log(tmp_path / "log.jsonl", _shift(fresh, "age"))
     proc = subprocess.run([sys.executable, "-m", "riskscore.drift", "--source", str(path), "--start", "2026-11-20",
-                           "--store", str(store_path), "--reports-dir", str(tmp_path / "cli-reports")],
+                           "--store", str(drift_store), "--reports-dir", str(tmp_path / "cli-reports")],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 1, proc.stderr[-2000:]  # alert
     report = json.loads(proc.stdout[proc.stdout.index("{\n"):])
     assert report["drifted_features"] == ["age"]
     assert (tmp_path / "cli-reports" / "2026-11-20" / source_id(str(path)) / "report.html").is_file()
     missing = subprocess.run([sys.executable, "-m", "riskscore.drift", "--source", str(tmp_path / "nope.jsonl"),
-                              "--store", str(store_path), "--reports-dir", str(tmp_path / "cli-reports")],
+                              "--store", str(drift_store), "--reports-dir", str(tmp_path / "cli-reports")],
                              capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert missing.returncode == 2 and "nope.jsonl" in missing.stderr
 
@@ -356,7 +344,7 @@ def test_command_line(store_path, tmp_path, fresh):
 # --------------------------------------------------------------------------- BigQuery
 
 
-def test_bigquery_sink_source_and_drift_reports_table(bq_for_batch, bq_dataset, store_path, tmp_path, fresh,
+def test_bigquery_sink_source_and_drift_reports_table(bq_for_batch, bq_dataset, drift_store, tmp_path, fresh,
                                                       monkeypatch):
     """The prediction log's sink table (Cloud Logging's export: timestamp + jsonPayload) as the
     source; the run's row lands in drift_reports. Both through the official client."""
@@ -402,7 +390,7 @@ def test_bigquery_sink_source_and_drift_reports_table(bq_for_batch, bq_dataset, 
             F("outputs", "RECORD", fields=[F("pd", "FLOAT"), F("score", "FLOAT"), F("rating", "STRING")])])]))
     client.load_table_from_file(buf, sink, job_config=bigquery.LoadJobConfig(
         source_format=bigquery.SourceFormat.PARQUET)).result()
-    settings = DriftSettings(model_store=str(store_path), reports_dir=str(tmp_path / "reports"), local_root=str(tmp_path),
+    settings = DriftSettings(model_store=str(drift_store), reports_dir=str(tmp_path / "reports"), local_root=str(tmp_path),
                              drift_reports_table=f"bq://{bq_emulator.project}.{bq_dataset}.drift_reports")
     report = run(settings, {"source": f"bq://{sink}", "start": "2026-11-20"})
     assert report["rows"] == 1500 and report["drifted_features"] == ["age"]

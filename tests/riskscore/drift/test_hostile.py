@@ -15,20 +15,8 @@ from riskscore.io.store import LocalStore
 
 
 @pytest.fixture(scope="module")
-def store_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("drift_hostile") / "models"
-    dd.make_version(LocalStore(path))
-    return path
-
-
-@pytest.fixture(scope="module")
 def fresh():
     return dd.scored_rows(800, seed=3)
-
-
-@pytest.fixture
-def client(store_path, tmp_path, function_app):
-    return function_app(store_path, "drift_check", REPORTS_DIR=tmp_path / "reports")
 
 
 def problem_of(resp) -> tuple[int, list]:
@@ -46,8 +34,8 @@ def problem_of(resp) -> tuple[int, list]:
     ({"source": "gs://someone-elses-bucket/out/"}, "source"),
     ({"source": "bq://p.d.t` WHERE FALSE; DROP TABLE `p.d.t"}, "source"),
 ])
-def test_bad_windows_and_sources_are_4xx_naming_the_argument(store_path, tmp_path, function_app, fresh, body, field):
-    client = function_app(store_path, "drift_check", REPORTS_DIR=tmp_path / "reports", ALLOWED_BUCKETS="mine")
+def test_bad_windows_and_sources_are_4xx_naming_the_argument(drift_store, tmp_path, function_app, fresh, body, field):
+    client = function_app(drift_store, "drift_check", REPORTS_DIR=tmp_path / "reports", ALLOWED_BUCKETS="mine")
     log = dd.write_log(tmp_path / "log.jsonl", fresh)
     status, details = problem_of(client.post("/", json={"source": str(log), **body}))
     assert 400 <= status < 500 and field in json.dumps(details), (status, details)
@@ -83,9 +71,9 @@ def test_a_batch_output_naming_a_column_twice_is_a_422(client, tmp_path, fresh):
 
 
 @pytest.fixture
-def own_store(store_path, tmp_path):
+def own_store(drift_store, tmp_path):
     path = tmp_path / "store"
-    shutil.copytree(store_path, path)
+    shutil.copytree(drift_store, path)
     return LocalStore(path)
 
 
@@ -116,13 +104,13 @@ def test_a_tampered_or_unparsable_baseline_manifest_or_pointer_is_a_503(own_stor
     assert not (tmp_path / "reports" / "index.json").exists()
 
 
-def test_ids_of_batch_outputs_are_never_hashed_without_the_salt(store_path, tmp_path, function_app, fresh):
+def test_ids_of_batch_outputs_are_never_hashed_without_the_salt(drift_store, tmp_path, function_app, fresh):
     dest = tmp_path / "out"
     dd.write_batch_output(dest, fresh)
     unsalted = {hashlib.sha256(str(a).encode()).hexdigest() for a in fresh["applicant_id"]}
     for env, expect_hashes in (({}, False), ({"APPLICANT_ID_SALT": "pepper"}, True)):
         reports = tmp_path / f"reports{len(env)}"
-        client = function_app(store_path, "drift_check", REPORTS_DIR=reports, **env)
+        client = function_app(drift_store, "drift_check", REPORTS_DIR=reports, **env)
         resp = client.post("/", json={"source": str(dest), "start": dd.DAY.isoformat()})
         assert resp.status_code == 200, resp.get_json()
         written = "".join(p.read_text(errors="replace") for p in reports.rglob("*") if p.is_file()

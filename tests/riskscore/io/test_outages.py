@@ -4,23 +4,15 @@ configured deadline (SERVICE_DEADLINE_S), measured here, and leave nothing behin
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
 
-from support import drift_data as dd
-from riskscore.io.store import LocalStore
 from support.batch import RUN_DATE
+from support.server import free_port
 
 DEADLINE_S = 2.0
 MARGIN_S = 3.0  # process start of the app, model load and scheduling on a busy machine
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # nothing listens once the socket is closed
 
 
 @pytest.fixture
@@ -30,14 +22,14 @@ def bigquery_down(monkeypatch):
     import riskscore.io.bq
 
     real = riskscore.io.bq.bigquery_client
-    endpoint = f"http://127.0.0.1:{closed_port()}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setattr(riskscore.io.bq, "bigquery_client", lambda project=None: real(
         project or "test-project", credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint}))
 
 
 @pytest.fixture
 def storage_down(monkeypatch):
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")
 
 
 def timed(call):
@@ -74,13 +66,6 @@ def test_batch_score_output_to_an_unreachable_bucket_is_a_503_not_output_not_wri
     response, seconds = timed(lambda: app.post("/", json={"input": str(path), "output": "gs://batch-bucket/out",
                                                           "run_date": RUN_DATE}))
     assert_fast_503(response, seconds)
-
-
-@pytest.fixture(scope="module")
-def drift_store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("outage_store") / "models"
-    dd.make_version(LocalStore(path))
-    return path
 
 
 @pytest.mark.parametrize("down, source", [("bigquery_down", "bq://test-project.logs.predictions"),

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from support.fakesnow import fakesnow_executable, fakesnow_server
+from support.server import free_port
 from riskscore.io import snowflake
 from riskscore.errors import InputNotFound, InvalidInput, InvalidRequest
 
@@ -60,7 +61,7 @@ def test_a_value_in_snowflake_s_error_never_reaches_ours(fakesnow):
 
 
 def test_unreachable_snowflake_is_503_naming_the_source_within_the_deadline(fakesnow):
-    env = dict(fakesnow.env, SNOWFLAKE_PORT=str(_closed_port()), SNOWFLAKE_TIMEOUT_S="3")
+    env = dict(fakesnow.env, SNOWFLAKE_PORT=str(free_port()), SNOWFLAKE_TIMEOUT_S="3")
     started = time.monotonic()
     with pytest.raises(snowflake.SourceUnavailable, match=r"snowflake://LENDER\.CORE\.CUSTOMERS.*could not be reached") as info:
         snowflake.read_table("snowflake://LENDER.CORE.CUSTOMERS", snowflake.SnowflakeSettings.from_env(env))
@@ -72,14 +73,6 @@ def test_password_stays_out_of_the_settings_repr(fakesnow):
     settings = fakesnow.settings()
     assert settings.snowflake_password == "snow"
     assert "snowflake_password=" not in repr(settings) and "'snow'" not in repr(settings)
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_a_snowflake_table_joins_local_files_in_duckdb(fakesnow, tmp_path):
@@ -136,7 +129,7 @@ def test_password_from_secret_manager_with_a_deadline(monkeypatch):
     finally:
         server.shutdown()
     with pytest.raises(snowflake.SourceUnavailable, match=r"Secret Manager: cannot read"):
-        snowflake.secret_value("projects/p/secrets/sf/versions/latest", endpoint=f"http://127.0.0.1:{_closed_port()}",
+        snowflake.secret_value("projects/p/secrets/sf/versions/latest", endpoint=f"http://127.0.0.1:{free_port()}",
                                timeout_s=2)
 
 

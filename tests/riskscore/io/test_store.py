@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from riskscore.contract import bundle
 from riskscore.errors import ArtifactNotFound, IntegrityError, StoreUnavailable
 from riskscore.io.store import GcsStore, LocalStore, open_store
+from support.server import free_port
 
 MODEL = "pd"
 
@@ -213,16 +213,10 @@ def test_list_versions_ignores_half_written_version(store):
 
 # --- GCS unreachable ------------------------------------------------------------------------
 
-def _closed_loopback_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # closed again on exit: connections are refused
-
-
 def test_unreachable_gcs_raises_store_unavailable(monkeypatch):
     from google.cloud.storage.retry import DEFAULT_RETRY
 
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{_closed_loopback_port()}")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")
     # The library default retries connection errors for up to 120 s; bound it for the test.
     store = GcsStore("gs://bucket/models", read_timeout=2.0,
                      read_retry=DEFAULT_RETRY.with_timeout(1.0).with_delay(initial=0.1, maximum=0.2))

@@ -5,7 +5,6 @@ refusal to serve a model whose bytes are not the ones published."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import sys
@@ -15,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from support.client import FUNCTION_ENV, Client
-from support.server import function_server
+from support.client import Client
+from support.server import free_port, function_server, server_env
 
 MODEL = "credit_default"
 
@@ -324,10 +323,7 @@ def test_scores_from_a_gcs_model_store(make_client, trained_store, gcs_emulator,
 
 
 def test_unreachable_gcs_store_answers_503_within_the_read_deadline(make_client, monkeypatch):
-    with socket.socket() as s:  # a loopback port with nothing listening
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{closed}")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     started = time.monotonic()
     client = make_client("gs://models-bucket/models", STORE_READ_TIMEOUT_S=1, STORE_READ_DEADLINE_S=2)
     reply = client.score(GOOD)
@@ -341,8 +337,7 @@ def test_unreachable_gcs_store_answers_503_within_the_read_deadline(make_client,
 
 @pytest.fixture(scope="module")
 def server(trained_store, tmp_path_factory):
-    env = {k: v for k, v in os.environ.items() if k not in FUNCTION_ENV}
-    env.update(MODEL_STORE=str(trained_store.path), MAX_BODY_BYTES="4096", PYTHONUNBUFFERED="1")
+    env = server_env(MODEL_STORE=str(trained_store.path), MAX_BODY_BYTES="4096", PYTHONUNBUFFERED="1")
     log_path = tmp_path_factory.mktemp("server") / "functions-framework.log"
     with function_server("score", env, log_path) as srv:
         yield srv.session, srv.url

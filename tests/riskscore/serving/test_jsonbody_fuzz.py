@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.client import function_client, mimetype
-from support.server import function_server
+from support.server import function_server, server_env
 
 REPO = Path(__file__).resolve().parents[3]
 JSON = {"Content-Type": "application/json"}
@@ -218,8 +217,7 @@ def test_structure_aware_fuzz_never_gets_a_5xx(app, capsys):
 
 @pytest.fixture(scope="module")
 def server(trained_store, tmp_path_factory):
-    env = {k: v for k, v in os.environ.items() if k not in ("MAX_BODY_BYTES", "PREDICTION_LOG", "MODEL_VERSION")}
-    env.update(MODEL_STORE=str(trained_store.path), MAX_BODY_BYTES=str(MAX_BODY_BYTES), PYTHONUNBUFFERED="1")
+    env = server_env(MODEL_STORE=str(trained_store.path), MAX_BODY_BYTES=str(MAX_BODY_BYTES), PYTHONUNBUFFERED="1")
     log_path = tmp_path_factory.mktemp("fuzz-server") / "functions-framework.log"
     with function_server("score", env, log_path) as srv:
         yield srv

@@ -12,7 +12,8 @@ import yaml
 
 from riskscore.contract import bundle
 from riskscore.io.store import LocalStore
-from support.mlflow_server import free_port, mlflow_server
+from support.mlflow_server import mlflow_server
+from support.server import free_port
 from training.cli import main
 from training.evaluation import tracking
 

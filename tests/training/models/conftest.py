@@ -1,10 +1,12 @@
 """Fixtures shared by the models' tests: the small spec's checked splits and the raw-column
-preprocessing fitted on its training rows."""
+preprocessing fitted on its training rows; a module's synthetic holdout (seeded by its SEED)
+and the preprocessing fitted on it."""
 
 from __future__ import annotations
 
 import pytest
 
+from support.onnx_helpers import FEATURES, holdout
 from training.data.spec import check_data
 from training.data.split import split_frame
 from training.onnx.preprocess import RawPreprocessor
@@ -21,3 +23,14 @@ def parts(small_spec, small_data):
 def pre(small_spec, parts):
     return RawPreprocessor(small_spec.features).fit(parts["train"])
 
+
+
+@pytest.fixture(scope="module")
+def data(request):
+    """(train, test) synthetic applicants: holdout(SEED) of the module that asks."""
+    return holdout(request.module.SEED)
+
+
+@pytest.fixture(scope="module")
+def preprocessor(data):
+    return RawPreprocessor(FEATURES).fit(data[0])

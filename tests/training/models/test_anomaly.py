@@ -10,7 +10,7 @@ import onnx
 import pytest
 from onnx import TensorProto
 
-from support.onnx_helpers import EXTREME, FEATURES, TYPICAL, applicants, holdout, tampered
+from support.onnx_helpers import EXTREME, FEATURES, TYPICAL, applicants, assert_raw_column_inputs, tampered
 from riskscore.errors import ExportVerificationError
 from training.models import anomaly
 from training.models.anomaly import PARITY_TOLERANCE, AnomalyModel
@@ -19,16 +19,6 @@ from training.onnx.preprocess import RawPreprocessor
 from training.onnx.run import run_onnx
 
 SEED = 7
-
-
-@pytest.fixture(scope="module")
-def data():
-    return holdout(SEED)
-
-
-@pytest.fixture(scope="module")
-def preprocessor(data):
-    return RawPreprocessor(FEATURES).fit(data[0])
 
 
 @pytest.fixture(scope="module")
@@ -94,12 +84,7 @@ def test_band_rows_get_scikit_learns_sum_bit_for_bit(fitted, data, monkeypatch):
 
 def test_onnx_takes_raw_named_columns(fitted):
     _, onnx_model = fitted
-    inputs = {i.name: i.type.tensor_type for i in onnx_model.graph.input}
-    assert list(inputs) == [f.name for f in FEATURES]
-    for f in FEATURES:
-        expected = TensorProto.FLOAT if f.type == "numeric" else TensorProto.STRING
-        assert inputs[f.name].elem_type == expected
-        assert [d.dim_value for d in inputs[f.name].shape.dim][1:] == [1]
+    assert_raw_column_inputs(onnx_model, FEATURES)
     outputs = {o.name: o.type.tensor_type.elem_type for o in onnx_model.graph.output}
     assert outputs == {"anomaly_score": TensorProto.FLOAT, "anomaly_flag": TensorProto.INT64}
 

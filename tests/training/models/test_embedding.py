@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from onnx import TensorProto
 
-from support.onnx_helpers import EXTREME, FEATURES, TYPICAL, holdout, tampered
+from support.onnx_helpers import EXTREME, FEATURES, TYPICAL, assert_raw_column_inputs, tampered
 from riskscore.errors import ExportVerificationError
 from training.models.embedding import PARITY_TOLERANCE, EmbeddingModel
 from training.onnx.graph import expose_outputs
@@ -17,16 +17,6 @@ from training.onnx.preprocess import RawPreprocessor
 from training.onnx.run import run_onnx
 
 SEED = 11
-
-
-@pytest.fixture(scope="module")
-def data():
-    return holdout(SEED)
-
-
-@pytest.fixture(scope="module")
-def preprocessor(data):
-    return RawPreprocessor(FEATURES).fit(data[0])
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +56,7 @@ def test_outputs_shapes(fitted, data):
 
 def test_onnx_takes_raw_named_columns(fitted):
     _, onnx_model = fitted
-    inputs = {i.name: i.type.tensor_type for i in onnx_model.graph.input}
-    assert list(inputs) == [f.name for f in FEATURES]
-    for f in FEATURES:
-        expected = TensorProto.FLOAT if f.type == "numeric" else TensorProto.STRING
-        assert inputs[f.name].elem_type == expected
-        assert [d.dim_value for d in inputs[f.name].shape.dim][1:] == [1]
+    assert_raw_column_inputs(onnx_model, FEATURES)
     outputs = {o.name: o.type.tensor_type.elem_type for o in onnx_model.graph.output}
     assert outputs == {"embedding": TensorProto.FLOAT, "reconstruction_error": TensorProto.FLOAT}
 

@@ -23,6 +23,7 @@ import xgboost as xgb
 from onnx import TensorProto
 from scipy.stats import rankdata
 
+from support.onnx_helpers import assert_raw_column_inputs
 from riskscore.errors import ExportVerificationError
 from riskscore.contract.schema import ScalingSpec
 from riskscore.io.store import LocalStore
@@ -128,13 +129,7 @@ def test_contributions_add_up_to_the_logit_on_every_test_row(fitted):
 
 def test_graph_interface_is_the_raw_columns(bundle_graph, small_spec):
     model = onnx.load_from_string(bundle_graph)
-    inputs = [(i.name, i.type.tensor_type.elem_type) for i in model.graph.input]
-    expected = [(f.name, TensorProto.FLOAT if f.type == "numeric" else TensorProto.STRING)
-                for f in small_spec.features]
-    assert inputs == expected
-    for i in model.graph.input:
-        dims = i.type.tensor_type.shape.dim
-        assert len(dims) == 2 and dims[1].dim_value == 1, i.name
+    assert_raw_column_inputs(model, small_spec.features)
 
     outputs = {o.name: o for o in model.graph.output}
     assert set(outputs) == {"pd", "logit", "score", "contributions"}

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from onnx import numpy_helper
 
+from support.onnx_helpers import assert_raw_column_inputs
 from riskscore.errors import ExportVerificationError
 from riskscore.io.store import LocalStore
 from training.data.spec import check_data, load_spec
@@ -60,10 +61,7 @@ def test_the_csv_holds_integer_codes_and_the_spec_reads_them_as_categories(germa
 def test_graph_has_the_pd_contract_and_matches_the_native_model(german, fitted):
     spec, _, df = german
     model, graph = fitted
-    inputs = {i.name: i.type.tensor_type.elem_type for i in graph.graph.input}
-    assert list(inputs) == [f.name for f in spec.features]
-    assert all(inputs[f.name] == (onnx.TensorProto.FLOAT if f.type == "numeric" else onnx.TensorProto.STRING)
-               for f in spec.features)
+    assert_raw_column_inputs(graph, spec.features)
     assert [o.name for o in graph.graph.output] == ["pd", "logit", "score", "contributions"]
     report = verify_export(model, graph, df)
     assert report["pd_max_abs_diff"] <= PARITY_TOLERANCE
